@@ -1,0 +1,107 @@
+"""Go ``text/template`` subset used for interpolation in runbooks (DESIGN §4.1).
+
+>>> render("{{ .server }}:{{ printf \\"%04d\\" .port }}", {"server": "db1", "port": 42})
+'db1:0042'
+
+Output matches Go's ``text/template`` (with ``missingkey=error`` and gert's helper
+functions) byte for byte; ``tests/template_oracle`` holds the Go program that proves it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from gert.template import _parse as _p
+from gert.template._exec import State
+from gert.template.errors import MissingVariableError, TemplateError
+from gert.template.funcs import FUNC_NAMES, FUNCS
+
+__all__ = [
+    "MissingVariableError",
+    "Template",
+    "TemplateError",
+    "is_template",
+    "parse",
+    "referenced_variables",
+    "render",
+]
+
+
+class Template:
+    """A parsed template, ready to render many times."""
+
+    __slots__ = ("_root", "_static", "text")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._root = _p.Parser(text, FUNC_NAMES).parse()
+        nodes = self._root.nodes
+        self._static = nodes[0].text if len(nodes) == 1 and type(nodes[0]) is _p.Text else None
+        if not nodes:
+            self._static = ""
+
+    def render(self, data: object) -> str:
+        """Execute against *data* (usually a dict of variables) and return the output."""
+        if self._static is not None:
+            return self._static
+        state = State(self.text, FUNCS, data)
+        state.walk(data, self._root)
+        return "".join(state.out)
+
+    def variables(self) -> list[tuple[str, int]]:
+        """Root variables referenced (``.name`` at top scope, ``$.name`` anywhere), with offsets."""
+        found: list[tuple[str, int]] = []
+        _collect(self._root, True, found)
+        return found
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str) -> Template:
+    """Parse (and cache) a template; raises :class:`TemplateError` with its position."""
+    return Template(text)
+
+
+def render(text: str, data: object) -> str:
+    """Render a template string against *data*."""
+    if "{{" not in text:
+        return text
+    return parse(text).render(data)
+
+
+def is_template(text: str) -> bool:
+    """True when *text* contains a template action."""
+    return "{{" in text
+
+
+def referenced_variables(text: str) -> list[tuple[str, int]]:
+    """Names of the root variables a template uses, with their offsets in *text*."""
+    if "{{" not in text:
+        return []
+    return parse(text).variables()
+
+
+def _collect(node: object, root_dot: bool, out: list[tuple[str, int]]) -> None:
+    t = type(node)
+    if t is _p.ListNode:
+        for n in node.nodes:
+            _collect(n, root_dot, out)
+    elif t is _p.Action:
+        _collect(node.pipe, root_dot, out)
+    elif t is _p.Pipeline:
+        for c in node.cmds:
+            for a in c.args:
+                _collect(a, root_dot, out)
+    elif t is _p.Branch:
+        _collect(node.pipe, root_dot, out)
+        # with/range rebind dot inside their body; their else keeps the outer dot.
+        _collect(node.body, root_dot and node.kind == "if", out)
+        if node.else_body is not None:
+            _collect(node.else_body, root_dot, out)
+    elif t is _p.Field:
+        if root_dot:
+            out.append((node.names[0], node.pos))
+    elif t is _p.Variable:
+        if node.names[0] == "$" and len(node.names) > 1:
+            out.append((node.names[1], node.pos))
+    elif t is _p.Chain:
+        _collect(node.node, root_dot, out)

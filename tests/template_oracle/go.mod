@@ -1,0 +1,3 @@
+module gert/templateoracle
+
+go 1.22
