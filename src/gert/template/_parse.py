@@ -427,7 +427,7 @@ class Parser:
 
     # grammar
     def parse(self) -> ListNode:
-        body, end = self.item_list(top=True)
+        body, _ = self.item_list(top=True)
         return body
 
     def item_list(self, top: bool = False) -> tuple[ListNode, str]:

@@ -158,9 +158,8 @@ def _slice(item: object, *indexes: object) -> object:
             idx.append(idx_i)
     if idx[0] > idx[1]:
         raise CallError(f"invalid slice index: {idx[0]} > {idx[1]}")
-    if len(idx) == 3:
-        if idx[1] > idx[2]:
-            raise CallError(f"invalid slice index: {idx[1]} > {idx[2]}")
+    if len(idx) == 3 and idx[1] > idx[2]:
+        raise CallError(f"invalid slice index: {idx[1]} > {idx[2]}")
     out = seq[idx[0] : idx[1]]  # type: ignore[index]
     if isinstance(out, bytes):
         return out.decode("utf-8", errors="replace")

@@ -104,14 +104,14 @@ def format_float(f: float, verb: str, prec: int) -> str:
             return _fmt_e(neg, digits, dp, len(digits) - 1, "e" if verb == "g" else "E")
         return _fmt_f(neg, digits, dp, max(len(digits) - dp, 0))
     if v == "e":
-        s = "%.*e" % (prec, abs(f))
+        s = f"{abs(f):.{prec}e}"
         s = s if verb == "e" else s.upper()
         return ("-" if neg else "") + s
     if v == "f":
-        return ("-" if neg else "") + ("%.*f" % (prec, abs(f)))
+        return ("-" if neg else "") + f"{abs(f):.{prec}f}"
     # %g with explicit precision: Go counts significant digits like C but never pads zeros.
     p = prec if prec > 0 else 1
-    s = "%.*e" % (p - 1, abs(f))
+    s = f"{abs(f):.{p - 1}e}"
     mant, _, e = s.partition("e")
     digits = mant.replace(".", "").rstrip("0") or "0"
     dp = int(e) + 1
@@ -460,7 +460,7 @@ def _go_syntax(v: object, top: bool = True) -> str:
     if isinstance(v, float):
         s = format_float(v, "g", -1)
         if not any(c in s for c in ".eIN"):
-            s += ".0" if top else ".0"
+            s += ".0"
         return s
     if isinstance(v, str):
         return quote(v)
