@@ -1,0 +1,569 @@
+"""Pydantic models of the ``runbook/v0`` and ``tool/v0`` formats (DESIGN §4, §6).
+
+The models mirror the YAML as written, so validation errors point at the author's
+own lines: both body spellings exist here (``tree`` of ``{step, branches}`` nodes,
+and ``steps`` whose steps may carry ``branches``) and :meth:`Runbook.body` turns
+either into one list of :class:`Node`. Unknown fields are errors everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+# ------------------------------------------------------------------ basics
+
+STATES = ("resolved", "escalated", "no_action", "needs_rca")
+State = Literal["resolved", "escalated", "no_action", "needs_rca"]
+RunbookKind = Literal["mitigation", "composable", "reference", "rca"]
+StepType = Literal["cli", "http", "tool", "manual", "invoke"]
+
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+INPUT_SOURCE_PATTERN = (
+    r"^(?:incident(?:\.[A-Za-z_][A-Za-z0-9_-]*)+|prompt|parent|env\.[A-Za-z_][A-Za-z0-9_]*)$"
+)
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in a duration: ``90`` (seconds), ``"500ms"``, ``"60s"``, ``"1h30m"``."""
+    if isinstance(value, int | float):
+        return float(value)
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+
+
+def _check_duration(value: str | int | float) -> str | int | float:
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '30s', '5m', '1h30m'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return value
+    if not _DURATION.match(value):
+        raise ValueError(
+            f"{value!r} is not a duration; write seconds (90) or units ms, s, m, h ('30s', '1h30m')"
+        )
+    return value
+
+
+Duration = Annotated[
+    str | int | float,
+    Field(
+        json_schema_extra={"pattern": _DURATION.pattern},
+        description="Seconds, or a string of numbers with units ms, s, m, h: '30s', '1h30m'.",
+    ),
+]
+Scalar = str | int | float | bool
+
+
+class Strict(BaseModel):
+    """Base of every format model: unknown fields are errors; aliases are the YAML names."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=False, validate_default=False
+    )
+
+
+# ------------------------------------------------------------------ meta
+
+
+class RedactRule(Strict):
+    """A regular expression whose matches are replaced before anything is written or posted."""
+
+    pattern: str
+    replace: str = "***"
+
+
+class Governance(Strict):
+    """Command policy and redaction. Deny wins over allow; project policy is intersected."""
+
+    allowed_commands: list[str] | None = Field(
+        None, description="Executables steps may run; absent means any not denied."
+    )
+    denied_commands: list[str] = Field(default_factory=list)
+    deny_env_vars: list[str] = Field(
+        default_factory=list, description="Glob patterns of variables kept from child processes."
+    )
+    redact: list[RedactRule] = Field(default_factory=list)
+
+
+class InputSpec(Strict):
+    """Where an input's value comes from (DESIGN §4 Inputs)."""
+
+    from_: str | None = Field(
+        None,
+        alias="from",
+        pattern=INPUT_SOURCE_PATTERN,
+        description="incident.<field>, incident.custom_fields.<Name>, incident.location.<field>, "
+        "incident.title, prompt, parent or env.<VAR>.",
+    )
+    pattern: str | None = Field(None, description="Regex; its first group is the value.")
+    default: Scalar | None = None
+    description: str | None = None
+    secret: bool = Field(False, description="Redact this input's value everywhere it is written.")
+
+
+class StepDefaults(Strict):
+    timeout: Duration | None = None
+    retry: Retry | None = None
+
+    _d = field_validator("timeout")(classmethod(lambda cls, v: v if v is None else _check_duration(v)))
+
+
+class SourceRef(Strict):
+    """Where an imported runbook (or step) came from."""
+
+    path: str | None = None
+    sha256: str | None = None
+    lines: list[int] | None = Field(None, min_length=2, max_length=2)
+
+
+class Meta(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: RunbookKind = "mitigation"
+    description: str | None = None
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    vars: dict[str, Scalar] = Field(default_factory=dict)
+    defaults: StepDefaults = Field(default_factory=StepDefaults)
+    governance: Governance | None = None
+    source: SourceRef | None = None
+
+    @field_validator("inputs", "vars")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.match(VAR_PATTERN, name):
+                raise ValueError(f"{name!r} is not a valid variable name (letters, digits, _)")
+        return value
+
+
+# ------------------------------------------------------------------ steps
+
+
+class Retry(Strict):
+    attempts: int = Field(ge=1, le=100)
+    delay: Duration = 0
+
+    _d = field_validator("delay")(classmethod(lambda cls, v: _check_duration(v)))
+
+
+class Precondition(Strict):
+    """A check run before the step; by default the step is skipped when the check succeeds."""
+
+    check: list[str] = Field(min_length=1, description="argv, rendered per element, no shell.")
+    skip_if_succeeds: bool = True
+    message: str | None = None
+
+
+class CaptureFrom(Strict):
+    from_: str = Field(alias="from")
+    pattern: str | None = None
+
+
+CaptureSpec = Annotated[
+    str | CaptureFrom,
+    Field(
+        description="stdout, stderr, exit_code, row_count, status_code, body, header.<Name>, "
+        "a JSONPath ($.data[0].x), or {from, pattern}."
+    ),
+]
+
+
+class JsonPathCheck(Strict):
+    path: str
+    equals: Scalar | None = None
+
+
+class Assertion(Strict):
+    """One check on the step's result; exactly one of the check fields is set."""
+
+    source: str | None = Field(
+        None, description="What to check (a capture source); default stdout, or body for http."
+    )
+    contains: str | None = None
+    not_contains: str | None = None
+    matches: str | None = None
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    exit_code: int | None = None
+    status_code: int | None = None
+    json_path: JsonPathCheck | None = None
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _one_check(self) -> Assertion:
+        set_ = [k for k in ASSERTION_CHECKS if getattr(self, k) is not None]
+        if len(set_) != 1:
+            raise ValueError(
+                "an assertion needs exactly one of " + ", ".join(ASSERTION_CHECKS)
+                + (f" (found {', '.join(set_)})" if set_ else "")
+            )
+        return self
+
+    @property
+    def check(self) -> str:
+        return next(k for k in ASSERTION_CHECKS if getattr(self, k) is not None)
+
+
+ASSERTION_CHECKS = (
+    "contains", "not_contains", "matches", "equals", "not_equals",
+    "exit_code", "status_code", "json_path",
+)
+
+
+class NextRunbook(Strict):
+    file: str = Field(description="Templated path; relative to this runbook, then the project.")
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+
+class Outcome(Strict):
+    when: str | None = None
+    state: State
+    recommendation: str | None = None
+    next_runbook: NextRunbook | None = None
+
+
+class StepBase(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str | None = None
+    description: str | None = None
+    when: str | None = None
+    precondition: Precondition | None = None
+    capture: dict[str, CaptureSpec] = Field(default_factory=dict)
+    assertions: list[Assertion] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(default_factory=list)
+    timeout: Duration | None = None
+    retry: Retry | None = None
+    continue_on_fail: bool = False
+    branches: list[Branch] = Field(
+        default_factory=list, description="Only in the flat `steps` spelling."
+    )
+    source: SourceRef | None = None
+
+    _d = field_validator("timeout")(classmethod(lambda cls, v: v if v is None else _check_duration(v)))
+
+    @field_validator("capture")
+    @classmethod
+    def _capture_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.match(VAR_PATTERN, name):
+                raise ValueError(f"{name!r} is not a valid capture name (letters, digits, _)")
+        return value
+
+
+class CliSpec(Strict):
+    argv: list[str] = Field(min_length=1, description="Program and arguments; no shell.")
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    stdin: str | None = None
+
+
+class CliStep(StepBase):
+    type: Literal["cli"]
+    with_: CliSpec = Field(alias="with")
+
+
+class HttpSpec(Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_: Any = Field(None, alias="json")
+    body: str | None = None
+    timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpSpec:
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give either json or body, not both")
+        return self
+
+
+class HttpStep(StepBase):
+    type: Literal["http"]
+    http: HttpSpec
+
+
+class ToolCall(Strict):
+    name: str
+    action: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolStep(StepBase):
+    type: Literal["tool"]
+    tool: ToolCall
+
+
+class EvidenceSpec(Strict):
+    kind: Literal["text", "checklist", "attachment"]
+    name: str = Field(pattern=VAR_PATTERN)
+    description: str | None = None
+    items: list[str] = Field(default_factory=list, description="The boxes of a checklist.")
+
+    @model_validator(mode="after")
+    def _items(self) -> EvidenceSpec:
+        if self.kind == "checklist" and not self.items:
+            raise ValueError("a checklist needs items")
+        if self.kind != "checklist" and self.items:
+            raise ValueError(f"items only apply to a checklist, not to {self.kind}")
+        return self
+
+
+class ChoiceOption(Strict):
+    value: str
+    label: str | None = None
+    description: str | None = None
+
+
+class Choices(Strict):
+    variable: str = Field(pattern=VAR_PATTERN)
+    prompt: str | None = None
+    options: list[ChoiceOption] = Field(min_length=1)
+
+
+class Approvals(Strict):
+    min: int = Field(1, ge=1)
+    roles: list[str] = Field(default_factory=list)
+
+
+class ManualStep(StepBase):
+    type: Literal["manual"]
+    instructions: str | None = None
+    required_evidence: list[EvidenceSpec] = Field(default_factory=list)
+    choices: Choices | None = None
+    approvals: Approvals | None = None
+
+
+class InvokeSpec(Strict):
+    runbook: str = Field(description="An alias from `imports`, or a path.")
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+
+class Gate(Strict):
+    stop_if: list[str] = Field(default_factory=list, description="Child outcome states that stop the parent.")
+    on_error: Literal["fail", "skip"] = "fail"
+
+
+class InvokeStep(StepBase):
+    type: Literal["invoke"]
+    invoke: InvokeSpec
+    gate: Gate = Field(default_factory=Gate)
+
+
+Step = Annotated[
+    CliStep | HttpStep | ToolStep | ManualStep | InvokeStep,
+    Field(discriminator="type"),
+]
+
+
+class Branch(Strict):
+    condition: str
+    label: str | None = None
+    steps: list[Annotated[Annotated[Node, Tag("node")] | Annotated[Step, Tag("step")], Discriminator(lambda v: _node_or_step(v))]] = Field(
+        min_length=1
+    )
+
+
+def _node_or_step(value: Any) -> str:
+    if isinstance(value, dict):
+        return "node" if "step" in value else "step"
+    return "node" if isinstance(value, Node) else "step"
+
+
+class Node(Strict):
+    """A tree node: one step and the branches entered after it."""
+
+    step: Step
+    branches: list[Branch] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _branches_in_one_place(self) -> Node:
+        if self.step.branches:
+            raise ValueError("put branches beside `step:` in a tree node, not inside the step")
+        return self
+
+
+AnyStep = CliStep | HttpStep | ToolStep | ManualStep | InvokeStep
+
+
+# ------------------------------------------------------------------ runbook
+
+
+class Runbook(Strict):
+    api_version: Literal["runbook/v0"] = Field(alias="apiVersion")
+    meta: Meta
+    tools: dict[str, str] | list[str] = Field(
+        default_factory=dict, description="Alias -> tool file, or names found on tools_path."
+    )
+    imports: dict[str, str] = Field(default_factory=dict, description="Alias -> runbook path.")
+    tree: list[Node] | None = None
+    steps: list[Step] | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Runbook:
+        if self.tree is not None and self.steps is not None:
+            raise ValueError("give the body as `tree` or as `steps`, not both")
+        return self
+
+    def body(self) -> list[Node]:
+        """The body as tree nodes, whichever spelling the file used."""
+        if self.tree is not None:
+            return self.tree
+        return [_as_node(s) for s in self.steps or []]
+
+
+def _as_node(step: AnyStep | Node) -> Node:
+    if isinstance(step, Node):
+        return step
+    if not step.branches:
+        return Node.model_construct(step=step, branches=[])
+    branches = [
+        Branch.model_construct(
+            condition=b.condition, label=b.label, steps=[_as_node(s) for s in b.steps]
+        )
+        for b in step.branches
+    ]
+    bare = step.model_copy(update={"branches": []})
+    return Node.model_construct(step=bare, branches=branches)
+
+
+def walk_nodes(nodes: list[Node]) -> list[tuple[Node, tuple[Branch, ...]]]:
+    """Every node in document order, with the chain of branches that encloses it."""
+    out: list[tuple[Node, tuple[Branch, ...]]] = []
+
+    def visit(ns: list[Node], enclosing: tuple[Branch, ...]) -> None:
+        for n in ns:
+            n = _as_node(n)
+            out.append((n, enclosing))
+            for b in n.branches:
+                visit([_as_node(s) for s in b.steps], (*enclosing, b))
+
+    visit(nodes, ())
+    return out
+
+
+# ------------------------------------------------------------------ tools
+
+
+class ToolMeta(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    version: str | None = None
+    description: str | None = None
+    binary: str | None = Field(None, description="The executable the tool runs.")
+
+
+class Transport(Strict):
+    mode: Literal["stdio", "jsonrpc", "mcp"] = "stdio"
+    command: list[str] | None = Field(
+        None, description="Server argv for jsonrpc/mcp; defaults to [meta.binary]."
+    )
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    timeout: Duration | None = None
+
+
+class ToolGovernance(Strict):
+    read_only: bool = False
+    redact: list[RedactRule] = Field(default_factory=list)
+
+
+class ActionArg(Strict):
+    type: Literal["string", "integer", "number", "boolean", "array", "object"] = "string"
+    required: bool = False
+    default: Any = None
+    enum: list[Any] | None = None
+    redact: bool = False
+    description: str | None = None
+
+
+class ActionCapture(Strict):
+    from_: str = Field(alias="from")
+    format: Literal["text", "json", "lines"] = "text"
+
+
+class ActionGovernance(Strict):
+    read_only: bool | None = None
+    requires_approval: bool = False
+    approval_min: int = Field(1, ge=1)
+
+
+class ToolAction(Strict):
+    description: str | None = None
+    argv: list[str] | None = None
+    method: str | None = None
+    mcp_tool: str | None = None
+    params: dict[str, Any] | None = Field(
+        None, description="jsonrpc params / MCP arguments, templated over the args."
+    )
+    args: dict[str, ActionArg] = Field(default_factory=dict)
+    capture: dict[str, ActionCapture] = Field(default_factory=dict)
+    governance: ActionGovernance = Field(default_factory=ActionGovernance)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ToolAction:
+        set_ = [k for k in ("argv", "method", "mcp_tool") if getattr(self, k) is not None]
+        if len(set_) != 1:
+            raise ValueError("an action needs exactly one of argv (stdio), method (jsonrpc), mcp_tool (mcp)")
+        return self
+
+
+class ToolDefinition(Strict):
+    api_version: Literal["tool/v0"] = Field(alias="apiVersion")
+    meta: ToolMeta
+    transport: Transport = Field(default_factory=Transport)
+    governance: ToolGovernance = Field(default_factory=ToolGovernance)
+    actions: dict[str, ToolAction] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _actions_fit_transport(self) -> ToolDefinition:
+        key = {"stdio": "argv", "jsonrpc": "method", "mcp": "mcp_tool"}[self.transport.mode]
+        for name, action in self.actions.items():
+            if getattr(action, key) is None:
+                raise ValueError(
+                    f"action {name!r} needs `{key}` because transport.mode is {self.transport.mode}"
+                )
+        return self
+
+
+# Forward references: Retry is used by StepDefaults before its definition; Branch <-> Node.
+StepDefaults.model_rebuild()
+Meta.model_rebuild()
+for _m in (CliStep, HttpStep, ToolStep, ManualStep, InvokeStep, Branch, Node, Runbook):
+    _m.model_rebuild()
+
+
+def runbook_json_schema() -> dict[str, Any]:
+    """JSON Schema (Draft 2020-12) of ``runbook/v0``."""
+    return _schema(Runbook, "runbook", "A gert runbook (apiVersion runbook/v0).")
+
+
+def tool_json_schema() -> dict[str, Any]:
+    """JSON Schema (Draft 2020-12) of ``tool/v0``."""
+    return _schema(ToolDefinition, "tool", "A gert tool definition (apiVersion tool/v0).")
+
+
+def _schema(model: type[BaseModel], name: str, title: str) -> dict[str, Any]:
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://gert.dev/schemas/{name}.schema.json",
+        "title": title,
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
