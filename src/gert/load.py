@@ -14,7 +14,12 @@ from typing import Any
 Path_ = tuple[str | int, ...]
 
 FORMATS = {"runbook/v0": "runbook", "tool/v0": "tool"}
-SUFFIXES = {".runbook.yaml": "runbook", ".runbook.yml": "runbook", ".tool.yaml": "tool", ".tool.yml": "tool"}
+SUFFIXES = {
+    ".runbook.yaml": "runbook",
+    ".runbook.yml": "runbook",
+    ".tool.yaml": "tool",
+    ".tool.yml": "tool",
+}
 
 
 class LoadError(Exception):

@@ -69,6 +69,7 @@ Duration = Annotated[
     ),
 ]
 Scalar = str | int | float | bool
+VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class Strict(BaseModel):
@@ -122,7 +123,9 @@ class StepDefaults(Strict):
     timeout: Duration | None = None
     retry: Retry | None = None
 
-    _d = field_validator("timeout")(classmethod(lambda cls, v: v if v is None else _check_duration(v)))
+    _d = field_validator("timeout")(
+        classmethod(lambda cls, v: v if v is None else _check_duration(v))
+    )
 
 
 class SourceRef(Strict):
@@ -139,19 +142,11 @@ class Meta(Strict):
     description: str | None = None
     owner: str | None = None
     tags: list[str] = Field(default_factory=list)
-    inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    vars: dict[str, Scalar] = Field(default_factory=dict)
+    inputs: dict[VarName, InputSpec] = Field(default_factory=dict)
+    vars: dict[VarName, Scalar] = Field(default_factory=dict)
     defaults: StepDefaults = Field(default_factory=StepDefaults)
     governance: Governance | None = None
     source: SourceRef | None = None
-
-    @field_validator("inputs", "vars")
-    @classmethod
-    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not re.match(VAR_PATTERN, name):
-                raise ValueError(f"{name!r} is not a valid variable name (letters, digits, _)")
-        return value
 
 
 # ------------------------------------------------------------------ steps
@@ -194,6 +189,24 @@ class JsonPathCheck(Strict):
 class Assertion(Strict):
     """One check on the step's result; exactly one of the check fields is set."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [k]}
+                for k in (
+                    "contains",
+                    "not_contains",
+                    "matches",
+                    "equals",
+                    "not_equals",
+                    "exit_code",
+                    "status_code",
+                    "json_path",
+                )
+            ]
+        }
+    )
+
     source: str | None = Field(
         None, description="What to check (a capture source); default stdout, or body for http."
     )
@@ -212,7 +225,8 @@ class Assertion(Strict):
         set_ = [k for k in ASSERTION_CHECKS if getattr(self, k) is not None]
         if len(set_) != 1:
             raise ValueError(
-                "an assertion needs exactly one of " + ", ".join(ASSERTION_CHECKS)
+                "an assertion needs exactly one of "
+                + ", ".join(ASSERTION_CHECKS)
                 + (f" (found {', '.join(set_)})" if set_ else "")
             )
         return self
@@ -223,8 +237,14 @@ class Assertion(Strict):
 
 
 ASSERTION_CHECKS = (
-    "contains", "not_contains", "matches", "equals", "not_equals",
-    "exit_code", "status_code", "json_path",
+    "contains",
+    "not_contains",
+    "matches",
+    "equals",
+    "not_equals",
+    "exit_code",
+    "status_code",
+    "json_path",
 )
 
 
@@ -246,7 +266,7 @@ class StepBase(Strict):
     description: str | None = None
     when: str | None = None
     precondition: Precondition | None = None
-    capture: dict[str, CaptureSpec] = Field(default_factory=dict)
+    capture: dict[VarName, CaptureSpec] = Field(default_factory=dict)
     assertions: list[Assertion] = Field(default_factory=list)
     outcomes: list[Outcome] = Field(default_factory=list)
     timeout: Duration | None = None
@@ -257,15 +277,9 @@ class StepBase(Strict):
     )
     source: SourceRef | None = None
 
-    _d = field_validator("timeout")(classmethod(lambda cls, v: v if v is None else _check_duration(v)))
-
-    @field_validator("capture")
-    @classmethod
-    def _capture_names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not re.match(VAR_PATTERN, name):
-                raise ValueError(f"{name!r} is not a valid capture name (letters, digits, _)")
-        return value
+    _d = field_validator("timeout")(
+        classmethod(lambda cls, v: v if v is None else _check_duration(v))
+    )
 
 
 class CliSpec(Strict):
@@ -281,6 +295,8 @@ class CliStep(StepBase):
 
 
 class HttpSpec(Strict):
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["json", "body"]}})
+
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
@@ -312,6 +328,14 @@ class ToolStep(StepBase):
 
 
 class EvidenceSpec(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"kind": {"const": "checklist"}}},
+            "then": {"required": ["items"], "properties": {"items": {"minItems": 1}}},
+            "else": {"not": {"required": ["items"]}},
+        }
+    )
+
     kind: Literal["text", "checklist", "attachment"]
     name: str = Field(pattern=VAR_PATTERN)
     description: str | None = None
@@ -357,7 +381,9 @@ class InvokeSpec(Strict):
 
 
 class Gate(Strict):
-    stop_if: list[str] = Field(default_factory=list, description="Child outcome states that stop the parent.")
+    stop_if: list[str] = Field(
+        default_factory=list, description="Child outcome states that stop the parent."
+    )
     on_error: Literal["fail", "skip"] = "fail"
 
 
@@ -376,9 +402,12 @@ Step = Annotated[
 class Branch(Strict):
     condition: str
     label: str | None = None
-    steps: list[Annotated[Annotated[Node, Tag("node")] | Annotated[Step, Tag("step")], Discriminator(lambda v: _node_or_step(v))]] = Field(
-        min_length=1
-    )
+    steps: list[
+        Annotated[
+            Annotated[Node, Tag("node")] | Annotated[Step, Tag("step")],
+            Discriminator(lambda v: _node_or_step(v)),
+        ]
+    ] = Field(min_length=1)
 
 
 def _node_or_step(value: Any) -> str:
@@ -415,12 +444,6 @@ class Runbook(Strict):
     imports: dict[str, str] = Field(default_factory=dict, description="Alias -> runbook path.")
     tree: list[Node] | None = None
     steps: list[Step] | None = None
-
-    @model_validator(mode="after")
-    def _one_body(self) -> Runbook:
-        if self.tree is not None and self.steps is not None:
-            raise ValueError("give the body as `tree` or as `steps`, not both")
-        return self
 
     def body(self) -> list[Node]:
         """The body as tree nodes, whichever spelling the file used."""
@@ -505,6 +528,10 @@ class ActionGovernance(Strict):
 
 
 class ToolAction(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [k]} for k in ("argv", "method", "mcp_tool")]}
+    )
+
     description: str | None = None
     argv: list[str] | None = None
     method: str | None = None
@@ -520,7 +547,9 @@ class ToolAction(Strict):
     def _one_target(self) -> ToolAction:
         set_ = [k for k in ("argv", "method", "mcp_tool") if getattr(self, k) is not None]
         if len(set_) != 1:
-            raise ValueError("an action needs exactly one of argv (stdio), method (jsonrpc), mcp_tool (mcp)")
+            raise ValueError(
+                "an action needs exactly one of argv (stdio), method (jsonrpc), mcp_tool (mcp)"
+            )
         return self
 
 
@@ -530,16 +559,6 @@ class ToolDefinition(Strict):
     transport: Transport = Field(default_factory=Transport)
     governance: ToolGovernance = Field(default_factory=ToolGovernance)
     actions: dict[str, ToolAction] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _actions_fit_transport(self) -> ToolDefinition:
-        key = {"stdio": "argv", "jsonrpc": "method", "mcp": "mcp_tool"}[self.transport.mode]
-        for name, action in self.actions.items():
-            if getattr(action, key) is None:
-                raise ValueError(
-                    f"action {name!r} needs `{key}` because transport.mode is {self.transport.mode}"
-                )
-        return self
 
 
 # Forward references: Retry is used by StepDefaults before its definition; Branch <-> Node.

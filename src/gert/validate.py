@@ -206,11 +206,16 @@ def problems_from_pydantic(
         typ = err["type"]
         raw: list[str | int] = []
         node: Any = doc.data
+        tagged: set[int] = set()  # dicts whose discriminator tag was already skipped
+        on_key = False
         for i, el in enumerate(loc):
-            if isinstance(node, dict) and el in node:
-                raw.append(el)
-                node = node[el]
-            elif isinstance(node, list) and isinstance(el, int) and 0 <= el < len(node):
+            if el == "[key]":
+                on_key = True
+            elif isinstance(node, dict) and node.get("type") == el and id(node) not in tagged:
+                tagged.add(id(node))  # pydantic's union tag (cli, http, ...), not a YAML key
+            elif (isinstance(node, dict) and el in node) or (
+                isinstance(node, list) and isinstance(el, int) and 0 <= el < len(node)
+            ):
                 raw.append(el)
                 node = node[el]
             elif i == len(loc) - 1 and typ in ("missing", "extra_forbidden"):
@@ -233,7 +238,7 @@ def problems_from_pydantic(
             hint = _field_hint(str(path[-1]), siblings)
             line, col = doc.position(path, key=True)
         else:
-            line, col = doc.position(path)
+            line, col = doc.position(path, key=on_key)
             if typ == "union_tag_invalid":
                 expected = ctx.get("expected_tags", "").replace("'", "")
                 msg = f"unknown step type '{ctx.get('tag')}'; expected one of {expected}"
@@ -245,7 +250,18 @@ def problems_from_pydantic(
             elif typ == "literal_error":
                 msg = f"must be one of {ctx.get('expected')}; got {inp!r}"
             elif typ == "string_pattern_mismatch":
-                msg, hint = _pattern_message(path, inp)
+                msg, hint = _pattern_message(path, inp, on_key)
+            elif typ == "too_short":
+                n = ctx.get("min_length", 1)
+                msg = f"needs at least {n} item{'s' * (n != 1)}"
+            elif typ in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+                bound = {
+                    "greater_than_equal": ("at least", "ge"),
+                    "less_than_equal": ("at most", "le"),
+                    "greater_than": ("more than", "gt"),
+                    "less_than": ("less than", "lt"),
+                }[typ]
+                msg = f"must be {bound[0]} {ctx.get(bound[1])}; got {inp!r}"
             elif typ in _KIND_NAMES:
                 msg = f"expected {_KIND_NAMES[typ]}, got {_yaml_type(inp)}"
             elif typ in ("value_error", "assertion_error"):
@@ -259,8 +275,13 @@ def problems_from_pydantic(
     return problems
 
 
-def _pattern_message(path: Path_, value: Any) -> tuple[str, str | None]:
+def _pattern_message(path: Path_, value: Any, on_key: bool = False) -> tuple[str, str | None]:
     last = path[-1] if path else ""
+    if on_key:
+        return (
+            f"{value!r} is not a valid variable name",
+            "use letters, digits and _, not starting with a digit",
+        )
     if last == "from":
         return (
             f"{value!r} is not an input source",
@@ -268,9 +289,15 @@ def _pattern_message(path: Path_, value: Any) -> tuple[str, str | None]:
             "incident.title, prompt, parent or env.<VAR>",
         )
     if last == "id":
-        return f"{value!r} is not a valid step id", "start with a letter or _, then letters, digits, _ or -"
+        return (
+            f"{value!r} is not a valid step id",
+            "start with a letter or _, then letters, digits, _ or -",
+        )
     if last == "name":
-        return f"{value!r} is not a valid name", "letters, digits, '.', '_' and '-', starting with a letter or digit"
+        return (
+            f"{value!r} is not a valid name",
+            "letters, digits, '.', '_' and '-', starting with a letter or digit",
+        )
     return f"{value!r} does not match the expected form", None
 
 
@@ -310,7 +337,9 @@ class Validator:
         try:
             doc = load_file(p)
         except LoadError as e:
-            result.problems.append(Problem(e.file, e.line, e.col, e.message, hint=e.hint, rule="structure"))
+            result.problems.append(
+                Problem(e.file, e.line, e.col, e.message, hint=e.hint, rule="structure")
+            )
             return result
         result.doc = doc
         file = doc.file
@@ -319,28 +348,46 @@ class Validator:
             return result
         if not isinstance(doc.data, dict):
             result.problems.append(
-                Problem(file, 1, 1, f"expected a mapping at the top, got {_yaml_type(doc.data)}", rule="structure")
+                Problem(
+                    file,
+                    1,
+                    1,
+                    f"expected a mapping at the top, got {_yaml_type(doc.data)}",
+                    rule="structure",
+                )
             )
             return result
         kind = doc.kind
         api = doc.data.get("apiVersion")
         if kind is None or (expect and kind != expect):
             if api is None:
-                msg, hint = "missing apiVersion", "start the file with `apiVersion: runbook/v0` or `apiVersion: tool/v0`"
+                msg, hint = (
+                    "missing apiVersion",
+                    "start the file with `apiVersion: runbook/v0` or `apiVersion: tool/v0`",
+                )
             else:
                 msg, hint = f"unknown apiVersion {api!r}", "gert reads runbook/v0 and tool/v0"
             if expect and kind and kind != expect:
                 msg, hint = f"expected a {expect} file, got {kind}", None
             line, col = doc.position(("apiVersion",)) if api is not None else (1, 1)
-            result.problems.append(Problem(file, line, col, msg, field="apiVersion", hint=hint, rule="structure"))
+            result.problems.append(
+                Problem(file, line, col, msg, field="apiVersion", hint=hint, rule="structure")
+            )
             return result
         result.kind = kind
         model_cls = Runbook if kind == "runbook" else ToolDefinition
         data = doc.data
         if api is None:
             result.problems.append(
-                Problem(file, 1, 1, "missing apiVersion", field="apiVersion",
-                        hint=f"add `apiVersion: {kind}/v0` (inferred from the file name)", rule="structure")
+                Problem(
+                    file,
+                    1,
+                    1,
+                    "missing apiVersion",
+                    field="apiVersion",
+                    hint=f"add `apiVersion: {kind}/v0` (inferred from the file name)",
+                    rule="structure",
+                )
             )
             return result
         try:
@@ -438,10 +485,21 @@ class _RunbookRules:
         self.used: set[str] = set()
 
     # helpers
-    def add(self, path: Path_, msg: str, *, hint: str | None = None, severity: str = "error",
-            rule: str = "", key: bool = False, at: tuple[int, int] | None = None) -> None:
+    def add(
+        self,
+        path: Path_,
+        msg: str,
+        *,
+        hint: str | None = None,
+        severity: str = "error",
+        rule: str = "",
+        key: bool = False,
+        at: tuple[int, int] | None = None,
+    ) -> None:
         line, col = at or self.doc.position(path, key=key)
-        self.c.problems.append(Problem(self.file, line, col, msg, severity, field_path(path), hint, rule))
+        self.c.problems.append(
+            Problem(self.file, line, col, msg, severity, field_path(path), hint, rule)
+        )
 
     def run(self) -> None:
         steps = walk_steps(self.rb)
@@ -457,10 +515,25 @@ class _RunbookRules:
         self.reachability(steps)
         self.imports()
         for name in sorted(self.inputs - self.used):
-            self.add(("meta", "inputs", name), f"input '{name}' is never used", severity="warning",
-                     rule="unused-input", key=True)
-        if self.rb.meta.kind != "reference" and not steps:
-            self.add((), "the runbook has no steps", hint="add a `tree:` or `steps:` list", rule="body")
+            self.add(
+                ("meta", "inputs", name),
+                f"input '{name}' is never used",
+                severity="warning",
+                rule="unused-input",
+                key=True,
+            )
+        if self.rb.tree is not None and self.rb.steps is not None:
+            self.add(
+                ("steps",),
+                "give the body as `tree` or as `steps`, not both",
+                key=True,
+                hint="`tree` holds {step, branches} nodes; `steps` holds steps that may carry branches",
+                rule="body",
+            )
+        elif self.rb.meta.kind != "reference" and not steps:
+            self.add(
+                (), "the runbook has no steps", hint="add a `tree:` or `steps:` list", rule="body"
+            )
 
     def unique_ids(self, steps: list[_StepInfo]) -> None:
         first: dict[str, _StepInfo] = {}
@@ -468,8 +541,12 @@ class _RunbookRules:
             sid = info.step.id
             if sid in first:
                 line, _ = self.doc.position((*first[sid].path, "id"))
-                self.add((*info.path, "id"), f"step id '{sid}' is already used (line {line})",
-                         hint="step IDs must be unique across the whole runbook", rule="unique-id")
+                self.add(
+                    (*info.path, "id"),
+                    f"step id '{sid}' is already used (line {line})",
+                    hint="step IDs must be unique across the whole runbook",
+                    rule="unique-id",
+                )
             else:
                 first[sid] = info
 
@@ -478,8 +555,12 @@ class _RunbookRules:
             return
         both = sorted(set(gov.allowed_commands or []) & set(gov.denied_commands))
         if both:
-            self.add((*path, "denied_commands"), f"{', '.join(both)} both allowed and denied",
-                     hint="deny wins; remove it from one list", rule="governance-overlap")
+            self.add(
+                (*path, "denied_commands"),
+                f"{', '.join(both)} both allowed and denied",
+                hint="deny wins; remove it from one list",
+                rule="governance-overlap",
+            )
         for i, r in enumerate(gov.redact):
             self.regex(r.pattern, (*path, "redact", i, "pattern"))
 
@@ -489,17 +570,26 @@ class _RunbookRules:
         except re.error as e:
             pos = e.pos or 0
             at = self.doc.position_in_value(path, 1, pos + 1)
-            self.add(path, f"invalid regular expression: {e.msg} at position {pos}", at=at, rule="regex")
+            self.add(
+                path, f"invalid regular expression: {e.msg} at position {pos}", at=at, rule="regex"
+            )
             return False
         return True
 
     def input_patterns(self) -> None:
         for name, spec in self.rb.meta.inputs.items():
             path = ("meta", "inputs", name)
-            if spec.pattern is not None and self.regex(spec.pattern, (*path, "pattern")):
-                if re.compile(spec.pattern).groups < 1 and spec.from_ != "prompt":
-                    self.add((*path, "pattern"), "pattern has no group; its first group is the value",
-                             hint="wrap the part you want in parentheses", rule="regex")
+            if (
+                spec.pattern is not None
+                and self.regex(spec.pattern, (*path, "pattern"))
+                and re.compile(spec.pattern).groups < 1
+            ):
+                self.add(
+                    (*path, "pattern"),
+                    "pattern has no group; its first group is the value",
+                    hint="wrap the part you want in parentheses",
+                    rule="regex",
+                )
 
     # variables -------------------------------------------------------------
     def available(self, info: _StepInfo, steps: list[_StepInfo], own: bool) -> dict[str, str]:
@@ -514,21 +604,26 @@ class _RunbookRules:
                 names[n] = "capture of this step"
         return names
 
-    def explain_unknown(self, name: str, steps: list[_StepInfo], info: _StepInfo, known: dict[str, str]) -> str | None:
+    def explain_unknown(
+        self, name: str, steps: list[_StepInfo], info: _StepInfo, known: dict[str, str]
+    ) -> str | None:
         for other in steps:
             if name in step_produces(other.step):
                 if other.order >= info.order and other.step.id != info.step.id:
                     return f"'{name}' is captured by step '{other.step.id}', which runs later"
                 if other.step.id == info.step.id:
-                    return f"'{name}' is this step's own capture; it is not set before the step runs"
+                    return (
+                        f"'{name}' is this step's own capture; it is not set before the step runs"
+                    )
                 return f"'{name}' is captured by step '{other.step.id}' in another branch"
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
         if close:
             return f"did you mean '{close[0]}'?"
         return "declare it under meta.inputs or meta.vars, or capture it in an earlier step"
 
-    def template(self, text: str, path: Path_, known: dict[str, str], info: _StepInfo,
-                 steps: list[_StepInfo]) -> None:
+    def template(
+        self, text: str, path: Path_, known: dict[str, str], info: _StepInfo, steps: list[_StepInfo]
+    ) -> None:
         if "{{" not in text:
             return
         try:
@@ -543,11 +638,17 @@ class _RunbookRules:
                 line = text.count("\n", 0, offset) + 1
                 col = offset - (text.rfind("\n", 0, offset) + 1) + 1
                 at = self.doc.position_in_value(path, line, col)
-                self.add(path, f"unknown variable '{name}'", at=at, rule="variables",
-                         hint=self.explain_unknown(name, steps, info, known))
+                self.add(
+                    path,
+                    f"unknown variable '{name}'",
+                    at=at,
+                    rule="variables",
+                    hint=self.explain_unknown(name, steps, info, known),
+                )
 
-    def condition(self, text: str, path: Path_, known: dict[str, str], info: _StepInfo,
-                  steps: list[_StepInfo]) -> None:
+    def condition(
+        self, text: str, path: Path_, known: dict[str, str], info: _StepInfo, steps: list[_StepInfo]
+    ) -> None:
         if "{{" in text:
             self.template(text, path, known, info, steps)
             return
@@ -561,8 +662,13 @@ class _RunbookRules:
             self.used.add(name)
             if name not in known:
                 at = self.doc.position_in_value(path, 1, col)
-                self.add(path, f"unknown variable '{name}'", at=at, rule="variables",
-                         hint=self.explain_unknown(name, steps, info, known))
+                self.add(
+                    path,
+                    f"unknown variable '{name}'",
+                    at=at,
+                    rule="variables",
+                    hint=self.explain_unknown(name, steps, info, known),
+                )
 
     def variables(self, info: _StepInfo, steps: list[_StepInfo]) -> None:
         s, p = info.step, info.path
@@ -572,12 +678,17 @@ class _RunbookRules:
             self.condition(s.when, (*p, "when"), before, info, steps)
         texts: list[tuple[str, Path_, dict[str, str]]] = []
         if s.precondition:
-            texts += [(t, (*p, "precondition", "check", i), before) for i, t in enumerate(s.precondition.check)]
+            texts += [
+                (t, (*p, "precondition", "check", i), before)
+                for i, t in enumerate(s.precondition.check)
+            ]
         if isinstance(s, CliStep):
             w = s.with_
             texts += [(t, (*p, "with", "argv", i), before) for i, t in enumerate(w.argv)]
             texts += [(t, (*p, "with", "env", k), before) for k, t in w.env.items()]
-            texts += [(t, (*p, "with", k), before) for k, t in (("cwd", w.cwd), ("stdin", w.stdin)) if t]
+            texts += [
+                (t, (*p, "with", k), before) for k, t in (("cwd", w.cwd), ("stdin", w.stdin)) if t
+            ]
         elif isinstance(s, HttpStep):
             h = s.http
             texts.append((h.url, (*p, "http", "url"), before))
@@ -602,7 +713,10 @@ class _RunbookRules:
                 texts.append((o.recommendation, (*op, "recommendation"), after))
             if o.next_runbook:
                 texts.append((o.next_runbook.file, (*op, "next_runbook", "file"), after))
-                texts += [(t, (*op, "next_runbook", "inputs", n), after) for n, t in o.next_runbook.inputs.items()]
+                texts += [
+                    (t, (*op, "next_runbook", "inputs", n), after)
+                    for n, t in o.next_runbook.inputs.items()
+                ]
         for text, path, known in texts:
             self.template(text, path, known, info, steps)
         for b, bpath in info.branches:
@@ -616,8 +730,11 @@ class _RunbookRules:
             cp = (*p, "capture", name)
             if isinstance(s, InvokeStep):
                 if not isinstance(spec, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", spec):
-                    self.add(cp, "an invoke capture maps a parent name to a child capture name",
-                             rule="capture")
+                    self.add(
+                        cp,
+                        "an invoke capture maps a parent name to a child capture name",
+                        rule="capture",
+                    )
                 continue
             source = spec if isinstance(spec, str) else spec.from_
             if not isinstance(spec, str):
@@ -632,7 +749,9 @@ class _RunbookRules:
             if a.exit_code is not None and kind not in ("cli", "tool"):
                 self.add((*ap, "exit_code"), f"a {kind} step has no exit code", rule="assertion")
             if a.status_code is not None and kind != "http":
-                self.add((*ap, "status_code"), f"a {kind} step has no status code", rule="assertion")
+                self.add(
+                    (*ap, "status_code"), f"a {kind} step has no status code", rule="assertion"
+                )
             if a.source is not None:
                 self.capture_source(a.source, kind, (*ap, "source"), s)
             if a.json_path is not None:
@@ -642,33 +761,45 @@ class _RunbookRules:
                 self.child_file(o.next_runbook.file, (*p, "outcomes", k, "next_runbook", "file"))
         if isinstance(s, ManualStep):
             if not (s.instructions or "").strip():
-                self.add((*p, "instructions"), "a manual step needs instructions",
-                         hint="tell the engineer what to do, in Markdown", rule="manual")
+                self.add(
+                    (*p, "instructions"),
+                    "a manual step needs instructions",
+                    hint="tell the engineer what to do, in Markdown",
+                    rule="manual",
+                )
             names = [e.name for e in s.required_evidence]
             for dup in sorted({n for n in names if names.count(n) > 1}):
-                self.add((*p, "required_evidence"), f"evidence name '{dup}' is used twice", rule="manual")
+                self.add(
+                    (*p, "required_evidence"), f"evidence name '{dup}' is used twice", rule="manual"
+                )
             if s.choices:
                 values = [o.value for o in s.choices.options]
                 for dup in sorted({v for v in values if values.count(v) > 1}):
-                    self.add((*p, "choices", "options"), f"choice value '{dup}' is listed twice", rule="manual")
+                    self.add(
+                        (*p, "choices", "options"),
+                        f"choice value '{dup}' is listed twice",
+                        rule="manual",
+                    )
                 if s.choices.variable in s.capture:
-                    self.add((*p, "choices", "variable"),
-                             f"'{s.choices.variable}' is both the choice variable and a capture", rule="manual")
+                    self.add(
+                        (*p, "choices", "variable"),
+                        f"'{s.choices.variable}' is both the choice variable and a capture",
+                        rule="manual",
+                    )
         if isinstance(s, ToolStep):
             self.tool_step(s, p, tools)
         if isinstance(s, InvokeStep):
             self.invoke_step(s, p)
         if kind != "manual":
             unconditional = [k for k, o in enumerate(s.outcomes) if not o.when]
-            if len(unconditional) > 1:
-                self.add((*p, "outcomes", unconditional[1]),
-                         "only the first outcome without `when` can ever apply", severity="warning",
-                         hint="only manual steps let the engineer choose among unconditional outcomes",
-                         rule="outcomes")
             if unconditional and unconditional[0] < len(s.outcomes) - 1:
-                self.add((*p, "outcomes", unconditional[0] + 1),
-                         "this outcome is never checked: an earlier one has no `when`",
-                         severity="warning", rule="outcomes")
+                self.add(
+                    (*p, "outcomes", unconditional[0] + 1),
+                    "this outcome is never checked: an earlier one has no `when`",
+                    hint="only manual steps let the engineer choose among unconditional outcomes",
+                    severity="warning",
+                    rule="outcomes",
+                )
 
     def capture_source(self, source: str, kind: str, path: Path_, step: AnyStep) -> None:
         if source.startswith("$"):
@@ -679,19 +810,31 @@ class _RunbookRules:
                 self.add(path, f"a {kind} step has no headers", rule="capture")
             return
         if source.startswith("evidence."):
-            names = {e.name for e in step.required_evidence} if isinstance(step, ManualStep) else set()
+            names = (
+                {e.name for e in step.required_evidence} if isinstance(step, ManualStep) else set()
+            )
             if kind != "manual" or source.removeprefix("evidence.") not in names:
-                self.add(path, f"'{source}' names no required evidence of this step", rule="capture")
+                self.add(
+                    path, f"'{source}' names no required evidence of this step", rule="capture"
+                )
             return
         if source not in SIMPLE_SOURCES:
-            self.add(path, f"unknown capture source '{source}'", rule="capture",
-                     hint="stdout, stderr, exit_code, row_count, status_code, body, header.<Name>, "
-                          "evidence.<name>, or a JSONPath such as $.data[0].error")
+            self.add(
+                path,
+                f"unknown capture source '{source}'",
+                rule="capture",
+                hint="stdout, stderr, exit_code, row_count, status_code, body, header.<Name>, "
+                "evidence.<name>, or a JSONPath such as $.data[0].error",
+            )
             return
         allowed = SOURCES_BY_KIND.get(kind, set())
         if source not in allowed:
-            self.add(path, f"a {kind} step has no '{source}'", rule="capture",
-                     hint=("use one of " + ", ".join(sorted(allowed))) if allowed else None)
+            self.add(
+                path,
+                f"a {kind} step has no '{source}'",
+                rule="capture",
+                hint=("use one of " + ", ".join(sorted(allowed))) if allowed else None,
+            )
 
     def jsonpath(self, query: str, path: Path_) -> None:
         import jsonpath
@@ -712,11 +855,24 @@ class _RunbookRules:
                     return p
         return None
 
+    def display(self, file: Path) -> str:
+        """A path as the author would write it: relative to this runbook, else the project."""
+        for base in (self.folder, self.project.root):
+            try:
+                return str(file.resolve().relative_to(base.resolve()))
+            except ValueError:
+                continue
+        return str(file)
+
     def child_file(self, rel: str, path: Path_) -> None:
         found = self.resolve(rel)
         if found is None:
-            self.add(path, f"next runbook '{rel}' does not exist", rule="next-runbook",
-                     hint=f"looked in {self.folder} and {self.project.root}")
+            self.add(
+                path,
+                f"next runbook '{rel}' does not exist",
+                rule="next-runbook",
+                hint=f"looked in {self.folder} and {self.project.root}",
+            )
         elif not self.project.contains(found):
             self.add(path, f"next runbook '{rel}' is outside the project", rule="next-runbook")
 
@@ -744,14 +900,23 @@ class _RunbookRules:
                     if alias in BUILTIN_TOOLS:
                         continue
                     where = ", ".join(str(f) for f in self.project.tools_path)
-                    self.add(path, f"tool '{alias}' not found on tools_path", hint=f"looked in {where}",
-                             rule="tools")
+                    self.add(
+                        path,
+                        f"tool '{alias}' not found on tools_path",
+                        hint=f"looked in {where}",
+                        rule="tools",
+                    )
                     continue
             checked = self.v.tool_file(file)
             if not checked.ok:
                 n = len([p for p in checked.problems if p.severity == "error"])
-                self.add(path, f"tool file '{file}' is invalid ({n} problem{'s' * (n != 1)})",
-                         hint=f"run: gert validate {file}", rule="tools")
+                shown = self.display(file)
+                self.add(
+                    path,
+                    f"tool file '{shown}' is invalid ({n} problem{'s' * (n != 1)})",
+                    hint=f"run: gert validate {shown}",
+                    rule="tools",
+                )
                 out[alias] = None
                 continue
             out[alias] = checked.model
@@ -766,8 +931,12 @@ class _RunbookRules:
                 return  # already reported at `tools:`
             actions = {k: (a.args) for k, a in tool.actions.items()}
             if action not in actions:
-                self.add((*tp, "action"), f"tool '{name}' has no action '{action}'", rule="tools",
-                         hint="actions: " + ", ".join(sorted(actions)))
+                self.add(
+                    (*tp, "action"),
+                    f"tool '{name}' has no action '{action}'",
+                    rule="tools",
+                    hint="actions: " + ", ".join(sorted(actions)),
+                )
                 return
             spec = actions[action]
             required = {k for k, a in spec.items() if a.required and a.default is None}
@@ -775,22 +944,39 @@ class _RunbookRules:
             enums = {k: a.enum for k, a in spec.items() if a.enum}
         elif name in BUILTIN_TOOLS:
             if action not in BUILTIN_TOOLS[name]:
-                self.add((*tp, "action"), f"built-in tool '{name}' has no action '{action}'",
-                         hint="actions: " + ", ".join(BUILTIN_TOOLS[name]), rule="tools")
+                self.add(
+                    (*tp, "action"),
+                    f"built-in tool '{name}' has no action '{action}'",
+                    hint="actions: " + ", ".join(BUILTIN_TOOLS[name]),
+                    rule="tools",
+                )
                 return
             required = BUILTIN_TOOLS[name][action]["required"]
             known = required | BUILTIN_TOOLS[name][action]["optional"]
             enums = {}
         else:
             declared = sorted(tools) + sorted(set(BUILTIN_TOOLS) - set(tools))
-            self.add((*tp, "name"), f"unknown tool '{name}'", rule="tools",
-                     hint="declare it under `tools:`; available: " + ", ".join(declared))
+            self.add(
+                (*tp, "name"),
+                f"unknown tool '{name}'",
+                rule="tools",
+                hint="declare it under `tools:`; available: " + ", ".join(declared),
+            )
             return
         for missing in sorted(required - set(s.tool.args)):
-            self.add((*tp, "args"), f"action '{action}' of tool '{name}' needs arg '{missing}'", rule="tools")
+            self.add(
+                (*tp, "args"),
+                f"action '{action}' of tool '{name}' needs arg '{missing}'",
+                rule="tools",
+            )
         for extra in sorted(set(s.tool.args) - known):
-            self.add((*tp, "args", extra), f"action '{action}' of tool '{name}' has no arg '{extra}'",
-                     rule="tools", key=True, hint=("args: " + ", ".join(sorted(known))) if known else None)
+            self.add(
+                (*tp, "args", extra),
+                f"action '{action}' of tool '{name}' has no arg '{extra}'",
+                rule="tools",
+                key=True,
+                hint=("args: " + ", ".join(sorted(known))) if known else None,
+            )
         for arg, allowed in enums.items():
             v = s.tool.args.get(arg)
             if v is not None and not (isinstance(v, str) and "{{" in v) and v not in allowed:
@@ -802,11 +988,17 @@ class _RunbookRules:
         if ref in self.rb.imports:
             return
         if self.resolve(ref) is None:
-            self.add((*p, "invoke", "runbook"), f"'{ref}' is neither an import alias nor a runbook file",
-                     hint="declare it under `imports:`", rule="imports")
+            self.add(
+                (*p, "invoke", "runbook"),
+                f"'{ref}' is neither an import alias nor a runbook file",
+                hint="declare it under `imports:`",
+                rule="imports",
+            )
         for state in s.gate.stop_if:
             if state not in (*STATES, "failed", "completed"):
-                self.add((*p, "gate", "stop_if"), f"'{state}' is not an outcome state", rule="imports")
+                self.add(
+                    (*p, "gate", "stop_if"), f"'{state}' is not an outcome state", rule="imports"
+                )
 
     def imports(self) -> None:
         for alias, rel in self.rb.imports.items():
@@ -823,24 +1015,38 @@ class _RunbookRules:
     # reachability ---------------------------------------------------------
     def reachability(self, steps: list[_StepInfo]) -> None:
         if self.rb.meta.kind == "mitigation" and steps and not any(i.step.outcomes for i in steps):
-            self.add(("meta", "kind"), "a mitigation runbook must be able to reach an outcome",
-                     hint="add `outcomes:` to a step, or set kind: composable / reference", rule="outcome")
+            self.add(
+                ("meta", "kind"),
+                "a mitigation runbook must be able to reach an outcome",
+                hint="add `outcomes:` to a step, or set kind: composable / reference",
+                rule="outcome",
+            )
         # A non-manual step with an unconditional outcome ends the runbook: what follows it
         # in the same list never runs.
         lists: dict[tuple[Path_, tuple[tuple[str, int], ...]], list[_StepInfo]] = {}
         for info in steps:
-            lists.setdefault((info.path[:-2] if info.path[-1] == "step" else info.path[:-1], info.enclosing), []).append(info)
+            lists.setdefault(
+                (info.path[:-2] if info.path[-1] == "step" else info.path[:-1], info.enclosing), []
+            ).append(info)
         for seq in lists.values():
             for i, info in enumerate(seq[:-1]):
                 s = info.step
                 ends = s.type != "manual" and any(not o.when for o in s.outcomes) and not s.when
-                if s.type == "manual" and s.outcomes and all(not o.when for o in s.outcomes) and not s.when:
+                if (
+                    s.type == "manual"
+                    and s.outcomes
+                    and all(not o.when for o in s.outcomes)
+                    and not s.when
+                ):
                     ends = True
                 if ends and not info.branches:
                     nxt = seq[i + 1]
-                    self.add((*nxt.path, "id"),
-                             f"step '{nxt.step.id}' can never run: step '{s.id}' always reaches an outcome first",
-                             severity="warning", rule="unreachable")
+                    self.add(
+                        (*nxt.path, "id"),
+                        f"step '{nxt.step.id}' can never run: step '{s.id}' always reaches an outcome first",
+                        severity="warning",
+                        rule="unreachable",
+                    )
                     break
 
 
@@ -889,20 +1095,42 @@ class _ToolRules:
         self.doc: Document = checked.doc  # type: ignore[assignment]
         self.tool: ToolDefinition = checked.model  # type: ignore[assignment]
 
-    def add(self, path: Path_, msg: str, *, severity: str = "error", hint: str | None = None,
-            at: tuple[int, int] | None = None) -> None:
+    def add(
+        self,
+        path: Path_,
+        msg: str,
+        *,
+        severity: str = "error",
+        hint: str | None = None,
+        at: tuple[int, int] | None = None,
+    ) -> None:
         line, col = at or self.doc.position(path)
-        self.c.problems.append(Problem(self.doc.file, line, col, msg, severity, field_path(path), hint, "tool"))
+        self.c.problems.append(
+            Problem(self.doc.file, line, col, msg, severity, field_path(path), hint, "tool")
+        )
 
     def run(self) -> None:
         t = self.tool
+        target = {"stdio": "argv", "jsonrpc": "method", "mcp": "mcp_tool"}[t.transport.mode]
+        for name, action in t.actions.items():
+            if getattr(action, target) is None:
+                self.add(
+                    ("actions", name),
+                    f"action '{name}' needs `{target}` because transport.mode is "
+                    f"{t.transport.mode}",
+                    hint="argv for stdio, method for jsonrpc, mcp_tool for mcp",
+                )
         if t.transport.mode in ("jsonrpc", "mcp") and not (t.transport.command or t.meta.binary):
-            self.add(("transport",), f"a {t.transport.mode} tool needs transport.command or meta.binary")
+            self.add(
+                ("transport",), f"a {t.transport.mode} tool needs transport.command or meta.binary"
+            )
         for i, r in enumerate(t.governance.redact):
             try:
                 re.compile(r.pattern)
             except re.error as e:
-                self.add(("governance", "redact", i, "pattern"), f"invalid regular expression: {e.msg}")
+                self.add(
+                    ("governance", "redact", i, "pattern"), f"invalid regular expression: {e.msg}"
+                )
         for name, action in t.actions.items():
             ap = ("actions", name)
             args = set(action.args)
@@ -914,17 +1142,32 @@ class _ToolRules:
                 try:
                     refs = _template.referenced_variables(text)
                 except _template.TemplateError as e:
-                    self.add(path, f"template: {e.message}", at=self.doc.position_in_value(path, e.line, e.col))
+                    self.add(
+                        path,
+                        f"template: {e.message}",
+                        at=self.doc.position_in_value(path, e.line, e.col),
+                    )
                     continue
                 for ref, _ in refs:
                     if ref not in args:
-                        self.add(path, f"unknown arg '{ref}'", hint="declare it under this action's args")
+                        self.add(
+                            path, f"unknown arg '{ref}'", hint="declare it under this action's args"
+                        )
             for arg, spec in action.args.items():
-                if spec.enum is not None and spec.default is not None and spec.default not in spec.enum:
-                    self.add((*ap, "args", arg, "default"), f"default {spec.default!r} is not in enum")
+                if (
+                    spec.enum is not None
+                    and spec.default is not None
+                    and spec.default not in spec.enum
+                ):
+                    self.add(
+                        (*ap, "args", arg, "default"), f"default {spec.default!r} is not in enum"
+                    )
                 if spec.required and spec.default is not None:
-                    self.add((*ap, "args", arg), "a required arg with a default is never missing",
-                             severity="warning")
+                    self.add(
+                        (*ap, "args", arg),
+                        "a required arg with a default is never missing",
+                        severity="warning",
+                    )
 
 
 # ------------------------------------------------------------------ entry points
@@ -937,7 +1180,8 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
         p = Path(raw)
         if p.is_dir():
             found = sorted(
-                f for pattern in ("*.runbook.yaml", "*.runbook.yml", "*.tool.yaml", "*.tool.yml")
+                f
+                for pattern in ("*.runbook.yaml", "*.runbook.yml", "*.tool.yaml", "*.tool.yml")
                 for f in p.rglob(pattern)
                 if not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
