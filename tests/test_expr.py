@@ -135,9 +135,17 @@ def test_numeric_string_compares_numerically_with_number(a, b, op):
     assert evaluate(f"x {op} {b}", {"x": str(a)}) is PY[op](a, b)
 
 
-@given(a=floats, b=floats, op=ops)
-def test_float_strings_compare_numerically(a, b, op):
+@given(a=floats, b=floats, op=st.sampled_from(["<", "<=", ">", ">="]))
+def test_two_numeric_strings_order_numerically(a, b, op):
     assert evaluate(f"x {op} y", {"x": repr(a), "y": repr(b)}) is PY[op](a, b)
+
+
+@given(a=floats, b=floats)
+def test_two_strings_are_equal_only_as_text(a, b):
+    # "040613" must not equal "40613": strings compare numerically only against a number.
+    env = {"x": repr(a), "y": repr(b)}
+    assert evaluate("x == y", env) is (repr(a) == repr(b))
+    assert evaluate(f"x == {b!r}", env) is (a == b)
 
 
 words = st.text(alphabet=st.characters(codec="ascii", categories=["L"]), min_size=1, max_size=8)
