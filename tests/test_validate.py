@@ -239,3 +239,15 @@ def test_schema_encodes_cross_field_rules():
         "actions": {"a": {"argv": ["x"], "method": "m"}},
     }
     assert list(tools.iter_errors(tool))
+
+
+def test_project_config_is_validated():
+    report = validate_paths([FIXTURES / "config-bad", FIXTURES / "config-regex"])
+    got = sorted((Path(p.file).parent.name, p.line, p.col, p.field) for p in report.errors)
+    assert got == [
+        ("config-bad", 1, 9, "record"),
+        ("config-bad", 2, 18, "max_chain_depth"),
+        ("config-bad", 6, 1, "bogus"),
+        ("config-regex", 3, 20, "governance.denied_commands"),
+        ("config-regex", 5, 14, "redact[0].pattern"),
+    ]

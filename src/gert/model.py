@@ -75,9 +75,8 @@ VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 class Strict(BaseModel):
     """Base of every format model: unknown fields are errors; aliases are the YAML names."""
 
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, frozen=False, validate_default=False
-    )
+    # defer_build: schemas are built on first use, once, instead of at import (start-up).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # ------------------------------------------------------------------ meta
@@ -559,13 +558,6 @@ class ToolDefinition(Strict):
     transport: Transport = Field(default_factory=Transport)
     governance: ToolGovernance = Field(default_factory=ToolGovernance)
     actions: dict[str, ToolAction] = Field(min_length=1)
-
-
-# Forward references: Retry is used by StepDefaults before its definition; Branch <-> Node.
-StepDefaults.model_rebuild()
-Meta.model_rebuild()
-for _m in (CliStep, HttpStep, ToolStep, ManualStep, InvokeStep, Branch, Node, Runbook):
-    _m.model_rebuild()
 
 
 def runbook_json_schema() -> dict[str, Any]:

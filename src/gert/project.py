@@ -30,17 +30,34 @@ def find_root(start: str | Path | None = None) -> Path:
 
 @dataclass
 class Project:
-    """A project root with its parsed configuration (defaults when there is no gert.yaml)."""
+    """A project root; its ``gert.yaml`` is read on first use (defaults when absent)."""
 
     root: Path
-    config: Any = None  # gert.config.ProjectConfig, loaded lazily to keep start-up light
     config_file: Path | None = None
-    problems: list[Any] = field(default_factory=list)
+    _config: Any = field(default=None, repr=False)
+    _problems: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def config(self) -> Any:
+        """The parsed gert.yaml (a gert.config.ProjectConfig)."""
+        if self._config is None:
+            from gert.config import ProjectConfig, load_config
+
+            if self.config_file is not None:
+                self._config, self._problems = load_config(self.config_file)
+            else:
+                self._config = ProjectConfig()
+        return self._config
+
+    @property
+    def problems(self) -> list[Any]:
+        """Problems found in gert.yaml (it is loaded to find them)."""
+        _ = self.config
+        return self._problems
 
     @property
     def tools_path(self) -> list[Path]:
-        paths = getattr(self.config, "tools_path", None) or ["tools"]
-        return [self.resolve(p) for p in paths]
+        return [self.resolve(p) for p in self.config.tools_path]
 
     def resolve(self, rel: str | Path) -> Path:
         """A path from the config, relative to the root."""
@@ -57,13 +74,7 @@ class Project:
 
 
 def open_project(start: str | Path | None = None) -> Project:
-    """Find the project for *start* and load its ``gert.yaml`` if there is one."""
+    """Find the project for *start*; its gert.yaml is loaded when first needed."""
     root = find_root(start)
     cfg_file = root / CONFIG_NAME
-    project = Project(root=root)
-    if cfg_file.is_file():
-        from gert.config import load_config
-
-        project.config_file = cfg_file
-        project.config, project.problems = load_config(cfg_file)
-    return project
+    return Project(root=root, config_file=cfg_file if cfg_file.is_file() else None)

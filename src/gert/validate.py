@@ -12,7 +12,6 @@ file, line, column and field it is about.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +155,8 @@ def _field_hint(bad: str, siblings: set[str]) -> str | None:
         if best is None or score > best[0] or (score == best[0] and len(names) < len(best[1])):
             best = (score, names)
     vocabulary = best[1] if best else set().union(*(_aliases(m) for m in _all_models()))
+    import difflib  # only needed when there is a mistake to explain
+
     close = difflib.get_close_matches(bad, sorted(vocabulary), n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
@@ -334,6 +335,8 @@ class Validator:
         """Validate one file through every phase that applies."""
         p = Path(path)
         result = Checked(path=p, kind=None)
+        if p.name == "gert.yaml" and expect is None:
+            return self.check_config(p)
         try:
             doc = load_file(p)
         except LoadError as e:
@@ -400,6 +403,48 @@ class Validator:
             _RunbookRules(self, result).run()
         else:
             _ToolRules(result).run()
+        return result
+
+    def check_config(self, path: Path) -> Checked:
+        """Validate a project's gert.yaml: schema, then its governance and redaction rules."""
+        from gert.config import load_config
+
+        result = Checked(path=path, kind="config")
+        config, problems = load_config(path)
+        result.problems.extend(problems)
+        if not problems and config.governance is not None:
+            doc = load_file(path)
+            gov = config.governance
+            both = sorted(set(gov.allowed_commands or []) & set(gov.denied_commands))
+            if both:
+                line, col = doc.position(("governance", "denied_commands"))
+                result.problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        col,
+                        f"{', '.join(both)} both allowed and denied",
+                        field="governance.denied_commands",
+                        rule="governance-overlap",
+                    )
+                )
+        if not problems:
+            doc = load_file(path)
+            for i, rule in enumerate(config.redact):
+                try:
+                    re.compile(rule.pattern)
+                except re.error as e:
+                    line, col = doc.position(("redact", i, "pattern"))
+                    result.problems.append(
+                        Problem(
+                            str(path),
+                            line,
+                            col,
+                            f"invalid regular expression: {e.msg}",
+                            field=f"redact[{i}].pattern",
+                            rule="regex",
+                        )
+                    )
         return result
 
     def tool_file(self, path: Path) -> Checked:
@@ -616,6 +661,8 @@ class _RunbookRules:
                         f"'{name}' is this step's own capture; it is not set before the step runs"
                     )
                 return f"'{name}' is captured by step '{other.step.id}' in another branch"
+        import difflib
+
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
         if close:
             return f"did you mean '{close[0]}'?"
@@ -1174,14 +1221,20 @@ class _ToolRules:
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
-    """Files named, plus every *.runbook.yaml and *.tool.yaml under folders named."""
+    """Files named, plus every runbook, tool file and gert.yaml under folders named."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             found = sorted(
                 f
-                for pattern in ("*.runbook.yaml", "*.runbook.yml", "*.tool.yaml", "*.tool.yml")
+                for pattern in (
+                    "*.runbook.yaml",
+                    "*.runbook.yml",
+                    "*.tool.yaml",
+                    "*.tool.yml",
+                    "gert.yaml",
+                )
                 for f in p.rglob(pattern)
                 if not any(part.startswith(".") for part in f.relative_to(p).parts)
             )

@@ -7,7 +7,6 @@ same template is accepted or refused by both.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from gert.template.errors import TemplateError
 
@@ -33,13 +32,18 @@ _IDENT = re.compile(r"[A-Za-z_0-9\u00c0-\U0010ffff]*")
 # --------------------------------------------------------------------- tokens
 
 
-@dataclass(slots=True)
 class Tok:
-    kind: str  # text, left, right, ident, field, var, string, char, number, bool, nil,
-    #            dot, pipe, lparen, rparen, declare, assign, comma, keyword, eof
-    val: str
-    pos: int
-    space: bool = False  # whitespace precedes this token inside an action
+    """A lexical token. ``space`` is true when whitespace precedes it inside an action."""
+
+    __slots__ = ("kind", "pos", "space", "val")
+
+    # kind: text, left, right, ident, field, var, string, char, number, bool, nil,
+    #       dot, pipe, lparen, rparen, declare, assign, comma, keyword, eof
+    def __init__(self, kind: str, val: str, pos: int, space: bool = False):
+        self.kind = kind
+        self.val = val
+        self.pos = pos
+        self.space = space
 
 
 def _lex(text: str) -> list[Tok]:
@@ -301,90 +305,107 @@ def _unquote(lit: str, text: str, pos: int) -> str:
 
 
 # ---------------------------------------------------------------------- nodes
+# Plain slotted classes: cheaper to define than dataclasses, which matters at start-up.
 
 
-@dataclass(slots=True)
 class Node:
-    pos: int
+    __slots__ = ("pos",)
+
+    def __init__(self, pos: int):
+        self.pos = pos
 
 
-@dataclass(slots=True)
 class Text(Node):
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, pos: int, text: str):
+        self.pos, self.text = pos, text
 
 
-@dataclass(slots=True)
 class Literal(Node):
     """A constant: string, bool, int, float, or nil (value None)."""
 
-    value: object
-    kind: str  # string, bool, number, nil
+    __slots__ = ("kind", "value")
+
+    def __init__(self, pos: int, value: object, kind: str):
+        self.pos, self.value, self.kind = pos, value, kind  # kind: string, bool, number, nil
 
 
-@dataclass(slots=True)
 class Dot(Node):
-    pass
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class Field(Node):
-    names: tuple[str, ...]
+    __slots__ = ("names",)
+
+    def __init__(self, pos: int, names: tuple[str, ...]):
+        self.pos, self.names = pos, names
 
 
-@dataclass(slots=True)
 class Variable(Node):
-    names: tuple[str, ...]  # names[0] is "$x"; the rest are field accesses
+    __slots__ = ("names",)
+
+    def __init__(self, pos: int, names: tuple[str, ...]):
+        self.pos, self.names = pos, names  # names[0] is "$x"; the rest are field accesses
 
 
-@dataclass(slots=True)
 class Identifier(Node):
-    name: str
+    __slots__ = ("name",)
+
+    def __init__(self, pos: int, name: str):
+        self.pos, self.name = pos, name
 
 
-@dataclass(slots=True)
 class Chain(Node):
-    node: Node
-    fields: tuple[str, ...]
+    __slots__ = ("fields", "node")
+
+    def __init__(self, pos: int, node: Node, fields: tuple[str, ...]):
+        self.pos, self.node, self.fields = pos, node, fields
 
 
-@dataclass(slots=True)
 class Command(Node):
-    args: list[Node]
+    __slots__ = ("args",)
+
+    def __init__(self, pos: int, args: list[Node]):
+        self.pos, self.args = pos, args
 
 
-@dataclass(slots=True)
 class Pipeline(Node):
-    decl: list[str]
-    is_assign: bool
-    cmds: list[Command]
+    __slots__ = ("cmds", "decl", "is_assign")
+
+    def __init__(self, pos: int, decl: list[str], is_assign: bool, cmds: list[Command]):
+        self.pos, self.decl, self.is_assign, self.cmds = pos, decl, is_assign, cmds
 
 
-@dataclass(slots=True)
 class Action(Node):
-    pipe: Pipeline
+    __slots__ = ("pipe",)
+
+    def __init__(self, pos: int, pipe: Pipeline):
+        self.pos, self.pipe = pos, pipe
 
 
-@dataclass(slots=True)
 class ListNode(Node):
-    nodes: list[Node] = field(default_factory=list)
+    __slots__ = ("nodes",)
+
+    def __init__(self, pos: int, nodes: list[Node] | None = None):
+        self.pos, self.nodes = pos, nodes if nodes is not None else []
 
 
-@dataclass(slots=True)
 class Branch(Node):
-    kind: str  # if, with, range
-    pipe: Pipeline
-    body: ListNode
-    else_body: ListNode | None
+    __slots__ = ("body", "else_body", "kind", "pipe")
+
+    def __init__(
+        self, pos: int, kind: str, pipe: Pipeline, body: ListNode, else_body: ListNode | None
+    ):
+        self.pos, self.kind, self.pipe, self.body, self.else_body = pos, kind, pipe, body, else_body
 
 
-@dataclass(slots=True)
 class Break(Node):
-    pass
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class Continue(Node):
-    pass
+    __slots__ = ()
 
 
 # --------------------------------------------------------------------- parser

@@ -219,8 +219,6 @@ def sprintln(args: list[object]) -> str:
 
 # ------------------------------------------------------------------ printf
 
-_SPEC = re.compile(r"%([-+# 0]*)(\[\d+\])?(\*|\d+)?(?:\.(\[\d+\])?(\*|\d+)?)?(\[\d+\])?(.?)", re.S)
-
 
 class _Spec:
     __slots__ = ("minus", "plus", "prec", "sharp", "sharp_v", "space", "width", "zero")
