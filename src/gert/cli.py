@@ -6,15 +6,9 @@ needs when it runs (a test guards this).
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 
 import click
-
-# gert uses no pydantic plugins; discovering them scans every installed package's entry
-# points (~15 ms of start-up), so the CLI process turns the scan off.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CHAIN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -52,6 +46,7 @@ def validate(paths: tuple[str, ...], as_json: bool, strict: bool, quiet: bool) -
     from gert.validate import validate_paths
 
     report = validate_paths(list(paths))
+    import json
     failed = bool(report.errors) or (strict and bool(report.warnings))
     if as_json:
         out = {
@@ -90,6 +85,8 @@ def schema(kind: str) -> None:
     Editors using the YAML language server validate runbooks with it: put
     `# yaml-language-server: $schema=<path>/runbook.schema.json` at the top of a file.
     """
+    import json
+
     from gert.model import runbook_json_schema, tool_json_schema
 
     data = runbook_json_schema() if kind == "runbook" else tool_json_schema()
