@@ -27,9 +27,15 @@ def time_command(argv: list[str], runs: int = 15, cwd: Path = ROOT) -> dict[str,
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
 
 
-def row(name: str, figures: dict[str, float], target: float | None = None, unit: str = "ms") -> None:
+def row(
+    name: str, figures: dict[str, float], target: float | None = None, unit: str = "ms"
+) -> None:
     """Print one result line, with the target and whether it is met."""
     verdict = ""
     if target is not None:
-        verdict = f"  target <= {target:g} {unit}: {'met' if figures['median'] <= target else 'MISSED'}"
-    print(f"{name:44s} median {figures['median']:8.2f} {unit}  (min {figures['min']:.2f}, max {figures['max']:.2f}){verdict}")
+        verdict = (
+            f"  target <= {target:g} {unit}: {'met' if figures['median'] <= target else 'MISSED'}"
+        )
+    print(
+        f"{name:44s} median {figures['median']:8.2f} {unit}  (min {figures['min']:.2f}, max {figures['max']:.2f}){verdict}"
+    )

@@ -16,14 +16,22 @@ HEAVY = ["pydantic", "rich", "httpx", "httpx2", "mcp", "jsonschema", "textual", 
 
 def main() -> None:
     probe = "import sys, gert.cli; print(','.join(m for m in %r if m in sys.modules))" % HEAVY
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True
+    ).stdout.strip()
     print(f"heavy modules imported by `import gert.cli`: {loaded or 'none'}")
     row("python -c pass (interpreter floor)", time_command([sys.executable, "-c", "pass"]))
     row("gert --help", time_command([*GERT, "--help"]), target=80)
     triage = ROOT / "examples/runbooks/login-success-rate-below-target.runbook.yaml"
-    row("gert validate <triage runbook>", time_command([*GERT, "validate", str(triage)]), target=200)
+    row(
+        "gert validate <triage runbook>", time_command([*GERT, "validate", str(triage)]), target=200
+    )
     small = ROOT / "examples/runbooks/causes/Unknown.runbook.yaml"
-    row("gert validate <small runbook, no JSONPath>", time_command([*GERT, "validate", str(small)]), target=200)
+    row(
+        "gert validate <small runbook, no JSONPath>",
+        time_command([*GERT, "validate", str(small)]),
+        target=200,
+    )
 
 
 if __name__ == "__main__":

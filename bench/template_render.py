@@ -12,8 +12,14 @@ import timeit
 from gert import expr
 from gert.template import parse, render
 
-DATA = {"server_name": "sobeys-sql01", "database_name": "AlarmDB", "window": "4h", "n": "3",
-        "cause": "IsReplicaInBuild", "nodes": "a\nb\nc"}
+DATA = {
+    "server_name": "sobeys-sql01",
+    "database_name": "AlarmDB",
+    "window": "4h",
+    "n": "3",
+    "cause": "IsReplicaInBuild",
+    "nodes": "a\nb\nc",
+}
 TEMPLATES = {
     "typical argv element: --server={{ .server_name }}": "--server={{ .server_name }}",
     "bare variable": "{{ .server_name }}",
@@ -38,11 +44,20 @@ def main() -> None:
 
     for name, text in TEMPLATES.items():
         parse(text)
-        row(f"render {name}"[:44], per_call_us(lambda t=text: render(t, DATA)),
-            target=20 if name.startswith("typical") else None, unit="us")
+        row(
+            f"render {name}"[:44],
+            per_call_us(lambda t=text: render(t, DATA)),
+            target=20 if name.startswith("typical") else None,
+            unit="us",
+        )
     parse.cache_clear()
-    row("parse (uncached) of the typical element", per_call_us(
-        lambda: (parse.cache_clear(), parse("--server={{ .server_name }}")), number=2000), unit="us")
+    row(
+        "parse (uncached) of the typical element",
+        per_call_us(
+            lambda: (parse.cache_clear(), parse("--server={{ .server_name }}")), number=2000
+        ),
+        unit="us",
+    )
     for name, text in CONDITIONS.items():
         expr.parse(text)
         row(f"condition {name}"[:44], per_call_us(lambda t=text: expr.evaluate(t, DATA)), unit="us")

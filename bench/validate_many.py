@@ -115,11 +115,19 @@ def main() -> None:
         report = validate_paths([folder])
         in_process = time.perf_counter() - start
         assert report.ok, [p.format() for p in report.errors[:5]]
-        print(f"{count} runbooks, {len(report.warnings)} warnings; in-process {in_process:.2f} s "
-              f"({in_process / count * 1000:.2f} ms per runbook)")
-        row(f"gert validate <{count} runbooks> (one call)",
-            {k: v / 1000 for k, v in time_command([*GERT, "validate", str(folder)], runs=3).items()},
-            target=10, unit="s")
+        print(
+            f"{count} runbooks, {len(report.warnings)} warnings; in-process {in_process:.2f} s "
+            f"({in_process / count * 1000:.2f} ms per runbook)"
+        )
+        row(
+            f"gert validate <{count} runbooks> (one call)",
+            {
+                k: v / 1000
+                for k, v in time_command([*GERT, "validate", str(folder)], runs=3).items()
+            },
+            target=10,
+            unit="s",
+        )
 
 
 if __name__ == "__main__":

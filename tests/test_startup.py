@@ -5,13 +5,30 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ["pydantic", "rich", "httpx", "httpx2", "mcp", "jsonschema", "textual", "fastapi",
-         "ruamel", "jsonpath", "psycopg", "celery"]
+HEAVY = [
+    "pydantic",
+    "rich",
+    "httpx",
+    "httpx2",
+    "mcp",
+    "jsonschema",
+    "textual",
+    "fastapi",
+    "ruamel",
+    "jsonpath",
+    "psycopg",
+    "celery",
+]
 
 
 def test_import_gert_cli_pulls_in_no_heavy_library():
-    code = "import sys, gert.cli; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % HEAVY
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, gert.cli; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))"
+        % HEAVY
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == ""
 
 
@@ -22,5 +39,7 @@ def test_help_lists_commands_without_importing_them():
         "assert 'validate' in r.output and 'schema' in r.output\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % HEAVY
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == ""

@@ -47,6 +47,7 @@ def validate(paths: tuple[str, ...], as_json: bool, strict: bool, quiet: bool) -
 
     report = validate_paths(list(paths))
     import json
+
     failed = bool(report.errors) or (strict and bool(report.warnings))
     if as_json:
         out = {

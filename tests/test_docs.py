@@ -1,0 +1,127 @@
+"""Examples in the docs run: runbook YAML validates, template and condition tables hold,
+and the README's console transcripts match what the commands print."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gert.expr import evaluate
+from gert.load import parse_text
+from gert.template import render
+from gert.validate import Validator
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
+
+
+def blocks(lang: str) -> list[tuple[str, str]]:
+    out = []
+    for doc in DOCS:
+        for m in FENCE.finditer(doc.read_text(encoding="utf-8")):
+            if m.group(1) == lang:
+                out.append((doc.name, m.group(2)))
+    return out
+
+
+RUNBOOKS = [(name, text) for name, text in blocks("yaml") if re.search(r"^apiVersion:", text, re.M)]
+
+
+def test_docs_have_runbook_examples():
+    assert len(RUNBOOKS) >= 4
+
+
+@pytest.mark.parametrize(
+    ("doc", "text"), RUNBOOKS, ids=[f"{d}-{i}" for i, (d, _) in enumerate(RUNBOOKS)]
+)
+def test_runbook_examples_in_docs_are_valid(doc, text, tmp_path):
+    kind = "tool" if "apiVersion: tool/v0" in text else "runbook"
+    f = tmp_path / f"example.{kind}.yaml"
+    f.write_text(text, encoding="utf-8")
+    checked = Validator().check(f)
+    assert [p.format() for p in checked.problems if p.severity == "error"] == [], doc
+
+
+def _cell(text: str) -> str:
+    text = text.strip()
+    if text.startswith("`") and text.endswith("`"):
+        text = text[1:-1]
+    return text.replace("\\|", "|")
+
+
+def _table(doc: Path, header: str) -> list[list[str]]:
+    rows = []
+    lines = doc.read_text(encoding="utf-8").splitlines()
+    start = lines.index(header)
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([_cell(c) for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]])
+    return rows
+
+
+def _data(cell: str) -> dict:
+    """A table's data cell: `a: 1`, `b: x` (YAML, one or more) or (nothing)."""
+    if cell == "(nothing)":
+        return {}
+    parts = re.split(r"`,\s*`", cell)
+    data: dict = {}
+    for part in parts:
+        data.update(parse_text(part.strip("`")).data)
+    return data
+
+
+TEMPLATE_ROWS = _table(ROOT / "docs" / "runbook-reference.md", "| template | data | output |")
+CONDITION_ROWS = _table(ROOT / "docs" / "runbook-reference.md", "| condition | data | result |")
+
+
+@pytest.mark.parametrize("row", TEMPLATE_ROWS, ids=[r[0] for r in TEMPLATE_ROWS])
+def test_template_table(row):
+    template, data, output = row
+    assert render(template, _data(data)) == output
+
+
+@pytest.mark.parametrize("row", CONDITION_ROWS, ids=[r[0] for r in CONDITION_ROWS])
+def test_condition_table(row):
+    condition, data, result = row
+    assert evaluate(condition, _data(data)) is (result == "true")
+
+
+def test_tables_were_found():
+    assert len(TEMPLATE_ROWS) >= 8 and len(CONDITION_ROWS) >= 8
+
+
+CONSOLE = [text for name, text in blocks("console") if name == "README.md"]
+
+
+@pytest.mark.parametrize("text", CONSOLE)
+def test_readme_console_transcripts(text):
+    lines = text.strip().splitlines()
+    command = lines[0].removeprefix("$ ").split()
+    expected = [ln for ln in lines[1:] if ln != "..."]
+    r = subprocess.run(
+        [sys.executable, "-m", "gert.cli", *command[1:]], capture_output=True, text=True, cwd=ROOT
+    )
+    printed = (r.stdout + r.stderr).splitlines()
+    for line in expected:
+        assert line in printed, f"{line!r} not printed by {' '.join(command)}"
+
+
+def test_readme_python_example():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = next(t for name, t in blocks("python") if name == "README.md")
+    namespace: dict = {}
+    results = []
+    for line in code.splitlines():
+        if "#" in line and ("render(" in line or "evaluate(" in line):
+            stmt, expected = line.split("#", 1)
+            results.append((eval(stmt.strip(), namespace), eval(expected.strip())))
+        else:
+            exec(line, namespace)
+    assert results and all(got == want for got, want in results)
+    assert "python -m pytest" in text
