@@ -15,7 +15,7 @@ HEAVY = ["pydantic", "rich", "httpx", "httpx2", "mcp", "jsonschema", "textual", 
 
 
 def main() -> None:
-    probe = "import sys, gert.cli; print(','.join(m for m in %r if m in sys.modules))" % HEAVY
+    probe = f"import sys, gert.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True
     ).stdout.strip()

@@ -16,7 +16,7 @@ from gert.template import render
 from gert.validate import Validator
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
 
 

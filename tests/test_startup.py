@@ -22,10 +22,7 @@ HEAVY = [
 
 
 def test_import_gert_cli_pulls_in_no_heavy_library():
-    code = (
-        "import sys, gert.cli; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))"
-        % HEAVY
-    )
+    code = f"import sys, gert.cli; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
@@ -37,7 +34,7 @@ def test_help_lists_commands_without_importing_them():
         "import sys\nfrom click.testing import CliRunner\nfrom gert.cli import main\n"
         "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
         "assert 'validate' in r.output and 'schema' in r.output\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % HEAVY
+        f"print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

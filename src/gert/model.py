@@ -180,6 +180,18 @@ CaptureSpec = Annotated[
 ]
 
 
+ASSERTION_CHECKS = (
+    "contains",
+    "not_contains",
+    "matches",
+    "equals",
+    "not_equals",
+    "exit_code",
+    "status_code",
+    "json_path",
+)
+
+
 class JsonPathCheck(Strict):
     path: str
     equals: Scalar | None = None
@@ -189,21 +201,7 @@ class Assertion(Strict):
     """One check on the step's result; exactly one of the check fields is set."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {"required": [k]}
-                for k in (
-                    "contains",
-                    "not_contains",
-                    "matches",
-                    "equals",
-                    "not_equals",
-                    "exit_code",
-                    "status_code",
-                    "json_path",
-                )
-            ]
-        }
+        json_schema_extra={"oneOf": [{"required": [k]} for k in ASSERTION_CHECKS]}
     )
 
     source: str | None = Field(
@@ -233,18 +231,6 @@ class Assertion(Strict):
     @property
     def check(self) -> str:
         return next(k for k in ASSERTION_CHECKS if getattr(self, k) is not None)
-
-
-ASSERTION_CHECKS = (
-    "contains",
-    "not_contains",
-    "matches",
-    "equals",
-    "not_equals",
-    "exit_code",
-    "status_code",
-    "json_path",
-)
 
 
 class NextRunbook(Strict):

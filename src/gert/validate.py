@@ -668,6 +668,21 @@ class _RunbookRules:
             return f"did you mean '{close[0]}'?"
         return "declare it under meta.inputs or meta.vars, or capture it in an earlier step"
 
+    def unknown(
+        self,
+        name: str,
+        path: Path_,
+        line: int,
+        col: int,
+        known: dict[str, str],
+        info: _StepInfo,
+        steps: list[_StepInfo],
+    ) -> None:
+        """Report a variable that is not defined where it is used, with why and a fix."""
+        at = self.doc.position_in_value(path, line, col)
+        hint = self.explain_unknown(name, steps, info, known)
+        self.add(path, f"unknown variable '{name}'", at=at, rule="variables", hint=hint)
+
     def template(
         self, text: str, path: Path_, known: dict[str, str], info: _StepInfo, steps: list[_StepInfo]
     ) -> None:
@@ -684,14 +699,7 @@ class _RunbookRules:
             if name not in known:
                 line = text.count("\n", 0, offset) + 1
                 col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-                at = self.doc.position_in_value(path, line, col)
-                self.add(
-                    path,
-                    f"unknown variable '{name}'",
-                    at=at,
-                    rule="variables",
-                    hint=self.explain_unknown(name, steps, info, known),
-                )
+                self.unknown(name, path, line, col, known, info, steps)
 
     def condition(
         self, text: str, path: Path_, known: dict[str, str], info: _StepInfo, steps: list[_StepInfo]
@@ -708,14 +716,7 @@ class _RunbookRules:
         for name, col in names:
             self.used.add(name)
             if name not in known:
-                at = self.doc.position_in_value(path, 1, col)
-                self.add(
-                    path,
-                    f"unknown variable '{name}'",
-                    at=at,
-                    rule="variables",
-                    hint=self.explain_unknown(name, steps, info, known),
-                )
+                self.unknown(name, path, 1, col, known, info, steps)
 
     def variables(self, info: _StepInfo, steps: list[_StepInfo]) -> None:
         s, p = info.step, info.path

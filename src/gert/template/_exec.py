@@ -154,9 +154,6 @@ class State:
             else:
                 raise self.error(f"range can't iterate over {sprint_value(val)}", node)
             if items:
-                # Ranges declared as "$i, $e :=" need both slots on the stack.
-                if decl and not node.pipe.is_assign:
-                    pass
                 for index, elem in items:
                     one(index, elem)
                 return
@@ -240,8 +237,6 @@ class State:
         return self.eval_field_chain(dot, value, node, node.names[1:], args, final)
 
     def eval_chain(self, dot: object, chain: p.Chain, args: list[p.Node], final: object) -> object:
-        if len(args) > 1 or final is not MISSING:
-            pass
         pipe = self.eval_arg_any(dot, chain.node)
         return self.eval_field_chain(dot, pipe, chain, chain.fields, args, final)
 

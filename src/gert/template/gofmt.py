@@ -472,6 +472,14 @@ def _go_syntax(v: object, top: bool = True) -> str:
     return str(v)
 
 
+def _star(args: list[object], argi: int) -> tuple[int | None, int]:
+    """The int argument a '*' width or precision consumes (None when it is not an int)."""
+    if argi >= len(args):
+        return None, argi
+    v = args[argi]
+    return (v if isinstance(v, int) and not isinstance(v, bool) else None), argi + 1
+
+
 def sprintf(fmt: str, args: list[object]) -> str:
     """fmt.Sprintf with Go's verbs, flags, widths, precisions and error forms."""
     out: list[str] = []
@@ -519,24 +527,13 @@ def sprintf(fmt: str, args: list[object]) -> str:
         # width
         if i < n and fmt[i] == "*":
             i += 1
-            if (
-                argi < len(args)
-                and isinstance(args[argi], int)
-                and not isinstance(args[argi], bool)
-            ):
-                w = args[argi]
-                argi += 1
-                if w < 0:
-                    spec.minus = True
-                    spec.zero = False
-                    w = -w
-                if w > 1_000_000:
-                    out.append("%!(BADWIDTH)")
-                else:
-                    spec.width = w
-            else:
-                argi += 1 if argi < len(args) else 0
+            w, argi = _star(args, argi)
+            if w is None or abs(w) > 1_000_000:
                 out.append("%!(BADWIDTH)")
+            elif w < 0:  # a negative '*' width means left-justify
+                spec.minus, spec.zero, spec.width = True, False, -w
+            else:
+                spec.width = w
         else:
             ws = i
             while i < n and fmt[i].isdigit():
@@ -554,20 +551,11 @@ def sprintf(fmt: str, args: list[object]) -> str:
                 good_arg = good_arg and ok
             if i < n and fmt[i] == "*":
                 i += 1
-                if (
-                    argi < len(args)
-                    and isinstance(args[argi], int)
-                    and not isinstance(args[argi], bool)
-                ):
-                    p = args[argi]
-                    argi += 1
-                    if p < 0:
-                        spec.prec = None
-                    else:
-                        spec.prec = p
-                else:
-                    argi += 1 if argi < len(args) else 0
+                p, argi = _star(args, argi)
+                if p is None:
                     out.append("%!(BADPREC)")
+                else:
+                    spec.prec = p if p >= 0 else None  # a negative '*' precision means none
             else:
                 ps = i
                 while i < n and fmt[i].isdigit():
