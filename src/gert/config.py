@@ -11,6 +11,8 @@ from gert.model import Governance, RedactRule, Strict
 
 
 class IncidentConfig(Strict):
+    """Which incident system gert talks to, and whether it posts summaries there."""
+
     provider: str = "local"
     post: Literal["auto", "off"] = "auto"
     # Each provider's settings live under its own name (webhook, pagerduty, ...).
@@ -18,6 +20,8 @@ class IncidentConfig(Strict):
 
 
 class ProjectConfig(Strict):
+    """The contents of gert.yaml; every field has a default."""
+
     runs_dir: str = ".runbook/runs"
     scenarios_dir: str = "scenarios"
     record: Literal["auto", "off"] = "auto"

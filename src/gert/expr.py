@@ -120,9 +120,11 @@ class Expression:
     names: tuple[tuple[str, int], ...]  # referenced variable names with 1-based columns
 
     def value(self, env: Env) -> object:
+        """The value of the expression (raises _Undefined for an undefined name)."""
         return self.fn(env)
 
     def truth(self, env: Env) -> bool:
+        """The value of the expression as a condition."""
         return _truthy(self.fn(env))
 
 

@@ -119,6 +119,8 @@ class InputSpec(Strict):
 
 
 class StepDefaults(Strict):
+    """Defaults applied to every step that sets none."""
+
     timeout: Duration | None = None
     retry: Retry | None = None
 
@@ -136,6 +138,8 @@ class SourceRef(Strict):
 
 
 class Meta(Strict):
+    """The runbook's identity, inputs, constants, defaults and policy."""
+
     name: str = Field(pattern=NAME_PATTERN)
     kind: RunbookKind = "mitigation"
     description: str | None = None
@@ -152,6 +156,8 @@ class Meta(Strict):
 
 
 class Retry(Strict):
+    """Run a failed step again: `attempts` in all, `delay` between them."""
+
     attempts: int = Field(ge=1, le=100)
     delay: Duration = 0
 
@@ -167,6 +173,8 @@ class Precondition(Strict):
 
 
 class CaptureFrom(Strict):
+    """A capture taken from a source through a regex; its first group is the value."""
+
     from_: str = Field(alias="from")
     pattern: str | None = None
 
@@ -193,6 +201,8 @@ ASSERTION_CHECKS = (
 
 
 class JsonPathCheck(Strict):
+    """An assertion that a JSONPath in the output equals a value."""
+
     path: str
     equals: Scalar | None = None
 
@@ -230,15 +240,20 @@ class Assertion(Strict):
 
     @property
     def check(self) -> str:
+        """The name of the check this assertion makes."""
         return next(k for k in ASSERTION_CHECKS if getattr(self, k) is not None)
 
 
 class NextRunbook(Strict):
+    """The runbook an outcome chains into, and the inputs it passes."""
+
     file: str = Field(description="Templated path; relative to this runbook, then the project.")
     inputs: dict[str, str] = Field(default_factory=dict)
 
 
 class Outcome(Strict):
+    """An end state of the runbook, reached when `when` holds after the step passes."""
+
     when: str | None = None
     state: State
     recommendation: str | None = None
@@ -246,6 +261,8 @@ class Outcome(Strict):
 
 
 class StepBase(Strict):
+    """Fields every step kind shares."""
+
     id: str = Field(pattern=ID_PATTERN)
     title: str | None = None
     description: str | None = None
@@ -268,6 +285,8 @@ class StepBase(Strict):
 
 
 class CliSpec(Strict):
+    """A command run without a shell: argv, environment, folder, standard input."""
+
     argv: list[str] = Field(min_length=1, description="Program and arguments; no shell.")
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
@@ -275,11 +294,15 @@ class CliSpec(Strict):
 
 
 class CliStep(StepBase):
+    """Runs a command."""
+
     type: Literal["cli"]
     with_: CliSpec = Field(alias="with")
 
 
 class HttpSpec(Strict):
+    """An HTTP request."""
+
     model_config = ConfigDict(json_schema_extra={"not": {"required": ["json", "body"]}})
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
@@ -297,22 +320,30 @@ class HttpSpec(Strict):
 
 
 class HttpStep(StepBase):
+    """Sends an HTTP request."""
+
     type: Literal["http"]
     http: HttpSpec
 
 
 class ToolCall(Strict):
+    """An action of a tool definition with its arguments."""
+
     name: str
     action: str
     args: dict[str, Any] = Field(default_factory=dict)
 
 
 class ToolStep(StepBase):
+    """Calls an action of a tool (a *.tool.yaml, or the built-in `sql`)."""
+
     type: Literal["tool"]
     tool: ToolCall
 
 
 class EvidenceSpec(Strict):
+    """Evidence the engineer must record: text, a checklist, or an attachment."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "if": {"properties": {"kind": {"const": "checklist"}}},
@@ -336,23 +367,31 @@ class EvidenceSpec(Strict):
 
 
 class ChoiceOption(Strict):
+    """One option of a manual choice."""
+
     value: str
     label: str | None = None
     description: str | None = None
 
 
 class Choices(Strict):
+    """A decision the engineer makes; the chosen value becomes the capture `variable`."""
+
     variable: str = Field(pattern=VAR_PATTERN)
     prompt: str | None = None
     options: list[ChoiceOption] = Field(min_length=1)
 
 
 class Approvals(Strict):
+    """Approvals needed before the step completes."""
+
     min: int = Field(1, ge=1)
     roles: list[str] = Field(default_factory=list)
 
 
 class ManualStep(StepBase):
+    """Instructions for the engineer, with evidence, choices and approvals."""
+
     type: Literal["manual"]
     instructions: str | None = None
     required_evidence: list[EvidenceSpec] = Field(default_factory=list)
@@ -361,11 +400,15 @@ class ManualStep(StepBase):
 
 
 class InvokeSpec(Strict):
+    """The sub-runbook an invoke step runs, and its inputs."""
+
     runbook: str = Field(description="An alias from `imports`, or a path.")
     inputs: dict[str, str] = Field(default_factory=dict)
 
 
 class Gate(Strict):
+    """When an invoked runbook stops the parent, and what its errors do."""
+
     stop_if: list[str] = Field(
         default_factory=list, description="Child outcome states that stop the parent."
     )
@@ -373,6 +416,8 @@ class Gate(Strict):
 
 
 class InvokeStep(StepBase):
+    """Runs another runbook inline and continues."""
+
     type: Literal["invoke"]
     invoke: InvokeSpec
     gate: Gate = Field(default_factory=Gate)
@@ -385,6 +430,8 @@ Step = Annotated[
 
 
 class Branch(Strict):
+    """Steps entered when `condition` holds (the first matching branch wins)."""
+
     condition: str
     label: str | None = None
     steps: list[
@@ -421,6 +468,8 @@ AnyStep = CliStep | HttpStep | ToolStep | ManualStep | InvokeStep
 
 
 class Runbook(Strict):
+    """A runbook: `apiVersion: runbook/v0`."""
+
     api_version: Literal["runbook/v0"] = Field(alias="apiVersion")
     meta: Meta
     tools: dict[str, str] | list[str] = Field(
@@ -471,6 +520,8 @@ def walk_nodes(nodes: list[Node]) -> list[tuple[Node, tuple[Branch, ...]]]:
 
 
 class ToolMeta(Strict):
+    """The tool's identity and executable."""
+
     name: str = Field(pattern=NAME_PATTERN)
     version: str | None = None
     description: str | None = None
@@ -478,6 +529,8 @@ class ToolMeta(Strict):
 
 
 class Transport(Strict):
+    """How gert talks to the tool: spawn per call (stdio), JSON-RPC, or MCP."""
+
     mode: Literal["stdio", "jsonrpc", "mcp"] = "stdio"
     command: list[str] | None = Field(
         None, description="Server argv for jsonrpc/mcp; defaults to [meta.binary]."
@@ -488,11 +541,15 @@ class Transport(Strict):
 
 
 class ToolGovernance(Strict):
+    """Whether the tool changes anything, and what to redact from its output."""
+
     read_only: bool = False
     redact: list[RedactRule] = Field(default_factory=list)
 
 
 class ActionArg(Strict):
+    """An argument of a tool action."""
+
     type: Literal["string", "integer", "number", "boolean", "array", "object"] = "string"
     required: bool = False
     default: Any = None
@@ -502,17 +559,23 @@ class ActionArg(Strict):
 
 
 class ActionCapture(Strict):
+    """A capture an action always offers."""
+
     from_: str = Field(alias="from")
     format: Literal["text", "json", "lines"] = "text"
 
 
 class ActionGovernance(Strict):
+    """Policy for one action: read-only, approvals needed."""
+
     read_only: bool | None = None
     requires_approval: bool = False
     approval_min: int = Field(1, ge=1)
 
 
 class ToolAction(Strict):
+    """One action of a tool: argv (stdio), method (jsonrpc) or mcp_tool (mcp)."""
+
     model_config = ConfigDict(
         json_schema_extra={"oneOf": [{"required": [k]} for k in ("argv", "method", "mcp_tool")]}
     )
@@ -539,6 +602,8 @@ class ToolAction(Strict):
 
 
 class ToolDefinition(Strict):
+    """A tool definition: `apiVersion: tool/v0`."""
+
     api_version: Literal["tool/v0"] = Field(alias="apiVersion")
     meta: ToolMeta
     transport: Transport = Field(default_factory=Transport)

@@ -57,6 +57,7 @@ class Project:
 
     @property
     def tools_path(self) -> list[Path]:
+        """Folders searched for `<name>.tool.yaml`."""
         return [self.resolve(p) for p in self.config.tools_path]
 
     def resolve(self, rel: str | Path) -> Path:

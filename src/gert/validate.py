@@ -74,6 +74,7 @@ class Problem:
         return text
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as plain data (for --json)."""
         return {
             "file": self.file,
             "line": self.line,
@@ -95,14 +96,17 @@ class Report:
 
     @property
     def errors(self) -> list[Problem]:
+        """Problems that make a file invalid."""
         return [p for p in self.problems if p.severity == "error"]
 
     @property
     def warnings(self) -> list[Problem]:
+        """Problems worth a look that do not make a file invalid."""
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def ok(self) -> bool:
+        """True when there are no errors."""
         return not self.errors
 
 
@@ -317,6 +321,7 @@ class Checked:
 
     @property
     def ok(self) -> bool:
+        """True when the file has no errors."""
         return not any(p.severity == "error" for p in self.problems)
 
 
@@ -328,6 +333,7 @@ class Validator:
         self._tools: dict[Path, Checked] = {}
 
     def project_for(self, path: Path) -> Project:
+        """The project a file belongs to (the one given, else found from the file)."""
         return self.project or open_project(path)
 
     # phase 1 + 2
@@ -448,6 +454,7 @@ class Validator:
         return result
 
     def tool_file(self, path: Path) -> Checked:
+        """A validated tool file, checked once per validator."""
         key = path.resolve()
         if key not in self._tools:
             self._tools[key] = self.check(path, expect="tool")
