@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=()   # Debian packages the suite needs (none yet for the language core)
+apt_packages=()   # Debian packages the suite needs
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)   # the YAML language server test
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -21,4 +23,9 @@ python3 -m venv .venv
 # An editable install ships no bytecode; compile it as a wheel install would, so start-up
 # is not spent compiling gert's sources (matters where PYTHONDONTWRITEBYTECODE is set).
 .venv/bin/python -m compileall -q src
+# The real YAML language server, which tests/test_editor_schema.py drives to prove the
+# exported JSON Schema works in editors.
+if [ ! -x .venv/npm/node_modules/.bin/yaml-language-server ]; then
+  npm install --silent --no-audit --no-fund --prefix .venv/npm yaml-language-server@2.0.0 >/dev/null
+fi
 echo "gert is set up: .venv/bin/gert --help"
