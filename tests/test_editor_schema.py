@@ -81,7 +81,7 @@ class LanguageServer:
         if "method" in msg and "id" in msg:  # a request from the server: answer it
             result = None
             if msg["method"] == "workspace/configuration":
-                result = [SETTINGS.get(i.get("section", ""), None) for i in msg["params"]["items"]]
+                result = [SETTINGS.get(i.get("section", "")) for i in msg["params"]["items"]]
             self.send({"id": msg["id"], "result": result})
         return msg
 
