@@ -28,7 +28,8 @@ def main() -> None:
     """Run incident-response runbooks as governed, traceable programs.
 
     \b
-    Author:   gert validate PATH...   gert schema runbook|tool
+    Run:      gert exec RUNBOOK --incident ID      gert trace verify RUN
+    Author:   gert validate PATH...                gert schema runbook|tool
     """
 
 
@@ -92,6 +93,177 @@ def schema(kind: str) -> None:
 
     data = runbook_json_schema() if kind == "runbook" else tool_json_schema()
     click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--var")
+        out[name] = value
+    return out
+
+
+def _load_answers(path: str | None) -> dict:
+    if not path:
+        return {}
+    from gert.load import LoadError, load_file
+
+    try:
+        data = load_file(path).data or {}
+    except LoadError as e:
+        raise click.UsageError(str(e)) from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise click.UsageError(f"{path}: answers are a mapping of step ID to {{name: value}}")
+    return data
+
+
+@main.command(name="exec")
+@click.argument("runbook", type=click.Path())
+@click.option("--incident", "incident_id", metavar="ID", help="Bind inputs from this incident.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set an input (repeatable).")
+@click.option("--mode", type=click.Choice(["real", "dry-run"]), default="real", show_default=True,
+              help="dry-run renders every step and runs nothing.")
+@click.option("--as", "actor", metavar="ACTOR", help="Who runs it (default: the OS user).")
+@click.option("--evidence", "answers_file", type=click.Path(), help="Answers for manual steps, by step ID.")
+@click.option("--max-chain-depth", type=click.IntRange(0, 50), help="Hand-offs allowed (default from gert.yaml).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of progress.")
+def exec_(runbook: str, incident_id: str | None, variables: tuple[str, ...], mode: str, actor: str | None,
+          answers_file: str | None, max_chain_depth: int | None, as_json: bool) -> None:
+    """Run a runbook (and the chain its outcomes name) against an incident.
+
+    Exits 0 when the chain ended (with an outcome or completed), 1 when a step failed
+    or the run errored, 2 for an invalid runbook or usage, 3 for a chain error, 130
+    when interrupted.
+    """
+    from rich.console import Console
+
+    from gert.console import Progress, TerminalPrompter, interactive, print_summary
+    from gert.engine import Engine, InputsMissing, Options
+    from gert.incident import IncidentError
+    from gert.project import open_project
+    from gert.validate import RunbookInvalid
+
+    console = Console(stderr=as_json, highlight=False)
+    project = open_project(runbook)
+    options = Options(mode=mode, incident_id=incident_id, variables=_parse_vars(variables),
+                      answers=_load_answers(answers_file), max_chain_depth=max_chain_depth,
+                      prompter=TerminalPrompter(console) if interactive() and not as_json else None,
+                      observer=None if as_json else Progress(console))
+    if actor:
+        options.actor = actor
+    engine = Engine(project)
+    try:
+        chain = engine.run(runbook, options)
+    except RunbookInvalid as e:
+        for p in e.problems:
+            if p.severity == "error":
+                click.echo(p.format(), err=True)
+        sys.exit(EXIT_INVALID)
+    except (InputsMissing, IncidentError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(chain_json(chain, project.root), indent=2))
+    else:
+        print_summary(console, chain, project.root)
+    sys.exit(chain.exit_code)
+
+
+def chain_json(chain, root) -> dict:  # type: ignore[no-untyped-def]
+    """The machine-readable result of `gert exec --json`."""
+    return {
+        "final_state": chain.final_state,
+        "exit_code": chain.exit_code,
+        "chain_error": chain.chain_error,
+        "runs": [
+            {"run_id": r.run_id, "runbook": r.runbook, "status": r.status, "outcome": r.outcome,
+             "captures": r.captures, "steps_summary": r.summary, "error": r.error,
+             "folder": str(r.folder.relative_to(root)) if r.folder.is_relative_to(root) else str(r.folder),
+             "steps": [{"step_id": s.step_id, "status": s.status, **({"error": s.error} if s.error else {})}
+                       for s in r.steps]}
+            for r in chain.runs
+        ],
+    }
+
+
+@main.group()
+def trace() -> None:
+    """Inspect run traces."""
+
+
+@trace.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--key-env", metavar="VAR", help="Environment variable holding the HMAC key.")
+def verify(runs: tuple[str, ...], key_env: str | None) -> None:
+    """Check that traces were not edited: RUN is a run ID, a run folder or a trace.jsonl.
+
+    Any edited, removed, inserted or reordered line is reported. Exits 0 when every
+    trace is intact, 1 when one is not.
+    """
+    import os
+    from pathlib import Path
+
+    from gert.project import open_project
+    from gert.store import RunFolder, verify_trace
+
+    key = None
+    if key_env:
+        if key_env not in os.environ:
+            raise click.UsageError(f"environment variable {key_env} is not set")
+        key = os.environ[key_env].encode()
+    bad = 0
+    for ref in runs:
+        p = Path(ref)
+        if p.name == "trace.jsonl":
+            p = p.parent
+        if not p.is_dir():
+            project = open_project()
+            p = project.resolve(project.config.runs_dir) / ref
+        folder = RunFolder(p)
+        manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
+        report = verify_trace(folder.trace_path, key, manifest)
+        if report.ok:
+            signed = ", signature checked" if report.hmac_checked else ""
+            click.echo(f"{folder.run_id}: ok ({report.events} events{signed})")
+        else:
+            bad += 1
+            click.echo(f"{folder.run_id}: TAMPERED or damaged")
+            for problem in report.problems:
+                click.echo(f"  {problem}")
+        for note in report.notes:
+            click.echo(f"  note: {note}")
+    sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+@main.group()
+def incident() -> None:
+    """Incidents of the local provider."""
+
+
+@incident.command("create")
+@click.argument("incident_id")
+@click.option("--title", required=True)
+@click.option("--severity", type=click.IntRange(1, 5))
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="A custom field (repeatable).")
+@click.option("--location", "locations", multiple=True, metavar="NAME=VALUE", help="A location field (repeatable).")
+def incident_create(incident_id: str, title: str, severity: int | None, fields: tuple[str, ...],
+                    locations: tuple[str, ...]) -> None:
+    """Open an incident in the local provider."""
+    from gert.incident import IncidentError
+    from gert.incident.local import LocalProvider
+    from gert.project import open_project
+
+    project = open_project()
+    provider = LocalProvider(project.root / ".runbook" / "incidents")
+    try:
+        provider.create(incident_id, title, severity, _parse_vars(fields), _parse_vars(locations))
+    except IncidentError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"incident {incident_id} created")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
-"""Reading YAML with positions, and telling which gert format a document is.
+"""YAML in and out: reading with positions (and telling which gert format a document
+is), and writing the files gert produces.
 
 Every value keeps the file, line and column it came from, so any later error (schema,
 domain rule, template, condition) can point at the author's own line.
@@ -241,3 +242,29 @@ def load_file(path: str | Path) -> Document:
     except OSError as e:
         raise LoadError(str(path), 1, 1, f"cannot read: {e.strerror}") from None
     return parse_text(text, str(path))
+
+
+@lru_cache(maxsize=1)
+def _dumper() -> Any:
+    from ruamel.yaml import YAML
+
+    y = YAML(typ="safe", pure=True)
+    y.default_flow_style = False
+    y.sort_base_mapping_type_on_output = False  # keep the order fields were given in
+    y.width = 4096
+
+    def represent_str(representer: Any, value: str) -> Any:
+        style = "|" if "\n" in value else None
+        return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    y.representer.add_representer(str, represent_str)
+    return y
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text for plain data: block style, keys in order, multi-line strings as `|`."""
+    import io
+
+    out = io.StringIO()
+    _dumper().dump(data, out)
+    return out.getvalue()

@@ -483,17 +483,18 @@ class Runbook(Strict):
         """The body as tree nodes, whichever spelling the file used."""
         if self.tree is not None:
             return self.tree
-        return [_as_node(s) for s in self.steps or []]
+        return [as_node(s) for s in self.steps or []]
 
 
-def _as_node(step: AnyStep | Node) -> Node:
+def as_node(step: AnyStep | Node) -> Node:
+    """A step (flat spelling) as a tree node; a node as itself."""
     if isinstance(step, Node):
         return step
     if not step.branches:
         return Node.model_construct(step=step, branches=[])
     branches = [
         Branch.model_construct(
-            condition=b.condition, label=b.label, steps=[_as_node(s) for s in b.steps]
+            condition=b.condition, label=b.label, steps=[as_node(s) for s in b.steps]
         )
         for b in step.branches
     ]
@@ -507,10 +508,10 @@ def walk_nodes(nodes: list[Node]) -> list[tuple[Node, tuple[Branch, ...]]]:
 
     def visit(ns: list[Node], enclosing: tuple[Branch, ...]) -> None:
         for n in ns:
-            n = _as_node(n)
+            n = as_node(n)
             out.append((n, enclosing))
             for b in n.branches:
-                visit([_as_node(s) for s in b.steps], (*enclosing, b))
+                visit([as_node(s) for s in b.steps], (*enclosing, b))
 
     visit(nodes, ())
     return out

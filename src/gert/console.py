@@ -1,0 +1,117 @@
+"""Terminal rendering for the CLI: live progress, the chain summary, and the prompter
+that asks the engineer for manual evidence. A surface module: only the CLI imports it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+
+from gert.engine import ChainResult
+
+ICONS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]–[/]"}
+STATE_STYLE = {"resolved": "green", "no_action": "green", "completed": "green", "escalated": "yellow",
+               "needs_rca": "yellow", "failed": "red", "error": "red", "interrupted": "red",
+               "chain_error": "red"}
+
+
+class Progress:
+    """Prints each event of a run as it happens (the engine's observer)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def __call__(self, type_: str, data: dict[str, Any]) -> None:
+        c = self.console
+        if type_ == "run_started":
+            parent = f"  [dim](chained from {data['parent_run_id']})[/]" if data.get("parent_run_id") else ""
+            c.print(f"[bold]▶ {data['runbook']}[/]  [dim]run {data['run_id']} · {data['mode']}[/]{parent}")
+        elif type_ == "step_completed":
+            caps = " ".join(f"{k}={_short(v)}" for k, v in (data.get("captures") or {}).items())
+            err = f"  [red]{data['error']}[/]" if data.get("error") else ""
+            tries = f", {data['attempts']} attempts" if data.get("attempts", 1) > 1 else ""
+            c.print(f"  {ICONS.get(data['status'], '?')} {data['step_id']}  "
+                    f"[dim]({data['duration_ms']:.0f} ms{tries})[/]  {caps}{err}", highlight=False)
+        elif type_ == "step_skipped":
+            c.print(f"  {ICONS['skipped']} {data['step_id']}  [dim]skipped: {data['reason']}[/]", highlight=False)
+        elif type_ == "governance_blocked":
+            c.print(f"  [red]⛔ blocked[/] {' '.join(data['argv'])}: {data['reason']}", highlight=False)
+        elif type_ == "condition_warning":
+            c.print(f"  [yellow]! {data['warning']}[/]", highlight=False)
+        elif type_ == "outcome_reached":
+            style = STATE_STYLE.get(data["state"], "white")
+            c.print(f"  → outcome [{style}]{data['state']}[/]: {data.get('recommendation', '')}", highlight=False)
+        elif type_ == "chain_started":
+            c.print(f"  ⇢ chaining to [bold]{data['file']}[/]", highlight=False)
+        elif type_ == "chain_error":
+            c.print(f"  [red]✗ chain error:[/] {data['error']}", highlight=False)
+        elif type_ == "run_interrupted":
+            c.print("  [red]interrupted[/]")
+
+
+def _short(value: str, limit: int = 40) -> str:
+    value = value.replace("\n", "⏎")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
+    """The chain at a glance: each run, its outcome, and where its evidence is."""
+    steps = sum(r.summary["total"] for r in chain.runs)
+    state = chain.final_state
+    style = STATE_STYLE.get(state, "white")
+    console.print()
+    console.print(f"[bold]Chain:[/] {len(chain.runs)} runbook{'s' * (len(chain.runs) != 1)}, {steps} step"
+                  f"{'s' * (steps != 1)}, final state: [{style}]{state}[/]")
+    for r in chain.runs:
+        try:
+            rel = r.folder.relative_to(root)
+        except ValueError:
+            rel = r.folder
+        style = STATE_STYLE.get(r.state, "white")
+        console.print(f"  {r.runbook}: [{style}]{r.state}[/]  [dim]evidence {rel}[/]", highlight=False, soft_wrap=True)
+        if r.error:
+            console.print(f"    [red]{r.error}[/]", highlight=False)
+    if chain.chain_error:
+        console.print(f"[red]chain error:[/] {chain.chain_error}", highlight=False)
+
+
+class TerminalPrompter:
+    """Asks the engineer on a terminal (used only when stdin is a TTY)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def show(self, title: str, markdown: str) -> None:
+        self.console.print(Panel(Markdown(markdown or ""), title=title, border_style="cyan"))
+
+    def ask_text(self, prompt: str, default: str | None = None) -> str:
+        import click
+
+        return str(click.prompt(prompt, default=default, err=True))
+
+    def ask_choice(self, prompt: str, options: list[tuple[str, str]]) -> str:
+        import click
+
+        for i, (value, label) in enumerate(options, 1):
+            self.console.print(f"  {i}. {label}" + (f" [dim]({value})[/]" if label != value else ""))
+        n = click.prompt(prompt, type=click.IntRange(1, len(options)), err=True)
+        return options[n - 1][0]
+
+    def ask_checklist(self, prompt: str, items: list[str]) -> list[str]:
+        import click
+
+        self.console.print(f"[bold]{prompt}[/]")
+        return [item for item in items if click.confirm(f"  ☐ {item}", default=False, err=True)]
+
+    def confirm(self, prompt: str) -> bool:
+        import click
+
+        return bool(click.confirm(prompt, err=True))
+
+
+def interactive() -> bool:
+    """True when a person can answer prompts."""
+    return sys.stdin.isatty()

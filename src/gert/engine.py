@@ -1,0 +1,814 @@
+"""The engine: walks a runbook, runs its steps, records evidence, picks an outcome, and
+chains into the runbook that outcome names (DESIGN §4, §5, §7; seeds 000 and 001).
+
+The engine knows executors, the run store and incident providers only through small
+interfaces, and never prints or prompts: surfaces pass a :class:`~gert.executors.Prompter`
+and an observer callback, and render the :class:`ChainResult`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gert import expr as _expr
+from gert.capture import CaptureError, check_assertions, take_captures
+from gert.executors import Executor, Prompter, StepContext, StepError, StepOutput
+from gert.governance import Policy, Redactor
+from gert.incident import IncidentError, Provider, field_value
+from gert.model import AnyStep, InvokeStep, ManualStep, Node, Runbook, as_node, parse_duration
+from gert.project import Project
+from gert.store.runs import RunFolder, RunStore, iso, new_run_id, utc_now
+from gert.store.trace import TraceWriter
+from gert.template import TemplateError, render
+from gert.validate import RunbookInvalid, Validator, load_runbook
+
+MODES = ("real", "dry-run", "replay")
+TRACE_EXCERPT = 4096  # characters of stdout/stderr kept in trace events (step files keep all)
+
+
+# ------------------------------------------------------------------ results
+
+
+class InputsMissing(Exception):
+    """Inputs that no source could supply; the message lists each and where it could come from."""
+
+    def __init__(self, runbook: str, missing: dict[str, str]):
+        self.missing = missing
+        lines = "\n".join(f"  - {name}: {where}" for name, where in missing.items())
+        super().__init__(f"{runbook}: {len(missing)} input(s) have no value:\n{lines}")
+
+
+class ChainStop(Exception):
+    """A chain that cannot go on (child missing or invalid, depth limit, a repeat)."""
+
+
+@dataclass
+class StepRecord:
+    """How one step went, for results, summaries and tests."""
+
+    step_id: str
+    status: str  # passed | failed | skipped
+    captures: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    step_file: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class RunResult:
+    """One run of one runbook."""
+
+    run_id: str
+    runbook: str  # meta.name
+    path: Path
+    folder: Path
+    status: str = "running"  # completed | failed | error | interrupted
+    outcome: dict[str, Any] | None = None
+    captures: dict[str, str] = field(default_factory=dict)
+    steps: list[StepRecord] = field(default_factory=list)
+    error: str | None = None
+    chain_error: str | None = None
+    parent_run_id: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """steps_summary: total, passed, failed, skipped."""
+        counts = {"passed": 0, "failed": 0, "skipped": 0}
+        for s in self.steps:
+            counts[s.status] = counts.get(s.status, 0) + 1
+        return {"total": sum(counts.values()), **counts}
+
+    @property
+    def state(self) -> str:
+        """The outcome state, else ``completed``, else the status."""
+        if self.outcome:
+            return str(self.outcome["state"])
+        return self.status
+
+
+@dataclass
+class ChainResult:
+    """Every run of a chain, root first."""
+
+    runs: list[RunResult] = field(default_factory=list)
+
+    @property
+    def final(self) -> RunResult:
+        return self.runs[-1]
+
+    @property
+    def chain_error(self) -> str | None:
+        return next((r.chain_error for r in self.runs if r.chain_error), None)
+
+    @property
+    def final_state(self) -> str:
+        """The chain's outcome: the last run's state, or ``chain_error``."""
+        return "chain_error" if self.chain_error else self.final.state
+
+    @property
+    def exit_code(self) -> int:
+        """0 ended (outcome or completed), 1 failed/errored, 3 chain error, 130 interrupted."""
+        if any(r.status == "interrupted" for r in self.runs):
+            return 130
+        if any(r.status in ("failed", "error") for r in self.runs):
+            return 1
+        if self.chain_error:
+            return 3
+        return 0
+
+
+@dataclass
+class Options:
+    """How to run: mode, incident, variables, answers, and who is running."""
+
+    mode: str = "real"
+    incident_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    actor: str = field(default_factory=lambda: _default_actor())
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_chain_depth: int | None = None
+    prompter: Prompter | None = None
+    observer: Callable[[str, dict[str, Any]], None] | None = None
+    hmac_key: bytes | None = None
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (containers)
+        return os.environ.get("USER", "unknown")
+
+
+class _StepFailed(Exception):
+    def __init__(self, record: StepRecord):
+        self.record = record
+
+
+# ------------------------------------------------------------------ engine
+
+
+def default_executors() -> dict[str, Executor]:
+    """One executor per step kind (``invoke`` is the engine's own)."""
+    from gert.executors.cli import CliExecutor
+    from gert.executors.http import HttpExecutor
+    from gert.executors.manual import ManualExecutor
+    from gert.executors.tool import ToolExecutor
+
+    return {"cli": CliExecutor(), "http": HttpExecutor(), "tool": ToolExecutor(), "manual": ManualExecutor()}
+
+
+class Engine:
+    """Runs runbook chains of one project."""
+
+    def __init__(self, project: Project, *, executors: dict[str, Executor] | None = None,
+                 provider: Provider | None = None, store: RunStore | None = None):
+        self.project = project
+        self.config = project.config
+        self.store = store or RunStore(project.resolve(self.config.runs_dir))
+        self.executors = executors if executors is not None else default_executors()
+        self._provider = provider
+        self.validator = Validator(project)
+
+    @property
+    def provider(self) -> Provider:
+        if self._provider is None:
+            from gert.incident.local import LocalProvider
+
+            self._provider = LocalProvider(self.project.root / ".runbook" / "incidents")
+        return self._provider
+
+    def close(self) -> None:
+        """Stop long-lived tool processes."""
+        for ex in self.executors.values():
+            close = getattr(ex, "close", None)
+            if close:
+                close()
+
+    def run(self, runbook: str | Path, options: Options) -> ChainResult:
+        """Run a runbook and the chain its outcomes name.
+
+        Raises RunbookInvalid for an invalid root runbook and InputsMissing when the
+        root's inputs cannot be resolved (nothing has run then).
+        """
+        if options.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        checked = load_runbook(runbook, self.project)
+        incident = self._incident(options.incident_id)
+        chain = ChainResult()
+        depth_limit = options.max_chain_depth if options.max_chain_depth is not None else self.config.max_chain_depth
+        inputs = resolve_inputs(checked.model, options.variables, incident, None, options.prompter)
+        parent: _Run | None = None
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        path = Path(runbook)
+        inherited: dict[str, str] = {}
+        try:
+            while True:
+                run = _Run(self, checked.model, path, options, incident, inputs, parent, inherited)
+                seen.add((str(path.resolve()), tuple(sorted(inputs.items()))))
+                result = run.execute()
+                chain.runs.append(result)
+                if parent is not None:
+                    parent.record_child(result)
+                nxt = (result.outcome or {}).get("next_runbook")
+                if result.status != "completed" or not nxt:
+                    break
+                try:
+                    if len(chain.runs) > depth_limit:
+                        raise ChainStop(
+                            f"chain depth limit reached: {depth_limit} hand-off(s) (max_chain_depth); "
+                            f"not starting {nxt['file']}"
+                        )
+                    path, checked, inputs, inherited = self._child(run, nxt, options, incident)
+                    key = (str(path.resolve()), tuple(sorted(inputs.items())))
+                    if key in seen:
+                        raise ChainStop(f"chain loop: {path.name} was already run with the same inputs")
+                except ChainStop as e:
+                    run.chain_failed(str(e), nxt["file"])
+                    break
+                parent = run
+        finally:
+            self.close()
+        return chain
+
+    def _incident(self, incident_id: str | None) -> dict[str, Any] | None:
+        if not incident_id:
+            return None
+        try:
+            return self.provider.get(incident_id)
+        except IncidentError:
+            raise
+        except Exception as e:  # a provider that is down or answers nonsense
+            raise IncidentError(f"incident {incident_id}: {self.provider.name} provider failed: {e}") from None
+
+    def _child(self, parent: _Run, nxt: dict[str, Any], options: Options,
+               incident: dict[str, Any] | None) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
+        """Resolve, load and validate the next runbook and its inputs (DESIGN §5 chaining)."""
+        rel = nxt["file"]
+        path = self.resolve_runbook(rel, parent.path.parent)
+        if path is None:
+            raise ChainStop(f"next runbook '{rel}' not found (looked next to {parent.path.name} and in the project root)")
+        if not self.project.contains(path):
+            raise ChainStop(f"next runbook '{rel}' is outside the project; refused")
+        try:
+            checked = load_runbook(path, self.project)
+        except RunbookInvalid as e:
+            first = next((p for p in e.problems if p.severity == "error"), None)
+            detail = f": {first.format()}" if first else ""
+            raise ChainStop(f"next runbook '{rel}' is invalid{detail}") from None
+        # Precedence: next_runbook.inputs, then the parent's captures, then its vars/inputs.
+        parent_values = {**parent.values_without_captures(), **parent.captures}
+        given = dict(nxt.get("inputs") or {})
+        try:
+            inputs = resolve_inputs(checked.model, {}, incident, {**parent_values, **given}, options.prompter)
+        except InputsMissing as e:
+            raise ChainStop(f"next runbook '{rel}': {e}") from None
+        return path, checked, inputs, dict(parent.captures)
+
+    def resolve_runbook(self, rel: str, folder: Path) -> Path | None:
+        """A runbook path: relative to *folder*, then the project root; .runbook.yaml added."""
+        candidates = [rel] if Path(rel).suffix else [rel + ".runbook.yaml", rel]
+        for base in (folder, self.project.root):
+            for c in candidates:
+                p = base / c
+                if p.is_file():
+                    return p
+        return None
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def resolve_inputs(rb: Runbook, given: dict[str, str], incident: dict[str, Any] | None,
+                   parent: dict[str, str] | None, prompter: Prompter | None) -> dict[str, str]:
+    """Every input's value: --var / chained inputs, then the source, then default, then a prompt."""
+    values: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for name, spec in rb.meta.inputs.items():
+        if name in given:
+            values[name] = str(given[name])
+            continue
+        source = spec.from_ or "prompt"
+        value: Any = None
+        if parent is not None and (source == "parent" or name in parent):
+            value = parent.get(name)
+        elif source.startswith("incident"):
+            value = field_value(incident, source) if incident is not None else None
+        elif source.startswith("env."):
+            value = os.environ.get(source[4:])
+        if value is not None and spec.pattern:
+            import re
+
+            m = re.search(spec.pattern, str(value))
+            value = (m.group(1) if m.groups() else m.group(0)) if m else None
+        if value is None and spec.default is not None:
+            value = spec.default
+        if value is None and prompter is not None and source != "parent":
+            value = prompter.ask_text(spec.description or name, None)
+        if value is None:
+            missing[name] = _where(name, source, incident is not None)
+            continue
+        values[name] = _text(value)
+    if missing:
+        raise InputsMissing(rb.meta.name, missing)
+    return values
+
+
+def _where(name: str, source: str, have_incident: bool) -> str:
+    if source.startswith("incident"):
+        why = "the incident has no such field" if have_incident else "no --incident was given"
+        return f"from {source} ({why}); or --var {name}=VALUE"
+    if source.startswith("env."):
+        return f"from environment variable {source[4:]} (not set); or --var {name}=VALUE"
+    if source == "parent":
+        return f"from the parent runbook (none: this run has no parent); or --var {name}=VALUE"
+    return f"asked on a terminal (none here); give --var {name}=VALUE"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# ------------------------------------------------------------------ one run
+
+
+@dataclass
+class _Scope:
+    """What steps see: the runbook being walked, its variables, and where it lives."""
+
+    runbook: Runbook
+    folder: Path
+    values: dict[str, str]
+    prefix: str = ""
+    tools: dict[str, Any] = field(default_factory=dict)
+    policy: Policy = field(default_factory=Policy)
+
+
+class _Run:
+    """The execution of one runbook: its evidence folder, trace and state."""
+
+    def __init__(self, engine: Engine, rb: Runbook, path: Path, options: Options,
+                 incident: dict[str, Any] | None, inputs: dict[str, str], parent: _Run | None,
+                 inherited: dict[str, str]):
+        self.engine = engine
+        self.rb = rb
+        self.path = path
+        self.options = options
+        self.incident = incident
+        self.inputs = inputs
+        self.parent = parent
+        self.inherited = inherited
+        self.project = engine.project
+        self.captures: dict[str, str] = {}
+        self.step_number = 0
+        self.occurrences: dict[str, int] = {}
+        self.children: list[dict[str, Any]] = []
+        cfg = engine.config
+        secrets = [inputs[n] for n, s in rb.meta.inputs.items() if s.secret and n in inputs]
+        if parent is not None:
+            secrets += parent.redactor.secrets
+        rules = [cfg.redact, rb.meta.governance.redact if rb.meta.governance else []]
+        self.redactor = Redactor.from_config(*rules, secrets=secrets)
+        self.policy = Policy.merge(cfg.governance, rb.meta.governance)
+        self.run_id = new_run_id()
+        self.folder: RunFolder = engine.store.create(self.run_id)
+        key = options.hmac_key
+        if key is None and cfg.hmac_key_env and os.environ.get(cfg.hmac_key_env):
+            key = os.environ[cfg.hmac_key_env].encode()
+        self.trace = TraceWriter(self.folder.trace_path, self.run_id, key, self.redactor)
+        self.result = RunResult(run_id=self.run_id, runbook=rb.meta.name, path=path, folder=self.folder.path,
+                                parent_run_id=parent.run_id if parent else "")
+        self.started = utc_now()
+        self.result.started_at = iso(self.started)
+
+    # state
+    def values_without_captures(self) -> dict[str, str]:
+        return {**{k: _text(v) for k, v in self.rb.meta.vars.items()}, **self.inherited, **self.inputs}
+
+    def scope(self) -> _Scope:
+        values = {**self.values_without_captures(), **self.captures}
+        return _Scope(self.rb, self.path.parent, values, "", _tools(self.engine, self.rb, self.path), self.policy)
+
+    # evidence
+    def emit(self, type_: str, data: dict[str, Any], sync: bool = False) -> None:
+        event = self.trace.emit(type_, data, sync=sync)
+        if self.options.observer:
+            self.options.observer(type_, {**event["data"], "run_id": self.run_id, "runbook": self.rb.meta.name})
+
+    def manifest(self) -> dict[str, Any]:
+        r = self.result
+        rel = os.path.relpath(self.path.resolve(), self.project.root.resolve())
+        m: dict[str, Any] = {
+            "run_id": self.run_id,
+            "icm_id": self.options.incident_id or "",
+            "runbook": rel,
+            "actor": self.options.actor,
+            "mode": self.options.mode,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "outcome": r.outcome or {},
+            "inputs_resolved": dict(self.inputs),
+            "steps_summary": r.summary,
+            "parent_run_id": r.parent_run_id,
+            "child_runs": self.children,
+            "inherited_captures": dict(self.inherited),
+            "status": r.status,
+            "error": r.error or "",
+            "chain_error": r.chain_error or "",
+            "runbook_name": self.rb.meta.name,
+            "runbook_sha256": hashlib.sha256(self.path.read_bytes()).hexdigest(),
+            "gert_version": _version(),
+            "host": platform.node(),
+            "scenario": "",
+            "posted": {},
+            "trace": {"events": self.trace.seq, "head": self.trace.head},
+        }
+        return self.redactor.data(m)
+
+    def save(self) -> None:
+        self.folder.write_manifest(self.manifest())
+
+    def record_child(self, child: RunResult) -> None:
+        rel = os.path.relpath(child.path.resolve(), self.project.root.resolve())
+        self.children.append({"run_id": child.run_id, "runbook": rel, "outcome": child.state})
+        self.save()
+
+    def chain_failed(self, message: str, file: str) -> None:
+        self.result.chain_error = message
+        self.emit("chain_error", {"error": message, "file": file}, sync=True)
+        self.save()
+
+    # the run
+    def execute(self) -> RunResult:
+        r = self.result
+        self.save()
+        self.emit("run_started", {"runbook": self.rb.meta.name, "path": str(self.path), "mode": self.options.mode,
+                                  "actor": self.options.actor, "incident_id": self.options.incident_id or "",
+                                  "parent_run_id": r.parent_run_id})
+        self.emit("inputs_resolved", {"inputs": self.inputs, "inherited": self.inherited})
+        try:
+            outcome = self.walk(self.rb.body(), self.scope())
+            r.status = "completed"
+            if outcome is not None:
+                r.outcome = outcome
+                self.emit("outcome_reached", outcome, sync=True)
+                if outcome.get("next_runbook"):
+                    self.emit("chain_started", {"file": outcome["next_runbook"]["file"],
+                                                "inputs": outcome["next_runbook"].get("inputs", {})})
+        except _StepFailed as e:
+            r.status = "failed"
+            r.error = f"step '{e.record.step_id}' failed: {e.record.error}"
+        except KeyboardInterrupt:
+            r.status = "interrupted"
+            r.error = "interrupted (Ctrl-C)"
+            self.emit("run_interrupted", {"reason": "interrupted by the operator"}, sync=True)
+        except Exception as e:  # a bug or an unexpected fault: record it, never lose the run
+            r.status = "error"
+            r.error = f"{type(e).__name__}: {e}"
+        r.captures = dict(self.captures)
+        r.ended_at = iso(utc_now())
+        self.emit("run_completed", {"status": r.status, "outcome": r.outcome or {}, "error": r.error or "",
+                                    "steps_summary": r.summary}, sync=True)
+        self.trace.close()
+        self.save()
+        return r
+
+    def walk(self, nodes: list[Node], scope: _Scope) -> dict[str, Any] | None:
+        """Run nodes in order; return the first outcome reached (None: the body ended)."""
+        for node in nodes:
+            step = node.step
+            record, output = self.run_step(step, scope)
+            if record.status == "skipped":
+                continue
+            if record.status == "failed":
+                if step.continue_on_fail:
+                    continue
+                raise _StepFailed(record)
+            if isinstance(step, InvokeStep) and output is not None and output.chosen_outcome:
+                return dict(output.evidence["outcome"])  # a gated sub-runbook outcome
+            outcome = self.pick_outcome(step, scope, output)
+            if outcome is not None:
+                return outcome
+            for branch in node.branches:
+                if self.condition(branch.condition, scope, step.id):
+                    found = self.walk([as_node(s) for s in branch.steps], scope)
+                    if found is not None:
+                        return found
+                    break
+        return None
+
+    def condition(self, text: str, scope: _Scope, step_id: str) -> bool:
+        warnings: list[str] = []
+        value = _expr.evaluate(text, scope.values, warnings)
+        for w in warnings:
+            self.emit("condition_warning", {"step_id": scope.prefix + step_id, "warning": w})
+        return value
+
+    def render(self, text: str, scope: _Scope) -> str:
+        return render(text, scope.values)
+
+    def pick_outcome(self, step: AnyStep, scope: _Scope, output: StepOutput | None) -> dict[str, Any] | None:
+        chosen = None
+        for o in step.outcomes:
+            if o.when and self.condition(o.when, scope, step.id):
+                chosen = o
+                break
+        if chosen is None:
+            unconditional = [o for o in step.outcomes if not o.when]
+            if isinstance(step, ManualStep) and len(unconditional) > 1:
+                state = self.ask_outcome(step, [o.state for o in unconditional])
+                chosen = next(o for o in unconditional if o.state == state)
+            elif unconditional:
+                chosen = unconditional[0]
+        if chosen is None:
+            return None
+        out: dict[str, Any] = {"state": chosen.state, "step_id": scope.prefix + step.id,
+                               "recommendation": self.render(chosen.recommendation, scope).strip()
+                               if chosen.recommendation else ""}
+        if chosen.next_runbook and not scope.prefix:
+            out["next_runbook"] = {
+                "file": self.render(chosen.next_runbook.file, scope),
+                "inputs": {k: self.render(v, scope) for k, v in chosen.next_runbook.inputs.items()},
+            }
+        return out
+
+    def ask_outcome(self, step: ManualStep, states: list[str]) -> str:
+        answers = self.options.answers.get(step.id, {})
+        given = answers.get("outcome")
+        if given is None and self.options.prompter:
+            given = self.options.prompter.ask_choice(f"{step.title or step.id}: which outcome?", [(s, s) for s in states])
+        if given is None:
+            raise _StepFailed(StepRecord(step.id, "failed", error=(
+                f"step '{step.id}' needs an outcome (one of {', '.join(states)}); "
+                f"give it in --evidence FILE as {step.id}: {{outcome: STATE}}")))
+        if given not in states:
+            raise _StepFailed(StepRecord(step.id, "failed", error=f"outcome {given!r} is not one of {', '.join(states)}"))
+        return str(given)
+
+    # one step ------------------------------------------------------------------
+    def run_step(self, step: AnyStep, scope: _Scope) -> tuple[StepRecord, StepOutput | None]:
+        sid = scope.prefix + step.id
+        if step.when and not self.condition(step.when, scope, step.id):
+            return self.skip(sid, f"when is false: {step.when}"), None
+        self.step_number += 1
+        number = self.step_number
+        self.occurrences[sid] = self.occurrences.get(sid, 0) + 1
+        started = utc_now()
+        self.emit("step_started", {"step_id": sid, "number": number, "type": step.type, "title": step.title or "",
+                                   "occurrence": self.occurrences[sid]})
+        if step.precondition:
+            skip = self.precondition(step, scope, sid)
+            if skip:
+                self.step_number -= 1
+                return self.skip(sid, skip), None
+        attempts: list[dict[str, Any]] = []
+        retry = step.retry or scope.runbook.meta.defaults.retry
+        tries = retry.attempts if retry else 1
+        output: StepOutput | None = None
+        captures: dict[str, str] = {}
+        assertions: list[dict[str, Any]] = []
+        error: str | None = None
+        for attempt in range(1, tries + 1):
+            output, captures, assertions, error = self.attempt(step, scope, sid)
+            attempts.append({"attempt": attempt, **output.to_dict(), "captures": captures,
+                             "assertions": assertions, **({"error": error} if error else {})})
+            if error is None:
+                break
+            if attempt < tries and retry is not None:
+                time.sleep(parse_duration(retry.delay))
+        status = "failed" if error else "passed"
+        record = StepRecord(sid, status, captures, error)
+        if status == "passed" or step.continue_on_fail:
+            if not scope.prefix:  # an invoked runbook's captures stay in its own scope
+                self.captures.update(captures)
+            scope.values.update(captures)
+        ended = utc_now()
+        payload = {"step_id": sid, "number": number, "type": step.type, "title": step.title or "",
+                   "occurrence": self.occurrences[sid], "status": status, "started_at": iso(started),
+                   "ended_at": iso(ended), "duration_ms": round((ended - started).total_seconds() * 1000, 3),
+                   "attempts": attempts, "captures": captures, "assertions": assertions}
+        if error:
+            payload["error"] = error
+        record.step_file = self.folder.write_step(number, sid, self.redactor.data(payload))
+        if output is not None and output.evidence:
+            self.emit("evidence_recorded", {"step_id": sid, "evidence": output.evidence,
+                                            "choice": output.choice, "approved_by": output.approved_by})
+        last = attempts[-1] if attempts else {}
+        self.emit("step_completed", {
+            "step_id": sid, "number": number, "status": status, "captures": captures,
+            "assertions": [{k: a[k] for k in ("check", "passed")} for a in assertions],
+            "duration_ms": payload["duration_ms"], "attempts": len(attempts), "step_file": record.step_file,
+            "exit_code": last.get("exit_code"), "status_code": last.get("status_code"),
+            "stdout": _excerpt(last.get("stdout", "")), "stderr": _excerpt(last.get("stderr", "")),
+            **({"error": error} if error else {}),
+        }, sync=True)
+        self.result.steps.append(record)
+        return record, output
+
+    def skip(self, sid: str, reason: str) -> StepRecord:
+        self.emit("step_skipped", {"step_id": sid, "reason": reason})
+        record = StepRecord(sid, "skipped", reason=reason)
+        self.result.steps.append(record)
+        return record
+
+    def precondition(self, step: AnyStep, scope: _Scope, sid: str) -> str | None:
+        """Run the precondition check; the reason to skip the step, or None to run it."""
+        from gert.executors.cli import run_command
+
+        pre = step.precondition
+        argv = [self.render(a, scope) for a in pre.check]
+        blocked = self.blocked(argv, scope, sid)
+        if blocked:
+            raise _StepFailed(StepRecord(sid, "failed", error=blocked))
+        if self.options.mode == "dry-run":
+            return None
+        out = run_command(argv, env=scope.policy.child_env(os.environ), cwd=self.project.root,
+                          timeout=self.timeout(step, scope))
+        ok = out.exit_code == 0 and out.error is None
+        if ok == pre.skip_if_succeeds:
+            return pre.message or f"precondition {'succeeded' if ok else 'failed'}: {' '.join(argv)}"
+        return None
+
+    def timeout(self, step: AnyStep, scope: _Scope) -> float | None:
+        t = step.timeout if step.timeout is not None else scope.runbook.meta.defaults.timeout
+        return parse_duration(t) if t is not None else None
+
+    def blocked(self, argv: list[str], scope: _Scope, sid: str) -> str | None:
+        reason = scope.policy.blocked(argv[0]) if argv else "empty command"
+        if reason:
+            self.emit("governance_blocked", {"step_id": sid, "argv": argv, "reason": reason}, sync=True)
+            return f"blocked by governance: {reason}"
+        return None
+
+    def attempt(self, step: AnyStep, scope: _Scope, sid: str) -> tuple[StepOutput, dict[str, str], list[dict[str, Any]], str | None]:
+        """One try of a step: render, check policy, execute, capture, assert."""
+        started = iso(utc_now())
+        try:
+            if isinstance(step, InvokeStep):
+                output = self.invoke(step, scope, sid)
+            else:
+                rendered = self.render_step(step, scope)
+                if step.type == "cli":
+                    blocked = self.blocked(rendered["argv"], scope, sid)
+                    if blocked:
+                        raise StepError(blocked)
+                output = self.dispatch(step, rendered, scope, sid)
+        except (StepError, TemplateError, _expr.ExprError) as e:
+            output = StepOutput(error=str(e))
+        output.started_at = output.started_at or started
+        output.ended_at = iso(utc_now())
+        if output.error:
+            return output, {}, [], output.error
+        try:
+            captures = {} if isinstance(step, InvokeStep) else take_captures(step, output)
+        except CaptureError as e:
+            return output, {}, [], str(e)
+        if isinstance(step, InvokeStep):
+            captures = dict(output.evidence.get("captures", {}))
+        if self.options.mode == "dry-run":
+            captures = {k: "<dry-run>" for k in captures}
+        assertions = [] if self.options.mode == "dry-run" else check_assertions(step, output)
+        failed = [a for a in assertions if not a["passed"]]
+        if failed:
+            a = failed[0]
+            return output, captures, assertions, f"assertion {a['check']} failed: expected {a['expected']!r}, got {a['actual']!r}"
+        return output, captures, assertions, None
+
+    def render_step(self, step: AnyStep, scope: _Scope) -> dict[str, Any]:
+        """The step's templated fields, rendered against the scope's values."""
+
+        def tree(value: Any) -> Any:
+            if isinstance(value, str):
+                return self.render(value, scope)
+            if isinstance(value, dict):
+                return {k: tree(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [tree(v) for v in value]
+            return value
+
+        if step.type == "cli":
+            w = step.with_
+            out: dict[str, Any] = {"argv": tree(w.argv), "env": tree(w.env)}
+            if w.cwd:
+                out["cwd"] = self.inside_project(self.render(w.cwd, scope), "cwd")
+            if w.stdin is not None:
+                out["stdin"] = self.render(w.stdin, scope)
+            return out
+        if step.type == "http":
+            h = step.http
+            return {"method": h.method, "url": self.render(h.url, scope), "headers": tree(h.headers),
+                    "json": tree(h.json_), "body": self.render(h.body, scope) if h.body is not None else None,
+                    "timeout": parse_duration(h.timeout) if h.timeout is not None else None}
+        if step.type == "tool":
+            return {"name": step.tool.name, "action": step.tool.action, "args": tree(step.tool.args)}
+        if step.type == "manual":
+            return {"instructions": self.render(step.instructions or "", scope),
+                    "prompt": self.render(step.choices.prompt, scope) if step.choices and step.choices.prompt else None}
+        return {}
+
+    def inside_project(self, rel: str, what: str) -> str:
+        p = (self.project.root / rel).resolve()
+        if not self.project.contains(p):
+            raise StepError(f"{what} '{rel}' is outside the project; runbook paths stay inside it")
+        return rel
+
+    def dispatch(self, step: AnyStep, rendered: dict[str, Any], scope: _Scope, sid: str) -> StepOutput:
+        if self.options.mode == "dry-run" and step.type != "manual":
+            return StepOutput(request={"dry_run": True, **{k: v for k, v in rendered.items() if v is not None}})
+        executor = self.engine.executors.get(step.type)
+        if executor is None:
+            raise StepError(f"no executor for {step.type} steps")
+        answers = self.options.answers.get(sid, {}) if isinstance(self.options.answers.get(sid), dict) else {}
+        ctx = StepContext(
+            step=step, rendered=rendered, project_root=self.project.root, run_folder=self.folder.path,
+            env=scope.policy.child_env(os.environ), timeout=self.timeout(step, scope), answers=answers,
+            prompter=self.options.prompter, tools=scope.tools,
+            check_command=lambda argv: self.blocked(argv, scope, sid), actor=self.options.actor,
+        )
+        if self.options.mode == "dry-run":  # manual steps show their instructions, record nothing real
+            return StepOutput(request={"dry_run": True, "instructions": rendered.get("instructions", "")})
+        return executor.execute(ctx)
+
+    def invoke(self, step: InvokeStep, scope: _Scope, sid: str) -> StepOutput:
+        """Run a sub-runbook inline in its own scope; its steps are recorded as <sid>/<id>."""
+        ref = step.invoke.runbook
+        rel = scope.runbook.imports.get(ref, ref)
+        path = self.engine.resolve_runbook(rel, scope.folder)
+        if path is None:
+            raise StepError(f"invoked runbook '{ref}' not found")
+        try:
+            sub = load_runbook(path, self.project).model
+        except RunbookInvalid as e:
+            raise StepError(f"invoked runbook '{ref}' is invalid: {e.problems[0].format()}") from None
+        given = {k: self.render(v, scope) for k, v in step.invoke.inputs.items()}
+        try:
+            inputs = resolve_inputs(sub, {}, self.incident, {**scope.values, **given}, self.options.prompter)
+        except InputsMissing as e:
+            raise StepError(str(e)) from None
+        values = {**{k: _text(v) for k, v in sub.meta.vars.items()}, **inputs}
+        policy = Policy.merge(self.engine.config.governance, scope.runbook.meta.governance, sub.meta.governance)
+        child = _Scope(sub, path.parent, values, f"{sid}/", _tools(self.engine, sub, path), policy)
+        before = set(values)
+        out = StepOutput(request={"invoke": str(rel), "inputs": inputs})
+        try:
+            outcome = self.walk(sub.body(), child)
+        except _StepFailed as e:
+            if step.gate.on_error == "skip":
+                out.evidence = {"captures": {}, "skipped_error": e.record.error}
+                return out
+            raise StepError(f"invoked runbook failed at {e.record.step_id}: {e.record.error}") from None
+        sub_captures = {k: v for k, v in child.values.items() if k not in before or k in sub.meta.inputs}
+        mapped = {parent_name: sub_captures.get(child_name, "") for parent_name, child_name in step.capture.items()}
+        out.evidence = {"captures": mapped}
+        if outcome is not None:
+            out.request["outcome"] = outcome
+            stops = set(step.gate.stop_if)
+            if outcome["state"] in stops:
+                out.chosen_outcome = outcome["state"]
+                out.evidence["outcome"] = {**outcome, "step_id": sid}
+        return out
+
+
+def _tools(engine: Engine, rb: Runbook, path: Path) -> dict[str, Any]:
+    """The tool definitions a runbook declares, loaded (validation already checked them)."""
+    tools: dict[str, Any] = {}
+    entries = rb.tools.items() if isinstance(rb.tools, dict) else [(n, None) for n in rb.tools]
+    for alias, rel in entries:
+        file = None
+        if rel is not None:
+            for base in (path.parent, engine.project.root):
+                cand = base / rel if Path(rel).suffix else base / f"{rel}.tool.yaml"
+                if cand.is_file():
+                    file = cand
+                    break
+        else:
+            file = next((f / f"{alias}.tool.yaml" for f in engine.project.tools_path
+                         if (f / f"{alias}.tool.yaml").is_file()), None)
+        if file is not None:
+            checked = engine.validator.tool_file(file)
+            if checked.model is not None:
+                tools[alias] = checked.model
+    return tools
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= TRACE_EXCERPT:
+        return text
+    return text[:TRACE_EXCERPT] + f"\n... ({len(text) - TRACE_EXCERPT} more characters in the step file)"
+
+
+def _version() -> str:
+    from gert import __version__
+
+    return __version__

@@ -1,0 +1,110 @@
+"""``cli`` steps: run a command without a shell; a timeout kills its whole process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import IO
+
+from gert.executors import MAX_OUTPUT, StepContext, StepOutput
+
+
+class _Collector(threading.Thread):
+    """Reads a stream to the end, keeping at most MAX_OUTPUT bytes and counting the rest."""
+
+    def __init__(self, stream: IO[bytes]):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def run(self) -> None:
+        while chunk := self.stream.read(65536):
+            room = MAX_OUTPUT - self.kept
+            if room > 0:
+                self.chunks.append(chunk[:room])
+                self.kept += min(room, len(chunk))
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+def run_command(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    timeout: float | None = None,
+) -> StepOutput:
+    """Run argv (no shell) and collect its output; never raises for the command's failures."""
+    out = StepOutput(request={"argv": argv, **({"cwd": str(cwd)} if cwd else {})})
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,  # its own process group, so a timeout can kill it all
+        )
+    except FileNotFoundError:
+        out.error = f"command not found: {argv[0]}"
+        return out
+    except PermissionError:
+        out.error = f"not executable: {argv[0]}"
+        return out
+    except OSError as e:
+        out.error = f"cannot start {argv[0]}: {e.strerror or e}"
+        return out
+    readers = [_Collector(proc.stdout), _Collector(proc.stderr)]  # type: ignore[arg-type]
+    for r in readers:
+        r.start()
+    try:
+        if stdin is not None:
+            try:
+                proc.stdin.write(stdin.encode("utf-8"))  # type: ignore[union-attr]
+                proc.stdin.close()  # type: ignore[union-attr]
+            except BrokenPipeError:
+                pass
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out.timed_out = True
+        out.error = f"timed out after {timeout:g}s; process group killed"
+        _kill_group(proc)
+    except BaseException:  # Ctrl-C: stop the step's processes before going on
+        _kill_group(proc)
+        raise
+    for r in readers:
+        r.join(timeout=5)
+    out.exit_code = proc.returncode
+    out.stdout, out.stderr = readers[0].text(), readers[1].text()
+    for name, r in zip(("stdout", "stderr"), readers, strict=True):
+        if r.dropped:
+            out.truncated[name] = r.dropped
+    return out
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+class CliExecutor:
+    """Executes ``type: cli`` steps."""
+
+    def execute(self, ctx: StepContext) -> StepOutput:
+        """Run the rendered argv with the step's env, cwd and stdin."""
+        r = ctx.rendered
+        cwd = ctx.project_root / r["cwd"] if r.get("cwd") else ctx.project_root
+        env = {**ctx.env, **r.get("env", {})}
+        return run_command(r["argv"], env=env, cwd=cwd, stdin=r.get("stdin"), timeout=ctx.timeout)

@@ -1,0 +1,56 @@
+"""``http`` steps: one request with httpx2; status, headers and body are the output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gert.executors import StepContext, StepError, StepOutput
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class HttpExecutor:
+    """Executes ``type: http`` steps."""
+
+    def execute(self, ctx: StepContext) -> StepOutput:
+        """Send the rendered request; network faults become a recorded error, not an exception."""
+        import httpx2
+
+        r = ctx.rendered
+        url = r["url"]
+        if not url.startswith(("http://", "https://")):
+            raise StepError(f"URL must start with http:// or https://, got {url!r}")
+        timeout = r.get("timeout") or ctx.timeout or DEFAULT_TIMEOUT
+        request: dict[str, Any] = {"method": r["method"], "url": url, "headers": r.get("headers") or {}}
+        kwargs: dict[str, Any] = {"headers": request["headers"]}
+        if r.get("json") is not None:
+            kwargs["json"] = request["json"] = r["json"]
+        elif r.get("body") is not None:
+            kwargs["content"] = request["body"] = r["body"]
+        out = StepOutput(request=request)
+        try:
+            with httpx2.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+                response = client.request(r["method"], url, **kwargs)
+        except httpx2.TimeoutException:
+            out.timed_out = True
+            out.error = f"HTTP request timed out after {timeout:g}s"
+            return out
+        except httpx2.HTTPError as e:
+            out.error = f"HTTP request failed: {_reason(e)}"
+            return out
+        out.status_code = response.status_code
+        out.headers = dict(response.headers)
+        out.body = response.text
+        try:
+            out.data, out.has_data = json.loads(out.body), True
+        except ValueError:
+            pass
+        return out
+
+
+def _reason(e: Exception) -> str:
+    text = str(e) or type(e).__name__
+    if "Connection refused" in text or "connect" in type(e).__name__.lower():
+        return f"connection refused or unreachable ({text})"
+    return text

@@ -1,0 +1,111 @@
+"""The built-in ``sql`` tool: action ``query`` against SQLite or PostgreSQL.
+
+Args: ``url`` (``sqlite:///relative/or/absolute.db`` — relative to the project root —
+or ``postgresql://…``), ``query``, optional ``params`` bound by name (``:name``). It
+returns the query envelope ``{success, rowCount, columns, data, message?, metadata}``.
+SQLite databases are opened read-only: a runbook query must not change the data it reads.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from gert.executors import StepError
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def envelope(columns: list[str], rows: list[tuple[Any, ...]], elapsed: float, engine: str) -> dict[str, Any]:
+    """The query envelope for a result set."""
+    data = [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in rows]
+    return {
+        "success": True,
+        "rowCount": len(data),
+        "columns": columns,
+        "data": data,
+        "metadata": {"engine": engine, "elapsed_ms": round(elapsed * 1000, 3)},
+    }
+
+
+def failure(message: str, engine: str) -> dict[str, Any]:
+    """The envelope of a query that failed."""
+    return {"success": False, "rowCount": 0, "columns": [], "data": [], "message": message,
+            "metadata": {"engine": engine}}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)  # dates, decimals, UUIDs: their text
+
+
+def sqlite_path(url: str, project_root: Path) -> Path:
+    """The file a ``sqlite:///`` URL names (relative paths hang off the project root)."""
+    rest = url[len("sqlite:///"):]
+    p = Path(rest)
+    return p if p.is_absolute() else project_root / p
+
+
+def run_query(url: str, query: str, params: dict[str, Any] | None, project_root: Path,
+              timeout: float | None = None) -> dict[str, Any]:
+    """Run one query and return its envelope (errors become ``success: false``)."""
+    params = params or {}
+    if url.startswith("sqlite:///"):
+        return _sqlite(sqlite_path(url, project_root), query, params, timeout)
+    if url.startswith(("postgresql://", "postgres://")):
+        return _postgres(url, query, params, timeout)
+    raise StepError(f"unsupported database URL {url.split(':', 1)[0]}:// (use sqlite:/// or postgresql://)")
+
+
+def _sqlite(path: Path, query: str, params: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    import sqlite3
+
+    if not path.is_file():
+        return failure(f"no SQLite database at {path}", "sqlite")
+    start = time.perf_counter()
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout or 5.0)
+    except sqlite3.Error as e:
+        return failure(f"cannot open {path}: {e}", "sqlite")
+    try:
+        if timeout:
+            deadline = start + timeout
+            conn.set_progress_handler(lambda: 1 if time.perf_counter() > deadline else 0, 10000)
+        cur = conn.execute(query, params)
+        rows = cur.fetchall()
+        columns = [d[0] for d in cur.description or []]
+    except sqlite3.Error as e:
+        msg = "query timed out" if "interrupted" in str(e) else str(e)
+        return failure(msg, "sqlite")
+    finally:
+        conn.close()
+    return envelope(columns, rows, time.perf_counter() - start, "sqlite")
+
+
+def to_pyformat(query: str) -> str:
+    """``:name`` placeholders to psycopg's ``%(name)s`` (``::casts`` untouched, ``%`` escaped)."""
+    return _NAMED.sub(r"%(\1)s", query.replace("%", "%%"))
+
+
+def _postgres(url: str, query: str, params: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    try:
+        import psycopg
+    except ImportError:
+        raise StepError("PostgreSQL queries need psycopg: pip install 'gert[postgres]'") from None
+    start = time.perf_counter()
+    try:
+        with psycopg.connect(url, connect_timeout=int(timeout or 10), autocommit=True) as conn:
+            if timeout:
+                conn.execute(f"SET statement_timeout = {int(timeout * 1000)}")
+            conn.execute("SET default_transaction_read_only = on")
+            cur = conn.execute(to_pyformat(query), params)
+            rows = cur.fetchall() if cur.description else []
+            columns = [d.name for d in cur.description or []]
+    except psycopg.Error as e:
+        return failure(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, "postgresql")
+    return envelope(columns, rows, time.perf_counter() - start, "postgresql")

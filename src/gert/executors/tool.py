@@ -1,0 +1,268 @@
+"""``tool`` steps: an action of a ``*.tool.yaml`` (stdio, jsonrpc, mcp) or the built-in ``sql``.
+
+Action ``argv``, jsonrpc ``params`` and MCP arguments are templates over the step's
+rendered args (plus the action's defaults). A JSON object on stdout (or in a result) is
+the step's data: the query envelope that ``row_count`` and ``$.data[...]`` read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from gert.executors import StepContext, StepError, StepOutput
+from gert.executors.cli import run_command
+from gert.executors.sql import run_query, sqlite_path
+from gert.model import parse_duration
+
+
+def action_values(tool: Any, action: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """The step's args plus the action's defaults: what action templates render against."""
+    values = {k: a.default for k, a in action.args.items() if a.default is not None}
+    values.update(args)
+    return values
+
+
+def _render_tree(value: Any, data: dict[str, Any]) -> Any:
+    from gert.template import render
+
+    if isinstance(value, str):
+        return render(value, data)
+    if isinstance(value, dict):
+        return {k: _render_tree(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_tree(v, data) for v in value]
+    return value
+
+
+def _json(text: str) -> tuple[bool, Any]:
+    text = text.strip()
+    if not text or text[0] not in "[{":
+        return False, None
+    try:
+        return True, json.loads(text)
+    except ValueError:
+        return False, None
+
+
+class JsonRpcProcess:
+    """One long-lived JSON-RPC 2.0 server over stdio (one JSON message per line)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path):
+        self.argv, self.env, self.cwd = argv, env, cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
+        self.next_id = 0
+        self.stderr: list[bytes] = []
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
+                                     start_new_session=True)
+        self.lines = queue.Queue()
+        stdout, stderr = self.proc.stdout, self.proc.stderr
+
+        def pump() -> None:
+            for line in iter(stdout.readline, b""):  # type: ignore[union-attr]
+                self.lines.put(line)
+            self.lines.put(None)
+
+        def drain() -> None:
+            for line in iter(stderr.readline, b""):  # type: ignore[union-attr]
+                self.stderr.append(line)
+                del self.stderr[:-200]
+
+        threading.Thread(target=pump, daemon=True).start()
+        threading.Thread(target=drain, daemon=True).start()
+
+    def call(self, method: str, params: Any, timeout: float | None) -> tuple[Any, str | None, bool]:
+        """(result, error, restarted): starts the process, or restarts it if it died."""
+        restarted = False
+        if self.proc is None or self.proc.poll() is not None:
+            restarted = self.proc is not None
+            self._start()
+        assert self.proc and self.proc.stdin
+        self.next_id += 1
+        rid = self.next_id
+        request = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None, f"the tool process exited before the call ({self._exit()})", restarted
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                self.close()
+                return None, f"no answer within {timeout:g}s; tool process stopped", restarted
+            if line is None:
+                return None, f"the tool process crashed during the call ({self._exit()})", restarted
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue  # not protocol output; ignore it
+            if not isinstance(msg, dict) or msg.get("id") != rid:
+                continue
+            if "error" in msg:
+                err = msg["error"] or {}
+                return None, f"JSON-RPC error {err.get('code')}: {err.get('message')}", restarted
+            return msg.get("result"), None, restarted
+
+    def _exit(self) -> str:
+        code = self.proc.wait(timeout=5) if self.proc else None
+        tail = b"".join(self.stderr[-5:]).decode("utf-8", "replace").strip()
+        return f"exit code {code}" + (f": {tail}" if tail else "")
+
+    def close(self) -> None:
+        """Stop the process group."""
+        if self.proc and self.proc.poll() is None:
+            import signal
+
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+class ToolExecutor:
+    """Executes ``type: tool`` steps; keeps jsonrpc processes alive for the run's length."""
+
+    def __init__(self) -> None:
+        self.servers: dict[str, JsonRpcProcess] = {}
+
+    def close(self) -> None:
+        """Stop every long-lived tool process."""
+        for server in self.servers.values():
+            server.close()
+        self.servers.clear()
+
+    def execute(self, ctx: StepContext) -> StepOutput:
+        """Call the rendered action."""
+        r = ctx.rendered
+        name, action_name, args = r["name"], r["action"], r.get("args", {})
+        if name not in ctx.tools:
+            if name == "sql":
+                return self._sql(ctx, args)
+            raise StepError(f"unknown tool '{name}'")
+        tool = ctx.tools[name]
+        action = tool.actions.get(action_name)
+        if action is None:
+            raise StepError(f"tool '{name}' has no action '{action_name}'")
+        values = action_values(tool, action, args)
+        for arg, spec in action.args.items():
+            if spec.required and arg not in values:
+                raise StepError(f"action '{action_name}' of tool '{name}' needs arg '{arg}'")
+            if spec.enum is not None and arg in values and values[arg] not in spec.enum:
+                raise StepError(f"arg '{arg}' is {values[arg]!r}, not one of {spec.enum}")
+        timeout = ctx.timeout or (parse_duration(tool.transport.timeout) if tool.transport.timeout else None)
+        env = {**ctx.env, **tool.transport.env}
+        cwd = ctx.project_root / tool.transport.cwd if tool.transport.cwd else ctx.project_root
+        mode = tool.transport.mode
+        if mode == "stdio":
+            argv = [str(a) for a in _render_tree(action.argv, values)]
+            blocked = ctx.check_command(argv)
+            if blocked:
+                raise StepError(blocked)
+            out = run_command(argv, env=env, cwd=cwd, timeout=timeout)
+            out.request = {"tool": name, "action": action_name, "args": args, "argv": argv}
+            out.has_data, out.data = _json(out.stdout)
+            return out
+        command = tool.transport.command or [tool.meta.binary]
+        blocked = ctx.check_command(command)
+        if blocked:
+            raise StepError(blocked)
+        params = _render_tree(action.params, values) if action.params is not None else values
+        if mode == "jsonrpc":
+            return self._jsonrpc(name, action_name, action.method, params, args, command, env, cwd, timeout)
+        return _mcp_call(name, action_name, action.mcp_tool, params, args, command, env, cwd, timeout)
+
+    def _sql(self, ctx: StepContext, args: dict[str, Any]) -> StepOutput:
+        url, query = str(args.get("url", "")), str(args.get("query", ""))
+        if url.startswith("sqlite:///"):
+            path = sqlite_path(url, ctx.project_root)
+            try:
+                path.resolve().relative_to(ctx.project_root.resolve())
+            except ValueError:
+                raise StepError(f"database {path} is outside the project; runbook paths stay inside it") from None
+        result = run_query(url, query, args.get("params"), ctx.project_root, ctx.timeout)
+        shown_url = url.split("@")[-1] if url.startswith("postgres") else url  # no credentials
+        out = StepOutput(request={"tool": "sql", "action": "query", "url": shown_url, "query": query,
+                                  "params": args.get("params") or {}})
+        out.data, out.has_data = result, True
+        out.stdout = json.dumps(result, ensure_ascii=False)
+        if not result["success"]:
+            out.error = f"query failed: {result.get('message')}"
+        return out
+
+    def _jsonrpc(self, name: str, action: str, method: str, params: Any, args: dict[str, Any],
+                 command: list[str], env: dict[str, str], cwd: Path, timeout: float | None) -> StepOutput:
+        server = self.servers.get(name)
+        if server is None:
+            server = self.servers[name] = JsonRpcProcess(command, env, cwd)
+        result, error, restarted = server.call(method, params, timeout or 60)
+        out = StepOutput(request={"tool": name, "action": action, "method": method, "params": params, "args": args})
+        if restarted:
+            out.request["restarted"] = True
+        if error:
+            out.error = error
+            return out
+        out.data, out.has_data = result, True
+        out.stdout = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+        return out
+
+
+def _mcp_call(name: str, action: str, tool_name: str, params: Any, args: dict[str, Any],
+              command: list[str], env: dict[str, str], cwd: Path, timeout: float | None) -> StepOutput:
+    """Call one tool of an MCP server over stdio with the official SDK."""
+    import anyio
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    out = StepOutput(request={"tool": name, "action": action, "mcp_tool": tool_name, "arguments": params, "args": args})
+    server = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=str(cwd))
+
+    async def call() -> Any:
+        async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return await session.call_tool(tool_name, params or {})
+
+    try:
+        result = anyio.run(_with_timeout, call, timeout or 60)
+    except TimeoutError:
+        out.timed_out = True
+        out.error = f"MCP call timed out after {timeout or 60:g}s"
+        return out
+    except Exception as e:  # the server could not start, crashed, or spoke nonsense
+        out.error = f"MCP server error: {_first_error(e)}"
+        return out
+    texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
+    out.stdout = "\n".join(texts)
+    structured = getattr(result, "structuredContent", None) or getattr(result, "structured_content", None)
+    if structured is not None:
+        out.data, out.has_data = structured, True
+    else:
+        out.has_data, out.data = _json(out.stdout)
+    if getattr(result, "isError", False) or getattr(result, "is_error", False):
+        out.error = f"MCP tool '{tool_name}' failed: {out.stdout[:500]}"
+    return out
+
+
+async def _with_timeout(fn: Any, seconds: float) -> Any:
+    import anyio
+
+    with anyio.fail_after(seconds):
+        return await fn()
+
+
+def _first_error(e: BaseException) -> str:
+    """The first real error inside (possibly nested) exception groups."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
