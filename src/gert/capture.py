@@ -55,10 +55,10 @@ def source_value(source: str, out: StepOutput, kind: str) -> str:
     if source == "body":
         return out.body or ""
     if source.startswith("header."):
-        name = source[len("header."):].lower()
+        name = source[len("header.") :].lower()
         return next((v for k, v in out.headers.items() if k.lower() == name), "")
     if source.startswith("evidence."):
-        ev = out.evidence.get(source[len("evidence."):]) or {}
+        ev = out.evidence.get(source[len("evidence.") :]) or {}
         if ev.get("kind") == "checklist":
             return "\n".join(k for k, ticked in ev["items"].items() if ticked)
         return str(ev.get("value", ev.get("stored", "")))
@@ -116,7 +116,11 @@ def check_assertions(step: Any, out: StepOutput) -> list[dict[str, Any]]:
                 import jsonpath
 
                 matches = jsonpath.findall(expected.path, _data(out, step.type))
-                actual = to_text(matches[0]) if len(matches) == 1 else "\n".join(to_text(m) for m in matches)
+                actual = (
+                    to_text(matches[0])
+                    if len(matches) == 1
+                    else "\n".join(to_text(m) for m in matches)
+                )
                 passed = actual == to_text(expected.equals)
                 expected = {"path": expected.path, "equals": expected.equals}
             else:

@@ -122,15 +122,38 @@ def _load_answers(path: str | None) -> dict:
 @main.command(name="exec")
 @click.argument("runbook", type=click.Path())
 @click.option("--incident", "incident_id", metavar="ID", help="Bind inputs from this incident.")
-@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set an input (repeatable).")
-@click.option("--mode", type=click.Choice(["real", "dry-run"]), default="real", show_default=True,
-              help="dry-run renders every step and runs nothing.")
+@click.option(
+    "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set an input (repeatable)."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["real", "dry-run"]),
+    default="real",
+    show_default=True,
+    help="dry-run renders every step and runs nothing.",
+)
 @click.option("--as", "actor", metavar="ACTOR", help="Who runs it (default: the OS user).")
-@click.option("--evidence", "answers_file", type=click.Path(), help="Answers for manual steps, by step ID.")
-@click.option("--max-chain-depth", type=click.IntRange(0, 50), help="Hand-offs allowed (default from gert.yaml).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of progress.")
-def exec_(runbook: str, incident_id: str | None, variables: tuple[str, ...], mode: str, actor: str | None,
-          answers_file: str | None, max_chain_depth: int | None, as_json: bool) -> None:
+@click.option(
+    "--evidence", "answers_file", type=click.Path(), help="Answers for manual steps, by step ID."
+)
+@click.option(
+    "--max-chain-depth",
+    type=click.IntRange(0, 50),
+    help="Hand-offs allowed (default from gert.yaml).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON instead of progress."
+)
+def exec_(
+    runbook: str,
+    incident_id: str | None,
+    variables: tuple[str, ...],
+    mode: str,
+    actor: str | None,
+    answers_file: str | None,
+    max_chain_depth: int | None,
+    as_json: bool,
+) -> None:
     """Run a runbook (and the chain its outcomes name) against an incident.
 
     Exits 0 when the chain ended (with an outcome or completed), 1 when a step failed
@@ -147,10 +170,15 @@ def exec_(runbook: str, incident_id: str | None, variables: tuple[str, ...], mod
 
     console = Console(stderr=as_json, highlight=False)
     project = open_project(runbook)
-    options = Options(mode=mode, incident_id=incident_id, variables=_parse_vars(variables),
-                      answers=_load_answers(answers_file), max_chain_depth=max_chain_depth,
-                      prompter=TerminalPrompter(console) if interactive() and not as_json else None,
-                      observer=None if as_json else Progress(console))
+    options = Options(
+        mode=mode,
+        incident_id=incident_id,
+        variables=_parse_vars(variables),
+        answers=_load_answers(answers_file),
+        max_chain_depth=max_chain_depth,
+        prompter=TerminalPrompter(console) if interactive() and not as_json else None,
+        observer=None if as_json else Progress(console),
+    )
     if actor:
         options.actor = actor
     engine = Engine(project)
@@ -180,11 +208,26 @@ def chain_json(chain, root) -> dict:  # type: ignore[no-untyped-def]
         "exit_code": chain.exit_code,
         "chain_error": chain.chain_error,
         "runs": [
-            {"run_id": r.run_id, "runbook": r.runbook, "status": r.status, "outcome": r.outcome,
-             "captures": r.captures, "steps_summary": r.summary, "error": r.error,
-             "folder": str(r.folder.relative_to(root)) if r.folder.is_relative_to(root) else str(r.folder),
-             "steps": [{"step_id": s.step_id, "status": s.status, **({"error": s.error} if s.error else {})}
-                       for s in r.steps]}
+            {
+                "run_id": r.run_id,
+                "runbook": r.runbook,
+                "status": r.status,
+                "outcome": r.outcome,
+                "captures": r.captures,
+                "steps_summary": r.summary,
+                "error": r.error,
+                "folder": str(r.folder.relative_to(root))
+                if r.folder.is_relative_to(root)
+                else str(r.folder),
+                "steps": [
+                    {
+                        "step_id": s.step_id,
+                        "status": s.status,
+                        **({"error": s.error} if s.error else {}),
+                    }
+                    for s in r.steps
+                ],
+            }
             for r in chain.runs
         ],
     }
@@ -248,10 +291,23 @@ def incident() -> None:
 @click.argument("incident_id")
 @click.option("--title", required=True)
 @click.option("--severity", type=click.IntRange(1, 5))
-@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="A custom field (repeatable).")
-@click.option("--location", "locations", multiple=True, metavar="NAME=VALUE", help="A location field (repeatable).")
-def incident_create(incident_id: str, title: str, severity: int | None, fields: tuple[str, ...],
-                    locations: tuple[str, ...]) -> None:
+@click.option(
+    "--field", "fields", multiple=True, metavar="NAME=VALUE", help="A custom field (repeatable)."
+)
+@click.option(
+    "--location",
+    "locations",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A location field (repeatable).",
+)
+def incident_create(
+    incident_id: str,
+    title: str,
+    severity: int | None,
+    fields: tuple[str, ...],
+    locations: tuple[str, ...],
+) -> None:
     """Open an incident in the local provider."""
     from gert.incident import IncidentError
     from gert.incident.local import LocalProvider

@@ -13,9 +13,17 @@ from rich.panel import Panel
 from gert.engine import ChainResult
 
 ICONS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]–[/]"}
-STATE_STYLE = {"resolved": "green", "no_action": "green", "completed": "green", "escalated": "yellow",
-               "needs_rca": "yellow", "failed": "red", "error": "red", "interrupted": "red",
-               "chain_error": "red"}
+STATE_STYLE = {
+    "resolved": "green",
+    "no_action": "green",
+    "completed": "green",
+    "escalated": "yellow",
+    "needs_rca": "yellow",
+    "failed": "red",
+    "error": "red",
+    "interrupted": "red",
+    "chain_error": "red",
+}
 
 
 class Progress:
@@ -27,23 +35,40 @@ class Progress:
     def __call__(self, type_: str, data: dict[str, Any]) -> None:
         c = self.console
         if type_ == "run_started":
-            parent = f"  [dim](chained from {data['parent_run_id']})[/]" if data.get("parent_run_id") else ""
-            c.print(f"[bold]▶ {data['runbook']}[/]  [dim]run {data['run_id']} · {data['mode']}[/]{parent}")
+            parent = (
+                f"  [dim](chained from {data['parent_run_id']})[/]"
+                if data.get("parent_run_id")
+                else ""
+            )
+            c.print(
+                f"[bold]▶ {data['runbook']}[/]  [dim]run {data['run_id']} · {data['mode']}[/]{parent}"
+            )
         elif type_ == "step_completed":
             caps = " ".join(f"{k}={_short(v)}" for k, v in (data.get("captures") or {}).items())
             err = f"  [red]{data['error']}[/]" if data.get("error") else ""
             tries = f", {data['attempts']} attempts" if data.get("attempts", 1) > 1 else ""
-            c.print(f"  {ICONS.get(data['status'], '?')} {data['step_id']}  "
-                    f"[dim]({data['duration_ms']:.0f} ms{tries})[/]  {caps}{err}", highlight=False)
+            c.print(
+                f"  {ICONS.get(data['status'], '?')} {data['step_id']}  "
+                f"[dim]({data['duration_ms']:.0f} ms{tries})[/]  {caps}{err}",
+                highlight=False,
+            )
         elif type_ == "step_skipped":
-            c.print(f"  {ICONS['skipped']} {data['step_id']}  [dim]skipped: {data['reason']}[/]", highlight=False)
+            c.print(
+                f"  {ICONS['skipped']} {data['step_id']}  [dim]skipped: {data['reason']}[/]",
+                highlight=False,
+            )
         elif type_ == "governance_blocked":
-            c.print(f"  [red]⛔ blocked[/] {' '.join(data['argv'])}: {data['reason']}", highlight=False)
+            c.print(
+                f"  [red]⛔ blocked[/] {' '.join(data['argv'])}: {data['reason']}", highlight=False
+            )
         elif type_ == "condition_warning":
             c.print(f"  [yellow]! {data['warning']}[/]", highlight=False)
         elif type_ == "outcome_reached":
             style = STATE_STYLE.get(data["state"], "white")
-            c.print(f"  → outcome [{style}]{data['state']}[/]: {data.get('recommendation', '')}", highlight=False)
+            c.print(
+                f"  → outcome [{style}]{data['state']}[/]: {data.get('recommendation', '')}",
+                highlight=False,
+            )
         elif type_ == "chain_started":
             c.print(f"  ⇢ chaining to [bold]{data['file']}[/]", highlight=False)
         elif type_ == "chain_error":
@@ -63,15 +88,21 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
     state = chain.final_state
     style = STATE_STYLE.get(state, "white")
     console.print()
-    console.print(f"[bold]Chain:[/] {len(chain.runs)} runbook{'s' * (len(chain.runs) != 1)}, {steps} step"
-                  f"{'s' * (steps != 1)}, final state: [{style}]{state}[/]")
+    console.print(
+        f"[bold]Chain:[/] {len(chain.runs)} runbook{'s' * (len(chain.runs) != 1)}, {steps} step"
+        f"{'s' * (steps != 1)}, final state: [{style}]{state}[/]"
+    )
     for r in chain.runs:
         try:
             rel = r.folder.relative_to(root)
         except ValueError:
             rel = r.folder
         style = STATE_STYLE.get(r.state, "white")
-        console.print(f"  {r.runbook}: [{style}]{r.state}[/]  [dim]evidence {rel}[/]", highlight=False, soft_wrap=True)
+        console.print(
+            f"  {r.runbook}: [{style}]{r.state}[/]  [dim]evidence {rel}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
         if r.error:
             console.print(f"    [red]{r.error}[/]", highlight=False)
     if chain.chain_error:
@@ -96,7 +127,9 @@ class TerminalPrompter:
         import click
 
         for i, (value, label) in enumerate(options, 1):
-            self.console.print(f"  {i}. {label}" + (f" [dim]({value})[/]" if label != value else ""))
+            self.console.print(
+                f"  {i}. {label}" + (f" [dim]({value})[/]" if label != value else "")
+            )
         n = click.prompt(prompt, type=click.IntRange(1, len(options)), err=True)
         return options[n - 1][0]
 

@@ -164,14 +164,25 @@ def default_executors() -> dict[str, Executor]:
     from gert.executors.manual import ManualExecutor
     from gert.executors.tool import ToolExecutor
 
-    return {"cli": CliExecutor(), "http": HttpExecutor(), "tool": ToolExecutor(), "manual": ManualExecutor()}
+    return {
+        "cli": CliExecutor(),
+        "http": HttpExecutor(),
+        "tool": ToolExecutor(),
+        "manual": ManualExecutor(),
+    }
 
 
 class Engine:
     """Runs runbook chains of one project."""
 
-    def __init__(self, project: Project, *, executors: dict[str, Executor] | None = None,
-                 provider: Provider | None = None, store: RunStore | None = None):
+    def __init__(
+        self,
+        project: Project,
+        *,
+        executors: dict[str, Executor] | None = None,
+        provider: Provider | None = None,
+        store: RunStore | None = None,
+    ):
         self.project = project
         self.config = project.config
         self.store = store or RunStore(project.resolve(self.config.runs_dir))
@@ -205,7 +216,11 @@ class Engine:
         checked = load_runbook(runbook, self.project)
         incident = self._incident(options.incident_id)
         chain = ChainResult()
-        depth_limit = options.max_chain_depth if options.max_chain_depth is not None else self.config.max_chain_depth
+        depth_limit = (
+            options.max_chain_depth
+            if options.max_chain_depth is not None
+            else self.config.max_chain_depth
+        )
         inputs = resolve_inputs(checked.model, options.variables, incident, None, options.prompter)
         parent: _Run | None = None
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
@@ -231,7 +246,9 @@ class Engine:
                     path, checked, inputs, inherited = self._child(run, nxt, options, incident)
                     key = (str(path.resolve()), tuple(sorted(inputs.items())))
                     if key in seen:
-                        raise ChainStop(f"chain loop: {path.name} was already run with the same inputs")
+                        raise ChainStop(
+                            f"chain loop: {path.name} was already run with the same inputs"
+                        )
                 except ChainStop as e:
                     run.chain_failed(str(e), nxt["file"])
                     break
@@ -248,15 +265,22 @@ class Engine:
         except IncidentError:
             raise
         except Exception as e:  # a provider that is down or answers nonsense
-            raise IncidentError(f"incident {incident_id}: {self.provider.name} provider failed: {e}") from None
+            raise IncidentError(
+                f"incident {incident_id}: {self.provider.name} provider failed: {e}"
+            ) from None
 
-    def _child(self, parent: _Run, nxt: dict[str, Any], options: Options,
-               incident: dict[str, Any] | None) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
+    def _child(
+        self, parent: _Run, nxt: dict[str, Any], options: Options, incident: dict[str, Any] | None
+    ) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
         """Resolve, load and validate the next runbook and its inputs (DESIGN §5 chaining)."""
         rel = nxt["file"]
         path = self.resolve_runbook(rel, parent.path.parent)
         if path is None:
-            raise ChainStop(f"next runbook '{rel}' not found (looked next to {parent.path.name} and in the project root)")
+            if not self.project.contains(parent.path.parent / rel):
+                raise ChainStop(f"next runbook '{rel}' is outside the project; refused")
+            raise ChainStop(
+                f"next runbook '{rel}' not found (looked next to {parent.path.name} and in the project root)"
+            )
         if not self.project.contains(path):
             raise ChainStop(f"next runbook '{rel}' is outside the project; refused")
         try:
@@ -269,7 +293,9 @@ class Engine:
         parent_values = {**parent.values_without_captures(), **parent.captures}
         given = dict(nxt.get("inputs") or {})
         try:
-            inputs = resolve_inputs(checked.model, {}, incident, {**parent_values, **given}, options.prompter)
+            inputs = resolve_inputs(
+                checked.model, {}, incident, {**parent_values, **given}, options.prompter
+            )
         except InputsMissing as e:
             raise ChainStop(f"next runbook '{rel}': {e}") from None
         return path, checked, inputs, dict(parent.captures)
@@ -288,8 +314,13 @@ class Engine:
 # ------------------------------------------------------------------ inputs
 
 
-def resolve_inputs(rb: Runbook, given: dict[str, str], incident: dict[str, Any] | None,
-                   parent: dict[str, str] | None, prompter: Prompter | None) -> dict[str, str]:
+def resolve_inputs(
+    rb: Runbook,
+    given: dict[str, str],
+    incident: dict[str, Any] | None,
+    parent: dict[str, str] | None,
+    prompter: Prompter | None,
+) -> dict[str, str]:
     """Every input's value: --var / chained inputs, then the source, then default, then a prompt."""
     values: dict[str, str] = {}
     missing: dict[str, str] = {}
@@ -358,9 +389,17 @@ class _Scope:
 class _Run:
     """The execution of one runbook: its evidence folder, trace and state."""
 
-    def __init__(self, engine: Engine, rb: Runbook, path: Path, options: Options,
-                 incident: dict[str, Any] | None, inputs: dict[str, str], parent: _Run | None,
-                 inherited: dict[str, str]):
+    def __init__(
+        self,
+        engine: Engine,
+        rb: Runbook,
+        path: Path,
+        options: Options,
+        incident: dict[str, Any] | None,
+        inputs: dict[str, str],
+        parent: _Run | None,
+        inherited: dict[str, str],
+    ):
         self.engine = engine
         self.rb = rb
         self.path = path
@@ -387,24 +426,42 @@ class _Run:
         if key is None and cfg.hmac_key_env and os.environ.get(cfg.hmac_key_env):
             key = os.environ[cfg.hmac_key_env].encode()
         self.trace = TraceWriter(self.folder.trace_path, self.run_id, key, self.redactor)
-        self.result = RunResult(run_id=self.run_id, runbook=rb.meta.name, path=path, folder=self.folder.path,
-                                parent_run_id=parent.run_id if parent else "")
+        self.result = RunResult(
+            run_id=self.run_id,
+            runbook=rb.meta.name,
+            path=path,
+            folder=self.folder.path,
+            parent_run_id=parent.run_id if parent else "",
+        )
         self.started = utc_now()
         self.result.started_at = iso(self.started)
 
     # state
     def values_without_captures(self) -> dict[str, str]:
-        return {**{k: _text(v) for k, v in self.rb.meta.vars.items()}, **self.inherited, **self.inputs}
+        return {
+            **{k: _text(v) for k, v in self.rb.meta.vars.items()},
+            **self.inherited,
+            **self.inputs,
+        }
 
     def scope(self) -> _Scope:
         values = {**self.values_without_captures(), **self.captures}
-        return _Scope(self.rb, self.path.parent, values, "", _tools(self.engine, self.rb, self.path), self.policy)
+        return _Scope(
+            self.rb,
+            self.path.parent,
+            values,
+            "",
+            _tools(self.engine, self.rb, self.path),
+            self.policy,
+        )
 
     # evidence
     def emit(self, type_: str, data: dict[str, Any], sync: bool = False) -> None:
         event = self.trace.emit(type_, data, sync=sync)
         if self.options.observer:
-            self.options.observer(type_, {**event["data"], "run_id": self.run_id, "runbook": self.rb.meta.name})
+            self.options.observer(
+                type_, {**event["data"], "run_id": self.run_id, "runbook": self.rb.meta.name}
+            )
 
     def manifest(self) -> dict[str, Any]:
         r = self.result
@@ -447,15 +504,24 @@ class _Run:
     def chain_failed(self, message: str, file: str) -> None:
         self.result.chain_error = message
         self.emit("chain_error", {"error": message, "file": file}, sync=True)
+        self.trace.close()
         self.save()
 
     # the run
     def execute(self) -> RunResult:
         r = self.result
         self.save()
-        self.emit("run_started", {"runbook": self.rb.meta.name, "path": str(self.path), "mode": self.options.mode,
-                                  "actor": self.options.actor, "incident_id": self.options.incident_id or "",
-                                  "parent_run_id": r.parent_run_id})
+        self.emit(
+            "run_started",
+            {
+                "runbook": self.rb.meta.name,
+                "path": str(self.path),
+                "mode": self.options.mode,
+                "actor": self.options.actor,
+                "incident_id": self.options.incident_id or "",
+                "parent_run_id": r.parent_run_id,
+            },
+        )
         self.emit("inputs_resolved", {"inputs": self.inputs, "inherited": self.inherited})
         try:
             outcome = self.walk(self.rb.body(), self.scope())
@@ -464,8 +530,13 @@ class _Run:
                 r.outcome = outcome
                 self.emit("outcome_reached", outcome, sync=True)
                 if outcome.get("next_runbook"):
-                    self.emit("chain_started", {"file": outcome["next_runbook"]["file"],
-                                                "inputs": outcome["next_runbook"].get("inputs", {})})
+                    self.emit(
+                        "chain_started",
+                        {
+                            "file": outcome["next_runbook"]["file"],
+                            "inputs": outcome["next_runbook"].get("inputs", {}),
+                        },
+                    )
         except _StepFailed as e:
             r.status = "failed"
             r.error = f"step '{e.record.step_id}' failed: {e.record.error}"
@@ -478,8 +549,16 @@ class _Run:
             r.error = f"{type(e).__name__}: {e}"
         r.captures = dict(self.captures)
         r.ended_at = iso(utc_now())
-        self.emit("run_completed", {"status": r.status, "outcome": r.outcome or {}, "error": r.error or "",
-                                    "steps_summary": r.summary}, sync=True)
+        self.emit(
+            "run_completed",
+            {
+                "status": r.status,
+                "outcome": r.outcome or {},
+                "error": r.error or "",
+                "steps_summary": r.summary,
+            },
+            sync=True,
+        )
         self.trace.close()
         self.save()
         return r
@@ -518,7 +597,9 @@ class _Run:
     def render(self, text: str, scope: _Scope) -> str:
         return render(text, scope.values)
 
-    def pick_outcome(self, step: AnyStep, scope: _Scope, output: StepOutput | None) -> dict[str, Any] | None:
+    def pick_outcome(
+        self, step: AnyStep, scope: _Scope, output: StepOutput | None
+    ) -> dict[str, Any] | None:
         chosen = None
         for o in step.outcomes:
             if o.when and self.condition(o.when, scope, step.id):
@@ -533,9 +614,13 @@ class _Run:
                 chosen = unconditional[0]
         if chosen is None:
             return None
-        out: dict[str, Any] = {"state": chosen.state, "step_id": scope.prefix + step.id,
-                               "recommendation": self.render(chosen.recommendation, scope).strip()
-                               if chosen.recommendation else ""}
+        out: dict[str, Any] = {
+            "state": chosen.state,
+            "step_id": scope.prefix + step.id,
+            "recommendation": self.render(chosen.recommendation, scope).strip()
+            if chosen.recommendation
+            else "",
+        }
         if chosen.next_runbook and not scope.prefix:
             out["next_runbook"] = {
                 "file": self.render(chosen.next_runbook.file, scope),
@@ -547,13 +632,26 @@ class _Run:
         answers = self.options.answers.get(step.id, {})
         given = answers.get("outcome")
         if given is None and self.options.prompter:
-            given = self.options.prompter.ask_choice(f"{step.title or step.id}: which outcome?", [(s, s) for s in states])
+            given = self.options.prompter.ask_choice(
+                f"{step.title or step.id}: which outcome?", [(s, s) for s in states]
+            )
         if given is None:
-            raise _StepFailed(StepRecord(step.id, "failed", error=(
-                f"step '{step.id}' needs an outcome (one of {', '.join(states)}); "
-                f"give it in --evidence FILE as {step.id}: {{outcome: STATE}}")))
+            raise _StepFailed(
+                StepRecord(
+                    step.id,
+                    "failed",
+                    error=(
+                        f"step '{step.id}' needs an outcome (one of {', '.join(states)}); "
+                        f"give it in --evidence FILE as {step.id}: {{outcome: STATE}}"
+                    ),
+                )
+            )
         if given not in states:
-            raise _StepFailed(StepRecord(step.id, "failed", error=f"outcome {given!r} is not one of {', '.join(states)}"))
+            raise _StepFailed(
+                StepRecord(
+                    step.id, "failed", error=f"outcome {given!r} is not one of {', '.join(states)}"
+                )
+            )
         return str(given)
 
     # one step ------------------------------------------------------------------
@@ -565,8 +663,16 @@ class _Run:
         number = self.step_number
         self.occurrences[sid] = self.occurrences.get(sid, 0) + 1
         started = utc_now()
-        self.emit("step_started", {"step_id": sid, "number": number, "type": step.type, "title": step.title or "",
-                                   "occurrence": self.occurrences[sid]})
+        self.emit(
+            "step_started",
+            {
+                "step_id": sid,
+                "number": number,
+                "type": step.type,
+                "title": step.title or "",
+                "occurrence": self.occurrences[sid],
+            },
+        )
         if step.precondition:
             skip = self.precondition(step, scope, sid)
             if skip:
@@ -581,8 +687,15 @@ class _Run:
         error: str | None = None
         for attempt in range(1, tries + 1):
             output, captures, assertions, error = self.attempt(step, scope, sid)
-            attempts.append({"attempt": attempt, **output.to_dict(), "captures": captures,
-                             "assertions": assertions, **({"error": error} if error else {})})
+            attempts.append(
+                {
+                    "attempt": attempt,
+                    **output.to_dict(),
+                    "captures": captures,
+                    "assertions": assertions,
+                    **({"error": error} if error else {}),
+                }
+            )
             if error is None:
                 break
             if attempt < tries and retry is not None:
@@ -594,25 +707,53 @@ class _Run:
                 self.captures.update(captures)
             scope.values.update(captures)
         ended = utc_now()
-        payload = {"step_id": sid, "number": number, "type": step.type, "title": step.title or "",
-                   "occurrence": self.occurrences[sid], "status": status, "started_at": iso(started),
-                   "ended_at": iso(ended), "duration_ms": round((ended - started).total_seconds() * 1000, 3),
-                   "attempts": attempts, "captures": captures, "assertions": assertions}
+        payload = {
+            "step_id": sid,
+            "number": number,
+            "type": step.type,
+            "title": step.title or "",
+            "occurrence": self.occurrences[sid],
+            "status": status,
+            "started_at": iso(started),
+            "ended_at": iso(ended),
+            "duration_ms": round((ended - started).total_seconds() * 1000, 3),
+            "attempts": attempts,
+            "captures": captures,
+            "assertions": assertions,
+        }
         if error:
             payload["error"] = error
         record.step_file = self.folder.write_step(number, sid, self.redactor.data(payload))
         if output is not None and output.evidence:
-            self.emit("evidence_recorded", {"step_id": sid, "evidence": output.evidence,
-                                            "choice": output.choice, "approved_by": output.approved_by})
+            self.emit(
+                "evidence_recorded",
+                {
+                    "step_id": sid,
+                    "evidence": output.evidence,
+                    "choice": output.choice,
+                    "approved_by": output.approved_by,
+                },
+            )
         last = attempts[-1] if attempts else {}
-        self.emit("step_completed", {
-            "step_id": sid, "number": number, "status": status, "captures": captures,
-            "assertions": [{k: a[k] for k in ("check", "passed")} for a in assertions],
-            "duration_ms": payload["duration_ms"], "attempts": len(attempts), "step_file": record.step_file,
-            "exit_code": last.get("exit_code"), "status_code": last.get("status_code"),
-            "stdout": _excerpt(last.get("stdout", "")), "stderr": _excerpt(last.get("stderr", "")),
-            **({"error": error} if error else {}),
-        }, sync=True)
+        self.emit(
+            "step_completed",
+            {
+                "step_id": sid,
+                "number": number,
+                "status": status,
+                "captures": captures,
+                "assertions": [{k: a[k] for k in ("check", "passed")} for a in assertions],
+                "duration_ms": payload["duration_ms"],
+                "attempts": len(attempts),
+                "step_file": record.step_file,
+                "exit_code": last.get("exit_code"),
+                "status_code": last.get("status_code"),
+                "stdout": _excerpt(last.get("stdout", "")),
+                "stderr": _excerpt(last.get("stderr", "")),
+                **({"error": error} if error else {}),
+            },
+            sync=True,
+        )
         self.result.steps.append(record)
         return record, output
 
@@ -633,11 +774,17 @@ class _Run:
             raise _StepFailed(StepRecord(sid, "failed", error=blocked))
         if self.options.mode == "dry-run":
             return None
-        out = run_command(argv, env=scope.policy.child_env(os.environ), cwd=self.project.root,
-                          timeout=self.timeout(step, scope))
+        out = run_command(
+            argv,
+            env=scope.policy.child_env(os.environ),
+            cwd=self.project.root,
+            timeout=self.timeout(step, scope),
+        )
         ok = out.exit_code == 0 and out.error is None
         if ok == pre.skip_if_succeeds:
-            return pre.message or f"precondition {'succeeded' if ok else 'failed'}: {' '.join(argv)}"
+            return (
+                pre.message or f"precondition {'succeeded' if ok else 'failed'}: {' '.join(argv)}"
+            )
         return None
 
     def timeout(self, step: AnyStep, scope: _Scope) -> float | None:
@@ -647,11 +794,15 @@ class _Run:
     def blocked(self, argv: list[str], scope: _Scope, sid: str) -> str | None:
         reason = scope.policy.blocked(argv[0]) if argv else "empty command"
         if reason:
-            self.emit("governance_blocked", {"step_id": sid, "argv": argv, "reason": reason}, sync=True)
+            self.emit(
+                "governance_blocked", {"step_id": sid, "argv": argv, "reason": reason}, sync=True
+            )
             return f"blocked by governance: {reason}"
         return None
 
-    def attempt(self, step: AnyStep, scope: _Scope, sid: str) -> tuple[StepOutput, dict[str, str], list[dict[str, Any]], str | None]:
+    def attempt(
+        self, step: AnyStep, scope: _Scope, sid: str
+    ) -> tuple[StepOutput, dict[str, str], list[dict[str, Any]], str | None]:
         """One try of a step: render, check policy, execute, capture, assert."""
         started = iso(utc_now())
         try:
@@ -682,7 +833,12 @@ class _Run:
         failed = [a for a in assertions if not a["passed"]]
         if failed:
             a = failed[0]
-            return output, captures, assertions, f"assertion {a['check']} failed: expected {a['expected']!r}, got {a['actual']!r}"
+            return (
+                output,
+                captures,
+                assertions,
+                f"assertion {a['check']} failed: expected {a['expected']!r}, got {a['actual']!r}",
+            )
         return output, captures, assertions, None
 
     def render_step(self, step: AnyStep, scope: _Scope) -> dict[str, Any]:
@@ -707,14 +863,27 @@ class _Run:
             return out
         if step.type == "http":
             h = step.http
-            return {"method": h.method, "url": self.render(h.url, scope), "headers": tree(h.headers),
-                    "json": tree(h.json_), "body": self.render(h.body, scope) if h.body is not None else None,
-                    "timeout": parse_duration(h.timeout) if h.timeout is not None else None}
+            return {
+                "method": h.method,
+                "url": self.render(h.url, scope),
+                "headers": tree(h.headers),
+                "json": tree(h.json_),
+                "body": self.render(h.body, scope) if h.body is not None else None,
+                "timeout": parse_duration(h.timeout) if h.timeout is not None else None,
+            }
         if step.type == "tool":
-            return {"name": step.tool.name, "action": step.tool.action, "args": tree(step.tool.args)}
+            return {
+                "name": step.tool.name,
+                "action": step.tool.action,
+                "args": tree(step.tool.args),
+            }
         if step.type == "manual":
-            return {"instructions": self.render(step.instructions or "", scope),
-                    "prompt": self.render(step.choices.prompt, scope) if step.choices and step.choices.prompt else None}
+            return {
+                "instructions": self.render(step.instructions or "", scope),
+                "prompt": self.render(step.choices.prompt, scope)
+                if step.choices and step.choices.prompt
+                else None,
+            }
         return {}
 
     def inside_project(self, rel: str, what: str) -> str:
@@ -723,21 +892,40 @@ class _Run:
             raise StepError(f"{what} '{rel}' is outside the project; runbook paths stay inside it")
         return rel
 
-    def dispatch(self, step: AnyStep, rendered: dict[str, Any], scope: _Scope, sid: str) -> StepOutput:
+    def dispatch(
+        self, step: AnyStep, rendered: dict[str, Any], scope: _Scope, sid: str
+    ) -> StepOutput:
         if self.options.mode == "dry-run" and step.type != "manual":
-            return StepOutput(request={"dry_run": True, **{k: v for k, v in rendered.items() if v is not None}})
+            return StepOutput(
+                request={"dry_run": True, **{k: v for k, v in rendered.items() if v is not None}}
+            )
         executor = self.engine.executors.get(step.type)
         if executor is None:
             raise StepError(f"no executor for {step.type} steps")
-        answers = self.options.answers.get(sid, {}) if isinstance(self.options.answers.get(sid), dict) else {}
-        ctx = StepContext(
-            step=step, rendered=rendered, project_root=self.project.root, run_folder=self.folder.path,
-            env=scope.policy.child_env(os.environ), timeout=self.timeout(step, scope), answers=answers,
-            prompter=self.options.prompter, tools=scope.tools,
-            check_command=lambda argv: self.blocked(argv, scope, sid), actor=self.options.actor,
+        answers = (
+            self.options.answers.get(sid, {})
+            if isinstance(self.options.answers.get(sid), dict)
+            else {}
         )
-        if self.options.mode == "dry-run":  # manual steps show their instructions, record nothing real
-            return StepOutput(request={"dry_run": True, "instructions": rendered.get("instructions", "")})
+        ctx = StepContext(
+            step=step,
+            rendered=rendered,
+            project_root=self.project.root,
+            run_folder=self.folder.path,
+            env=scope.policy.child_env(os.environ),
+            timeout=self.timeout(step, scope),
+            answers=answers,
+            prompter=self.options.prompter,
+            tools=scope.tools,
+            check_command=lambda argv: self.blocked(argv, scope, sid),
+            actor=self.options.actor,
+        )
+        if (
+            self.options.mode == "dry-run"
+        ):  # manual steps show their instructions, record nothing real
+            return StepOutput(
+                request={"dry_run": True, "instructions": rendered.get("instructions", "")}
+            )
         return executor.execute(ctx)
 
     def invoke(self, step: InvokeStep, scope: _Scope, sid: str) -> StepOutput:
@@ -750,14 +938,20 @@ class _Run:
         try:
             sub = load_runbook(path, self.project).model
         except RunbookInvalid as e:
-            raise StepError(f"invoked runbook '{ref}' is invalid: {e.problems[0].format()}") from None
+            raise StepError(
+                f"invoked runbook '{ref}' is invalid: {e.problems[0].format()}"
+            ) from None
         given = {k: self.render(v, scope) for k, v in step.invoke.inputs.items()}
         try:
-            inputs = resolve_inputs(sub, {}, self.incident, {**scope.values, **given}, self.options.prompter)
+            inputs = resolve_inputs(
+                sub, {}, self.incident, {**scope.values, **given}, self.options.prompter
+            )
         except InputsMissing as e:
             raise StepError(str(e)) from None
         values = {**{k: _text(v) for k, v in sub.meta.vars.items()}, **inputs}
-        policy = Policy.merge(self.engine.config.governance, scope.runbook.meta.governance, sub.meta.governance)
+        policy = Policy.merge(
+            self.engine.config.governance, scope.runbook.meta.governance, sub.meta.governance
+        )
         child = _Scope(sub, path.parent, values, f"{sid}/", _tools(self.engine, sub, path), policy)
         before = set(values)
         out = StepOutput(request={"invoke": str(rel), "inputs": inputs})
@@ -767,9 +961,16 @@ class _Run:
             if step.gate.on_error == "skip":
                 out.evidence = {"captures": {}, "skipped_error": e.record.error}
                 return out
-            raise StepError(f"invoked runbook failed at {e.record.step_id}: {e.record.error}") from None
-        sub_captures = {k: v for k, v in child.values.items() if k not in before or k in sub.meta.inputs}
-        mapped = {parent_name: sub_captures.get(child_name, "") for parent_name, child_name in step.capture.items()}
+            raise StepError(
+                f"invoked runbook failed at {e.record.step_id}: {e.record.error}"
+            ) from None
+        sub_captures = {
+            k: v for k, v in child.values.items() if k not in before or k in sub.meta.inputs
+        }
+        mapped = {
+            parent_name: sub_captures.get(child_name, "")
+            for parent_name, child_name in step.capture.items()
+        }
         out.evidence = {"captures": mapped}
         if outcome is not None:
             out.request["outcome"] = outcome
@@ -793,8 +994,14 @@ def _tools(engine: Engine, rb: Runbook, path: Path) -> dict[str, Any]:
                     file = cand
                     break
         else:
-            file = next((f / f"{alias}.tool.yaml" for f in engine.project.tools_path
-                         if (f / f"{alias}.tool.yaml").is_file()), None)
+            file = next(
+                (
+                    f / f"{alias}.tool.yaml"
+                    for f in engine.project.tools_path
+                    if (f / f"{alias}.tool.yaml").is_file()
+                ),
+                None,
+            )
         if file is not None:
             checked = engine.validator.tool_file(file)
             if checked.model is not None:
@@ -805,7 +1012,10 @@ def _tools(engine: Engine, rb: Runbook, path: Path) -> dict[str, Any]:
 def _excerpt(text: str) -> str:
     if len(text) <= TRACE_EXCERPT:
         return text
-    return text[:TRACE_EXCERPT] + f"\n... ({len(text) - TRACE_EXCERPT} more characters in the step file)"
+    return (
+        text[:TRACE_EXCERPT]
+        + f"\n... ({len(text) - TRACE_EXCERPT} more characters in the step file)"
+    )
 
 
 def _version() -> str:

@@ -17,7 +17,10 @@ from typing import Any
 # Always on: shapes that are secrets wherever they appear. Runbooks and gert.yaml add more.
 DEFAULT_REDACT: tuple[tuple[str, str], ...] = (
     (r"(?i)(authorization:\s*(?:bearer|basic|token)\s+)[^\s\"']+", r"\1***"),
-    (r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)(\s*[=:]\s*)(?!\*\*\*)[^\s\"',;&]+", r"\1\2***"),
+    (
+        r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)(\s*[=:]\s*)(?!\*\*\*)[^\s\"',;&]+",
+        r"\1\2***",
+    ),
     (r"\bAKIA[0-9A-Z]{16}\b", "***"),
     (r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----", "***"),
 )
@@ -55,10 +58,16 @@ class Policy:
             return f"'{name}' is not in allowed_commands ({allowed})"
         return None
 
-    def child_env(self, base: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    def child_env(
+        self, base: Mapping[str, str], extra: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """The environment of a child process: *base* plus *extra*, less denied variables."""
         env = {**base, **(extra or {})}
-        return {k: v for k, v in env.items() if not any(fnmatch.fnmatchcase(k, p) for p in self.deny_env)}
+        return {
+            k: v
+            for k, v in env.items()
+            if not any(fnmatch.fnmatchcase(k, p) for p in self.deny_env)
+        }
 
 
 class Redactor:
@@ -95,7 +104,9 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(k) if isinstance(k, str) else k: self.data(v) for k, v in value.items()}
+            return {
+                self.text(k) if isinstance(k, str) else k: self.data(v) for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value

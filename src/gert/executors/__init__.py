@@ -42,11 +42,28 @@ class StepOutput:
     def to_dict(self) -> dict[str, Any]:
         """The step file's view of this output (empty fields left out)."""
         out: dict[str, Any] = {"request": self.request}
-        for name in ("stdout", "stderr", "exit_code", "status_code", "headers", "body", "error",
-                     "timed_out", "evidence", "choice", "chosen_outcome", "approved_by", "truncated"):
+        for name in (
+            "stdout",
+            "stderr",
+            "exit_code",
+            "status_code",
+            "headers",
+            "body",
+            "error",
+            "timed_out",
+            "evidence",
+            "choice",
+            "chosen_outcome",
+            "approved_by",
+            "truncated",
+        ):
             value = getattr(self, name)
             # 0 is an exit code worth keeping; only absent or empty values are left out
-            if value is None or value is False or (isinstance(value, str | dict | list) and not value):
+            if (
+                value is None
+                or value is False
+                or (isinstance(value, str | dict | list) and not value)
+            ):
                 continue
             out[name] = value
         if self.has_data:

@@ -22,7 +22,11 @@ class HttpExecutor:
         if not url.startswith(("http://", "https://")):
             raise StepError(f"URL must start with http:// or https://, got {url!r}")
         timeout = r.get("timeout") or ctx.timeout or DEFAULT_TIMEOUT
-        request: dict[str, Any] = {"method": r["method"], "url": url, "headers": r.get("headers") or {}}
+        request: dict[str, Any] = {
+            "method": r["method"],
+            "url": url,
+            "headers": r.get("headers") or {},
+        }
         kwargs: dict[str, Any] = {"headers": request["headers"]}
         if r.get("json") is not None:
             kwargs["json"] = request["json"] = r["json"]

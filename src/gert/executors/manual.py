@@ -49,11 +49,15 @@ class ManualExecutor:
             )
         return out
 
-    def _evidence(self, ctx: StepContext, ev: Any, given: Any, missing: list[str]) -> dict[str, Any] | None:
+    def _evidence(
+        self, ctx: StepContext, ev: Any, given: Any, missing: list[str]
+    ) -> dict[str, Any] | None:
         prompter = ctx.prompter
         if ev.kind == "text":
             if given is None and prompter:
-                given = prompter.ask_text(f"{ev.name}{': ' + ev.description if ev.description else ''}")
+                given = prompter.ask_text(
+                    f"{ev.name}{': ' + ev.description if ev.description else ''}"
+                )
             if given is None or str(given).strip() == "":
                 missing.append(f"text evidence '{ev.name}' ({ev.name}: ...)")
                 return None
@@ -67,7 +71,9 @@ class ManualExecutor:
             ticked = [given] if isinstance(given, str) else list(given)
             unknown = [t for t in ticked if t not in ev.items]
             if unknown:
-                raise StepError(f"checklist '{ev.name}' has no item {unknown[0]!r}; items: {ev.items}")
+                raise StepError(
+                    f"checklist '{ev.name}' has no item {unknown[0]!r}; items: {ev.items}"
+                )
             return {"kind": "checklist", "items": {item: item in ticked for item in ev.items}}
         # attachment
         if given is None and prompter:
@@ -84,15 +90,24 @@ class ManualExecutor:
         store.mkdir(exist_ok=True)
         stored = store / f"{ctx.step.id}-{ev.name}{src.suffix}"
         shutil.copyfile(src, stored)
-        return {"kind": "attachment", "path": str(given), "stored": str(stored.relative_to(ctx.run_folder)),
-                "sha256": _sha256(stored), "size": stored.stat().st_size}
+        return {
+            "kind": "attachment",
+            "path": str(given),
+            "stored": str(stored.relative_to(ctx.run_folder)),
+            "sha256": _sha256(stored),
+            "size": stored.stat().st_size,
+        }
 
-    def _choice(self, ctx: StepContext, choices: Any, prompt: str | None, missing: list[str]) -> str | None:
+    def _choice(
+        self, ctx: StepContext, choices: Any, prompt: str | None, missing: list[str]
+    ) -> str | None:
         values = [o.value for o in choices.options]
         given = ctx.answers.get("choice")
         if given is None and ctx.prompter:
-            given = ctx.prompter.ask_choice(prompt or f"choose {choices.variable}",
-                                            [(o.value, o.label or o.value) for o in choices.options])
+            given = ctx.prompter.ask_choice(
+                prompt or f"choose {choices.variable}",
+                [(o.value, o.label or o.value) for o in choices.options],
+            )
         if given is None:
             missing.append(f"a choice (choice: one of {', '.join(values)})")
             return None
@@ -103,11 +118,15 @@ class ManualExecutor:
     def _approvals(self, ctx: StepContext, approvals: Any, missing: list[str]) -> list[str]:
         given = ctx.answers.get("approved_by")
         if given is None and ctx.prompter:
-            names = ctx.prompter.ask_text(f"approved by (at least {approvals.min}, comma-separated)")
+            names = ctx.prompter.ask_text(
+                f"approved by (at least {approvals.min}, comma-separated)"
+            )
             given = [n.strip() for n in names.split(",") if n.strip()]
         names = [given] if isinstance(given, str) else list(given or [])
         names = list(dict.fromkeys(names))  # one approval per person
         if len(names) < approvals.min:
             roles = f" ({', '.join(approvals.roles)})" if approvals.roles else ""
-            missing.append(f"{approvals.min} approval(s){roles} (approved_by: [names]); got {len(names)}")
+            missing.append(
+                f"{approvals.min} approval(s){roles} (approved_by: [names]); got {len(names)}"
+            )
         return names

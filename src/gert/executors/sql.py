@@ -18,7 +18,9 @@ from gert.executors import StepError
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def envelope(columns: list[str], rows: list[tuple[Any, ...]], elapsed: float, engine: str) -> dict[str, Any]:
+def envelope(
+    columns: list[str], rows: list[tuple[Any, ...]], elapsed: float, engine: str
+) -> dict[str, Any]:
     """The query envelope for a result set."""
     data = [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in rows]
     return {
@@ -32,8 +34,14 @@ def envelope(columns: list[str], rows: list[tuple[Any, ...]], elapsed: float, en
 
 def failure(message: str, engine: str) -> dict[str, Any]:
     """The envelope of a query that failed."""
-    return {"success": False, "rowCount": 0, "columns": [], "data": [], "message": message,
-            "metadata": {"engine": engine}}
+    return {
+        "success": False,
+        "rowCount": 0,
+        "columns": [],
+        "data": [],
+        "message": message,
+        "metadata": {"engine": engine},
+    }
 
 
 def _plain(v: Any) -> Any:
@@ -46,30 +54,41 @@ def _plain(v: Any) -> Any:
 
 def sqlite_path(url: str, project_root: Path) -> Path:
     """The file a ``sqlite:///`` URL names (relative paths hang off the project root)."""
-    rest = url[len("sqlite:///"):]
+    rest = url[len("sqlite:///") :]
     p = Path(rest)
     return p if p.is_absolute() else project_root / p
 
 
-def run_query(url: str, query: str, params: dict[str, Any] | None, project_root: Path,
-              timeout: float | None = None) -> dict[str, Any]:
+def run_query(
+    url: str,
+    query: str,
+    params: dict[str, Any] | None,
+    project_root: Path,
+    timeout: float | None = None,
+) -> dict[str, Any]:
     """Run one query and return its envelope (errors become ``success: false``)."""
     params = params or {}
     if url.startswith("sqlite:///"):
         return _sqlite(sqlite_path(url, project_root), query, params, timeout)
     if url.startswith(("postgresql://", "postgres://")):
         return _postgres(url, query, params, timeout)
-    raise StepError(f"unsupported database URL {url.split(':', 1)[0]}:// (use sqlite:/// or postgresql://)")
+    raise StepError(
+        f"unsupported database URL {url.split(':', 1)[0]}:// (use sqlite:/// or postgresql://)"
+    )
 
 
-def _sqlite(path: Path, query: str, params: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+def _sqlite(
+    path: Path, query: str, params: dict[str, Any], timeout: float | None
+) -> dict[str, Any]:
     import sqlite3
 
     if not path.is_file():
         return failure(f"no SQLite database at {path}", "sqlite")
     start = time.perf_counter()
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout or 5.0)
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout or 5.0
+        )
     except sqlite3.Error as e:
         return failure(f"cannot open {path}: {e}", "sqlite")
     try:
@@ -92,7 +111,9 @@ def to_pyformat(query: str) -> str:
     return _NAMED.sub(r"%(\1)s", query.replace("%", "%%"))
 
 
-def _postgres(url: str, query: str, params: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+def _postgres(
+    url: str, query: str, params: dict[str, Any], timeout: float | None
+) -> dict[str, Any]:
     try:
         import psycopg
     except ImportError:
@@ -107,5 +128,7 @@ def _postgres(url: str, query: str, params: dict[str, Any], timeout: float | Non
             rows = cur.fetchall() if cur.description else []
             columns = [d.name for d in cur.description or []]
     except psycopg.Error as e:
-        return failure(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, "postgresql")
+        return failure(
+            str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, "postgresql"
+        )
     return envelope(columns, rows, time.perf_counter() - start, "postgresql")

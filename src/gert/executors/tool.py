@@ -61,9 +61,15 @@ class JsonRpcProcess:
         self.stderr: list[bytes] = []
 
     def _start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
+        )
         self.lines = queue.Queue()
         stdout, stderr = self.proc.stdout, self.proc.stderr
 
@@ -161,7 +167,9 @@ class ToolExecutor:
                 raise StepError(f"action '{action_name}' of tool '{name}' needs arg '{arg}'")
             if spec.enum is not None and arg in values and values[arg] not in spec.enum:
                 raise StepError(f"arg '{arg}' is {values[arg]!r}, not one of {spec.enum}")
-        timeout = ctx.timeout or (parse_duration(tool.transport.timeout) if tool.transport.timeout else None)
+        timeout = ctx.timeout or (
+            parse_duration(tool.transport.timeout) if tool.transport.timeout else None
+        )
         env = {**ctx.env, **tool.transport.env}
         cwd = ctx.project_root / tool.transport.cwd if tool.transport.cwd else ctx.project_root
         mode = tool.transport.mode
@@ -180,8 +188,12 @@ class ToolExecutor:
             raise StepError(blocked)
         params = _render_tree(action.params, values) if action.params is not None else values
         if mode == "jsonrpc":
-            return self._jsonrpc(name, action_name, action.method, params, args, command, env, cwd, timeout)
-        return _mcp_call(name, action_name, action.mcp_tool, params, args, command, env, cwd, timeout)
+            return self._jsonrpc(
+                name, action_name, action.method, params, args, command, env, cwd, timeout
+            )
+        return _mcp_call(
+            name, action_name, action.mcp_tool, params, args, command, env, cwd, timeout
+        )
 
     def _sql(self, ctx: StepContext, args: dict[str, Any]) -> StepOutput:
         url, query = str(args.get("url", "")), str(args.get("query", ""))
@@ -190,24 +202,51 @@ class ToolExecutor:
             try:
                 path.resolve().relative_to(ctx.project_root.resolve())
             except ValueError:
-                raise StepError(f"database {path} is outside the project; runbook paths stay inside it") from None
+                raise StepError(
+                    f"database {path} is outside the project; runbook paths stay inside it"
+                ) from None
         result = run_query(url, query, args.get("params"), ctx.project_root, ctx.timeout)
         shown_url = url.split("@")[-1] if url.startswith("postgres") else url  # no credentials
-        out = StepOutput(request={"tool": "sql", "action": "query", "url": shown_url, "query": query,
-                                  "params": args.get("params") or {}})
+        out = StepOutput(
+            request={
+                "tool": "sql",
+                "action": "query",
+                "url": shown_url,
+                "query": query,
+                "params": args.get("params") or {},
+            }
+        )
         out.data, out.has_data = result, True
         out.stdout = json.dumps(result, ensure_ascii=False)
         if not result["success"]:
             out.error = f"query failed: {result.get('message')}"
         return out
 
-    def _jsonrpc(self, name: str, action: str, method: str, params: Any, args: dict[str, Any],
-                 command: list[str], env: dict[str, str], cwd: Path, timeout: float | None) -> StepOutput:
+    def _jsonrpc(
+        self,
+        name: str,
+        action: str,
+        method: str,
+        params: Any,
+        args: dict[str, Any],
+        command: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        timeout: float | None,
+    ) -> StepOutput:
         server = self.servers.get(name)
         if server is None:
             server = self.servers[name] = JsonRpcProcess(command, env, cwd)
         result, error, restarted = server.call(method, params, timeout or 60)
-        out = StepOutput(request={"tool": name, "action": action, "method": method, "params": params, "args": args})
+        out = StepOutput(
+            request={
+                "tool": name,
+                "action": action,
+                "method": method,
+                "params": params,
+                "args": args,
+            }
+        )
         if restarted:
             out.request["restarted"] = True
         if error:
@@ -218,14 +257,31 @@ class ToolExecutor:
         return out
 
 
-def _mcp_call(name: str, action: str, tool_name: str, params: Any, args: dict[str, Any],
-              command: list[str], env: dict[str, str], cwd: Path, timeout: float | None) -> StepOutput:
+def _mcp_call(
+    name: str,
+    action: str,
+    tool_name: str,
+    params: Any,
+    args: dict[str, Any],
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float | None,
+) -> StepOutput:
     """Call one tool of an MCP server over stdio with the official SDK."""
     import anyio
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    out = StepOutput(request={"tool": name, "action": action, "mcp_tool": tool_name, "arguments": params, "args": args})
+    out = StepOutput(
+        request={
+            "tool": name,
+            "action": action,
+            "mcp_tool": tool_name,
+            "arguments": params,
+            "args": args,
+        }
+    )
     server = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=str(cwd))
 
     async def call() -> Any:
@@ -244,7 +300,9 @@ def _mcp_call(name: str, action: str, tool_name: str, params: Any, args: dict[st
         return out
     texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
     out.stdout = "\n".join(texts)
-    structured = getattr(result, "structuredContent", None) or getattr(result, "structured_content", None)
+    structured = getattr(result, "structuredContent", None) or getattr(
+        result, "structured_content", None
+    )
     if structured is not None:
         out.data, out.has_data = structured, True
     else:

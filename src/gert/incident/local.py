@@ -23,26 +23,41 @@ class LocalProvider:
 
     def _path(self, incident_id: str) -> Path:
         if not INCIDENT_ID.match(incident_id):
-            raise IncidentError(f"'{incident_id}' is not a valid incident ID (letters, digits, . _ -)")
+            raise IncidentError(
+                f"'{incident_id}' is not a valid incident ID (letters, digits, . _ -)"
+            )
         return self.folder / f"{incident_id}.json"
 
     def get(self, incident_id: str) -> dict[str, Any]:
         """The incident; raises IncidentError when there is none."""
         path = self._path(incident_id)
         if not path.is_file():
-            raise IncidentError(f"no incident {incident_id} (create it with: gert incident create {incident_id} --title ...)")
+            raise IncidentError(
+                f"no incident {incident_id} (create it with: gert incident create {incident_id} --title ...)"
+            )
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def create(self, incident_id: str, title: str, severity: int | None = None,
-               custom_fields: dict[str, str] | None = None, location: dict[str, str] | None = None) -> dict[str, Any]:
+    def create(
+        self,
+        incident_id: str,
+        title: str,
+        severity: int | None = None,
+        custom_fields: dict[str, str] | None = None,
+        location: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Open a new incident; refuses an ID that exists."""
         path = self._path(incident_id)
         if path.exists():
             raise IncidentError(f"incident {incident_id} already exists")
         now = iso(utc_now())
         incident = {
-            "id": incident_id, "title": title, "severity": severity, "status": "active",
-            "created_at": now, "custom_fields": custom_fields or {}, "location": location or {},
+            "id": incident_id,
+            "title": title,
+            "severity": severity,
+            "status": "active",
+            "created_at": now,
+            "custom_fields": custom_fields or {},
+            "location": location or {},
             "timeline": [{"ts": now, "kind": "opened", "text": title}],
         }
         self.folder.mkdir(parents=True, exist_ok=True)

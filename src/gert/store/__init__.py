@@ -6,4 +6,12 @@ DESIGN §7. The folders are the truth; the index (SQLite) is rebuildable from th
 from gert.store.runs import RunFolder, RunStore, new_run_id, utc_now
 from gert.store.trace import TraceWriter, VerifyReport, verify_trace
 
-__all__ = ["RunFolder", "RunStore", "TraceWriter", "VerifyReport", "new_run_id", "utc_now", "verify_trace"]
+__all__ = [
+    "RunFolder",
+    "RunStore",
+    "TraceWriter",
+    "VerifyReport",
+    "new_run_id",
+    "utc_now",
+    "verify_trace",
+]

@@ -84,7 +84,9 @@ class RunFolder:
         """Write ``steps/NNN-<step-id>.json`` and return its path relative to the folder."""
         self.steps_dir.mkdir(exist_ok=True)
         name = f"{number:03d}-{_slug(step_id)}.json"
-        write_atomic(self.steps_dir / name, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(
+            self.steps_dir / name, json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        )
         return f"steps/{name}"
 
     def step_files(self) -> list[Path]:

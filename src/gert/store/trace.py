@@ -21,10 +21,24 @@ from gert.store.runs import iso, utc_now
 ZERO = "0" * 64
 EVENTS = frozenset(
     {
-        "run_started", "inputs_resolved", "step_started", "step_completed", "step_skipped",
-        "evidence_recorded", "approval_requested", "approval_granted", "governance_blocked",
-        "outcome_reached", "chain_started", "chain_error", "run_completed", "run_interrupted",
-        "run_resumed", "condition_warning", "incident_posted", "scenario_saved",
+        "run_started",
+        "inputs_resolved",
+        "step_started",
+        "step_completed",
+        "step_skipped",
+        "evidence_recorded",
+        "approval_requested",
+        "approval_granted",
+        "governance_blocked",
+        "outcome_reached",
+        "chain_started",
+        "chain_error",
+        "run_completed",
+        "run_interrupted",
+        "run_resumed",
+        "condition_warning",
+        "incident_posted",
+        "scenario_saved",
     }
 )
 
@@ -60,7 +74,9 @@ class TraceWriter:
             self.prev = hashlib.sha256(line).hexdigest()
             self.seq += 1
 
-    def emit(self, type_: str, data: dict[str, Any] | None = None, *, sync: bool = False) -> dict[str, Any]:
+    def emit(
+        self, type_: str, data: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
         """Append one event; ``sync`` forces it to disk (after each step)."""
         assert type_ in EVENTS, type_
         payload = self.redact.data(data or {}) if self.redact else (data or {})
@@ -70,9 +86,17 @@ class TraceWriter:
             if self.key:
                 payload["hmac"] = _hmac.new(self.key, chain.encode(), hashlib.sha256).hexdigest()
         self.seq += 1
-        event = {"seq": self.seq, "ts": iso(utc_now()), "type": type_, "run_id": self.run_id,
-                 "data": payload, "prev_hash": self.prev}
+        event = {
+            "seq": self.seq,
+            "ts": iso(utc_now()),
+            "type": type_,
+            "run_id": self.run_id,
+            "data": payload,
+            "prev_hash": self.prev,
+        }
         line = _line_bytes(event)
+        if self.file.closed:  # events after run_completed: chain_error, incident_posted...
+            self.file = open(self.path, "ab")  # noqa: SIM115
         self.file.write(line + b"\n")
         self.file.flush()
         if sync or type_ in ("run_completed", "step_completed", "run_interrupted"):
@@ -118,7 +142,9 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def verify_trace(path: Path, key: bytes | None = None, manifest: dict[str, Any] | None = None) -> VerifyReport:
+def verify_trace(
+    path: Path, key: bytes | None = None, manifest: dict[str, Any] | None = None
+) -> VerifyReport:
     """Check a trace's hash chain: any edited, removed, inserted or reordered line shows."""
     report = VerifyReport(path=path)
     if not path.is_file():
@@ -142,9 +168,13 @@ def verify_trace(path: Path, key: bytes | None = None, manifest: dict[str, Any] 
             continue
         report.events += 1
         if event.get("seq") != n:
-            report.problems.append(f"line {n}: seq is {event.get('seq')}, expected {n} (a line was removed, inserted or moved)")
+            report.problems.append(
+                f"line {n}: seq is {event.get('seq')}, expected {n} (a line was removed, inserted or moved)"
+            )
         if event.get("prev_hash") != prev:
-            report.problems.append(f"line {n}: prev_hash does not match line {n - 1} (a line before it was edited, removed, inserted or moved)")
+            report.problems.append(
+                f"line {n}: prev_hash does not match line {n - 1} (a line before it was edited, removed, inserted or moved)"
+            )
         if run_id is None:
             run_id = event.get("run_id")
         elif event.get("run_id") != run_id:
@@ -157,12 +187,16 @@ def verify_trace(path: Path, key: bytes | None = None, manifest: dict[str, Any] 
                 report.problems.append(f"line {n}: chain_hash does not match the lines before it")
             if "hmac" in data:
                 if key is None:
-                    report.notes.append("the trace is signed (hmac); give the key to check the signature")
+                    report.notes.append(
+                        "the trace is signed (hmac); give the key to check the signature"
+                    )
                 else:
                     want = _hmac.new(key, chain.encode(), hashlib.sha256).hexdigest()
                     report.hmac_checked = True
                     if not _hmac.compare_digest(want, str(data["hmac"])):
-                        report.problems.append(f"line {n}: hmac does not match (the trace was rewritten, or the key is wrong)")
+                        report.problems.append(
+                            f"line {n}: hmac does not match (the trace was rewritten, or the key is wrong)"
+                        )
             elif key is not None:
                 report.problems.append(f"line {n}: the trace is not signed, but a key was given")
         prev = hashlib.sha256(line).hexdigest()
@@ -173,8 +207,14 @@ def verify_trace(path: Path, key: bytes | None = None, manifest: dict[str, Any] 
             report.problems.append(
                 f"the manifest recorded {trace_info['events']} events but the trace has {report.events} (lines were removed from the end)"
             )
-        elif trace_info.get("head") and trace_info.get("events") == report.events and trace_info["head"] != prev:
+        elif (
+            trace_info.get("head")
+            and trace_info.get("events") == report.events
+            and trace_info["head"] != prev
+        ):
             report.problems.append("the last line differs from the one the manifest recorded")
         if manifest.get("status") not in (None, "running") and not report.completed:
-            report.problems.append(f"the manifest says the run ended ({manifest.get('status')}) but the trace has no run_completed")
+            report.problems.append(
+                f"the manifest says the run ended ({manifest.get('status')}) but the trace has no run_completed"
+            )
     return report

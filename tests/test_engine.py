@@ -1,0 +1,533 @@
+"""The engine with real parts: real subprocesses, real files, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+
+from gert.engine import InputsMissing
+from gert.store import RunFolder, verify_trace
+from gert.store.trace import read_events
+
+
+def manifest(run):  # type: ignore[no-untyped-def]
+    return RunFolder(run.folder).read_manifest()
+
+
+def events(run, type_=None):  # type: ignore[no-untyped-def]
+    evs = read_events(run.folder / "trace.jsonl")
+    return [e for e in evs if type_ is None or e["type"] == type_]
+
+
+# ------------------------------------------------------------------ walk
+
+
+def test_captures_outcome_and_evidence_files(project):
+    project.write(
+        "a.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: a, inputs: {who: {from: prompt, default: world}}}
+        tree:
+          - step:
+              id: greet
+              type: cli
+              with: {argv: [sh, -c, 'echo "hello {{ .who }}"; echo n=7']}
+              capture: {n: {from: stdout, pattern: 'n=(\\d+)'}, out: stdout, code: exit_code}
+              assertions: [{exit_code: 0}, {contains: hello}]
+              outcomes:
+                - when: n > 5
+                  state: resolved
+                  recommendation: n was {{ .n }}
+        """,
+    )
+    chain = project.run("a.runbook.yaml")
+    run = chain.final
+    assert (chain.exit_code, run.status, run.state) == (0, "completed", "resolved")
+    assert run.captures == {"n": "7", "out": "hello world\nn=7\n", "code": "0"}
+    assert run.outcome == {"state": "resolved", "step_id": "greet", "recommendation": "n was 7"}
+    m = manifest(run)
+    assert m["steps_summary"] == {"total": 1, "passed": 1, "failed": 0, "skipped": 0}
+    assert m["inputs_resolved"] == {"who": "world"} and m["status"] == "completed"
+    step = json.loads((run.folder / "steps" / "001-greet.json").read_text())
+    assert step["attempts"][0]["request"]["argv"][2].startswith('echo "hello world"')
+    assert step["attempts"][0]["exit_code"] == 0
+    assert [a["passed"] for a in step["assertions"]] == [True, True]
+    assert [e["type"] for e in events(run)] == [
+        "run_started",
+        "inputs_resolved",
+        "step_started",
+        "step_completed",
+        "outcome_reached",
+        "run_completed",
+    ]
+    assert verify_trace(run.folder / "trace.jsonl", manifest=m).ok
+
+
+def test_branches_when_precondition_and_completed(project):
+    project.write(
+        "b.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: b, kind: composable}
+        steps:
+          - id: look
+            type: cli
+            with: {argv: [echo, "40613"]}
+            capture: {code: stdout}
+            branches:
+              - condition: code == "99999"
+                steps: [{id: wrong, type: cli, with: {argv: [echo, wrong]}}]
+              - condition: code contains "406"
+                steps: [{id: right, type: cli, with: {argv: [echo, right]}}]
+              - condition: "true"
+                steps: [{id: never, type: cli, with: {argv: [echo, never]}}]
+          - id: skipped_by_when
+            type: cli
+            when: code == "1"
+            with: {argv: [echo]}
+          - id: skipped_by_precondition
+            type: cli
+            precondition: {check: ["true"], message: already done}
+            with: {argv: [echo]}
+          - id: last
+            type: cli
+            with: {argv: [echo, done]}
+        """,
+    )
+    run = project.run("b.runbook.yaml").final
+    statuses = [(s.step_id, s.status) for s in run.steps]
+    assert statuses == [
+        ("look", "passed"),
+        ("right", "passed"),
+        ("skipped_by_when", "skipped"),
+        ("skipped_by_precondition", "skipped"),
+        ("last", "passed"),
+    ]
+    assert run.state == "completed" and run.outcome is None
+    assert [s.reason for s in run.steps if s.status == "skipped"][1] == "already done"
+
+
+def test_step_failure_ends_run_unless_continue_on_fail_and_retry(project, tmp_path):
+    counter = tmp_path / "count"
+    project.write(
+        "c.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: c, kind: composable}}
+        steps:
+          - id: flaky
+            type: cli
+            retry: {{attempts: 3, delay: 10ms}}
+            with: {{argv: [sh, -c, 'echo x >> {counter}; [ $(wc -l < {counter}) -ge 2 ]']}}
+            assertions: [{{exit_code: 0}}]
+          - id: broken
+            type: cli
+            continue_on_fail: true
+            with: {{argv: [sh, -c, 'exit 4']}}
+            assertions: [{{exit_code: 0, message: must exit cleanly}}]
+          - id: fatal
+            type: cli
+            with: {{argv: [definitely-not-a-command-xyz]}}
+          - id: after
+            type: cli
+            with: {{argv: [echo]}}
+        """,
+    )
+    chain = project.run("c.runbook.yaml")
+    run = chain.final
+    assert [(s.step_id, s.status) for s in run.steps] == [
+        ("flaky", "passed"),
+        ("broken", "failed"),
+        ("fatal", "failed"),
+    ]
+    assert run.status == "failed" and chain.exit_code == 1
+    assert "command not found: definitely-not-a-command-xyz" in run.error
+    flaky = json.loads((run.folder / "steps" / "001-flaky.json").read_text())
+    assert len(flaky["attempts"]) == 2
+    broken = json.loads((run.folder / "steps" / "002-broken.json").read_text())
+    assert broken["assertions"][0] == {
+        "check": "exit_code",
+        "expected": 0,
+        "actual": 4,
+        "passed": False,
+        "message": "must exit cleanly",
+    }
+    assert manifest(run)["status"] == "failed"
+
+
+def test_timeout_kills_the_process_group(project, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    project.write(
+        "t.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: t, kind: composable}}
+        steps:
+          - id: hang
+            type: cli
+            timeout: 1s
+            with: {{argv: [sh, -c, 'sleep 60 & echo $! > {pidfile}; wait']}}
+        """,
+    )
+    start = time.monotonic()
+    run = project.run("t.runbook.yaml").final
+    assert time.monotonic() - start < 10
+    assert run.status == "failed" and "timed out after 1s" in run.steps[0].error
+    child = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not _alive(child)  # the background grandchild died with its group
+
+
+def _alive(pid: int) -> bool:
+    """True when the process runs (a zombie, dead but not yet reaped, is not alive)."""
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_flooding_output_is_capped_but_recorded(project):
+    project.write(
+        "f.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: f, kind: composable}
+        steps:
+          - {id: flood, type: cli, with: {argv: [sh, -c, 'head -c 20000000 /dev/zero | tr "\\0" x']}}
+        """,
+    )
+    run = project.run("f.runbook.yaml").final
+    step = json.loads((run.folder / "steps" / "001-flood.json").read_text())
+    assert step["status"] == "passed"
+    assert len(step["attempts"][0]["stdout"]) == 16 * 1024 * 1024
+    assert step["attempts"][0]["truncated"] == {"stdout": 20000000 - 16 * 1024 * 1024}
+    completed = events(run, "step_completed")[0]
+    assert len(completed["data"]["stdout"]) < 5000  # the trace keeps an excerpt
+
+
+def test_captured_shell_metacharacters_stay_one_argument(project, tmp_path):
+    marker = tmp_path / "pwned"
+    project.write(
+        "m.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: m, kind: composable}}
+        steps:
+          - id: evil
+            type: cli
+            with: {{argv: [echo, '; touch {marker} && $(touch {marker}) `touch {marker}`']}}
+            capture: {{payload: stdout}}
+          - id: use
+            type: cli
+            with: {{argv: [printf, '%s', '{{{{ .payload }}}}']}}
+            capture: {{echoed: stdout}}
+        """,
+    )
+    run = project.run("m.runbook.yaml").final
+    assert run.status == "completed"
+    assert run.captures["echoed"].startswith("; touch")
+    assert not marker.exists()
+
+
+def test_missing_inputs_are_listed_together(project):
+    project.write(
+        "i.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta:
+          name: i
+          kind: composable
+          inputs:
+            server: {from: incident.custom_fields.ServerName}
+            token: {from: env.GERT_TEST_UNSET_VAR}
+            ok: {from: prompt, default: fine}
+        steps: [{id: s, type: cli, with: {argv: [echo, "{{ .server }}{{ .token }}{{ .ok }}"]}}]
+        """,
+    )
+    with pytest.raises(InputsMissing) as info:
+        project.run("i.runbook.yaml")
+    assert set(info.value.missing) == {"server", "token"}
+    assert "no --incident was given" in info.value.missing["server"]
+    assert "GERT_TEST_UNSET_VAR" in info.value.missing["token"]
+    assert not (project.root / ".runbook" / "runs").exists()  # nothing ran
+    chain = project.run("i.runbook.yaml", variables={"server": "db1", "token": "t0k"})
+    assert chain.final.status == "completed"
+
+
+def test_inputs_from_incident_with_pattern(project):
+    from gert.incident.local import LocalProvider
+
+    LocalProvider(project.root / ".runbook" / "incidents").create(
+        "42",
+        "Alert! LoginFailureCause: Throttled now",
+        custom_fields={"ServerName": "sql9"},
+        location={"instance": "eu1"},
+    )
+    project.write(
+        "p.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta:
+          name: p
+          kind: composable
+          inputs:
+            server: {from: incident.custom_fields.ServerName}
+            env: {from: incident.location.instance}
+            cause: {from: incident.title, pattern: 'LoginFailureCause:\\s*(\\w+)', default: Unknown}
+            title: {from: incident.title}
+        steps: [{id: s, type: cli, with: {argv: [echo, "{{ .server }} {{ .env }} {{ .cause }}"]}, capture: {o: stdout}}]
+        """,
+    )
+    run = project.run("p.runbook.yaml", incident_id="42").final
+    assert run.captures["o"] == "sql9 eu1 Throttled\n"
+    assert manifest(run)["icm_id"] == "42"
+
+
+# ------------------------------------------------------------------ manual
+
+
+MANUAL = """
+    apiVersion: runbook/v0
+    meta: {name: man}
+    steps:
+      - id: ask
+        type: manual
+        instructions: Look at {{ .x }}.
+        required_evidence:
+          - {kind: text, name: link}
+          - {kind: checklist, name: checks, items: [one, two]}
+          - {kind: attachment, name: shot}
+        choices: {variable: pick, options: [{value: restart}, {value: wait}]}
+        approvals: {min: 2}
+        capture: {link_value: evidence.link}
+        outcomes:
+          - {when: pick == "wait", state: escalated}
+          - {state: resolved, recommendation: "{{ .pick }} by the book"}
+          - {state: needs_rca}
+"""
+
+
+def test_manual_step_from_answers(project):
+    project.write("man.runbook.yaml", MANUAL.replace("{{ .x }}", "the dashboard"))
+    (project.root / "shot.png").write_bytes(b"\x89PNG fake image")
+    answers = {
+        "ask": {
+            "link": "https://dash/1",
+            "checks": ["one"],
+            "shot": "shot.png",
+            "choice": "restart",
+            "approved_by": ["ana", "bo"],
+            "outcome": "resolved",
+        }
+    }
+    run = project.run("man.runbook.yaml", answers=answers).final
+    assert run.state == "resolved" and run.outcome["recommendation"] == "restart by the book"
+    assert run.captures == {"link_value": "https://dash/1", "pick": "restart"}
+    ev = events(run, "evidence_recorded")[0]["data"]
+    assert ev["evidence"]["checks"]["items"] == {"one": True, "two": False}
+    shot = ev["evidence"]["shot"]
+    assert shot["size"] == 15 and len(shot["sha256"]) == 64
+    assert (run.folder / shot["stored"]).read_bytes() == b"\x89PNG fake image"
+    assert ev["approved_by"] == ["ana", "bo"]
+
+
+def test_manual_step_without_answers_says_what_is_needed(project):
+    project.write("man.runbook.yaml", MANUAL.replace("{{ .x }}", "it"))
+    chain = project.run("man.runbook.yaml", answers={"ask": {"link": "l", "approved_by": ["ana"]}})
+    run = chain.final
+    assert run.status == "failed" and chain.exit_code == 1
+    err = run.steps[0].error
+    for needed in (
+        "checklist 'checks'",
+        "attachment 'shot'",
+        "a choice (choice: one of restart, wait)",
+        "2 approval(s)",
+        "--evidence FILE under 'ask:'",
+    ):
+        assert needed in err, needed
+
+
+# ------------------------------------------------------------------ governance, redaction
+
+
+def test_denied_and_unlisted_commands_are_blocked_before_running(project, tmp_path):
+    marker = tmp_path / "ran"
+    project.config("governance: {denied_commands: [touch]}\n")
+    project.write(
+        "g.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta:
+          name: g
+          kind: composable
+          governance: {{allowed_commands: [echo, touch]}}
+        steps:
+          - {{id: denied, type: cli, continue_on_fail: true, with: {{argv: [touch, '{marker}']}}}}
+          - {{id: unlisted, type: cli, with: {{argv: [sh, -c, 'touch {marker}']}}}}
+        """,
+    )
+    run = project.run("g.runbook.yaml").final
+    assert not marker.exists()
+    blocked = events(run, "governance_blocked")
+    assert [b["data"]["step_id"] for b in blocked] == ["denied", "unlisted"]
+    assert "'touch' is in denied_commands" in blocked[0]["data"]["reason"]
+    assert "'sh' is not in allowed_commands" in blocked[1]["data"]["reason"]
+    assert run.status == "failed"
+
+
+def test_deny_env_vars_keep_variables_from_children(project, monkeypatch):
+    monkeypatch.setenv("APP_SECRET", "s3cr3t-value")
+    monkeypatch.setenv("APP_NAME", "visible")
+    project.write(
+        "e.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: e, kind: composable, governance: {deny_env_vars: ['*_SECRET']}}
+        steps: [{id: env, type: cli, with: {argv: [env]}, capture: {out: stdout}}]
+        """,
+    )
+    out = project.run("e.runbook.yaml").final.captures["out"]
+    assert "APP_NAME=visible" in out and "APP_SECRET" not in out
+
+
+def test_secrets_never_reach_any_file(project, monkeypatch):
+    monkeypatch.setenv("DB_TOKEN", "tok-9f8e7d6c5b")
+    project.config("redact: [{pattern: 'sk-[a-z0-9]{10}', replace: 'sk-***'}]\n")
+    project.write(
+        "s.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta:
+          name: s
+          kind: composable
+          inputs: {token: {from: env.DB_TOKEN, secret: true}}
+          governance: {redact: [{pattern: 'hunter\\d', replace: '[pw]'}]}
+        steps:
+          - id: leak
+            type: cli
+            with: {argv: [sh, -c, 'echo token={{ .token }} key=sk-abcdefghij pw=hunter2 Password=p4ss; echo {{ .token }} >&2']}
+            capture: {all: stdout}
+        """,
+    )
+    run = project.run("s.runbook.yaml").final
+    assert run.status == "completed"
+    written = project.files_text()
+    for secret in ("tok-9f8e7d6c5b", "sk-abcdefghij", "hunter2", "p4ss"):
+        assert secret not in written, secret
+    assert "sk-***" in written and "[pw]" in written
+
+
+# ------------------------------------------------------------------ dry-run
+
+
+def test_dry_run_executes_nothing(project, tmp_path):
+    marker = tmp_path / "created"
+    project.write(
+        "d.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: d, kind: composable, inputs: {{x: {{from: prompt, default: v}}}}}}
+        steps:
+          - {{id: make, type: cli, with: {{argv: [touch, '{marker}']}}, capture: {{out: stdout}}}}
+          - {{id: ask, type: manual, instructions: "Check {{{{ .x }}}}", required_evidence: [{{kind: text, name: n}}]}}
+        """,
+    )
+    run = project.run("d.runbook.yaml", mode="dry-run").final
+    assert not marker.exists()
+    assert run.status == "completed" and run.captures == {"out": "<dry-run>"}
+    step = json.loads((run.folder / "steps" / "001-make.json").read_text())
+    assert step["attempts"][0]["request"] == {
+        "dry_run": True,
+        "argv": ["touch", str(marker)],
+        "env": {},
+    }
+    assert manifest(run)["mode"] == "dry-run"
+
+
+# ------------------------------------------------------------------ sql
+
+
+def test_sql_tool_envelope_and_empty_result(project):
+    db = sqlite3.connect(project.root / "data.db")
+    db.executescript(
+        "CREATE TABLE f (server TEXT, error TEXT); INSERT INTO f VALUES ('a', '40613'), ('a', '18456');"
+    )
+    db.commit()
+    db.close()
+    project.write(
+        "q.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: q, kind: composable, inputs: {server: {from: prompt}}}
+        steps:
+          - id: count
+            type: tool
+            tool: {name: sql, action: query, args: {url: "sqlite:///data.db", query: "SELECT error FROM f WHERE server = :s ORDER BY error", params: {s: "{{ .server }}"}}}
+            capture: {n: row_count, first: "$.data[0].error", all: "$.data[*].error"}
+        """,
+    )
+    run = project.run("q.runbook.yaml", variables={"server": "a"}).final
+    assert run.captures == {"n": "2", "first": "18456", "all": "18456\n40613"}
+    run = project.run("q.runbook.yaml", variables={"server": "zz"}).final
+    assert run.status == "completed" and run.captures == {"n": "0", "first": "", "all": ""}
+
+
+def test_sql_errors_and_paths_outside_the_project(project):
+    project.write(
+        "q.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: q, kind: composable}
+        steps:
+          - {id: bad, type: tool, continue_on_fail: true, tool: {name: sql, action: query, args: {url: "sqlite:///missing.db", query: "select 1"}}}
+          - {id: outside, type: tool, tool: {name: sql, action: query, args: {url: "sqlite:///../../etc/x.db", query: "select 1"}}}
+        """,
+    )
+    run = project.run("q.runbook.yaml").final
+    assert "no SQLite database" in run.steps[0].error
+    assert "outside the project" in run.steps[1].error
+
+
+# ------------------------------------------------------------------ invoke
+
+
+def test_invoke_runs_inline_with_gate_and_capture_mapping(project):
+    project.write(
+        "lib/sub.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: sub, kind: composable, inputs: {target: {from: parent}}}
+        steps:
+          - {id: probe, type: cli, with: {argv: [echo, "probe-{{ .target }}"]}, capture: {result: stdout}}
+          - id: judge
+            type: cli
+            with: {argv: [echo]}
+            outcomes: [{when: 'target == "bad"', state: escalated, recommendation: "{{ .target }} is bad"}]
+        """,
+    )
+    project.write(
+        "parent.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: parent, kind: composable, inputs: {t: {from: prompt}}}
+        imports: {sub: lib/sub}
+        steps:
+          - id: call
+            type: invoke
+            invoke: {runbook: sub, inputs: {target: "{{ .t }}"}}
+            gate: {stop_if: [escalated]}
+            capture: {got: result}
+          - {id: after, type: cli, with: {argv: [echo, "got {{ .got }}"]}, capture: {said: stdout}}
+        """,
+    )
+    run = project.run("parent.runbook.yaml", variables={"t": "good"}).final
+    assert run.status == "completed" and run.captures["said"] == "got probe-good\n\n"
+    assert [s.step_id for s in run.steps] == ["call/probe", "call/judge", "call", "after"]
+    run = project.run("parent.runbook.yaml", variables={"t": "bad"}).final
+    assert run.state == "escalated" and run.outcome["recommendation"] == "bad is bad"
+    assert "after" not in [s.step_id for s in run.steps]
