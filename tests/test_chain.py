@@ -173,8 +173,8 @@ def test_removed_inserted_and_reordered_lines_are_detected(traced):
     original = _lines(path)
     for mutated in (
         original[:2] + original[3:],  # removed
-        original[:2] + [original[1]] + original[2:],  # inserted (duplicate)
-        original[:2] + [original[3], original[2]] + original[4:],  # reordered
+        [*original[:2], original[1], *original[2:]],  # inserted (duplicate)
+        [*original[:2], original[3], original[2], *original[4:]],  # reordered
         original[:-1],  # tail removed
     ):
         path.write_bytes(b"".join(mutated))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -185,7 +186,7 @@ def test_timeout_kills_the_process_group(project, tmp_path):
 def _alive(pid: int) -> bool:
     """True when the process runs (a zombie, dead but not yet reaped, is not alive)."""
     try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -46,10 +47,8 @@ class HttpExecutor:
         out.status_code = response.status_code
         out.headers = dict(response.headers)
         out.body = response.text
-        try:
+        with contextlib.suppress(ValueError):
             out.data, out.has_data = json.loads(out.body), True
-        except ValueError:
-            pass
         return out
 
 

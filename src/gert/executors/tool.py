@@ -7,6 +7,7 @@ the step's data: the query envelope that ``row_count`` and ``$.data[...]`` read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -130,10 +131,8 @@ class JsonRpcProcess:
         if self.proc and self.proc.poll() is None:
             import signal
 
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait()
 
 
