@@ -55,7 +55,9 @@ def http_url():
 
 
 def test_http_captures_status_headers_and_jsonpath(project, http_url):
-    project.write("h.runbook.yaml", f"""
+    project.write(
+        "h.runbook.yaml",
+        f"""
         apiVersion: runbook/v0
         meta: {{name: h, kind: composable, inputs: {{token: {{from: prompt, default: abc123xyz, secret: true}}}}}}
         steps:
@@ -68,10 +70,18 @@ def test_http_captures_status_headers_and_jsonpath(project, http_url):
             type: http
             http: {{method: POST, url: "{http_url}/items", headers: {{Authorization: "Bearer {{{{ .token }}}}"}}, json: {{n: 1}}}}
             capture: {{code: status_code, echoed: $.echo.n}}
-        """)
+        """,
+    )
     run = project.run("h.runbook.yaml").final
     assert run.status == "completed", run.error
-    assert run.captures == {"status": "200", "etag": "v42", "health": "ok", "nodes": "a\nb", "code": "201", "echoed": "1"}
+    assert run.captures == {
+        "status": "200",
+        "etag": "v42",
+        "health": "ok",
+        "nodes": "a\nb",
+        "code": "201",
+        "echoed": "1",
+    }
     assert "abc123xyz" not in project.files_text()
 
 
@@ -84,7 +94,9 @@ def test_http_captures_status_headers_and_jsonpath(project, http_url):
     ],
 )
 def test_http_faults_are_recorded_failures(project, http_url, path, capture, fragment):
-    project.write("h.runbook.yaml", f"""
+    project.write(
+        "h.runbook.yaml",
+        f"""
         apiVersion: runbook/v0
         meta: {{name: h, kind: composable}}
         steps:
@@ -94,7 +106,8 @@ def test_http_faults_are_recorded_failures(project, http_url, path, capture, fra
             http: {{url: "{http_url}{path}"}}
             capture: {capture}
             assertions: [{{status_code: 200}}]
-        """)
+        """,
+    )
     run = project.run("h.runbook.yaml").final
     assert run.status == "failed"
     assert fragment in run.steps[0].error
@@ -108,32 +121,40 @@ def test_http_connection_refused(project):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
-    project.write("h.runbook.yaml", f"""
+    project.write(
+        "h.runbook.yaml",
+        f"""
         apiVersion: runbook/v0
         meta: {{name: h, kind: composable}}
         steps: [{{id: call, type: http, http: {{url: "http://127.0.0.1:{port}/x"}}}}]
-        """)
+        """,
+    )
     run = project.run("h.runbook.yaml").final
     assert run.status == "failed" and "HTTP request failed" in run.steps[0].error
 
 
 def _jsonrpc_tool(project) -> None:  # type: ignore[no-untyped-def]
-    project.write("tools/rpc.tool.yaml", f"""
+    project.write(
+        "tools/rpc.tool.yaml",
+        f"""
         apiVersion: tool/v0
         meta: {{name: rpc}}
-        transport: {{mode: jsonrpc, command: ["{sys.executable}", "{SERVERS / 'jsonrpc_tool.py'}"], timeout: 2s}}
+        transport: {{mode: jsonrpc, command: ["{sys.executable}", "{SERVERS / "jsonrpc_tool.py"}"], timeout: 2s}}
         actions:
           status: {{method: host.status, params: {{host: "{{{{ .host }}}}"}}, args: {{host: {{type: string, required: true}}}}}}
           query: {{method: query, args: {{rows: {{type: integer, default: 2}}}}}}
           boom: {{method: boom}}
           crash: {{method: crash}}
           slow: {{method: slow, args: {{seconds: {{type: number, default: 5}}}}}}
-        """)
+        """,
+    )
 
 
 def test_jsonrpc_tool_keeps_one_process_and_restarts_after_a_crash(project):
     _jsonrpc_tool(project)
-    project.write("r.runbook.yaml", """
+    project.write(
+        "r.runbook.yaml",
+        """
         apiVersion: runbook/v0
         meta: {name: r, kind: composable}
         tools: {rpc: tools/rpc.tool.yaml}
@@ -145,7 +166,8 @@ def test_jsonrpc_tool_keeps_one_process_and_restarts_after_a_crash(project):
           - {id: dies, type: tool, continue_on_fail: true, tool: {name: rpc, action: crash}}
           - {id: s3, type: tool, tool: {name: rpc, action: status, args: {host: db1}}, capture: {pid3: $.pid}}
           - {id: hang, type: tool, continue_on_fail: true, tool: {name: rpc, action: slow}}
-        """)
+        """,
+    )
     run = project.run("r.runbook.yaml").final
     c = run.captures
     assert c["state"] == "up" and c["n"] == "2" and c["first"] == "n0"
@@ -160,15 +182,20 @@ def test_jsonrpc_tool_keeps_one_process_and_restarts_after_a_crash(project):
 
 
 def test_mcp_tool_through_the_official_sdk(project):
-    project.write("tools/inc.tool.yaml", f"""
+    project.write(
+        "tools/inc.tool.yaml",
+        f"""
         apiVersion: tool/v0
         meta: {{name: inc}}
-        transport: {{mode: mcp, command: ["{sys.executable}", "{SERVERS / 'mcp_server.py'}"], timeout: 30s}}
+        transport: {{mode: mcp, command: ["{sys.executable}", "{SERVERS / "mcp_server.py"}"], timeout: 30s}}
         actions:
           get: {{mcp_tool: get_incident, params: {{id: "{{{{ .id }}}}"}}, args: {{id: {{type: string, required: true}}}}}}
           count: {{mcp_tool: count_nodes, args: {{cluster: {{type: string, required: true}}}}}}
-        """)
-    project.write("m.runbook.yaml", """
+        """,
+    )
+    project.write(
+        "m.runbook.yaml",
+        """
         apiVersion: runbook/v0
         meta: {name: m, kind: composable}
         tools: {inc: tools/inc.tool.yaml}
@@ -176,24 +203,35 @@ def test_mcp_tool_through_the_official_sdk(project):
           - {id: get, type: tool, tool: {name: inc, action: get, args: {id: "747870160"}}, capture: {title: $.title, sev: $.severity}}
           - {id: count, type: tool, tool: {name: inc, action: count, args: {cluster: c1}}, capture: {text: stdout}}
           - {id: missing, type: tool, tool: {name: inc, action: get, args: {id: missing}}}
-        """)
+        """,
+    )
     run = project.run("m.runbook.yaml").final
-    assert run.captures == {"title": "Incident 747870160", "sev": "2", "text": "cluster c1: 3 nodes"}
+    assert run.captures == {
+        "title": "Incident 747870160",
+        "sev": "2",
+        "text": "cluster c1: 3 nodes",
+    }
     assert run.status == "failed" and "no incident missing" in run.steps[-1].error
 
 
 def test_mcp_server_that_cannot_start(project):
-    project.write("tools/bad.tool.yaml", """
+    project.write(
+        "tools/bad.tool.yaml",
+        """
         apiVersion: tool/v0
         meta: {name: bad}
         transport: {mode: mcp, command: [no-such-mcp-server-binary], timeout: 10s}
         actions: {get: {mcp_tool: x}}
-        """)
-    project.write("b.runbook.yaml", """
+        """,
+    )
+    project.write(
+        "b.runbook.yaml",
+        """
         apiVersion: runbook/v0
         meta: {name: b, kind: composable}
         tools: {bad: tools/bad.tool.yaml}
         steps: [{id: call, type: tool, tool: {name: bad, action: get}}]
-        """)
+        """,
+    )
     run = project.run("b.runbook.yaml").final
     assert run.status == "failed" and "MCP server error" in run.steps[0].error

@@ -282,9 +282,141 @@ def verify(runs: tuple[str, ...], key_env: str | None) -> None:
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
 
 
+def _index():  # type: ignore[no-untyped-def]
+    from gert.project import find_root
+    from gert.store.index import RunIndex
+
+    return RunIndex(find_root() / ".runbook" / "index.sqlite")
+
+
+def _duration(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60000:.1f} min"
+
+
+@main.group()
+def runs() -> None:
+    """The runs recorded in this project."""
+
+
+@runs.command("list")
+@click.option("--incident", "incident_id", metavar="ID", help="Only runs of this incident.")
+@click.option("--runbook", metavar="NAME", help="Only runs of this runbook (meta.name or path).")
+@click.option("--outcome", metavar="STATE", help="Only runs that ended in this state.")
+@click.option(
+    "--since", metavar="ISO", help="Started at or after this time (2026-02-14 or full ISO)."
+)
+@click.option("--until", metavar="ISO", help="Started before this time.")
+@click.option(
+    "--limit", default=50, show_default=True, help="At most this many, newest first (0: all)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def runs_list(
+    incident_id: str | None,
+    runbook: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List runs from the index, newest first."""
+    rows = _index().query(
+        incident=incident_id,
+        runbook=runbook,
+        state=outcome,
+        since=since,
+        until=until,
+        limit=limit or None,
+    )
+    if as_json:
+        import json
+
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no runs match", err=True)
+        return
+    click.echo(f"{'RUN':26} {'STARTED':20} {'INCIDENT':12} {'RUNBOOK':34} {'STATE':12} DURATION")
+    for r in rows:
+        click.echo(
+            f"{r.run_id:26} {r.started_at[:19]:20} {r.incident_id or '-':12} {r.runbook_name[:34]:34} "
+            f"{r.state:12} {_duration(r.duration_ms)}"
+        )
+
+
+@runs.command("reindex")
+def runs_reindex() -> None:
+    """Rebuild the index from the run folders."""
+    from gert.engine import open_store
+    from gert.project import open_project
+
+    store = open_store(open_project())
+    n = store.index.rebuild(store.folders())
+    click.echo(f"indexed {n} run{'s' * (n != 1)}")
+
+
 @main.group()
 def incident() -> None:
-    """Incidents of the local provider."""
+    """Incidents and every run made for them."""
+
+
+@incident.command("show")
+@click.argument("incident_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def incident_show(incident_id: str, as_json: bool) -> None:
+    """Every run of an incident, drawn as chains with outcomes and durations."""
+    import json
+
+    from gert.project import find_root
+    from gert.store.index import chains
+
+    root = find_root()
+    incident_file = root / ".runbook" / "incidents" / f"{incident_id}.json"
+    info = (
+        json.loads(incident_file.read_text(encoding="utf-8")) if incident_file.is_file() else None
+    )
+    rows = _index().query(incident=incident_id, limit=None)
+    grouped = chains(rows)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "incident": info,
+                    "chains": [[{"depth": d, **r.to_dict()} for d, r in c] for c in grouped],
+                },
+                indent=2,
+            )
+        )
+        return
+    if info is None and not rows:
+        raise click.ClickException(f"no incident {incident_id} and no runs for it")
+    if info:
+        sev = f"sev {info['severity']}, " if info.get("severity") else ""
+        click.echo(
+            f"Incident {incident_id}: {info.get('title', '')} ({sev}{info.get('status', '')})"
+        )
+    else:
+        click.echo(f"Incident {incident_id}")
+    click.echo(
+        f"{len(rows)} run{'s' * (len(rows) != 1)} in {len(grouped)} chain{'s' * (len(grouped) != 1)}"
+    )
+    for chain in grouped:
+        click.echo("")
+        for depth, r in chain:
+            lead = "  " * (depth - 1) + "└─ " if depth else ""
+            note = f"  chain error: {r.chain_error}" if r.chain_error else ""
+            click.echo(
+                f"  {lead}{r.runbook_name}  {r.state}  {_duration(r.duration_ms)}  "
+                f"[{r.run_id}, {r.started_at[:19]}]{note}"
+            )
+            if r.recommendation:
+                click.echo(f"  {'   ' * depth}  → {r.recommendation}")
 
 
 @incident.command("create")

@@ -185,7 +185,7 @@ class Engine:
     ):
         self.project = project
         self.config = project.config
-        self.store = store or RunStore(project.resolve(self.config.runs_dir))
+        self.store = store or open_store(project)
         self.executors = executors if executors is not None else default_executors()
         self._provider = provider
         self.validator = Validator(project)
@@ -199,7 +199,8 @@ class Engine:
         return self._provider
 
     def close(self) -> None:
-        """Stop long-lived tool processes."""
+        """Stop long-lived tool processes and close the index."""
+        self.store.index.close()
         for ex in self.executors.values():
             close = getattr(ex, "close", None)
             if close:
@@ -309,6 +310,13 @@ class Engine:
                 if p.is_file():
                     return p
         return None
+
+
+def open_store(project: Project) -> RunStore:
+    """The run store of a project: runs_dir from gert.yaml, the index in .runbook/."""
+    return RunStore(
+        project.resolve(project.config.runs_dir), project.root / ".runbook" / "index.sqlite"
+    )
 
 
 # ------------------------------------------------------------------ inputs
@@ -494,7 +502,7 @@ class _Run:
         return self.redactor.data(m)
 
     def save(self) -> None:
-        self.folder.write_manifest(self.manifest())
+        self.engine.store.save(self.folder, self.manifest())
 
     def record_child(self, child: RunResult) -> None:
         rel = os.path.relpath(child.path.resolve(), self.project.root.resolve())

@@ -21,12 +21,29 @@ for line in sys.stdin:
     if method == "slow":
         time.sleep(float(params.get("seconds", 5)))
     if method == "boom":
-        reply = {"jsonrpc": "2.0", "id": rid, "error": {"code": -32000, "message": "the host is on fire"}}
+        reply = {
+            "jsonrpc": "2.0",
+            "id": rid,
+            "error": {"code": -32000, "message": "the host is on fire"},
+        }
     elif method == "query":
         rows = [{"node": f"n{i}"} for i in range(int(params.get("rows", 0)))]
-        reply = {"jsonrpc": "2.0", "id": rid, "result": {"success": True, "rowCount": len(rows),
-                 "columns": ["node"], "data": rows, "metadata": {}}}
+        reply = {
+            "jsonrpc": "2.0",
+            "id": rid,
+            "result": {
+                "success": True,
+                "rowCount": len(rows),
+                "columns": ["node"],
+                "data": rows,
+                "metadata": {},
+            },
+        }
     else:
-        reply = {"jsonrpc": "2.0", "id": rid, "result": {"state": "up", "host": params.get("host"), "pid": os.getpid()}}
+        reply = {
+            "jsonrpc": "2.0",
+            "id": rid,
+            "result": {"state": "up", "host": params.get("host"), "pid": os.getpid()},
+        }
     sys.stdout.write(json.dumps(reply) + "\n")
     sys.stdout.flush()

@@ -95,10 +95,19 @@ class RunFolder:
 
 
 class RunStore:
-    """All run folders of a project, under ``runs_dir`` (default ``.runbook/runs``)."""
+    """All run folders of a project, under ``runs_dir`` (default ``.runbook/runs``), and the
+    index over them (``.runbook/index.sqlite``)."""
 
-    def __init__(self, runs_dir: Path):
+    def __init__(self, runs_dir: Path, index_path: Path | None = None):
+        from gert.store.index import RunIndex
+
         self.runs_dir = runs_dir
+        self.index = RunIndex(index_path or runs_dir.parent / "index.sqlite")
+
+    def save(self, folder: RunFolder, manifest: dict[str, Any]) -> None:
+        """Write a run's manifest and bring its index row up to date."""
+        folder.write_manifest(manifest)
+        self.index.record(manifest, folder.path)
 
     def create(self, run_id: str) -> RunFolder:
         """A new, empty run folder."""

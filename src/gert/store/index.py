@@ -1,0 +1,227 @@
+"""The run index (``.runbook/index.sqlite``): one row per run, for fast listing by incident,
+runbook, outcome and time. The run folders are the truth; ``rebuild`` recreates the index
+from them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL DEFAULT '',
+    runbook TEXT NOT NULL DEFAULT '',
+    runbook_name TEXT NOT NULL DEFAULT '',
+    parent_run_id TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT '',
+    recommendation TEXT NOT NULL DEFAULT '',
+    chain_error TEXT NOT NULL DEFAULT '',
+    mode TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL DEFAULT '',
+    ended_at TEXT NOT NULL DEFAULT '',
+    duration_ms REAL,
+    steps_total INTEGER NOT NULL DEFAULT 0,
+    steps_failed INTEGER NOT NULL DEFAULT 0,
+    folder TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS runs_incident ON runs (incident_id, started_at);
+CREATE INDEX IF NOT EXISTS runs_runbook ON runs (runbook_name, started_at);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE INDEX IF NOT EXISTS runs_state ON runs (state, started_at);
+CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_run_id);
+"""
+COLUMNS = (
+    "run_id",
+    "incident_id",
+    "runbook",
+    "runbook_name",
+    "parent_run_id",
+    "status",
+    "state",
+    "recommendation",
+    "chain_error",
+    "mode",
+    "actor",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "steps_total",
+    "steps_failed",
+    "folder",
+)
+
+
+@dataclass
+class RunRow:
+    """One indexed run."""
+
+    run_id: str
+    incident_id: str
+    runbook: str
+    runbook_name: str
+    parent_run_id: str
+    status: str
+    state: str
+    recommendation: str
+    chain_error: str
+    mode: str
+    actor: str
+    started_at: str
+    ended_at: str
+    duration_ms: float | None
+    steps_total: int
+    steps_failed: int
+    folder: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as plain data."""
+        return {c: getattr(self, c) for c in COLUMNS}
+
+
+def row_from_manifest(manifest: dict[str, Any], folder: Path) -> tuple[Any, ...]:
+    """The index row of a run manifest."""
+    from gert.store.runs import parse_iso
+
+    outcome = manifest.get("outcome") or {}
+    status = str(manifest.get("status", ""))
+    state = str(outcome.get("state") or status)
+    duration = None
+    if manifest.get("started_at") and manifest.get("ended_at"):
+        try:
+            duration = (
+                parse_iso(manifest["ended_at"]) - parse_iso(manifest["started_at"])
+            ).total_seconds() * 1000
+        except ValueError:
+            duration = None
+    summary = manifest.get("steps_summary") or {}
+    return (
+        str(manifest.get("run_id", folder.name)),
+        str(manifest.get("icm_id") or manifest.get("incident_id") or ""),
+        str(manifest.get("runbook", "")),
+        str(manifest.get("runbook_name", "")),
+        str(manifest.get("parent_run_id", "")),
+        status,
+        state,
+        str(outcome.get("recommendation", "")),
+        str(manifest.get("chain_error", "")),
+        str(manifest.get("mode", "")),
+        str(manifest.get("actor", "")),
+        str(manifest.get("started_at", "")),
+        str(manifest.get("ended_at", "")),
+        duration,
+        int(summary.get("total", 0)),
+        int(summary.get("failed", 0)),
+        str(folder),
+    )
+
+
+class RunIndex:
+    """The SQLite index of a project's runs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        return self._db
+
+    def close(self) -> None:
+        """Close the database connection."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def record(self, manifest: dict[str, Any], folder: Path) -> None:
+        """Insert or update the row of one run."""
+        self.upsert([row_from_manifest(manifest, folder)])
+
+    def upsert(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Insert or replace many rows in one transaction."""
+        marks = ", ".join("?" for _ in COLUMNS)
+        with self.db:
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", rows
+            )
+
+    def rebuild(self, folders: Iterable[Any]) -> int:
+        """Recreate the index from run folders; returns how many runs it holds."""
+        rows = []
+        for f in folders:
+            try:
+                rows.append(row_from_manifest(f.read_manifest(), f.path))
+            except Exception:  # a damaged manifest is skipped, not fatal to the rebuild
+                continue
+        with self.db:
+            self.db.execute("DELETE FROM runs")
+        self.upsert(rows)
+        return len(rows)
+
+    def query(
+        self,
+        *,
+        incident: str | None = None,
+        runbook: str | None = None,
+        state: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = 100,
+    ) -> list[RunRow]:
+        """Runs matching every filter given, newest first."""
+        where, args = [], []
+        if incident is not None:
+            where.append("incident_id = ?")
+            args.append(incident)
+        if runbook is not None:
+            where.append("(runbook_name = ? OR runbook = ?)")
+            args += [runbook, runbook]
+        if state is not None:
+            where.append("state = ?")
+            args.append(state)
+        if since is not None:
+            where.append("started_at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("started_at < ?")
+            args.append(until)
+        sql = f"SELECT {', '.join(COLUMNS)} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC, run_id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [RunRow(*r) for r in self.db.execute(sql, args)]
+
+
+def chains(rows: list[RunRow]) -> list[list[tuple[int, RunRow]]]:
+    """Group runs into chains (parent before children), each as (depth, row) in order."""
+    by_id = {r.run_id: r for r in rows}
+    children: dict[str, list[RunRow]] = {}
+    roots = []
+    for r in sorted(rows, key=lambda r: (r.started_at, r.run_id)):
+        if r.parent_run_id and r.parent_run_id in by_id:
+            children.setdefault(r.parent_run_id, []).append(r)
+        else:
+            roots.append(r)
+    out = []
+    for root in roots:
+        chain: list[tuple[int, RunRow]] = []
+        stack = [(0, root)]
+        while stack:
+            depth, row = stack.pop()
+            chain.append((depth, row))
+            stack.extend((depth + 1, c) for c in reversed(children.get(row.run_id, [])))
+        out.append(chain)
+    return out
