@@ -233,6 +233,54 @@ def chain_json(chain, root) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
+@main.command()
+@click.argument("run_id")
+@click.option(
+    "--evidence", "answers_file", type=click.Path(), help="Answers for manual steps, by step ID."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON instead of progress."
+)
+def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
+    """Continue a run that was killed or interrupted, from its trace.
+
+    Steps the trace shows as completed are not run again; evidence is kept and the
+    trace's hash chain continues. A run that already finished is refused.
+    """
+    from rich.console import Console
+
+    from gert.console import Progress, TerminalPrompter, interactive, print_summary
+    from gert.engine import Engine, InputsMissing, Options, ResumeRefused
+    from gert.incident import IncidentError
+    from gert.project import open_project
+    from gert.validate import RunbookInvalid
+
+    console = Console(stderr=as_json, highlight=False)
+    project = open_project()
+    options = Options(
+        answers=_load_answers(answers_file),
+        prompter=TerminalPrompter(console) if interactive() and not as_json else None,
+        observer=None if as_json else Progress(console),
+    )
+    try:
+        chain = Engine(project).resume(run_id, options)
+    except (ResumeRefused, FileNotFoundError, InputsMissing, IncidentError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
+    except RunbookInvalid as e:
+        for p in e.problems:
+            if p.severity == "error":
+                click.echo(p.format(), err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(chain_json(chain, project.root), indent=2))
+    else:
+        print_summary(console, chain, project.root)
+    sys.exit(chain.exit_code)
+
+
 @main.group()
 def trace() -> None:
     """Inspect run traces."""

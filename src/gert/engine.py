@@ -46,6 +46,10 @@ class InputsMissing(Exception):
         super().__init__(f"{runbook}: {len(missing)} input(s) have no value:\n{lines}")
 
 
+class ResumeRefused(Exception):
+    """A run that cannot be resumed (it finished, or it does not exist)."""
+
+
 class ChainStop(Exception):
     """A chain that cannot go on (child missing or invalid, depth limit, a repeat)."""
 
@@ -258,6 +262,70 @@ class Engine:
             self.close()
         return chain
 
+    def resume(self, run_id: str, options: Options) -> ChainResult:
+        """Continue a run that was killed or interrupted, from its trace.
+
+        Steps the trace shows as completed are not run again: their captures are restored
+        from it. The hash chain continues where it stopped. A run that finished is refused.
+        """
+        from gert.store.trace import read_events
+
+        folder = self.store.open(run_id)
+        m = folder.read_manifest()
+        if m.get("status") not in ("running", "interrupted"):
+            raise ResumeRefused(
+                f"run {run_id} already finished ({m.get('status')}); nothing to resume"
+            )
+        path = self.project.root / str(m["runbook"])
+        checked = load_runbook(path, self.project)
+        events = read_events(folder.trace_path)
+        journal: dict[tuple[str, int], dict[str, Any]] = {}
+        for e in events:
+            if e["type"] == "step_completed":
+                d = e["data"]
+                journal[(d["step_id"], int(d.get("occurrence") or 1))] = d
+        options.incident_id = options.incident_id or (str(m.get("icm_id")) or None)
+        options.mode = str(m.get("mode") or options.mode)
+        options.actor = str(m.get("actor") or options.actor)
+        incident = self._incident(options.incident_id)
+        secret = {n for n, spec in checked.model.meta.inputs.items() if spec.secret}
+        given = {k: str(v) for k, v in (m.get("inputs_resolved") or {}).items() if k not in secret}
+        inputs = resolve_inputs(
+            checked.model, {**given, **options.variables}, incident, None, options.prompter
+        )
+        inherited = {k: str(v) for k, v in (m.get("inherited_captures") or {}).items()}
+        run = _Run(
+            self,
+            checked.model,
+            path,
+            options,
+            incident,
+            inputs,
+            None,
+            inherited,
+            existing=(folder, m, journal),
+        )
+        chain = ChainResult()
+        try:
+            result = run.execute()
+            chain.runs.append(result)
+            if m.get("parent_run_id"):
+                self._update_parent(str(m["parent_run_id"]), result)
+        finally:
+            self.close()
+        return chain
+
+    def _update_parent(self, parent_id: str, child: RunResult) -> None:
+        try:
+            parent = self.store.open(parent_id)
+        except FileNotFoundError:
+            return
+        pm = parent.read_manifest()
+        for entry in pm.get("child_runs") or []:
+            if entry.get("run_id") == child.run_id:
+                entry["outcome"] = child.state
+        self.store.save(parent, pm)
+
     def _incident(self, incident_id: str | None) -> dict[str, Any] | None:
         if not incident_id:
             return None
@@ -407,6 +475,7 @@ class _Run:
         inputs: dict[str, str],
         parent: _Run | None,
         inherited: dict[str, str],
+        existing: tuple[RunFolder, dict[str, Any], dict[Any, Any]] | None = None,
     ):
         self.engine = engine
         self.rb = rb
@@ -428,8 +497,14 @@ class _Run:
         rules = [cfg.redact, rb.meta.governance.redact if rb.meta.governance else []]
         self.redactor = Redactor.from_config(*rules, secrets=secrets)
         self.policy = Policy.merge(cfg.governance, rb.meta.governance)
-        self.run_id = new_run_id()
-        self.folder: RunFolder = engine.store.create(self.run_id)
+        self.journal: dict[tuple[str, int], dict[str, Any]] = {}
+        self.resumed_from: dict[str, Any] | None = None
+        if existing is not None:
+            self.folder, self.resumed_from, self.journal = existing
+            self.run_id = self.folder.run_id
+        else:
+            self.run_id = new_run_id()
+            self.folder = engine.store.create(self.run_id)
         key = options.hmac_key
         if key is None and cfg.hmac_key_env and os.environ.get(cfg.hmac_key_env):
             key = os.environ[cfg.hmac_key_env].encode()
@@ -443,6 +518,14 @@ class _Run:
         )
         self.started = utc_now()
         self.result.started_at = iso(self.started)
+        if self.resumed_from is not None:  # keep what the first attempt recorded
+            m = self.resumed_from
+            self.result.started_at = str(m.get("started_at") or self.result.started_at)
+            self.result.parent_run_id = str(m.get("parent_run_id") or "")
+            self.children = list(m.get("child_runs") or [])
+            self.step_number = max(
+                (int(d.get("number") or 0) for d in self.journal.values()), default=0
+            )
 
     # state
     def values_without_captures(self) -> dict[str, str]:
@@ -518,19 +601,26 @@ class _Run:
     # the run
     def execute(self) -> RunResult:
         r = self.result
+        r.status = "running"
         self.save()
-        self.emit(
-            "run_started",
-            {
-                "runbook": self.rb.meta.name,
-                "path": str(self.path),
-                "mode": self.options.mode,
-                "actor": self.options.actor,
-                "incident_id": self.options.incident_id or "",
-                "parent_run_id": r.parent_run_id,
-            },
-        )
-        self.emit("inputs_resolved", {"inputs": self.inputs, "inherited": self.inherited})
+        if self.resumed_from is None:
+            self.emit(
+                "run_started",
+                {
+                    "runbook": self.rb.meta.name,
+                    "path": str(self.path),
+                    "mode": self.options.mode,
+                    "actor": self.options.actor,
+                    "incident_id": self.options.incident_id or "",
+                    "parent_run_id": r.parent_run_id,
+                },
+            )
+            self.emit("inputs_resolved", {"inputs": self.inputs, "inherited": self.inherited})
+        else:
+            done = sorted(sid for sid, _ in self.journal)
+            self.emit(
+                "run_resumed", {"completed_steps": done, "actor": self.options.actor}, sync=True
+            )
         try:
             outcome = self.walk(self.rb.body(), self.scope())
             r.status = "completed"
@@ -667,9 +757,14 @@ class _Run:
         sid = scope.prefix + step.id
         if step.when and not self.condition(step.when, scope, step.id):
             return self.skip(sid, f"when is false: {step.when}"), None
+        occurrence = self.occurrences.get(sid, 0) + 1
+        done = self.journal.get((sid, occurrence))
+        if done is not None:  # completed before the run was killed: restore, do not re-run
+            self.occurrences[sid] = occurrence
+            return self.restore(step, scope, done)
         self.step_number += 1
         number = self.step_number
-        self.occurrences[sid] = self.occurrences.get(sid, 0) + 1
+        self.occurrences[sid] = occurrence
         started = utc_now()
         self.emit(
             "step_started",
@@ -748,6 +843,7 @@ class _Run:
             {
                 "step_id": sid,
                 "number": number,
+                "occurrence": self.occurrences[sid],
                 "status": status,
                 "captures": captures,
                 "assertions": [{k: a[k] for k in ("check", "passed")} for a in assertions],
@@ -763,6 +859,29 @@ class _Run:
             sync=True,
         )
         self.result.steps.append(record)
+        return record, output
+
+    def restore(
+        self, step: AnyStep, scope: _Scope, done: dict[str, Any]
+    ) -> tuple[StepRecord, StepOutput | None]:
+        """A step the trace shows as completed: its record and captures, without running it."""
+        captures = {k: str(v) for k, v in (done.get("captures") or {}).items()}
+        record = StepRecord(
+            done["step_id"],
+            done["status"],
+            captures,
+            done.get("error"),
+            done.get("step_file"),
+            reason="restored from the trace",
+        )
+        if record.status == "passed" or step.continue_on_fail:
+            if not scope.prefix:
+                self.captures.update(captures)
+            scope.values.update(captures)
+        self.result.steps.append(record)
+        output = StepOutput()
+        if isinstance(step, ManualStep) and step.choices:
+            output.choice = captures.get(step.choices.variable)
         return record, output
 
     def skip(self, sid: str, reason: str) -> StepRecord:

@@ -1,0 +1,203 @@
+"""`gert exec` and `gert resume` as an engineer runs them: exit codes, Ctrl-C, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gert.store import RunFolder, verify_trace
+from gert.store.trace import read_events
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gert(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "gert.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        **kw,
+    )
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gert.cli", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def only_run(root: Path) -> RunFolder:
+    runs = sorted((root / ".runbook" / "runs").iterdir())
+    assert len(runs) == 1
+    return RunFolder(runs[0])
+
+
+def started(folder_root: Path, step_id: str) -> bool:
+    runs = folder_root / ".runbook" / "runs"
+    if not runs.is_dir():
+        return False
+    for run in runs.iterdir():
+        trace = run / "trace.jsonl"
+        if trace.exists() and any(
+            e["type"] == "step_started" and e["data"]["step_id"] == step_id
+            for e in read_events(trace)
+        ):
+            return True
+    return False
+
+
+def test_exit_codes(project):
+    project.write(
+        "ok.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: ok, kind: composable}
+        steps: [{id: s, type: cli, with: {argv: [echo, hi]}}]
+        """,
+    )
+    project.write(
+        "fail.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: fail, kind: composable}
+        steps: [{id: s, type: cli, with: {argv: ["false"]}, assertions: [{exit_code: 0}]}]
+        """,
+    )
+    project.write(
+        "bad.runbook.yaml", "apiVersion: runbook/v0\nmeta: {name: bad}\nsteps: [{id: s}]\n"
+    )
+    project.write(
+        "chain.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: chain, vars: {target: gone}}
+        steps:
+          - {id: s, type: cli, with: {argv: [echo]}, outcomes: [{state: needs_rca, next_runbook: {file: "{{ .target }}"}}]}
+        """,
+    )
+    r = gert("exec", "ok.runbook.yaml", "--json", cwd=project.root)
+    assert r.returncode == 0 and json.loads(r.stdout)["final_state"] == "completed"
+    assert gert("exec", "fail.runbook.yaml", cwd=project.root).returncode == 1
+    r = gert("exec", "bad.runbook.yaml", cwd=project.root)
+    assert r.returncode == 2 and "missing field 'type'" in r.stderr and "Traceback" not in r.stderr
+    r = gert("exec", "chain.runbook.yaml", "--json", cwd=project.root)
+    assert r.returncode == 3 and "not found" in json.loads(r.stdout)["chain_error"]
+    r = gert("exec", "ok.runbook.yaml", "--incident", "nope", cwd=project.root)
+    assert r.returncode == 2 and "no incident nope" in r.stderr
+
+
+def test_ctrl_c_stops_the_step_records_it_and_exits_130(project):
+    project.write(
+        "long.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: long, kind: composable}
+        steps:
+          - {id: first, type: cli, with: {argv: [echo, one]}}
+          - {id: hang, type: cli, with: {argv: [sleep, "60"]}}
+        """,
+    )
+    proc = start("exec", "long.runbook.yaml", cwd=project.root)
+    wait_for(lambda: started(project.root, "hang"))
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    folder = only_run(project.root)
+    m = folder.read_manifest()
+    assert m["status"] == "interrupted"
+    assert [e["type"] for e in read_events(folder.trace_path)][-2:] == [
+        "run_interrupted",
+        "run_completed",
+    ]
+    assert verify_trace(folder.trace_path, manifest=m).ok
+
+
+def test_kill_9_then_resume_runs_no_completed_step_twice(project, tmp_path):
+    counter = tmp_path / "first-ran"
+    go = tmp_path / "go"
+    project.write(
+        "r.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: r, kind: composable}}
+        steps:
+          - {{id: first, type: cli, with: {{argv: [sh, -c, 'echo x >> {counter}; echo v1']}}, capture: {{v: stdout}}}}
+          - {{id: wait, type: cli, with: {{argv: [sh, -c, 'while [ ! -f {go} ]; do sleep 0.1; done; echo waited']}}}}
+          - {{id: last, type: cli, with: {{argv: [echo, "after {{{{ .v }}}}"]}}, capture: {{w: stdout}}}}
+        """,
+    )
+    proc = start("exec", "r.runbook.yaml", cwd=project.root)
+    wait_for(lambda: started(project.root, "wait"))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    folder = only_run(project.root)
+    assert folder.read_manifest()["status"] == "running"  # a truthful manifest after a crash
+    subprocess.run(["pkill", "-f", str(go)], check=False)  # the orphaned step process
+    go.write_text("")
+    r = gert("resume", folder.run_id, "--json", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)["runs"][0]
+    assert counter.read_text().count("x") == 1  # the completed step did not run again
+    assert result["captures"] == {"v": "v1\n", "w": "after v1\n\n"}
+    assert [s["status"] for s in result["steps"]] == ["passed", "passed", "passed"]
+    m = folder.read_manifest()
+    assert m["status"] == "completed" and m["steps_summary"]["passed"] == 3
+    types = [e["type"] for e in read_events(folder.trace_path)]
+    assert types.count("run_resumed") == 1 and types.count("run_started") == 1
+    assert verify_trace(folder.trace_path, manifest=m).ok
+    assert [p.name for p in folder.step_files()] == [
+        "001-first.json",
+        "002-wait.json",
+        "003-last.json",
+    ]
+    r = gert("resume", folder.run_id, cwd=project.root)
+    assert r.returncode == 2 and "already finished" in r.stderr
+
+
+def test_example_triage_chain_end_to_end(tmp_path):
+    """The README's main command on a copy of examples/."""
+    import shutil
+
+    ex = tmp_path / "examples"
+    shutil.copytree(ROOT / "examples", ex, ignore=shutil.ignore_patterns(".runbook", "data"))
+    subprocess.run(
+        [sys.executable, str(ex / "create_example_data.py")], check=True, capture_output=True
+    )
+    r = gert(
+        "exec",
+        "runbooks/login-success-rate-below-target.runbook.yaml",
+        "--incident",
+        "747870160",
+        "--evidence",
+        "answers/747870160.yaml",
+        "--json",
+        cwd=ex,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [run["runbook"] for run in out["runs"]] == [
+        "login-success-rate-below-target",
+        "IsReplicaInBuild",
+    ]
+    assert out["runs"][0]["captures"]["failure_count"] == "42"
+    assert out["final_state"] == "resolved"
+    show = gert("incident", "show", "747870160", cwd=ex)
+    assert "└─ IsReplicaInBuild  resolved" in show.stdout
