@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=()   # Debian packages the suite needs
+apt_packages=(postgresql)   # Debian packages the suite needs: a real PostgreSQL for the sql tool
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)   # the YAML language server test
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 if [ ${#apt_packages[@]} -gt 0 ]; then

@@ -347,10 +347,62 @@ def test_manual_step_without_answers_says_what_is_needed(project):
         "checklist 'checks'",
         "attachment 'shot'",
         "a choice (choice: one of restart, wait)",
-        "2 approval(s)",
         "--evidence FILE under 'ask:'",
     ):
         assert needed in err, needed
+    (project.root / "s.png").write_bytes(b"x")
+    answers = {
+        "ask": {
+            "link": "l",
+            "checks": [],
+            "shot": "s.png",
+            "choice": "wait",
+            "approved_by": ["ana", "ana"],
+        }
+    }
+    run = project.run("man.runbook.yaml", answers=answers).final
+    assert "step 'ask' needs 2 approval(s), got 1" in run.steps[0].error  # one person approves once
+    assert [e["type"] for e in events(run) if e["type"].startswith("approval")] == [
+        "approval_requested"
+    ]
+
+
+def test_tool_action_requiring_approval_waits_and_dry_run_never_approves(project, tmp_path):
+    marker = tmp_path / "restarted"
+    project.write(
+        "tools/svc.tool.yaml",
+        f"""
+        apiVersion: tool/v0
+        meta: {{name: svc}}
+        actions:
+          restart:
+            argv: [touch, "{marker}"]
+            governance: {{requires_approval: true, approval_min: 2}}
+        """,
+    )
+    project.write(
+        "a.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: a, kind: composable}
+        tools: {svc: tools/svc.tool.yaml}
+        steps: [{id: restart, type: tool, tool: {name: svc, action: restart}}]
+        """,
+    )
+    run = project.run("a.runbook.yaml").final
+    assert (
+        run.status == "failed"
+        and "needs 2 approval(s)" in run.steps[0].error
+        and not marker.exists()
+    )
+    run = project.run(
+        "a.runbook.yaml", mode="dry-run", answers={"restart": {"approved_by": ["x", "y"]}}
+    ).final
+    assert not marker.exists() and not [e for e in events(run) if e["type"] == "approval_granted"]
+    run = project.run("a.runbook.yaml", answers={"restart": {"approved_by": ["ana", "bo"]}}).final
+    assert run.status == "completed" and marker.exists()
+    granted = [e["data"] for e in events(run) if e["type"] == "approval_granted"]
+    assert granted == [{"step_id": "restart", "approved_by": ["ana", "bo"]}]
 
 
 # ------------------------------------------------------------------ governance, redaction
@@ -532,3 +584,53 @@ def test_invoke_runs_inline_with_gate_and_capture_mapping(project):
     run = project.run("parent.runbook.yaml", variables={"t": "bad"}).final
     assert run.state == "escalated" and run.outcome["recommendation"] == "bad is bad"
     assert "after" not in [s.step_id for s in run.steps]
+
+
+def test_sql_tool_against_real_postgresql(project, postgres_url):
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS login_failures")
+        conn.execute(
+            "CREATE TABLE login_failures (server text, error text, ts timestamptz, pct numeric)"
+        )
+        conn.execute(
+            "INSERT INTO login_failures VALUES ('a', '40613', '2026-02-14T09:57:53Z', 12.5),"
+            " ('a', '18456', '2026-02-14T09:58:00Z', 50), ('b', '1', now(), 1)"
+        )
+    project.write(
+        "pg.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: pg, kind: composable, vars: {{db: "{postgres_url}"}}}}
+        steps:
+          - id: q
+            type: tool
+            tool:
+              name: sql
+              action: query
+              args:
+                url: "{{{{ .db }}}}"
+                query: "SELECT error, ts, pct, error::int AS code FROM login_failures WHERE server = :s AND error LIKE '%4%' ORDER BY ts"
+                params: {{s: a}}
+            capture: {{n: row_count, first: "$.data[0].error", ts: "$.data[0].ts", pct: "$.data[1].pct", code: "$.data[0].code"}}
+          - id: write_refused
+            type: tool
+            tool: {{name: sql, action: query, args: {{url: "{{{{ .db }}}}", query: "DELETE FROM login_failures"}}}}
+        """,
+    )
+    run = project.run("pg.runbook.yaml").final
+    assert run.captures == {
+        "n": "2",
+        "first": "40613",
+        "ts": "2026-02-14 09:57:53+00:00",
+        "pct": "50",
+        "code": "40613",
+    }
+    assert run.status == "failed" and "read-only transaction" in run.steps[1].error
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 3
+    step = json.loads((run.folder / "steps" / "001-q.json").read_text())
+    assert step["attempts"][0]["request"]["url"].startswith(
+        "127.0.0.1:"
+    )  # no credentials in evidence

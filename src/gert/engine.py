@@ -1019,7 +1019,65 @@ class _Run:
             raise StepError(f"{what} '{rel}' is outside the project; runbook paths stay inside it")
         return rel
 
+    def approve(self, sid: str, need: int, roles: list[str], reason: str) -> list[str]:
+        """Collect approvals (answers file, else a prompt); raise StepError when too few.
+
+        Only real runs ask: a dry-run never counts as approval, and an approval recorded
+        elsewhere is never reused.
+        """
+        self.emit(
+            "approval_requested",
+            {"step_id": sid, "min": need, "roles": roles, "reason": reason},
+            sync=True,
+        )
+        answers = self.options.answers.get(sid)
+        given = answers.get("approved_by") if isinstance(answers, dict) else None
+        if given is None and self.options.prompter:
+            text = self.options.prompter.ask_text(
+                f"{reason}: approved by (at least {need}, comma-separated)"
+            )
+            given = [n.strip() for n in text.split(",") if n.strip()]
+        names = list(dict.fromkeys([given] if isinstance(given, str) else list(given or [])))
+        if len(names) < need:
+            who = f" ({', '.join(roles)})" if roles else ""
+            raise StepError(
+                f"{reason} needs {need} approval(s){who}, got {len(names)}; "
+                f"give them in --evidence FILE as {sid}: {{approved_by: [names]}}"
+            )
+        self.emit("approval_granted", {"step_id": sid, "approved_by": names}, sync=True)
+        return names
+
+    def required_approval(self, step: AnyStep, scope: _Scope) -> tuple[int, list[str], str] | None:
+        """(min, roles, reason) when the step may not complete without approval."""
+        if isinstance(step, ManualStep) and step.approvals:
+            return step.approvals.min, step.approvals.roles, f"step '{step.id}'"
+        if step.type == "tool" and step.tool.name in scope.tools:
+            action = scope.tools[step.tool.name].actions.get(step.tool.action)
+            if action is not None and action.governance.requires_approval:
+                return (
+                    action.governance.approval_min,
+                    [],
+                    f"action '{step.tool.action}' of tool '{step.tool.name}'",
+                )
+        return None
+
     def dispatch(
+        self, step: AnyStep, rendered: dict[str, Any], scope: _Scope, sid: str
+    ) -> StepOutput:
+        """Execute a step through its executor, with the approvals it needs."""
+        approval = self.required_approval(step, scope) if self.options.mode == "real" else None
+        approved: list[str] = []
+        if approval is not None and step.type == "tool":  # a tool action waits before it runs
+            approved = self.approve(sid, *approval)
+        output = self._execute(step, rendered, scope, sid)
+        if (
+            approval is not None and step.type == "manual" and not output.error
+        ):  # a manual step, once done
+            approved = self.approve(sid, *approval)
+        output.approved_by = approved
+        return output
+
+    def _execute(
         self, step: AnyStep, rendered: dict[str, Any], scope: _Scope, sid: str
     ) -> StepOutput:
         if self.options.mode == "dry-run" and step.type != "manual":

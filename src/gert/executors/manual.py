@@ -1,4 +1,5 @@
-"""``manual`` steps: instructions for the engineer, evidence, choices and approvals.
+"""``manual`` steps: instructions for the engineer, evidence and choices (the engine
+handles approvals, for manual steps and tool actions alike).
 
 Answers come from ``--evidence answers.yaml`` (keyed by step ID), else from the surface's
 prompter on a terminal; when neither can supply something, the step stops with a message
@@ -40,8 +41,6 @@ class ManualExecutor:
                 out.evidence[ev.name] = value
         if step.choices:
             out.choice = self._choice(ctx, step.choices, r.get("prompt"), missing)
-        if step.approvals:
-            out.approved_by = self._approvals(ctx, step.approvals, missing)
         if missing:
             raise StepError(
                 f"step '{step.id}' needs {', '.join(missing)}; nobody can be asked here, so give "
@@ -114,19 +113,3 @@ class ManualExecutor:
         if str(given) not in values:
             raise StepError(f"choice {given!r} is not one of {', '.join(values)}")
         return str(given)
-
-    def _approvals(self, ctx: StepContext, approvals: Any, missing: list[str]) -> list[str]:
-        given = ctx.answers.get("approved_by")
-        if given is None and ctx.prompter:
-            names = ctx.prompter.ask_text(
-                f"approved by (at least {approvals.min}, comma-separated)"
-            )
-            given = [n.strip() for n in names.split(",") if n.strip()]
-        names = [given] if isinstance(given, str) else list(given or [])
-        names = list(dict.fromkeys(names))  # one approval per person
-        if len(names) < approvals.min:
-            roles = f" ({', '.join(approvals.roles)})" if approvals.roles else ""
-            missing.append(
-                f"{approvals.min} approval(s){roles} (approved_by: [names]); got {len(names)}"
-            )
-        return names
