@@ -201,3 +201,61 @@ def test_example_triage_chain_end_to_end(tmp_path):
     assert out["final_state"] == "resolved"
     show = gert("incident", "show", "747870160", cwd=ex)
     assert "└─ IsReplicaInBuild  resolved" in show.stdout
+
+
+def test_resume_a_killed_child_continues_the_chain(project, tmp_path):
+    go = tmp_path / "go-mid"
+    project.write(
+        "triage.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: triage}
+        steps:
+          - {id: t, type: cli, with: {argv: [echo]}, outcomes: [{state: needs_rca, next_runbook: {file: mid}}]}
+        """,
+    )
+    project.write(
+        "mid.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: mid}}
+        steps:
+          - id: wait
+            type: cli
+            with: {{argv: [sh, -c, 'while [ ! -f {go} ]; do sleep 0.1; done']}}
+            outcomes: [{{state: needs_rca, next_runbook: {{file: final}}}}]
+        """,
+    )
+    project.write(
+        "final.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: final}
+        steps: [{id: f, type: cli, with: {argv: [echo]}, outcomes: [{state: resolved}]}]
+        """,
+    )
+    proc = start("exec", "triage.runbook.yaml", cwd=project.root)
+    wait_for(lambda: started(project.root, "wait"))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(["pkill", "-f", str(go)], check=False)
+    go.write_text("")
+    runs = {
+        RunFolder(p).read_manifest()["runbook_name"]: RunFolder(p)
+        for p in (project.root / ".runbook" / "runs").iterdir()
+    }
+    r = gert("resume", runs["mid"].run_id, "--json", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [x["runbook"] for x in out["runs"]] == ["mid", "final"] and out[
+        "final_state"
+    ] == "resolved"
+    assert (
+        runs["triage"].read_manifest()["child_runs"][0]["outcome"] == "needs_rca"
+    )  # updated from "running"
+    final = [
+        p
+        for p in (project.root / ".runbook" / "runs").iterdir()
+        if RunFolder(p).read_manifest()["runbook_name"] == "final"
+    ]
+    assert RunFolder(final[0]).read_manifest()["parent_run_id"] == runs["mid"].run_id

@@ -220,21 +220,25 @@ class Engine:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         checked = load_runbook(runbook, self.project)
         incident = self._incident(options.incident_id)
-        chain = ChainResult()
         depth_limit = (
             options.max_chain_depth
             if options.max_chain_depth is not None
             else self.config.max_chain_depth
         )
         inputs = resolve_inputs(checked.model, options.variables, incident, None, options.prompter)
-        parent: _Run | None = None
+        first = _Run(self, checked.model, Path(runbook), options, incident, inputs, None, {})
+        return self._chain(first, options, incident, depth_limit)
+
+    def _chain(
+        self, run: _Run, options: Options, incident: dict[str, Any] | None, depth_limit: int
+    ) -> ChainResult:
+        """Execute *run*, then each runbook its outcome chains to (DESIGN §5, rules 1-6)."""
+        chain = ChainResult()
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        path = Path(runbook)
-        inherited: dict[str, str] = {}
+        parent: _Run | None = None
         try:
             while True:
-                run = _Run(self, checked.model, path, options, incident, inputs, parent, inherited)
-                seen.add((str(path.resolve()), tuple(sorted(inputs.items()))))
+                seen.add((str(run.path.resolve()), tuple(sorted(run.inputs.items()))))
                 result = run.execute()
                 chain.runs.append(result)
                 if parent is not None:
@@ -249,8 +253,7 @@ class Engine:
                             f"not starting {nxt['file']}"
                         )
                     path, checked, inputs, inherited = self._child(run, nxt, options, incident)
-                    key = (str(path.resolve()), tuple(sorted(inputs.items())))
-                    if key in seen:
+                    if (str(path.resolve()), tuple(sorted(inputs.items()))) in seen:
                         raise ChainStop(
                             f"chain loop: {path.name} was already run with the same inputs"
                         )
@@ -258,6 +261,10 @@ class Engine:
                     run.chain_failed(str(e), nxt["file"])
                     break
                 parent = run
+                run = _Run(self, checked.model, path, options, incident, inputs, parent, inherited)
+                parent.record_child(
+                    run.result
+                )  # linked from the start: a crash leaves a truthful parent
         finally:
             self.close()
         return chain
@@ -305,14 +312,14 @@ class Engine:
             inherited,
             existing=(folder, m, journal),
         )
-        chain = ChainResult()
-        try:
-            result = run.execute()
-            chain.runs.append(result)
-            if m.get("parent_run_id"):
-                self._update_parent(str(m["parent_run_id"]), result)
-        finally:
-            self.close()
+        depth = (
+            self.config.max_chain_depth
+            if options.max_chain_depth is None
+            else options.max_chain_depth
+        )
+        chain = self._chain(run, options, incident, depth)
+        if m.get("parent_run_id"):
+            self._update_parent(str(m["parent_run_id"]), chain.runs[0])
         return chain
 
     def _update_parent(self, parent_id: str, child: RunResult) -> None:
@@ -588,8 +595,10 @@ class _Run:
         self.engine.store.save(self.folder, self.manifest())
 
     def record_child(self, child: RunResult) -> None:
+        """List a child run in this run's manifest (when it starts, again when it ends)."""
         rel = os.path.relpath(child.path.resolve(), self.project.root.resolve())
-        self.children.append({"run_id": child.run_id, "runbook": rel, "outcome": child.state})
+        entry = {"run_id": child.run_id, "runbook": rel, "outcome": child.state}
+        self.children = [c for c in self.children if c.get("run_id") != child.run_id] + [entry]
         self.save()
 
     def chain_failed(self, message: str, file: str) -> None:
