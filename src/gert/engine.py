@@ -515,7 +515,13 @@ class _Run:
         key = options.hmac_key
         if key is None and cfg.hmac_key_env and os.environ.get(cfg.hmac_key_env):
             key = os.environ[cfg.hmac_key_env].encode()
-        self.trace = TraceWriter(self.folder.trace_path, self.run_id, key, self.redactor)
+        self.trace = TraceWriter(
+            self.folder.trace_path,
+            self.run_id,
+            key,
+            self.redactor,
+            durable=options.mode != "dry-run",
+        )
         self.result = RunResult(
             run_id=self.run_id,
             runbook=rb.meta.name,
@@ -835,7 +841,9 @@ class _Run:
         }
         if error:
             payload["error"] = error
-        record.step_file = self.folder.write_step(number, sid, self.redactor.data(payload))
+        record.step_file = self.folder.write_step(
+            number, sid, self.redactor.data(payload), sync=self.options.mode != "dry-run"
+        )
         if output is not None and output.evidence:
             self.emit(
                 "evidence_recorded",

@@ -13,6 +13,8 @@ file, line, column and field it is about.
 from __future__ import annotations
 
 import re
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -498,14 +500,6 @@ def walk_steps(rb: Runbook) -> list[_StepInfo]:
     return out
 
 
-def _exclusive(a: tuple[tuple[str, int], ...], b: tuple[tuple[str, int], ...]) -> bool:
-    """True when two enclosing-branch chains sit in different branches of one step."""
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            return x[0] == y[0]
-    return False
-
-
 def _strings(value: Any, path: Path_) -> list[tuple[str, Path_]]:
     """Every string inside a nested value, with its path."""
     if isinstance(value, str):
@@ -561,8 +555,8 @@ class _RunbookRules:
         self.governance(self.rb.meta.governance, ("meta", "governance"))
         self.input_patterns()
         tools = self.resolve_tools()
-        for info in steps:
-            self.variables(info, steps)
+        for info, before, after in self.availability(steps):
+            self.variables(info, steps, before, after)
             self.step_rules(info, tools)
         self.reachability(steps)
         self.imports()
@@ -644,20 +638,33 @@ class _RunbookRules:
                 )
 
     # variables -------------------------------------------------------------
-    def available(self, info: _StepInfo, steps: list[_StepInfo], own: bool) -> dict[str, str]:
-        names: dict[str, str] = {n: "input" for n in self.inputs}
-        names.update({n: "var" for n in self.vars})
-        for other in steps[: info.order]:
-            if not _exclusive(other.enclosing, info.enclosing):
-                for n in step_produces(other.step):
-                    names[n] = f"capture of '{other.step.id}'"
-        if own:
-            for n in step_produces(info.step):
-                names[n] = "capture of this step"
-        return names
+    def availability(
+        self, steps: list[_StepInfo]
+    ) -> Iterator[tuple[_StepInfo, dict[str, str], Mapping[str, str]]]:
+        """Each step with the names defined before it runs and after (its own captures).
+
+        One pass, in document order: a branch starts from what its owner step left; a
+        name a branch defines is visible after the owner (that branch may have run) but
+        never in the owner's other branches. The dicts yielded are live: use them at once.
+        """
+        base = {n: "input" for n in self.inputs} | {n: "var" for n in self.vars}
+        contexts: dict[tuple[tuple[str, int], ...], dict[str, str]] = {(): base}
+        after_owner: dict[str, dict[str, str]] = {}
+        for info in steps:
+            enclosing = info.enclosing
+            if enclosing not in contexts:
+                contexts[enclosing] = dict(after_owner[enclosing[-1][0]])
+            before = contexts[enclosing]
+            own = {n: "capture of this step" for n in step_produces(info.step)}
+            yield info, before, ChainMap(own, before)
+            if info.branches:
+                after_owner[info.step.id] = before | own
+            produced = {n: f"capture of '{info.step.id}'" for n in own}
+            for depth in range(len(enclosing) + 1):
+                contexts[enclosing[:depth]].update(produced)
 
     def explain_unknown(
-        self, name: str, steps: list[_StepInfo], info: _StepInfo, known: dict[str, str]
+        self, name: str, steps: list[_StepInfo], info: _StepInfo, known: Mapping[str, str]
     ) -> str | None:
         for other in steps:
             if name in step_produces(other.step):
@@ -681,7 +688,7 @@ class _RunbookRules:
         path: Path_,
         line: int,
         col: int,
-        known: dict[str, str],
+        known: Mapping[str, str],
         info: _StepInfo,
         steps: list[_StepInfo],
     ) -> None:
@@ -691,7 +698,12 @@ class _RunbookRules:
         self.add(path, f"unknown variable '{name}'", at=at, rule="variables", hint=hint)
 
     def template(
-        self, text: str, path: Path_, known: dict[str, str], info: _StepInfo, steps: list[_StepInfo]
+        self,
+        text: str,
+        path: Path_,
+        known: Mapping[str, str],
+        info: _StepInfo,
+        steps: list[_StepInfo],
     ) -> None:
         if "{{" not in text:
             return
@@ -709,7 +721,12 @@ class _RunbookRules:
                 self.unknown(name, path, line, col, known, info, steps)
 
     def condition(
-        self, text: str, path: Path_, known: dict[str, str], info: _StepInfo, steps: list[_StepInfo]
+        self,
+        text: str,
+        path: Path_,
+        known: Mapping[str, str],
+        info: _StepInfo,
+        steps: list[_StepInfo],
     ) -> None:
         if "{{" in text:
             self.template(text, path, known, info, steps)
@@ -725,10 +742,14 @@ class _RunbookRules:
             if name not in known:
                 self.unknown(name, path, 1, col, known, info, steps)
 
-    def variables(self, info: _StepInfo, steps: list[_StepInfo]) -> None:
+    def variables(
+        self,
+        info: _StepInfo,
+        steps: list[_StepInfo],
+        before: Mapping[str, str],
+        after: Mapping[str, str],
+    ) -> None:
         s, p = info.step, info.path
-        before = self.available(info, steps, own=False)
-        after = self.available(info, steps, own=True)
         if s.when:
             self.condition(s.when, (*p, "when"), before, info, steps)
         texts: list[tuple[str, Path_, dict[str, str]]] = []

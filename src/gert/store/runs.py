@@ -34,13 +34,17 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a mix."""
+def write_atomic(path: Path, text: str, sync: bool = True) -> None:
+    """Write a file so that readers see the old or the new content, never a mix.
+
+    ``sync`` forces the content to disk before the rename (evidence must survive a crash).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -80,13 +84,14 @@ class RunFolder:
         data = load_file(self.manifest_path).data
         return data if isinstance(data, dict) else {}
 
-    def write_step(self, number: int, step_id: str, payload: dict[str, Any]) -> str:
+    def write_step(
+        self, number: int, step_id: str, payload: dict[str, Any], sync: bool = True
+    ) -> str:
         """Write ``steps/NNN-<step-id>.json`` and return its path relative to the folder."""
         self.steps_dir.mkdir(exist_ok=True)
         name = f"{number:03d}-{_slug(step_id)}.json"
-        write_atomic(
-            self.steps_dir / name, json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-        )
+        text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        write_atomic(self.steps_dir / name, text, sync)
         return f"steps/{name}"
 
     def step_files(self) -> list[Path]:

@@ -50,7 +50,15 @@ def _line_bytes(event: dict[str, Any]) -> bytes:
 class TraceWriter:
     """Appends events to a trace, continuing the hash chain of an existing file (resume)."""
 
-    def __init__(self, path: Path, run_id: str, key: bytes | None = None, redact: Any = None):
+    def __init__(
+        self,
+        path: Path,
+        run_id: str,
+        key: bytes | None = None,
+        redact: Any = None,
+        durable: bool = True,
+    ):
+        self.durable = durable  # fsync after each step; a dry-run has nothing to keep
         self.path = path
         self.run_id = run_id
         self.key = key
@@ -99,7 +107,9 @@ class TraceWriter:
             self.file = open(self.path, "ab")  # noqa: SIM115
         self.file.write(line + b"\n")
         self.file.flush()
-        if sync or type_ in ("run_completed", "step_completed", "run_interrupted"):
+        if self.durable and (
+            sync or type_ in ("run_completed", "step_completed", "run_interrupted")
+        ):
             os.fsync(self.file.fileno())
         self.whole.update(line + b"\n")
         self.prev = hashlib.sha256(line).hexdigest()
