@@ -259,3 +259,26 @@ def test_resume_a_killed_child_continues_the_chain(project, tmp_path):
         if RunFolder(p).read_manifest()["runbook_name"] == "final"
     ]
     assert RunFolder(final[0]).read_manifest()["parent_run_id"] == runs["mid"].run_id
+
+
+def test_manifest_is_current_while_the_run_goes(project, tmp_path):
+    go = tmp_path / "go-now"
+    project.write(
+        "m.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: m, kind: composable}}
+        steps:
+          - {{id: one, type: cli, with: {{argv: [echo]}}}}
+          - {{id: two, type: cli, with: {{argv: [echo]}}}}
+          - {{id: wait, type: cli, with: {{argv: [sh, -c, 'while [ ! -f {go} ]; do sleep 0.1; done']}}}}
+        """,
+    )
+    proc = start("exec", "m.runbook.yaml", cwd=project.root)
+    try:
+        wait_for(lambda: started(project.root, "wait"))
+        m = only_run(project.root).read_manifest()
+        assert m["status"] == "running" and m["steps_summary"]["passed"] == 2
+    finally:
+        go.write_text("")
+        proc.wait(timeout=30)

@@ -493,12 +493,9 @@ def test_dry_run_executes_nothing(project, tmp_path):
     run = project.run("d.runbook.yaml", mode="dry-run").final
     assert not marker.exists()
     assert run.status == "completed" and run.captures == {"out": "<dry-run>"}
-    step = json.loads((run.folder / "steps" / "001-make.json").read_text())
-    assert step["attempts"][0]["request"] == {
-        "dry_run": True,
-        "argv": ["touch", str(marker)],
-        "env": {},
-    }
+    assert not (run.folder / "steps").exists()  # nothing executed, so no step files
+    completed = events(run, "step_completed")[0]["data"]
+    assert completed["would_run"] == {"dry_run": True, "argv": ["touch", str(marker)], "env": {}}
     assert manifest(run)["mode"] == "dry-run"
 
 

@@ -87,3 +87,36 @@ def test_format_detection():
     assert parse_text("apiVersion: tool/v0\n").kind == "tool"
     assert parse_text("apiVersion: other/v1\n", "x.runbook.yaml").kind is None
     assert parse_text("meta: {}\n", "x.tool.yaml").kind == "tool"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gert.load import dump_yaml  # noqa: E402
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.text(max_size=30),
+)
+_keys = st.text(min_size=1, max_size=12)
+_data = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=1000)
+@given(st.dictionaries(_keys, _data, max_size=6))
+def test_dump_yaml_round_trips(data):
+    assert parse_text(dump_yaml(data)).data == data
+
+
+def test_dump_yaml_is_plain_where_it_can_be():
+    text = dump_yaml(
+        {"runbook": "runbooks/a.runbook.yaml", "state": "needs_rca", "yes": "on", "n": "42"}
+    )
+    assert text == 'runbook: runbooks/a.runbook.yaml\nstate: needs_rca\n"yes": "on"\n"n": "42"\n'

@@ -32,6 +32,8 @@ from gert.validate import RunbookInvalid, Validator, load_runbook
 
 MODES = ("real", "dry-run", "replay")
 TRACE_EXCERPT = 4096  # characters of stdout/stderr kept in trace events (step files keep all)
+# In a dry-run, run.yaml is rewritten after a step at most this often (seconds).
+MANIFEST_REFRESH = 0.5
 
 
 # ------------------------------------------------------------------ results
@@ -531,6 +533,8 @@ class _Run:
         )
         self.started = utc_now()
         self.result.started_at = iso(self.started)
+        self.runbook_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.saved_at = 0.0
         if self.resumed_from is not None:  # keep what the first attempt recorded
             m = self.resumed_from
             self.result.started_at = str(m.get("started_at") or self.result.started_at)
@@ -588,7 +592,7 @@ class _Run:
             "error": r.error or "",
             "chain_error": r.chain_error or "",
             "runbook_name": self.rb.meta.name,
-            "runbook_sha256": hashlib.sha256(self.path.read_bytes()).hexdigest(),
+            "runbook_sha256": self.runbook_sha256,
             "gert_version": _version(),
             "host": platform.node(),
             "scenario": "",
@@ -597,8 +601,13 @@ class _Run:
         }
         return self.redactor.data(m)
 
-    def save(self) -> None:
-        self.engine.store.save(self.folder, self.manifest())
+    def save(self, index: bool = True) -> None:
+        """Rewrite run.yaml; ``index=False`` after a step (the index row changes only at
+        start, end and chaining)."""
+        self.engine.store.save(
+            self.folder, self.manifest(), sync=self.options.mode != "dry-run", index=index
+        )
+        self.saved_at = time.monotonic()
 
     def record_child(self, child: RunResult) -> None:
         """List a child run in this run's manifest (when it starts, again when it ends)."""
@@ -841,9 +850,9 @@ class _Run:
         }
         if error:
             payload["error"] = error
-        record.step_file = self.folder.write_step(
-            number, sid, self.redactor.data(payload), sync=self.options.mode != "dry-run"
-        )
+        dry = self.options.mode == "dry-run"
+        if not dry:  # step files hold what executed steps saw; a dry-run executes nothing
+            record.step_file = self.folder.write_step(number, sid, self.redactor.data(payload))
         if output is not None and output.evidence:
             self.emit(
                 "evidence_recorded",
@@ -871,11 +880,17 @@ class _Run:
                 "status_code": last.get("status_code"),
                 "stdout": _excerpt(last.get("stdout", "")),
                 "stderr": _excerpt(last.get("stderr", "")),
+                **({"would_run": last.get("request", {})} if dry else {}),
                 **({"error": error} if error else {}),
             },
             sync=True,
         )
         self.result.steps.append(record)
+        # The manifest is rewritten after every step of a real run, so a crash leaves a
+        # truthful one; a dry-run (thousands of steps a second, nothing real) refreshes it
+        # at most every MANIFEST_REFRESH seconds.
+        if dry is False or time.monotonic() - self.saved_at >= MANIFEST_REFRESH:
+            self.save(index=False)
         return record, output
 
     def restore(

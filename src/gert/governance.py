@@ -18,7 +18,7 @@ from typing import Any
 DEFAULT_REDACT: tuple[tuple[str, str], ...] = (
     (r"(?i)(authorization:\s*(?:bearer|basic|token)\s+)[^\s\"']+", r"\1***"),
     (
-        r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)(\s*[=:]\s*)(?!\*\*\*)[^\s\"',;&]+",
+        r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)([\"']?\s*[=:]\s*[\"']?)(?!\*\*\*)[^\s\"',;&]+",
         r"\1\2***",
     ),
     (r"\bAKIA[0-9A-Z]{16}\b", "***"),
@@ -70,11 +70,19 @@ class Policy:
         }
 
 
+# Every DEFAULT_REDACT pattern needs one of these words; most strings have none, so one
+# search spares them the four patterns.
+_DEFAULT_HINT = re.compile(
+    r"(?i)authorization|passw|pwd|secret|token|api[_-]?key|access[_-]?key|AKIA|PRIVATE KEY"
+)
+
+
 class Redactor:
     """Replaces secrets in text and nested data before anything is written or shown."""
 
     def __init__(self, rules: Iterable[tuple[str, str]] = (), secrets: Iterable[str] = ()):
-        self.rules = [(re.compile(p), r) for p, r in (*DEFAULT_REDACT, *rules)]
+        self.defaults = [(re.compile(p), r) for p, r in DEFAULT_REDACT]
+        self.rules = [(re.compile(p), r) for p, r in rules]
         # Longest first, so a secret containing another is replaced whole.
         self.secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
 
@@ -95,6 +103,9 @@ class Redactor:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, "***")
+        if _DEFAULT_HINT.search(value):
+            for pattern, replacement in self.defaults:
+                value = pattern.sub(replacement, value)
         for pattern, replacement in self.rules:
             value = pattern.sub(replacement, value)
         return value

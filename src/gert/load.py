@@ -8,6 +8,8 @@ domain rule, template, condition) can point at the author's own line.
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -244,27 +246,88 @@ def load_file(path: str | Path) -> Document:
     return parse_text(text, str(path))
 
 
-@lru_cache(maxsize=1)
-def _dumper() -> Any:
-    from ruamel.yaml import YAML
+_PLAIN = re.compile(r"[A-Za-z_./][A-Za-z0-9 _./@+:,=()-]*\Z")  # \Z: "$" allows a final newline
+_RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ".inf", ".nan"}
+_NUMBERISH = re.compile(r"^[-+]?(\.?[0-9]|0[xob])")
 
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.sort_base_mapping_type_on_output = False  # keep the order fields were given in
-    y.width = 4096
 
-    def represent_str(representer: Any, value: str) -> Any:
-        style = "|" if "\n" in value else None
-        return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = str(value)
+    plain = (
+        _PLAIN.match(text) is not None
+        and text.lower() not in _RESERVED
+        and not _NUMBERISH.match(text)
+        and ": " not in text
+        and not text.endswith((" ", ":"))
+    )
+    return text if plain else _quote(text)
 
-    y.representer.add_representer(str, represent_str)
-    return y
+
+# Characters YAML does not allow raw in a stream (JSON leaves them raw): escape them.
+_NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
+def _quote(text: str) -> str:
+    """A double-quoted scalar: a JSON string (valid YAML) with YAML's unprintables escaped."""
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+def _emit(value: Any, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = _scalar(str(k))
+            if isinstance(v, dict) and v:
+                out.append(f"{pad}{key}:\n")
+                _emit(v, indent + 2, out)
+            elif isinstance(v, list) and v:
+                out.append(f"{pad}{key}:\n")
+                _emit(v, indent, out)
+            else:
+                out.append(f"{pad}{key}: {_inline(v)}\n")
+    else:  # a non-empty list
+        for v in value:
+            if isinstance(v, dict) and v:
+                first, *rest = _lines(v, indent + 2)
+                out.append(f"{pad}- {first.lstrip()}")
+                out.extend(rest)
+            elif isinstance(v, list) and v:
+                out.append(f"{pad}-\n")
+                _emit(v, indent + 2, out)
+            else:
+                out.append(f"{pad}- {_inline(v)}\n")
+
+
+def _lines(value: Any, indent: int) -> list[str]:
+    out: list[str] = []
+    _emit(value, indent, out)
+    return out
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _scalar(value)
 
 
 def dump_yaml(data: Any) -> str:
-    """YAML text for plain data: block style, keys in order, multi-line strings as `|`."""
-    import io
+    """YAML text for plain data (dicts, lists, strings, numbers, booleans, None).
 
-    out = io.StringIO()
-    _dumper().dump(data, out)
-    return out.getvalue()
+    Block style with keys in the order given; a string is written plain only when it
+    cannot be read back as anything else, otherwise double-quoted (a JSON string, which
+    is valid YAML). Written by gert because ruamel's representer costs a millisecond per
+    manifest, and manifests are rewritten after every step.
+    """
+    if not isinstance(data, dict | list) or not data:
+        return _inline(data) + "\n"
+    return "".join(_lines(data, 0))

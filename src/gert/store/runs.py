@@ -34,6 +34,11 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
+def _datasync(fd: int) -> None:
+    """Force a file's data to disk (fdatasync where the platform has it)."""
+    getattr(os, "fdatasync", os.fsync)(fd)
+
+
 def write_atomic(path: Path, text: str, sync: bool = True) -> None:
     """Write a file so that readers see the old or the new content, never a mix.
 
@@ -44,7 +49,7 @@ def write_atomic(path: Path, text: str, sync: bool = True) -> None:
         f.write(text)
         if sync:
             f.flush()
-            os.fsync(f.fileno())
+            _datasync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -71,11 +76,11 @@ class RunFolder:
     def steps_dir(self) -> Path:
         return self.path / "steps"
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
+    def write_manifest(self, manifest: dict[str, Any], sync: bool = True) -> None:
         """Rewrite run.yaml atomically (temp file + rename)."""
         from gert.load import dump_yaml
 
-        write_atomic(self.manifest_path, dump_yaml(manifest))
+        write_atomic(self.manifest_path, dump_yaml(manifest), sync)
 
     def read_manifest(self) -> dict[str, Any]:
         """The manifest as plain data."""
@@ -109,10 +114,13 @@ class RunStore:
         self.runs_dir = runs_dir
         self.index = RunIndex(index_path or runs_dir.parent / "index.sqlite")
 
-    def save(self, folder: RunFolder, manifest: dict[str, Any]) -> None:
-        """Write a run's manifest and bring its index row up to date."""
-        folder.write_manifest(manifest)
-        self.index.record(manifest, folder.path)
+    def save(
+        self, folder: RunFolder, manifest: dict[str, Any], sync: bool = True, index: bool = True
+    ) -> None:
+        """Write a run's manifest and (unless told not to) bring its index row up to date."""
+        folder.write_manifest(manifest, sync)
+        if index:
+            self.index.record(manifest, folder.path)
 
     def create(self, run_id: str) -> RunFolder:
         """A new, empty run folder."""

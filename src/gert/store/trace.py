@@ -110,7 +110,7 @@ class TraceWriter:
         if self.durable and (
             sync or type_ in ("run_completed", "step_completed", "run_interrupted")
         ):
-            os.fsync(self.file.fileno())
+            getattr(os, "fdatasync", os.fsync)(self.file.fileno())
         self.whole.update(line + b"\n")
         self.prev = hashlib.sha256(line).hexdigest()
         return event
