@@ -120,3 +120,29 @@ def test_dump_yaml_is_plain_where_it_can_be():
         {"runbook": "runbooks/a.runbook.yaml", "state": "needs_rca", "yes": "on", "n": "42"}
     )
     assert text == 'runbook: runbooks/a.runbook.yaml\nstate: needs_rca\n"yes": "on"\n"n": "42"\n'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ".inf",
+        ".NaN",
+        "@x",
+        "`x",
+        "-1",
+        "0x1f",
+        "1e3",
+        "yes",
+        "~",
+        "a: b",
+        "a #b",
+        "x\n",
+        " x",
+        "x ",
+        "é",
+    ],
+)
+def test_dump_yaml_quotes_what_would_read_back_differently(text):
+    dumped = dump_yaml({"k": text})
+    assert dumped.startswith('k: "')
+    assert parse_text(dumped).data == {"k": text}
