@@ -28,4 +28,6 @@ python3 -m venv .venv
 if [ ! -x .venv/npm/node_modules/.bin/yaml-language-server ]; then
   npm install --silent --no-audit --no-fund --prefix .venv/npm yaml-language-server@2.0.0 >/dev/null
 fi
+# The example incident: a SQLite database of synthetic login failures and incident 747870160.
+.venv/bin/python examples/create_example_data.py
 echo "gert is set up: .venv/bin/gert --help"

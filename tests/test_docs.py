@@ -97,19 +97,64 @@ def test_tables_were_found():
 
 
 CONSOLE = [text for name, text in blocks("console") if name == "README.md"]
+_VARYING = [(re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}"), "RUN"), (re.compile(r"\(\d+ ms"), "(N ms")]
+
+
+def _normal(line: str) -> str:
+    for pattern, repl in _VARYING:
+        line = pattern.sub(repl, line)
+    return line.rstrip()
+
+
+def _transcript(text: str) -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) pairs of a console block."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.strip().splitlines():
+        if line.startswith("$ "):
+            out.append((line[2:], []))
+        elif line != "...":
+            out[-1][1].append(line)
+    return out
 
 
 @pytest.mark.parametrize("text", CONSOLE)
-def test_readme_console_transcripts(text):
-    lines = text.strip().splitlines()
-    command = lines[0].removeprefix("$ ").split()
-    expected = [ln for ln in lines[1:] if ln != "..."]
-    r = subprocess.run(
-        [sys.executable, "-m", "gert.cli", *command[1:]], capture_output=True, text=True, cwd=ROOT
-    )
-    printed = (r.stdout + r.stderr).splitlines()
-    for line in expected:
-        assert line in printed, f"{line!r} not printed by {' '.join(command)}"
+def test_readme_console_transcripts(text, tmp_path):
+    import glob
+    import shlex
+    import shutil
+
+    cwd = ROOT
+    for command, expected in _transcript(text):
+        argv = shlex.split(command)
+        if argv[0] == "cd":
+            if argv[1] == "examples":  # a fresh copy, as set-up leaves it
+                cwd = tmp_path / "examples"
+                shutil.copytree(
+                    ROOT / "examples", cwd, ignore=shutil.ignore_patterns(".runbook", "data")
+                )
+                subprocess.run(
+                    [sys.executable, str(cwd / "create_example_data.py")],
+                    check=True,
+                    capture_output=True,
+                )
+            else:
+                cwd = cwd / argv[1]
+            continue
+        assert argv[0].endswith(".venv/bin/gert"), command
+        args = [
+            a
+            for arg in argv[1:]
+            for a in (sorted(glob.glob(arg, root_dir=cwd)) if "*" in arg else [arg])
+        ]
+        r = subprocess.run(
+            [sys.executable, "-m", "gert.cli", *args], capture_output=True, text=True, cwd=cwd
+        )
+        printed = [_normal(ln) for ln in (r.stdout + r.stderr).splitlines()]
+        assert "Traceback" not in r.stderr, r.stderr
+        for line in expected:
+            assert _normal(line) in printed, f"{line!r} not printed by {command}:\n" + "\n".join(
+                printed
+            )
 
 
 def test_readme_python_example():

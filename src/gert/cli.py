@@ -168,7 +168,7 @@ def exec_(
     from gert.project import open_project
     from gert.validate import RunbookInvalid
 
-    console = Console(stderr=as_json, highlight=False)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)  # no hard wraps in logs
     project = open_project(runbook)
     options = Options(
         mode=mode,
@@ -255,7 +255,7 @@ def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
     from gert.project import open_project
     from gert.validate import RunbookInvalid
 
-    console = Console(stderr=as_json, highlight=False)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)  # no hard wraps in logs
     project = open_project()
     options = Options(
         answers=_load_answers(answers_file),
