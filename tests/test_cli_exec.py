@@ -282,3 +282,44 @@ def test_manifest_is_current_while_the_run_goes(project, tmp_path):
     finally:
         go.write_text("")
         proc.wait(timeout=30)
+
+
+def test_json_output_is_redacted_and_traces_are_signed_with_the_configured_key(project):
+    project.config("record: off\nhmac_key_env: GERT_TEST_TRACE_KEY\n")
+    project.write(
+        "s.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: s, kind: composable, inputs: {tok: {from: env.GERT_TEST_TOK, secret: true}}}
+        steps:
+          - {id: leak, type: cli, with: {argv: [echo, "{{ .tok }}"]}, capture: {out: stdout}}
+          - {id: fail, type: cli, with: {argv: [sh, -c, "exit 1"]}, assertions: [{exit_code: 0, message: "{{ .tok }}"}]}
+        """,
+    )
+    env = {**os.environ, "GERT_TEST_TOK": "very-secret-token", "GERT_TEST_TRACE_KEY": "k3y"}
+    r = gert("exec", "s.runbook.yaml", "--json", cwd=project.root, env=env)
+    assert r.returncode == 1
+    assert "very-secret-token" not in r.stdout + r.stderr
+    assert json.loads(r.stdout)["runs"][0]["captures"] == {"out": "***\n"}
+    folder = only_run(project.root)
+    assert verify_trace(folder.trace_path, key=b"k3y").hmac_checked
+    v = gert(
+        "trace",
+        "verify",
+        folder.run_id,
+        "--key-env",
+        "GERT_TEST_TRACE_KEY",
+        cwd=project.root,
+        env=env,
+    )
+    assert v.returncode == 0 and "signature checked" in v.stdout
+    bad = gert(
+        "trace",
+        "verify",
+        folder.run_id,
+        "--key-env",
+        "WRONG",
+        cwd=project.root,
+        env={**env, "WRONG": "nope"},
+    )
+    assert bad.returncode == 1 and "hmac does not match" in bad.stdout

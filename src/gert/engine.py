@@ -669,7 +669,12 @@ class _Run:
         except Exception as e:  # a bug or an unexpected fault: record it, never lose the run
             r.status = "error"
             r.error = f"{type(e).__name__}: {e}"
-        r.captures = dict(self.captures)
+        # What surfaces show (console, --json) is redacted like everything written.
+        r.captures = self.redactor.data(dict(self.captures))
+        r.error = self.redactor.text(r.error) if r.error else r.error
+        for record in r.steps:
+            record.captures = self.redactor.data(record.captures)
+            record.error = self.redactor.text(record.error) if record.error else record.error
         r.ended_at = iso(utc_now())
         self.emit(
             "run_completed",
