@@ -268,9 +268,12 @@ def _mcp_call(
     timeout: float | None,
 ) -> StepOutput:
     """Call one tool of an MCP server over stdio with the official SDK."""
-    import anyio
-    from mcp import ClientSession, StdioServerParameters
-    from mcp.client.stdio import stdio_client
+    try:
+        import anyio
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+    except ImportError:
+        raise StepError("MCP tools need the official SDK: pip install 'gert[mcp]'") from None
 
     out = StepOutput(
         request={
