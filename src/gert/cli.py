@@ -162,11 +162,9 @@ def exec_(
     """
     from rich.console import Console
 
-    from gert.console import Progress, TerminalPrompter, interactive, print_summary
-    from gert.engine import Engine, InputsMissing, Options
-    from gert.incident import IncidentError
+    from gert.console import Progress, TerminalPrompter, interactive
+    from gert.engine import Engine, Options
     from gert.project import open_project
-    from gert.validate import RunbookInvalid
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)  # no hard wraps in logs
     project = open_project(runbook)
@@ -181,15 +179,24 @@ def exec_(
     )
     if actor:
         options.actor = actor
-    engine = Engine(project)
+    _finish_chain(lambda: Engine(project).run(runbook, options), project, console, as_json)
+
+
+def _finish_chain(run, project, console, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Run a chain (exec, resume), show or print its result, and exit with its code."""
+    from gert.console import print_summary
+    from gert.engine import InputsMissing, ResumeRefused
+    from gert.incident import IncidentError
+    from gert.validate import RunbookInvalid
+
     try:
-        chain = engine.run(runbook, options)
+        chain = run()
     except RunbookInvalid as e:
         for p in e.problems:
             if p.severity == "error":
                 click.echo(p.format(), err=True)
         sys.exit(EXIT_INVALID)
-    except (InputsMissing, IncidentError) as e:
+    except (InputsMissing, IncidentError, ResumeRefused, FileNotFoundError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_INVALID)
     if as_json:
@@ -249,11 +256,9 @@ def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
     """
     from rich.console import Console
 
-    from gert.console import Progress, TerminalPrompter, interactive, print_summary
-    from gert.engine import Engine, InputsMissing, Options, ResumeRefused
-    from gert.incident import IncidentError
+    from gert.console import Progress, TerminalPrompter, interactive
+    from gert.engine import Engine, Options
     from gert.project import open_project
-    from gert.validate import RunbookInvalid
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)  # no hard wraps in logs
     project = open_project()
@@ -262,23 +267,7 @@ def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
         prompter=TerminalPrompter(console) if interactive() and not as_json else None,
         observer=None if as_json else Progress(console),
     )
-    try:
-        chain = Engine(project).resume(run_id, options)
-    except (ResumeRefused, FileNotFoundError, InputsMissing, IncidentError) as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_INVALID)
-    except RunbookInvalid as e:
-        for p in e.problems:
-            if p.severity == "error":
-                click.echo(p.format(), err=True)
-        sys.exit(EXIT_INVALID)
-    if as_json:
-        import json
-
-        click.echo(json.dumps(chain_json(chain, project.root), indent=2))
-    else:
-        print_summary(console, chain, project.root)
-    sys.exit(chain.exit_code)
+    _finish_chain(lambda: Engine(project).resume(run_id, options), project, console, as_json)
 
 
 @main.group()
