@@ -246,7 +246,8 @@ def load_file(path: str | Path) -> Document:
     return parse_text(text, str(path))
 
 
-_PLAIN = re.compile(r"[A-Za-z_./][A-Za-z0-9 _./@+:,=()-]*\Z")  # \Z: "$" allows a final newline
+# Plain when it starts with a letter, "_" or "/" (".": ruamel reads "." and ".5" as floats)
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9 _./@+:,=()-]*\Z")  # \Z: "$" allows a final newline
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ".inf", ".nan"}
 _NUMBERISH = re.compile(r"^[-+]?(\.?[0-9]|0[xob])")
 
