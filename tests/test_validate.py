@@ -254,3 +254,18 @@ def test_project_config_is_validated():
         ("config-regex", 3, 20, "governance.denied_commands"),
         ("config-regex", 5, 14, "redact[0].pattern"),
     ]
+
+
+def test_simple_jsonpath_fast_path_agrees_with_the_library():
+    import jsonpath
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gert.validate import SIMPLE_JSONPATH
+
+    @settings(max_examples=300)
+    @given(st.from_regex(SIMPLE_JSONPATH, fullmatch=True))
+    def check(query):
+        jsonpath.compile(query)  # raises if the fast path accepted an invalid query
+
+    check()

@@ -8,7 +8,6 @@ domain rule, template, condition) can point at the author's own line.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -260,6 +259,8 @@ def _scalar(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, int | float):
+        import json
+
         return json.dumps(value)
     text = str(value)
     plain = (
@@ -278,6 +279,8 @@ _NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 
 def _quote(text: str) -> str:
     """A double-quoted scalar: a JSON string (valid YAML) with YAML's unprintables escaped."""
+    import json  # here, not at module level: validation never dumps, and start-up counts
+
     return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
