@@ -502,21 +502,6 @@ def as_node(step: AnyStep | Node) -> Node:
     return Node.model_construct(step=bare, branches=branches)
 
 
-def walk_nodes(nodes: list[Node]) -> list[tuple[Node, tuple[Branch, ...]]]:
-    """Every node in document order, with the chain of branches that encloses it."""
-    out: list[tuple[Node, tuple[Branch, ...]]] = []
-
-    def visit(ns: list[Node], enclosing: tuple[Branch, ...]) -> None:
-        for n in ns:
-            n = as_node(n)
-            out.append((n, enclosing))
-            for b in n.branches:
-                visit([as_node(s) for s in b.steps], (*enclosing, b))
-
-    visit(nodes, ())
-    return out
-
-
 # ------------------------------------------------------------------ tools
 
 

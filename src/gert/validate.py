@@ -50,7 +50,9 @@ SOURCES_BY_KIND = {
 }
 RUNBOOK_SUFFIX = ".runbook.yaml"
 # The JSONPaths most captures use ($.data[0].error, $.data[*].node, $.a.b): always valid.
-SIMPLE_JSONPATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:0|[1-9][0-9]{0,14}|\*)\]|\.\*)*\Z", re.ASCII)
+SIMPLE_JSONPATH = re.compile(
+    r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:0|[1-9][0-9]{0,14}|\*)\]|\.\*)*\Z", re.ASCII
+)
 
 
 # ------------------------------------------------------------------ problems
