@@ -7,6 +7,7 @@ needs when it runs (a test guards this).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -127,11 +128,20 @@ def _load_answers(path: str | None) -> dict:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["real", "dry-run"]),
+    type=click.Choice(["real", "dry-run", "replay"]),
     default="real",
     show_default=True,
-    help="dry-run renders every step and runs nothing.",
+    help="dry-run renders every step and runs nothing; replay takes every response from --scenario.",
 )
+@click.option(
+    "--scenario", "scenario_dir", type=click.Path(), help="The scenario folder to replay."
+)
+@click.option(
+    "--rebase-time",
+    metavar="now|ISO",
+    help="Replay with timestamps shifted so the root starts then.",
+)
+@click.option("--no-record", is_flag=True, help="Do not save this real run as a scenario.")
 @click.option("--as", "actor", metavar="ACTOR", help="Who runs it (default: the OS user).")
 @click.option(
     "--evidence", "answers_file", type=click.Path(), help="Answers for manual steps, by step ID."
@@ -149,6 +159,9 @@ def exec_(
     incident_id: str | None,
     variables: tuple[str, ...],
     mode: str,
+    scenario_dir: str | None,
+    rebase_time: str | None,
+    no_record: bool,
     actor: str | None,
     answers_file: str | None,
     max_chain_depth: int | None,
@@ -179,6 +192,20 @@ def exec_(
     )
     if actor:
         options.actor = actor
+    options.record = not no_record
+    if (scenario_dir or rebase_time) and mode != "replay":
+        raise click.UsageError("--scenario and --rebase-time go with --mode replay")
+    if mode == "replay":
+        from gert.scenario import ScenarioError, load_scenario, parse_reference
+
+        if not scenario_dir:
+            raise click.UsageError("--mode replay needs --scenario DIR")
+        try:
+            options.scenario = load_scenario(Path(scenario_dir))
+            options.rebase_to = parse_reference(rebase_time) if rebase_time else None
+        except ScenarioError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_INVALID)
     _finish_chain(lambda: Engine(project).run(runbook, options), project, console, as_json)
 
 
@@ -214,6 +241,7 @@ def chain_json(chain, root) -> dict:  # type: ignore[no-untyped-def]
         "final_state": chain.final_state,
         "exit_code": chain.exit_code,
         "chain_error": chain.chain_error,
+        "scenario": chain.scenario,
         "runs": [
             {
                 "run_id": r.run_id,

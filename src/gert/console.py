@@ -107,6 +107,10 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
             console.print(f"    [red]{r.error}[/]", highlight=False)
     if chain.chain_error:
         console.print(f"[red]chain error:[/] {chain.chain_error}", highlight=False)
+    if chain.scenario:
+        console.print(f"[dim]scenario saved: {chain.scenario}[/]", highlight=False)
+    if chain.scenario_error:
+        console.print(f"[yellow]{chain.scenario_error}[/]", highlight=False)
 
 
 class TerminalPrompter:

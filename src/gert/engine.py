@@ -8,6 +8,7 @@ and an observer callback, and render the :class:`ChainResult`.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import hashlib
 import os
@@ -25,7 +26,7 @@ from gert.governance import Policy, Redactor
 from gert.incident import IncidentError, Provider, field_value
 from gert.model import AnyStep, InvokeStep, ManualStep, Node, Runbook, as_node, parse_duration
 from gert.project import Project
-from gert.store.runs import RunFolder, RunStore, iso, new_run_id, utc_now
+from gert.store.runs import RunFolder, RunStore, iso, new_run_id, parse_iso, utc_now
 from gert.store.trace import TraceWriter
 from gert.template import TemplateError, render
 from gert.validate import RunbookInvalid, Validator, load_runbook
@@ -107,6 +108,8 @@ class ChainResult:
     """Every run of a chain, root first."""
 
     runs: list[RunResult] = field(default_factory=list)
+    scenario: str | None = None  # where the chain was saved as a scenario
+    scenario_error: str | None = None
 
     @property
     def final(self) -> RunResult:
@@ -146,6 +149,9 @@ class Options:
     prompter: Prompter | None = None
     observer: Callable[[str, dict[str, Any]], None] | None = None
     hmac_key: bytes | None = None
+    record: bool = True  # save a real chain as a scenario (unless gert.yaml says record: off)
+    scenario: Any = None  # gert.scenario.Scenario to replay from (mode replay)
+    rebase_to: Any = None  # datetime: shift recorded timestamps so the root starts here
 
 
 def _default_actor() -> str:
@@ -221,7 +227,13 @@ class Engine:
         if options.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         checked = load_runbook(runbook, self.project)
-        incident = self._incident(options.incident_id)
+        if options.mode == "replay":  # everything comes from the recording, nothing live
+            if options.scenario is None:
+                raise ValueError("replay needs a scenario")
+            incident = options.scenario.incident
+            options.variables = {**options.scenario.inputs, **options.variables}
+        else:
+            incident = self._incident(options.incident_id)
         depth_limit = (
             options.max_chain_depth
             if options.max_chain_depth is not None
@@ -238,6 +250,7 @@ class Engine:
         chain = ChainResult()
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         parent: _Run | None = None
+        runs = [run]
         try:
             while True:
                 seen.add((str(run.path.resolve()), tuple(sorted(run.inputs.items()))))
@@ -264,12 +277,54 @@ class Engine:
                     break
                 parent = run
                 run = _Run(self, checked.model, path, options, incident, inputs, parent, inherited)
+                runs.append(run)
                 parent.record_child(
                     run.result
                 )  # linked from the start: a crash leaves a truthful parent
+            self._save_scenario(runs, chain, options, incident)
         finally:
             self.close()
         return chain
+
+    def _save_scenario(
+        self,
+        runs: list[_Run],
+        chain: ChainResult,
+        options: Options,
+        incident: dict[str, Any] | None,
+    ) -> None:
+        """Save a real chain as a scenario (DESIGN §8): failed and interrupted ones too."""
+        from gert.scenario import scenario_folder, write_scenario
+
+        if options.mode != "real" or not options.record or self.config.record == "off":
+            return
+        root = runs[0]
+        anchor = options.incident_id or root.run_id
+        folder = scenario_folder(
+            self.project.resolve(self.config.scenarios_dir),
+            root.result.started_at,
+            root.rb.meta.name,
+            anchor,
+        )
+        rel = os.path.relpath(folder, self.project.root)
+        try:
+            for r in runs:
+                r.scenario_path = rel
+                r.emit("scenario_saved", {"path": rel}, sync=True)
+                r.trace.close()
+                r.save()
+            write_scenario(
+                folder,
+                runs=[r.result for r in runs],
+                incident=incident,
+                inputs=root.inputs,
+                root_runbook=os.path.relpath(root.path.resolve(), self.project.root.resolve()),
+                status=chain.final_state,
+                redact=root.redactor,
+            )
+            chain.scenario = rel
+        except OSError as e:  # a full disk must not cost the run its evidence or its exit code
+            chain.scenario_error = f"could not save the scenario at {rel}: {e}"
 
     def resume(self, run_id: str, options: Options) -> ChainResult:
         """Continue a run that was killed or interrupted, from its trace.
@@ -508,6 +563,19 @@ class _Run:
         self.policy = Policy.merge(cfg.governance, rb.meta.governance)
         self.journal: dict[tuple[str, int], dict[str, Any]] = {}
         self.resumed_from: dict[str, Any] | None = None
+        self.position = parent.position + 1 if parent else 1
+        self.scenario_path = ""
+        self.attempt_no = 1
+        self.recording = None
+        self.offset = dt.timedelta(0)
+        self.answers = options.answers
+        if options.mode == "replay" and options.scenario is not None:
+            self.recording = options.scenario.recording(self.position)
+            self.answers = self.recording.answers if self.recording else {}
+            if options.rebase_to is not None and options.scenario.reference_time:
+                from gert.scenario import parse_reference
+
+                self.offset = options.rebase_to - parse_reference(options.scenario.reference_time)
         if existing is not None:
             self.folder, self.resumed_from, self.journal = existing
             self.run_id = self.folder.run_id
@@ -595,7 +663,7 @@ class _Run:
             "runbook_sha256": self.runbook_sha256,
             "gert_version": _version(),
             "host": platform.node(),
-            "scenario": "",
+            "scenario": self.scenario_path,
             "posted": {},
             "trace": {"events": self.trace.seq, "head": self.trace.head},
         }
@@ -756,7 +824,7 @@ class _Run:
         return out
 
     def ask_outcome(self, step: ManualStep, states: list[str]) -> str:
-        answers = self.options.answers.get(step.id, {})
+        answers = self.answers.get(step.id, {})
         given = answers.get("outcome")
         if given is None and self.options.prompter:
             given = self.options.prompter.ask_choice(
@@ -809,7 +877,7 @@ class _Run:
             skip = self.precondition(step, scope, sid)
             if skip:
                 self.step_number -= 1
-                return self.skip(sid, skip), None
+                return self.skip(sid, skip, self.occurrences[sid]), None
         attempts: list[dict[str, Any]] = []
         retry = step.retry or scope.runbook.meta.defaults.retry
         tries = retry.attempts if retry else 1
@@ -818,6 +886,7 @@ class _Run:
         assertions: list[dict[str, Any]] = []
         error: str | None = None
         for attempt in range(1, tries + 1):
+            self.attempt_no = attempt
             output, captures, assertions, error = self.attempt(step, scope, sid)
             attempts.append(
                 {
@@ -839,6 +908,14 @@ class _Run:
                 self.captures.update(captures)
             scope.values.update(captures)
         ended = utc_now()
+        if self.recording is not None and (sid, self.occurrences[sid]) in self.recording.steps:
+            from gert.scenario import shift_timestamps
+
+            rec = self.recording.steps[(sid, self.occurrences[sid])]
+            started = parse_iso(
+                shift_timestamps(rec.get("started_at") or iso(started), self.offset)
+            )
+            ended = parse_iso(shift_timestamps(rec.get("ended_at") or iso(ended), self.offset))
         payload = {
             "step_id": sid,
             "number": number,
@@ -921,8 +998,11 @@ class _Run:
             output.choice = captures.get(step.choices.variable)
         return record, output
 
-    def skip(self, sid: str, reason: str) -> StepRecord:
-        self.emit("step_skipped", {"step_id": sid, "reason": reason})
+    def skip(self, sid: str, reason: str, occurrence: int | None = None) -> StepRecord:
+        data: dict[str, Any] = {"step_id": sid, "reason": reason}
+        if occurrence is not None:  # a precondition skip: replay needs to know which occurrence
+            data["occurrence"] = occurrence
+        self.emit("step_skipped", data)
         record = StepRecord(sid, "skipped", reason=reason)
         self.result.steps.append(record)
         return record
@@ -938,6 +1018,10 @@ class _Run:
             raise _StepFailed(StepRecord(sid, "failed", error=blocked))
         if self.options.mode == "dry-run":
             return None
+        if self.options.mode == "replay":  # the recording says whether the check skipped the step
+            return (
+                self.recording.skipped.get((sid, self.occurrences[sid])) if self.recording else None
+            )
         out = run_command(
             argv,
             env=scope.policy.child_env(os.environ),
@@ -1067,7 +1151,7 @@ class _Run:
             {"step_id": sid, "min": need, "roles": roles, "reason": reason},
             sync=True,
         )
-        answers = self.options.answers.get(sid)
+        answers = self.answers.get(sid)
         given = answers.get("approved_by") if isinstance(answers, dict) else None
         if given is None and self.options.prompter:
             text = self.options.prompter.ask_text(
@@ -1083,6 +1167,25 @@ class _Run:
             )
         self.emit("approval_granted", {"step_id": sid, "approved_by": names}, sync=True)
         return names
+
+    def replayed(self, sid: str) -> StepOutput:
+        """The recorded response of this step's occurrence and attempt; fails closed."""
+        from gert.scenario import ScenarioError
+
+        rec = self.recording
+        if rec is None:
+            raise StepError(
+                f"the scenario has no run at chain position {self.position}; replay never runs a step live"
+            )
+        if rec.runbook and rec.runbook != self.rb.meta.name:
+            raise StepError(
+                f"the scenario recorded '{rec.runbook}' at chain position {self.position}, "
+                f"but replay is running '{self.rb.meta.name}'"
+            )
+        try:
+            return rec.response(sid, self.occurrences[sid], self.attempt_no, self.offset)
+        except ScenarioError as e:
+            raise StepError(str(e)) from None
 
     def required_approval(self, step: AnyStep, scope: _Scope) -> tuple[int, list[str], str] | None:
         """(min, roles, reason) when the step may not complete without approval."""
@@ -1102,6 +1205,8 @@ class _Run:
         self, step: AnyStep, rendered: dict[str, Any], scope: _Scope, sid: str
     ) -> StepOutput:
         """Execute a step through its executor, with the approvals it needs."""
+        if self.options.mode == "replay":
+            return self.replayed(sid)
         approval = self.required_approval(step, scope) if self.options.mode == "real" else None
         approved: list[str] = []
         if approval is not None and step.type == "tool":  # a tool action waits before it runs
@@ -1124,11 +1229,7 @@ class _Run:
         executor = self.engine.executors.get(step.type)
         if executor is None:
             raise StepError(f"no executor for {step.type} steps")
-        answers = (
-            self.options.answers.get(sid, {})
-            if isinstance(self.options.answers.get(sid), dict)
-            else {}
-        )
+        answers = self.answers.get(sid, {}) if isinstance(self.answers.get(sid), dict) else {}
         ctx = StepContext(
             step=step,
             rendered=rendered,

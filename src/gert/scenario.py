@@ -1,0 +1,303 @@
+"""Scenarios: every real chain saved, replayed offline (DESIGN §8; seed 000: "the evidence
+IS the scenario").
+
+A saved scenario is a folder::
+
+    scenarios/YYYY/MM/DD/<slug>-<incident>/
+      incident.json   the incident as fetched at run start (redacted)
+      inputs.yaml     the root run's resolved inputs
+      scenario.yaml   manifest: incident, root runbook, captured_at, reference time, chain
+      runs/01-<runbook>/  run.yaml, trace.jsonl, steps/*.json of the root run
+      runs/02-<runbook>/  the child, and so on down the chain
+
+Replay reads it back: each step's response is found by chain position, step ID and
+occurrence (and attempt), never by suffix and never live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gert.executors import StepOutput
+
+SCENARIO_API = "scenario/v0"
+
+
+class ScenarioError(Exception):
+    """A scenario folder that cannot be used: names the file and what is wrong."""
+
+
+def slug(text: str) -> str:
+    """Lower-case words joined by dashes, for folder names."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "run"
+
+
+# ------------------------------------------------------------------ saving
+
+
+def scenario_folder(root: Path, started_at: str, runbook_name: str, anchor: str) -> Path:
+    """A fresh folder ``YYYY/MM/DD/<slug>-<anchor>`` under *root* (suffixed when taken)."""
+    day = started_at[:10].split("-")
+    base = root / day[0] / day[1] / day[2] / f"{slug(runbook_name)}-{slug(anchor)}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def write_scenario(
+    folder: Path,
+    *,
+    runs: list[Any],
+    incident: dict[str, Any] | None,
+    inputs: dict[str, str],
+    root_runbook: str,
+    status: str,
+    redact: Any,
+) -> None:
+    """Write a scenario folder from finished runs (each has ``folder``, ``runbook``, ``run_id``)."""
+    from gert.load import dump_yaml
+    from gert.store.runs import iso, utc_now, write_atomic
+
+    folder.mkdir(parents=True)
+    (folder / "runs").mkdir()
+    chain = []
+    for n, run in enumerate(runs, start=1):
+        name = f"{n:02d}-{slug(run.runbook)}"
+        shutil.copytree(run.folder, folder / "runs" / name, ignore=shutil.ignore_patterns(".*.tmp"))
+        chain.append(
+            {
+                "position": n,
+                "runbook": run.runbook,
+                "run_id": run.run_id,
+                "folder": f"runs/{name}",
+                "outcome": run.state,
+            }
+        )
+    if incident is not None:
+        write_atomic(
+            folder / "incident.json",
+            json.dumps(redact.data(incident), indent=2, ensure_ascii=False) + "\n",
+        )
+    write_atomic(folder / "inputs.yaml", dump_yaml(redact.data(dict(inputs))) if inputs else "{}\n")
+    manifest = {
+        "apiVersion": SCENARIO_API,
+        "incident_id": str((incident or {}).get("id", "")),
+        "root_runbook": root_runbook,
+        "captured_at": iso(utc_now()),
+        "reference_time": runs[0].started_at,
+        "status": status,
+        "chain": chain,
+    }
+    write_atomic(folder / "scenario.yaml", dump_yaml(manifest))
+
+
+# ------------------------------------------------------------------ time
+
+
+_ISO = re.compile(
+    r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})([T ])(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?(?![\d:])"
+)
+
+
+def shift_timestamps(value: Any, offset: dt.timedelta) -> Any:
+    """Shift every ISO-8601 timestamp inside *value* (strings, nested data) by *offset*,
+    keeping each one's precision, separator and zone designator."""
+    if not offset:
+        return value
+    if isinstance(value, str):
+        return _ISO.sub(lambda m: _shift_match(m, offset), value) if "-" in value else value
+    if isinstance(value, dict):
+        return {k: shift_timestamps(v, offset) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shift_timestamps(v, offset) for v in value]
+    return value
+
+
+def _shift_match(m: re.Match[str], offset: dt.timedelta) -> str:
+    year, month, day, sep, hour, minute, second, frac, zone = m.groups()
+    try:
+        micro = int((frac or ".0")[1:7].ljust(6, "0"))
+        t = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro
+        )
+    except ValueError:
+        return m.group(0)  # not a real date: leave it alone
+    t += offset
+    out = f"{t:%Y-%m-%d}{sep}{t:%H:%M}"
+    if second is not None:
+        out += f":{t:%S}"
+        if frac:
+            digits = len(frac) - 1
+            out += "." + f"{t.microsecond:06d}{'0' * max(0, digits - 6)}"[:digits]
+    return out + (zone or "")
+
+
+def parse_reference(text: str) -> dt.datetime:
+    """An ISO time or ``now`` (UTC)."""
+    if text == "now":
+        return dt.datetime.now(dt.UTC)
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ScenarioError(f"--rebase-time must be 'now' or an ISO time, not {text!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass
+class RunRecording:
+    """The recorded responses of one run of a chain, by (step ID, occurrence)."""
+
+    position: int
+    runbook: str
+    folder: Path
+    steps: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    skipped: dict[tuple[str, int], str] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def response(
+        self, step_id: str, occurrence: int, attempt: int, offset: dt.timedelta
+    ) -> StepOutput:
+        """The recorded output of one attempt of a step; ScenarioError when there is none."""
+        rec = self.steps.get((step_id, occurrence))
+        if rec is None:
+            raise ScenarioError(
+                f"no recorded response for step '{step_id}' (occurrence {occurrence}) in run "
+                f"{self.position:02d} ({self.runbook}) of {self.folder}; replay never runs a step live"
+            )
+        attempts = rec.get("attempts") or []
+        if attempt > len(attempts):
+            raise ScenarioError(
+                f"step '{step_id}' was recorded with {len(attempts)} attempt(s), replay needs {attempt}"
+            )
+        return output_from_record(shift_timestamps(attempts[attempt - 1], offset))
+
+
+_OUTPUT_FIELDS = (
+    "request",
+    "stdout",
+    "stderr",
+    "exit_code",
+    "status_code",
+    "headers",
+    "body",
+    "error",
+    "timed_out",
+    "evidence",
+    "choice",
+    "chosen_outcome",
+    "approved_by",
+    "truncated",
+)
+
+
+def output_from_record(attempt: dict[str, Any]) -> StepOutput:
+    """A StepOutput from a step file's attempt (what the executor returned back then)."""
+    if not isinstance(attempt, dict):
+        raise ScenarioError(f"a recorded attempt must be a mapping, got {type(attempt).__name__}")
+    out = StepOutput(**{k: attempt[k] for k in _OUTPUT_FIELDS if k in attempt})
+    if "data" in attempt:
+        out.data, out.has_data = attempt["data"], True
+    return out
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file, or ScenarioError naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: missing") from None
+    except ValueError as e:
+        raise ScenarioError(f"{path}: not valid JSON (truncated?): {e}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file, or ScenarioError naming it."""
+    from gert.load import LoadError, load_file
+
+    try:
+        return load_file(path).data
+    except LoadError as e:
+        raise ScenarioError(str(e)) from None
+
+
+def load_run_recording(position: int, folder: Path) -> RunRecording:
+    """Read one recorded run folder: step files, skips and the engineer's answers."""
+    from gert.store.trace import read_events
+
+    manifest = read_yaml(folder / "run.yaml") or {}
+    rec = RunRecording(position, str(manifest.get("runbook_name", "")), folder)
+    for f in sorted((folder / "steps").glob("*.json")) if (folder / "steps").is_dir() else []:
+        payload = read_json(f)
+        if (
+            not isinstance(payload, dict)
+            or "step_id" not in payload
+            or not isinstance(payload.get("attempts"), list)
+        ):
+            raise ScenarioError(f"{f}: not a step file (needs step_id and attempts)")
+        rec.steps[(payload["step_id"], int(payload.get("occurrence") or 1))] = payload
+    for e in read_events(folder / "trace.jsonl") if (folder / "trace.jsonl").exists() else []:
+        d = e.get("data") or {}
+        if e["type"] == "step_skipped" and d.get("occurrence"):  # precondition skips
+            rec.skipped[(d["step_id"], int(d["occurrence"]))] = str(d.get("reason", ""))
+        elif e["type"] == "approval_granted":
+            rec.answers.setdefault(d["step_id"], {})["approved_by"] = d.get("approved_by", [])
+        elif e["type"] == "outcome_reached" and d.get("step_id"):
+            rec.answers.setdefault(d["step_id"], {})["outcome"] = d.get("state")
+    return rec
+
+
+@dataclass
+class Scenario:
+    """A scenario folder, read: what to replay and with which inputs."""
+
+    folder: Path
+    inputs: dict[str, str]
+    incident: dict[str, Any] | None
+    runs: list[RunRecording]
+    reference_time: str = ""
+    root_runbook: str = ""
+
+    def recording(self, position: int) -> RunRecording | None:
+        """The recorded run at a chain position (1-based), if the scenario has one."""
+        return self.runs[position - 1] if 0 < position <= len(self.runs) else None
+
+
+def load_scenario(folder: Path) -> Scenario:
+    """Read a saved scenario; ScenarioError names the file that is missing or wrong."""
+    if not folder.is_dir():
+        raise ScenarioError(f"{folder}: no such scenario folder")
+    manifest = read_yaml(folder / "scenario.yaml") if (folder / "scenario.yaml").exists() else {}
+    if not isinstance(manifest, dict):
+        raise ScenarioError(f"{folder / 'scenario.yaml'}: must be a mapping")
+    inputs_file = folder / "inputs.yaml"
+    if not inputs_file.is_file():
+        raise ScenarioError(f"{inputs_file}: missing (a scenario needs the inputs it ran with)")
+    inputs = read_yaml(inputs_file) or {}
+    if not isinstance(inputs, dict):
+        raise ScenarioError(f"{inputs_file}: must be a mapping of input names to values")
+    incident = read_json(folder / "incident.json") if (folder / "incident.json").exists() else None
+    runs = []
+    for entry in manifest.get("chain") or []:
+        run_folder = folder / str(entry.get("folder", ""))
+        if not (run_folder / "run.yaml").is_file():
+            raise ScenarioError(f"{run_folder}: the run folder scenario.yaml names is missing")
+        runs.append(load_run_recording(int(entry.get("position", len(runs) + 1)), run_folder))
+    return Scenario(
+        folder,
+        {k: str(v) for k, v in inputs.items()},
+        incident,
+        runs,
+        str(manifest.get("reference_time", "")),
+        str(manifest.get("root_runbook", "")),
+    )
