@@ -147,11 +147,11 @@ def test_rebased_replay_shifts_every_timestamp_by_one_offset(chained):
     seen = replay.runs[1].captures["when_seen"]
     expected = dt.datetime(2026, 2, 14, 9, 57, 53, 125000, tzinfo=dt.UTC) + offset
     assert seen == expected.strftime("%Y-%m-%dT%H:%M:%S.") + f"{expected.microsecond // 1000:03d}Z"
-    note = [
+    note = next(
         e
         for e in read_events(replay.runs[2].folder / "trace.jsonl")
         if e["type"] == "evidence_recorded"
-    ][0]
+    )
     shifted_note = note["data"]["evidence"]["note"]["value"]
     assert shifted_note == "restarted at " + (
         dt.datetime(2026, 2, 14, 10, 1, tzinfo=dt.UTC) + offset
