@@ -298,6 +298,97 @@ def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
     _finish_chain(lambda: Engine(project).resume(run_id, options), project, console, as_json)
 
 
+@main.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first scenario that fails.")
+@click.option(
+    "--update", is_flag=True, help="Write each scenario's test.yaml from what its replay showed."
+)
+def test_(paths: tuple[str, ...], as_json: bool, fail_fast: bool, update: bool) -> None:
+    """Replay scenarios and check their test.yaml (RUNBOOK files or folders; default: scenarios/).
+
+    A scenario without test.yaml is skipped (with --update it gets one). Prints one line
+    per scenario with the failed assertions under it, then `N passed, N failed, N
+    skipped`. Exits 0 when all pass, 1 when one fails, 2 when a runbook is invalid.
+    """
+    from gert.project import open_project
+    from gert.scenario import ScenarioError
+    from gert.testing import Case, Runner, discover, json_result, write_test_yaml
+
+    project = open_project(paths[0] if paths else None)
+    try:
+        cases = discover([Path(p) for p in paths], project)
+    except ScenarioError as e:
+        raise click.UsageError(str(e)) from None
+    runner = Runner(project)
+    results = []
+    try:
+        for case in cases:
+            if update and case.test is None and case.error is None:
+                from gert.testing import TestSpec
+
+                case = Case(
+                    case.folder, case.runbook, TestSpec()
+                )  # replay once to learn the expectations
+            result = runner.run(case)
+            if update and result.status in ("passed", "failed"):
+                path = write_test_yaml(case, result)
+                result.status, result.failures = "passed", [f"wrote {path}"]
+            results.append(result)
+            if not as_json:
+                _print_case(result, project.root)
+            if fail_fast and result.status in ("failed", "error", "invalid"):
+                break
+    finally:
+        runner.close()
+    counts = {
+        k: sum(1 for r in results if r.status == k)
+        for k in ("passed", "failed", "skipped", "error", "invalid")
+    }
+    failed = counts["failed"] + counts["error"] + counts["invalid"]
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                {
+                    "passed": counts["passed"],
+                    "failed": failed,
+                    "skipped": counts["skipped"],
+                    "scenarios": [json_result(r) for r in results],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"{counts['passed']} passed, {failed} failed, {counts['skipped']} skipped")
+    sys.exit(EXIT_INVALID if counts["invalid"] else EXIT_FAILED if failed else EXIT_OK)
+
+
+def _print_case(result, root) -> None:  # type: ignore[no-untyped-def]
+    try:
+        name = str(result.case.folder.resolve().relative_to(root.resolve()))
+    except ValueError:
+        name = str(result.case.folder)
+    label = {
+        "passed": "PASS",
+        "failed": "FAIL",
+        "skipped": "SKIP",
+        "error": "ERROR",
+        "invalid": "INVALID",
+    }[result.status]
+    steps = f"{result.steps} step{'s' * (result.steps != 1)}"
+    detail = (
+        f"  ({result.final_state}, {steps}, {result.seconds * 1000:.0f} ms)"
+        if result.final_state
+        else ""
+    )
+    click.echo(f"{label:7} {name}{detail}")
+    for failure in result.failures:
+        click.echo(f"        {failure}")
+
+
 @main.group()
 def trace() -> None:
     """Inspect run traces."""

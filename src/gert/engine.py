@@ -152,6 +152,7 @@ class Options:
     record: bool = True  # save a real chain as a scenario (unless gert.yaml says record: off)
     scenario: Any = None  # gert.scenario.Scenario to replay from (mode replay)
     rebase_to: Any = None  # datetime: shift recorded timestamps so the root starts here
+    ephemeral: bool = False  # evidence nobody keeps (gert test): written, never fsynced
 
 
 def _default_actor() -> str:
@@ -201,6 +202,19 @@ class Engine:
         self.executors = executors if executors is not None else default_executors()
         self._provider = provider
         self.validator = Validator(project)
+        self._checked: dict[tuple[str, int], Any] = {}
+
+    def load(self, path: str | Path) -> Any:
+        """A validated runbook (cached by path and modification time; raises RunbookInvalid)."""
+        p = Path(path)
+        try:
+            key = (str(p.resolve()), p.stat().st_mtime_ns)
+        except OSError:
+            return load_runbook(p, self.project)  # reports the missing file
+        cached = self._checked.get(key)
+        if cached is None:
+            cached = self._checked[key] = load_runbook(p, self.project)
+        return cached
 
     @property
     def provider(self) -> Provider:
@@ -226,7 +240,7 @@ class Engine:
         """
         if options.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        checked = load_runbook(runbook, self.project)
+        checked = self.load(runbook)
         if options.mode == "replay":  # everything comes from the recording, nothing live
             if options.scenario is None:
                 raise ValueError("replay needs a scenario")
@@ -341,7 +355,7 @@ class Engine:
                 f"run {run_id} already finished ({m.get('status')}); nothing to resume"
             )
         path = self.project.root / str(m["runbook"])
-        checked = load_runbook(path, self.project)
+        checked = self.load(path)
         events = read_events(folder.trace_path)
         journal: dict[tuple[str, int], dict[str, Any]] = {}
         for e in events:
@@ -417,7 +431,7 @@ class Engine:
         if not self.project.contains(path):
             raise ChainStop(f"next runbook '{rel}' is outside the project; refused")
         try:
-            checked = load_runbook(path, self.project)
+            checked = self.load(path)
         except RunbookInvalid as e:
             first = next((p for p in e.problems if p.severity == "error"), None)
             detail = f": {first.format()}" if first else ""
@@ -569,6 +583,7 @@ class _Run:
         self.recording = None
         self.offset = dt.timedelta(0)
         self.answers = options.answers
+        self.durable = options.mode != "dry-run" and not options.ephemeral
         if options.mode == "replay" and options.scenario is not None:
             self.recording = options.scenario.recording(self.position)
             self.answers = self.recording.answers if self.recording else {}
@@ -590,7 +605,7 @@ class _Run:
             self.run_id,
             key,
             self.redactor,
-            durable=options.mode != "dry-run",
+            durable=options.mode != "dry-run" and not options.ephemeral,
         )
         self.result = RunResult(
             run_id=self.run_id,
@@ -672,9 +687,7 @@ class _Run:
     def save(self, index: bool = True) -> None:
         """Rewrite run.yaml; ``index=False`` after a step (the index row changes only at
         start, end and chaining)."""
-        self.engine.store.save(
-            self.folder, self.manifest(), sync=self.options.mode != "dry-run", index=index
-        )
+        self.engine.store.save(self.folder, self.manifest(), sync=self.durable, index=index)
         self.saved_at = time.monotonic()
 
     def record_child(self, child: RunResult) -> None:
@@ -934,7 +947,9 @@ class _Run:
             payload["error"] = error
         dry = self.options.mode == "dry-run"
         if not dry:  # step files hold what executed steps saw; a dry-run executes nothing
-            record.step_file = self.folder.write_step(number, sid, self.redactor.data(payload))
+            record.step_file = self.folder.write_step(
+                number, sid, self.redactor.data(payload), self.durable
+            )
         if output is not None and output.evidence:
             self.emit(
                 "evidence_recorded",
@@ -1168,7 +1183,9 @@ class _Run:
         self.emit("approval_granted", {"step_id": sid, "approved_by": names}, sync=True)
         return names
 
-    def replayed(self, sid: str) -> StepOutput:
+    def replayed(
+        self, step: AnyStep, rendered: dict[str, Any], scope: _Scope, sid: str
+    ) -> StepOutput:
         """The recorded response of this step's occurrence and attempt; fails closed."""
         from gert.scenario import ScenarioError
 
@@ -1183,8 +1200,11 @@ class _Run:
                 f"but replay is running '{self.rb.meta.name}'"
             )
         try:
-            return rec.response(sid, self.occurrences[sid], self.attempt_no, self.offset)
+            return rec.response(sid, self.occurrences[sid], self.attempt_no, self.offset, rendered)
         except ScenarioError as e:
+            if step.type == "manual" and rec.answers.get(sid) is not None:
+                # A hand-written scenario answers manual steps through its evidence map.
+                return self._execute(step, rendered, scope, sid)
             raise StepError(str(e)) from None
 
     def required_approval(self, step: AnyStep, scope: _Scope) -> tuple[int, list[str], str] | None:
@@ -1206,7 +1226,7 @@ class _Run:
     ) -> StepOutput:
         """Execute a step through its executor, with the approvals it needs."""
         if self.options.mode == "replay":
-            return self.replayed(sid)
+            return self.replayed(step, rendered, scope, sid)
         approval = self.required_approval(step, scope) if self.options.mode == "real" else None
         approved: list[str] = []
         if approval is not None and step.type == "tool":  # a tool action waits before it runs
@@ -1238,7 +1258,7 @@ class _Run:
             env=scope.policy.child_env(os.environ),
             timeout=self.timeout(step, scope),
             answers=answers,
-            prompter=self.options.prompter,
+            prompter=None if self.options.mode == "replay" else self.options.prompter,
             tools=scope.tools,
             check_command=lambda argv: self.blocked(argv, scope, sid),
             actor=self.options.actor,

@@ -166,7 +166,12 @@ class RunRecording:
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def response(
-        self, step_id: str, occurrence: int, attempt: int, offset: dt.timedelta
+        self,
+        step_id: str,
+        occurrence: int,
+        attempt: int,
+        offset: dt.timedelta,
+        rendered: dict[str, Any] | None = None,
     ) -> StepOutput:
         """The recorded output of one attempt of a step; ScenarioError when there is none."""
         rec = self.steps.get((step_id, occurrence))
@@ -267,9 +272,13 @@ class Scenario:
     runs: list[RunRecording]
     reference_time: str = ""
     root_runbook: str = ""
+    handwritten: Any = None  # gert.testing.HandwrittenRecording: answers for every run
 
-    def recording(self, position: int) -> RunRecording | None:
-        """The recorded run at a chain position (1-based), if the scenario has one."""
+    def recording(self, position: int) -> Any:
+        """The responses for a chain position (1-based): a recorded run, the hand-written
+        scenario's answers, or None."""
+        if self.handwritten is not None:
+            return self.handwritten
         return self.runs[position - 1] if 0 < position <= len(self.runs) else None
 
 

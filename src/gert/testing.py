@@ -1,0 +1,506 @@
+"""Scenario tests: ``gert test`` (DESIGN §9).
+
+A scenario is a test when its folder has a ``test.yaml``. Two kinds:
+
+* **recorded** incident scenarios (``scenarios/YYYY/MM/DD/...``, with ``scenario.yaml``
+  listing the chain): replayed from the recorded step files;
+* **hand-written** ones at ``scenarios/<runbook-name>/<scenario-name>/``: ``inputs.yaml``,
+  optional ``steps/<NNN->step-id.json`` responses, and ``scenario.yaml`` with
+  ``commands: [{argv, stdout, stderr, exit_code}]`` (matched by the rendered argv, in
+  order) and ``evidence: {step_id: {name: value}}`` (answers for manual steps).
+
+Each scenario is replayed through the real engine (evidence in a temporary folder), then
+every assertion of its ``test.yaml`` is checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+
+from gert.executors import StepOutput
+from gert.model import Strict
+from gert.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    output_from_record,
+    read_json,
+    read_yaml,
+)
+
+# ------------------------------------------------------------------ formats
+
+
+class CommandResponse(Strict):
+    """A canned answer for a command, matched by its rendered argv."""
+
+    argv: list[str] = Field(min_length=1)
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int = 0
+
+
+class HandwrittenScenario(Strict):
+    """``scenario.yaml`` of a hand-written scenario."""
+
+    description: str | None = None
+    runbook: str | None = Field(
+        None, description="The runbook's path; default: the folder's parent name."
+    )
+    incident: dict[str, Any] | None = None
+    commands: list[CommandResponse] = Field(default_factory=list)
+    evidence: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class HopSpec(Strict):
+    runbook: str
+    outcome: str | None = None
+
+
+class TestSpec(Strict):
+    """``test.yaml``: what a replay of the scenario must show."""
+
+    description: str | None = None
+    expected_outcome: str | None = Field(None, description="A state, `completed`, or `error`.")
+    expected_chain: list[str | HopSpec] | None = None
+    expected_captures: dict[str, str] = Field(default_factory=dict)
+    must_reach: list[str] = Field(default_factory=list)
+    must_not_reach: list[str] = Field(default_factory=list)
+    expected_step_status: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("expected_captures")
+    @classmethod
+    def _regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, want in value.items():
+            if len(want) > 1 and want.startswith("/") and want.endswith("/"):
+                try:
+                    re.compile(want[1:-1])
+                except re.error as e:
+                    raise ValueError(f"expected_captures.{name}: bad regex {want}: {e}") from None
+        return value
+
+    @field_validator("expected_step_status")
+    @classmethod
+    def _statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        for step, status in value.items():
+            if status not in ("passed", "failed", "skipped"):
+                raise ValueError(
+                    f"expected_step_status.{step}: '{status}' is not passed, failed or skipped"
+                )
+        return value
+
+
+def _parse(model: type[Strict], path: Path) -> Any:
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        from gert.load import load_file
+        from gert.validate import problems_from_pydantic
+
+        problems = problems_from_pydantic(e, load_file(path), model)
+        raise ScenarioError("; ".join(p.format() for p in problems)) from None
+
+
+# ------------------------------------------------------------------ hand-written replay
+
+
+class HandwrittenRecording:
+    """Responses of a hand-written scenario, for every run of the chain."""
+
+    runbook = ""  # any runbook at any chain position
+
+    def __init__(self, folder: Path, spec: HandwrittenScenario):
+        self.skipped: dict[tuple[str, int], str] = {}  # preconditions run as written: none skip
+        self.folder = folder
+        self.spec = spec
+        self.answers = spec.evidence
+        self.steps: dict[tuple[str, int], dict[str, Any]] = {}
+        self.single: dict[str, dict[str, Any]] = {}
+        self.used: dict[tuple[str, ...], int] = {}
+        for f in sorted((folder / "steps").glob("*.json")) if (folder / "steps").is_dir() else []:
+            payload = read_json(f)
+            if not isinstance(payload, dict):
+                raise ScenarioError(f"{f}: a recorded response must be a JSON object")
+            if "attempts" in payload:  # a step file copied from a real run
+                if not isinstance(payload["attempts"], list) or "step_id" not in payload:
+                    raise ScenarioError(f"{f}: a step file needs step_id and a list of attempts")
+                self.steps[(payload["step_id"], int(payload.get("occurrence") or 1))] = payload
+            else:  # one response for every occurrence: {stdout, exit_code, status_code, body, data...}
+                self.single[re.sub(r"^\d+-", "", f.stem)] = payload
+
+    def response(
+        self,
+        step_id: str,
+        occurrence: int,
+        attempt: int,
+        offset: dt.timedelta,
+        rendered: dict[str, Any] | None = None,
+    ) -> StepOutput:
+        """The canned response for a step: its step file, else a command matched by argv."""
+        rec = self.steps.get((step_id, occurrence))
+        if rec is not None:
+            attempts = rec["attempts"]
+            return output_from_record(attempts[min(attempt, len(attempts)) - 1])
+        flat = step_id.replace("/", "-")
+        if step_id in self.single or flat in self.single:
+            return output_from_record(self.single.get(step_id) or self.single[flat])
+        argv = (rendered or {}).get("argv")
+        if argv is not None:
+            key = tuple(str(a) for a in argv)
+            matches = [c for c in self.spec.commands if tuple(c.argv) == key]
+            n = self.used.get(key, 0)
+            if matches:
+                c = matches[min(n, len(matches) - 1)]  # in order; the last one repeats
+                self.used[key] = n + 1
+                return StepOutput(
+                    request={"argv": list(argv)},
+                    stdout=c.stdout,
+                    stderr=c.stderr,
+                    exit_code=c.exit_code,
+                )
+            raise ScenarioError(
+                f"{self.folder}: no command in scenario.yaml matches argv {list(argv)} (step '{step_id}')"
+            )
+        raise ScenarioError(
+            f"{self.folder}: no recorded response for step '{step_id}' "
+            f"(add steps/{flat}.json); replay never runs a step live"
+        )
+
+
+def load_any_scenario(folder: Path) -> Scenario:
+    """A recorded scenario (scenario.yaml lists a chain) or a hand-written one."""
+    manifest_file = folder / "scenario.yaml"
+    manifest = read_yaml(manifest_file) if manifest_file.is_file() else {}
+    if isinstance(manifest, dict) and manifest.get("chain"):
+        return load_scenario(folder)
+    spec = (
+        _parse(HandwrittenScenario, manifest_file)
+        if manifest_file.is_file()
+        else HandwrittenScenario()
+    )
+    inputs_file = folder / "inputs.yaml"
+    if not inputs_file.is_file():
+        raise ScenarioError(f"{inputs_file}: missing (a scenario needs the inputs it runs with)")
+    inputs = read_yaml(inputs_file) or {}
+    if not isinstance(inputs, dict):
+        raise ScenarioError(f"{inputs_file}: must be a mapping of input names to values")
+    return Scenario(
+        folder,
+        {k: str(v) for k, v in inputs.items()},
+        spec.incident,
+        [],
+        handwritten=HandwrittenRecording(folder, spec),
+    )
+
+
+# ------------------------------------------------------------------ discovery
+
+
+@dataclass
+class Case:
+    """One scenario to test."""
+
+    folder: Path
+    runbook: Path | None
+    test: TestSpec | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.folder)
+
+
+def _is_scenario(folder: Path) -> bool:
+    return any((folder / n).is_file() for n in ("test.yaml", "scenario.yaml", "inputs.yaml"))
+
+
+def find_scenarios(root: Path) -> list[Path]:
+    """Scenario folders under *root* (not descending into a scenario's own runs/)."""
+    if _is_scenario(root):
+        return [root]
+    found = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        found.extend(find_scenarios(child))
+    return found
+
+
+class RunbookNames:
+    """Runbooks of a project by meta.name (hand-written scenarios name their runbook so)."""
+
+    def __init__(self, root: Path, skip: Path):
+        self.root = root
+        self.skip = skip.resolve()
+        self._names: dict[str, Path] | None = None
+
+    def get(self, name: str) -> Path | None:
+        if self._names is None:
+            from gert.load import LoadError, load_file
+
+            self._names = {}
+            for f in sorted(self.root.rglob("*.runbook.yaml")):
+                if self.skip in f.resolve().parents or any(
+                    p.startswith(".") for p in f.relative_to(self.root).parts
+                ):
+                    continue
+                try:
+                    meta = (load_file(f).data or {}).get("meta") or {}
+                except (LoadError, AttributeError):
+                    continue
+                if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+                    self._names.setdefault(meta["name"], f)
+        return self._names.get(name)
+
+
+def discover(paths: list[Path], project: Any) -> list[Case]:
+    """Cases for runbook files and folders (default: the project's scenarios folder)."""
+    scenarios_dir = project.resolve(project.config.scenarios_dir)
+    names = RunbookNames(project.root, scenarios_dir)
+    folders: list[tuple[Path, Path | None]] = []
+    for p in paths or [scenarios_dir]:
+        if p.is_file() and p.name.endswith((".runbook.yaml", ".runbook.yml")):
+            name = ((read_yaml(p) or {}).get("meta") or {}).get("name", "")
+            own = scenarios_dir / str(name)
+            folders += [(f, p) for f in (find_scenarios(own) if own.is_dir() else [])]
+            for f in find_scenarios(scenarios_dir) if scenarios_dir.is_dir() else []:
+                m = read_yaml(f / "scenario.yaml") if (f / "scenario.yaml").is_file() else {}
+                if (
+                    isinstance(m, dict)
+                    and m.get("root_runbook")
+                    and (project.root / m["root_runbook"]).resolve() == p.resolve()
+                ):
+                    folders.append((f, p))
+        elif p.is_dir():
+            folders += [(f, None) for f in find_scenarios(p)]
+        else:
+            raise ScenarioError(f"{p}: neither a runbook file nor a folder")
+    cases, seen = [], set()
+    for folder, runbook in folders:
+        if folder.resolve() in seen:
+            continue
+        seen.add(folder.resolve())
+        cases.append(_case(folder, runbook, project, names))
+    return cases
+
+
+def _case(folder: Path, runbook: Path | None, project: Any, names: RunbookNames) -> Case:
+    case = Case(folder, runbook)
+    try:
+        manifest = (
+            read_yaml(folder / "scenario.yaml") if (folder / "scenario.yaml").is_file() else {}
+        )
+        manifest = manifest if isinstance(manifest, dict) else {}
+        if case.runbook is None:
+            if manifest.get("root_runbook"):
+                case.runbook = project.root / str(manifest["root_runbook"])
+            elif manifest.get("runbook"):
+                case.runbook = project.root / str(manifest["runbook"])
+            else:
+                case.runbook = names.get(folder.parent.name)
+                if case.runbook is None:
+                    raise ScenarioError(
+                        f"{folder}: no runbook named '{folder.parent.name}' in the project "
+                        "(scenarios/<runbook-name>/<scenario>/, or runbook: in scenario.yaml)"
+                    )
+        if (folder / "test.yaml").is_file():
+            case.test = _parse(TestSpec, folder / "test.yaml")
+    except ScenarioError as e:
+        case.error = str(e)
+    return case
+
+
+# ------------------------------------------------------------------ running and checking
+
+
+@dataclass
+class CaseResult:
+    """How one scenario fared."""
+
+    case: Case
+    status: str  # passed | failed | skipped | error
+    failures: list[str] = field(default_factory=list)
+    final_state: str = ""
+    steps: int = 0
+    seconds: float = 0.0
+    observed: dict[str, Any] = field(default_factory=dict)  # for --update and coverage
+
+
+def check(spec: TestSpec, chain: Any) -> list[str]:
+    """Every assertion of a test.yaml that the chain does not meet, as 'what: expected, got'."""
+    failures = []
+    state = chain.final_state
+    got_error = state in ("failed", "error", "chain_error", "interrupted")
+    if spec.expected_outcome is not None:
+        want = spec.expected_outcome
+        ok = got_error if want == "error" else state == want
+        if not ok:
+            failures.append(f"expected_outcome: expected {want}, got {state}")
+    if spec.expected_chain is not None:
+        want_chain = [
+            (h, None) if isinstance(h, str) else (h.runbook, h.outcome) for h in spec.expected_chain
+        ]
+        got_chain = [(r.runbook, r.state) for r in chain.runs]
+        if [w[0] for w in want_chain] != [g[0] for g in got_chain]:
+            failures.append(
+                f"expected_chain: expected {[w[0] for w in want_chain]}, got {[g[0] for g in got_chain]}"
+            )
+        else:
+            for (name, outcome), (_, got) in zip(want_chain, got_chain, strict=True):
+                if outcome is not None and outcome != got:
+                    failures.append(f"expected_chain: {name} expected outcome {outcome}, got {got}")
+    captures: dict[str, str] = {}
+    for r in chain.runs:
+        captures.update(r.captures)
+    for name, want in spec.expected_captures.items():
+        if name not in captures:
+            failures.append(
+                f"expected_captures.{name}: expected {want!r}, got nothing (never captured)"
+            )
+        elif not capture_matches(want, captures[name]):
+            failures.append(f"expected_captures.{name}: expected {want!r}, got {captures[name]!r}")
+    status = {s.step_id: s.status for r in chain.runs for s in r.steps}
+    for step in spec.must_reach:
+        if status.get(step) not in ("passed", "failed"):
+            failures.append(f"must_reach: step '{step}' was not reached")
+    for step in spec.must_not_reach:
+        if status.get(step) in ("passed", "failed"):
+            failures.append(f"must_not_reach: step '{step}' was reached ({status[step]})")
+    for step, want in spec.expected_step_status.items():
+        if status.get(step) != want:
+            failures.append(
+                f"expected_step_status.{step}: expected {want}, got {status.get(step, 'not reached')}"
+            )
+    return failures
+
+
+_COMPARE = re.compile(r"^(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)$")
+
+
+def capture_matches(want: str, got: str) -> bool:
+    """Exact text, a numeric comparison (``>0``, ``<=5``) or a ``/regex/``."""
+    if len(want) > 1 and want.startswith("/") and want.endswith("/"):
+        return re.search(want[1:-1], got) is not None
+    m = _COMPARE.match(want.strip())
+    if m:
+        try:
+            value = float(got.strip())
+        except ValueError:
+            return False
+        bound = float(m.group(2))
+        return {
+            ">": value > bound,
+            "<": value < bound,
+            ">=": value >= bound,
+            "<=": value <= bound,
+            "==": value == bound,
+            "!=": value != bound,
+        }[m.group(1)]
+    return got == want
+
+
+def observed(chain: Any) -> dict[str, Any]:
+    """What a replay showed, as a test.yaml would state it (for --update)."""
+    captures: dict[str, str] = {}
+    for r in chain.runs:
+        captures.update(r.captures)
+    return {
+        "expected_outcome": chain.final_state
+        if chain.final_state not in ("failed", "error", "chain_error")
+        else "error",
+        "expected_chain": [{"runbook": r.runbook, "outcome": r.state} for r in chain.runs],
+        "expected_captures": captures,
+        "expected_step_status": {s.step_id: s.status for r in chain.runs for s in r.steps},
+    }
+
+
+class Runner:
+    """Replays cases through one engine whose evidence goes to a temporary folder."""
+
+    def __init__(self, project: Any):
+        from gert.engine import Engine
+        from gert.store.runs import RunStore
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="gert-test-")
+        root = Path(self.tmp.name)
+        self.engine = Engine(project, store=RunStore(root / "runs", root / "index.sqlite"))
+
+    def close(self) -> None:
+        """Remove the temporary evidence."""
+        self.engine.store.index.close()
+        self.tmp.cleanup()
+
+    def run(self, case: Case) -> CaseResult:
+        """Replay one case and check its test.yaml."""
+        from gert.engine import InputsMissing, Options
+        from gert.incident import IncidentError
+        from gert.validate import RunbookInvalid
+
+        start = time.perf_counter()
+        if case.error:
+            return CaseResult(case, "error", [case.error])
+        if case.test is None:
+            return CaseResult(case, "skipped", ["no test.yaml"])
+        try:
+            scenario = load_any_scenario(case.folder)
+            options = Options(
+                mode="replay",
+                scenario=scenario,
+                ephemeral=True,
+                actor="gert-test",
+                incident_id=str((scenario.incident or {}).get("id") or "") or None,
+            )
+            chain = self.engine.run(case.runbook, options)
+        except RunbookInvalid as e:
+            first = next((p for p in e.problems if p.severity == "error"), None)
+            return CaseResult(case, "invalid", [first.format() if first else "invalid runbook"])
+        except (ScenarioError, InputsMissing, IncidentError, OSError) as e:
+            return CaseResult(case, "error", [str(e)], seconds=time.perf_counter() - start)
+        failures = check(case.test, chain)
+        return CaseResult(
+            case,
+            "failed" if failures else "passed",
+            failures,
+            chain.final_state,
+            sum(r.summary["total"] for r in chain.runs),
+            time.perf_counter() - start,
+            observed(chain),
+        )
+
+
+def write_test_yaml(case: Case, result: CaseResult) -> Path:
+    """Write (or refresh) a case's test.yaml from what its replay showed."""
+    from gert.load import dump_yaml
+    from gert.store.runs import write_atomic
+
+    path = case.folder / "test.yaml"
+    data = dict(result.observed)
+    if case.test is not None and case.test.description:
+        data = {"description": case.test.description, **data}
+    write_atomic(path, dump_yaml(data))
+    return path
+
+
+def json_result(result: CaseResult) -> dict[str, Any]:
+    """A case result as plain data (for --json)."""
+    return {
+        "scenario": result.case.name,
+        "runbook": str(result.case.runbook or ""),
+        "status": result.status,
+        "failures": result.failures,
+        "final_state": result.final_state,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 4),
+    }
+
+
+__all__ = ["Case", "CaseResult", "Runner", "TestSpec", "check", "discover", "write_test_yaml"]

@@ -1,0 +1,165 @@
+"""`gert test`: replaying scenarios and checking test.yaml (DESIGN §9)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gert.testing import capture_matches
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gert(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gert.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def examples(tmp_path):
+    dest = tmp_path / "examples"
+    shutil.copytree(
+        ROOT / "examples", dest, ignore=shutil.ignore_patterns(".runbook", "data", "20*")
+    )
+    return dest
+
+
+def test_the_example_scenarios_pass(examples):
+    r = gert("test", cwd=examples)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1] == "3 passed, 0 failed, 0 skipped"
+    assert (
+        "PASS    scenarios/login-success-rate-below-target/replica-build-running  (resolved, 3 steps,"
+        in r.stdout
+    )
+
+
+def test_a_runbook_argument_selects_its_scenarios(examples):
+    r = gert(
+        "test", "runbooks/login-success-rate-below-target.runbook.yaml", "--json", cwd=examples
+    )
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["passed"] == 3
+    assert {s["final_state"] for s in data["scenarios"]} == {"resolved", "escalated", "no_action"}
+
+
+def test_failures_show_expected_and_actual(examples):
+    test = examples / "scenarios/login-success-rate-below-target/no-failures/test.yaml"
+    test.write_text(
+        "expected_outcome: resolved\nexpected_chain: [login-success-rate-below-target, Unknown]\n"
+        "expected_captures: {failure_count: '>5', top_error: /^4/}\nmust_reach: [wait_for_build]\n"
+        "expected_step_status: {check_login_failures: failed}\n"
+    )
+    r = gert("test", cwd=examples)
+    assert r.returncode == 1
+    out = r.stdout
+    assert "FAIL    scenarios/login-success-rate-below-target/no-failures" in out
+    for line in (
+        "expected_outcome: expected resolved, got no_action",
+        "expected_chain: expected ['login-success-rate-below-target', 'Unknown'], got ['login-success-rate-below-target']",
+        "expected_captures.failure_count: expected '>5', got '0'",
+        "expected_captures.top_error: expected '/^4/', got ''",
+        "must_reach: step 'wait_for_build' was not reached",
+        "expected_step_status.check_login_failures: expected failed, got passed",
+    ):
+        assert f"        {line}" in out, line
+    assert out.splitlines()[-1] == "2 passed, 1 failed, 0 skipped"
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        (lambda d: (d / "inputs.yaml").unlink(), "inputs.yaml: missing"),
+        (
+            lambda d: (d / "steps/check_login_failures.json").write_text('{"data": {"succ'),
+            "not valid JSON",
+        ),
+        (
+            lambda d: (d / "steps/check_login_failures.json").write_text("[1, 2]"),
+            "must be a JSON object",
+        ),
+        (
+            lambda d: (d / "test.yaml").write_text(
+                "expected_outcome: resolved\nexpect_chain: []\n"
+            ),
+            "unknown field 'expect_chain'",
+        ),
+        (
+            lambda d: (d / "test.yaml").write_text("expected_captures: {x: '/[unclosed/'}\n"),
+            "bad regex",
+        ),
+        (lambda d: (d / "scenario.yaml").write_text("comands: []\n"), "unknown field 'comands'"),
+    ],
+)
+def test_a_broken_scenario_is_an_error_and_the_others_still_run(examples, damage, fragment):
+    damage(examples / "scenarios/login-success-rate-below-target/no-failures")
+    r = gert("test", cwd=examples)
+    assert r.returncode == 1
+    assert "ERROR   scenarios/login-success-rate-below-target/no-failures" in r.stdout
+    assert fragment in r.stdout
+    assert r.stdout.splitlines()[-1] == "2 passed, 1 failed, 0 skipped"
+
+
+def test_a_scenario_without_test_yaml_is_skipped_and_update_writes_one(project):
+    project.config("record: auto\n")
+    project.write(
+        "a.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: a, inputs: {who: {from: prompt}}}
+        steps:
+          - {id: hello, type: cli, with: {argv: [echo, "hi {{ .who }}"]}, capture: {said: stdout}}
+          - {id: done, type: cli, with: {argv: [echo]}, outcomes: [{when: 'said contains "bo"', state: resolved}]}
+        """,
+    )
+    chain = project.run("a.runbook.yaml", variables={"who": "bo"})
+    assert chain.scenario
+    r = gert("test", cwd=project.root)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "0 passed, 0 failed, 1 skipped"
+    assert "SKIP    " + chain.scenario in r.stdout
+    r = gert("test", "--update", cwd=project.root)
+    assert r.returncode == 0, r.stdout
+    written = (project.root / chain.scenario / "test.yaml").read_text()
+    assert "expected_outcome: resolved" in written and 'said: "hi bo\\n"' in written
+    r = gert("test", cwd=project.root)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "1 passed, 0 failed, 0 skipped"
+
+
+def test_fail_fast_and_invalid_runbooks(examples):
+    (examples / "scenarios/login-success-rate-below-target/no-failures/test.yaml").write_text(
+        "expected_outcome: escalated\n"
+    )
+    r = gert("test", "--fail-fast", cwd=examples)
+    assert r.returncode == 1 and r.stdout.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"
+    rb = examples / "runbooks/login-success-rate-below-target.runbook.yaml"
+    rb.write_text(rb.read_text().replace("type: tool", "type: toolz"))
+    r = gert("test", cwd=examples)
+    assert r.returncode == 2 and "INVALID" in r.stdout and "unknown step type 'toolz'" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("want", "got", "ok"),
+    [
+        ("42", "42", True),
+        ("42", "42\n", False),
+        (">0", "3", True),
+        (">0", "0", False),
+        ("<=5", "5", True),
+        (">0", "many", False),
+        ("/^ab+c$/", "abbbc", True),
+        ("/x/", "y", False),
+        ("!=0", "1", True),
+    ],
+)
+def test_capture_expectations(want, got, ok):
+    assert capture_matches(want, got) is ok
