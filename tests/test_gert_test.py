@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -163,3 +164,16 @@ def test_fail_fast_and_invalid_runbooks(examples):
 )
 def test_capture_expectations(want, got, ok):
     assert capture_matches(want, got) is ok
+
+
+def test_parallel_and_sequential_runs_agree(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from test_scenarios import make  # the benchmark's corpus generator
+
+    make(tmp_path, 210)  # above PARALLEL_FROM, so -j 2 uses worker processes
+    one = gert("test", "-j", "1", cwd=tmp_path)
+    two = gert("test", "-j", "2", cwd=tmp_path)
+    strip = lambda out: [re.sub(r", \d+ ms\)", ")", line) for line in out.splitlines()]  # noqa: E731
+    assert one.returncode == two.returncode == 0
+    assert strip(one.stdout) == strip(two.stdout)
+    assert one.stdout.splitlines()[-1] == "210 passed, 0 failed, 0 skipped"

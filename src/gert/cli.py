@@ -305,7 +305,15 @@ def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
 @click.option(
     "--update", is_flag=True, help="Write each scenario's test.yaml from what its replay showed."
 )
-def test_(paths: tuple[str, ...], as_json: bool, fail_fast: bool, update: bool) -> None:
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Worker processes (default: cores, for 200+ scenarios).",
+)
+def test_(
+    paths: tuple[str, ...], as_json: bool, fail_fast: bool, update: bool, jobs: int | None
+) -> None:
     """Replay scenarios and check their test.yaml (RUNBOOK files or folders; default: scenarios/).
 
     A scenario without test.yaml is skipped (with --update it gets one). Prints one line
@@ -314,34 +322,28 @@ def test_(paths: tuple[str, ...], as_json: bool, fail_fast: bool, update: bool) 
     """
     from gert.project import open_project
     from gert.scenario import ScenarioError
-    from gert.testing import Case, Runner, discover, json_result, write_test_yaml
+    from gert.testing import Case, TestSpec, discover, json_result, run_cases, write_test_yaml
 
     project = open_project(paths[0] if paths else None)
     try:
         cases = discover([Path(p) for p in paths], project)
     except ScenarioError as e:
         raise click.UsageError(str(e)) from None
-    runner = Runner(project)
+    if update:  # scenarios without test.yaml are replayed once to learn their expectations
+        cases = [
+            Case(c.folder, c.runbook, TestSpec()) if c.test is None and c.error is None else c
+            for c in cases
+        ]
     results = []
-    try:
-        for case in cases:
-            if update and case.test is None and case.error is None:
-                from gert.testing import TestSpec
-
-                case = Case(
-                    case.folder, case.runbook, TestSpec()
-                )  # replay once to learn the expectations
-            result = runner.run(case)
-            if update and result.status in ("passed", "failed"):
-                path = write_test_yaml(case, result)
-                result.status, result.failures = "passed", [f"wrote {path}"]
-            results.append(result)
-            if not as_json:
-                _print_case(result, project.root)
-            if fail_fast and result.status in ("failed", "error", "invalid"):
-                break
-    finally:
-        runner.close()
+    for result in run_cases(project, cases, jobs=1 if fail_fast else jobs):
+        if update and result.status in ("passed", "failed"):
+            path = write_test_yaml(result.case, result)
+            result.status, result.failures = "passed", [f"wrote {path}"]
+        results.append(result)
+        if not as_json:
+            _print_case(result, project.root)
+        if fail_fast and result.status in ("failed", "error", "invalid"):
+            break
     counts = {
         k: sum(1 for r in results if r.status == k)
         for k in ("passed", "failed", "skipped", "error", "invalid")

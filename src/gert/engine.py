@@ -604,7 +604,9 @@ class _Run:
             self.folder.trace_path,
             self.run_id,
             key,
-            self.redactor,
+            self.redactor
+            if engine.store.keeps
+            else None,  # a trace nobody keeps needs no redaction
             durable=options.mode != "dry-run" and not options.ephemeral,
         )
         self.result = RunResult(
@@ -687,6 +689,8 @@ class _Run:
     def save(self, index: bool = True) -> None:
         """Rewrite run.yaml; ``index=False`` after a step (the index row changes only at
         start, end and chaining)."""
+        if not self.engine.store.keeps:  # gert test: no manifest to build or write
+            return
         self.engine.store.save(self.folder, self.manifest(), sync=self.durable, index=index)
         self.saved_at = time.monotonic()
 

@@ -19,6 +19,7 @@ import datetime as dt
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,15 +429,13 @@ class Runner:
 
     def __init__(self, project: Any):
         from gert.engine import Engine
-        from gert.store.runs import RunStore
+        from gert.store.runs import EphemeralStore
 
         self.tmp = tempfile.TemporaryDirectory(prefix="gert-test-")
-        root = Path(self.tmp.name)
-        self.engine = Engine(project, store=RunStore(root / "runs", root / "index.sqlite"))
+        self.engine = Engine(project, store=EphemeralStore(Path(self.tmp.name)))
 
     def close(self) -> None:
-        """Remove the temporary evidence."""
-        self.engine.store.index.close()
+        """Remove the scratch folder."""
         self.tmp.cleanup()
 
     def run(self, case: Case) -> CaseResult:
@@ -504,3 +503,43 @@ def json_result(result: CaseResult) -> dict[str, Any]:
 
 
 __all__ = ["Case", "CaseResult", "Runner", "TestSpec", "check", "discover", "write_test_yaml"]
+
+
+# Below this many scenarios, starting worker processes costs more than it saves.
+PARALLEL_FROM = 200
+_worker: Runner | None = None
+
+
+def _init_worker(root: str) -> None:
+    global _worker
+    from gert.project import open_project
+
+    _worker = Runner(open_project(root))
+
+
+def _run_in_worker(case: Case) -> CaseResult:
+    assert _worker is not None
+    return _worker.run(case)
+
+
+def run_cases(project: Any, cases: list[Case], jobs: int | None = None) -> Iterator[CaseResult]:
+    """Results in the cases' order; in worker processes when there are enough cases."""
+    import os
+
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
+    if workers > 1 and len(cases) >= PARALLEL_FROM:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(
+            workers, initializer=_init_worker, initargs=(str(project.root),)
+        ) as pool:
+            yield from pool.map(
+                _run_in_worker, cases, chunksize=max(1, len(cases) // (workers * 8))
+            )
+        return
+    runner = Runner(project)
+    try:
+        for case in cases:
+            yield runner.run(case)
+    finally:
+        runner.close()

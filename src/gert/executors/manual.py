@@ -86,7 +86,7 @@ class ManualExecutor:
         if not src.is_file():
             raise StepError(f"attachment '{ev.name}': no file at {src}")
         store = ctx.run_folder / "attachments"
-        store.mkdir(exist_ok=True)
+        store.mkdir(parents=True, exist_ok=True)
         stored = store / f"{ctx.step.id}-{ev.name}{src.suffix}"
         shutil.copyfile(src, stored)
         return {

@@ -108,6 +108,8 @@ class RunStore:
     """All run folders of a project, under ``runs_dir`` (default ``.runbook/runs``), and the
     index over them (``.runbook/index.sqlite``)."""
 
+    keeps = True  # False for EphemeralStore: nothing written is kept
+
     def __init__(self, runs_dir: Path, index_path: Path | None = None):
         from gert.store.index import RunIndex
 
@@ -142,3 +144,50 @@ class RunStore:
         if not self.runs_dir.is_dir():
             return []
         return [RunFolder(p) for p in sorted(self.runs_dir.iterdir()) if RUN_ID.match(p.name)]
+
+
+class _NoIndex:
+    """The index of runs nobody keeps: records nothing."""
+
+    def record(self, manifest: dict[str, Any], folder: Path) -> None:
+        """Nothing to record."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class EphemeralFolder(RunFolder):
+    """A run folder that keeps nothing (gert test): its trace goes to the null device."""
+
+    @property
+    def trace_path(self) -> Path:
+        return Path(os.devnull)
+
+    def write_manifest(self, manifest: dict[str, Any], sync: bool = True) -> None:
+        """Nothing is kept."""
+
+    def write_step(
+        self, number: int, step_id: str, payload: dict[str, Any], sync: bool = True
+    ) -> str:
+        """Nothing is kept; the name is still reported."""
+        return f"steps/{number:03d}-{_slug(step_id)}.json"
+
+
+class EphemeralStore(RunStore):
+    """Runs nobody keeps, for replays whose result is all that matters (gert test).
+    Manual attachments still land in *scratch*, so their checksums can be taken."""
+
+    keeps = False
+
+    def __init__(self, scratch: Path):
+        self.runs_dir = scratch
+        self.index = _NoIndex()  # type: ignore[assignment]
+
+    def create(self, run_id: str) -> RunFolder:
+        """A folder object; the directory is made only if an attachment needs it."""
+        return EphemeralFolder(self.runs_dir / run_id)
+
+    def save(
+        self, folder: RunFolder, manifest: dict[str, Any], sync: bool = True, index: bool = True
+    ) -> None:
+        """Nothing is kept."""
