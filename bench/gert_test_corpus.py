@@ -2,7 +2,7 @@
 
 Target on the 2-core machine: >= 300 scenarios/s. Reports the in-process cost per
 scenario (replay through the real engine, evidence to a temporary folder) and the
-whole command. Run: .venv/bin/python bench/test_scenarios.py [COUNT]
+whole command. Run: .venv/bin/python bench/gert_test_corpus.py [COUNT]
 """
 
 from __future__ import annotations
