@@ -169,7 +169,9 @@ def test_capture_expectations(want, got, ok):
 def test_parallel_and_sequential_runs_agree(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("gert_test_corpus", ROOT / "bench" / "gert_test_corpus.py")
+    spec = importlib.util.spec_from_file_location(
+        "gert_test_corpus", ROOT / "bench" / "gert_test_corpus.py"
+    )
     corpus = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(ROOT / "bench"))
     spec.loader.exec_module(corpus)  # the benchmark's corpus generator
@@ -182,3 +184,32 @@ def test_parallel_and_sequential_runs_agree(tmp_path):
     assert one.returncode == two.returncode == 0
     assert strip(one.stdout) == strip(two.stdout)
     assert one.stdout.splitlines()[-1] == "210 passed, 0 failed, 0 skipped"
+
+
+def test_coverage_of_the_examples(examples):
+    r = gert("coverage", "--json", cwd=examples)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    rows = {row["runbook"]: row for row in data["runbooks"]}
+    cause = rows["IsReplicaInBuild"]
+    assert cause["steps"] == {"covered": 3, "total": 4}
+    assert cause["branches"] == {"covered": 2, "total": 2}
+    assert cause["outcomes"] == {"covered": 2, "total": 4}
+    assert set(cause["uncovered"]) == {
+        "step no_build_found",
+        "outcome wait_for_build[1] escalated",
+        "outcome no_build_found[0] needs_rca",
+    }
+    assert rows["login-success-rate-below-target"]["branches"] == {"covered": 2, "total": 2}
+    assert data["total"] == {"steps": 80.0, "branches": 100.0, "outcomes": 66.7}
+
+
+def test_min_branch_fails_when_a_condition_is_never_true(examples):
+    shutil.rmtree(examples / "scenarios/login-success-rate-below-target/no-failures")
+    r = gert("coverage", "--min-branch", "90", cwd=examples)
+    assert r.returncode == 1
+    assert (
+        "uncovered: branch check_login_failures.outcomes[0] when (failure_count == 0)" in r.stdout
+    )
+    assert "branch coverage 75.0% is below --min-branch 90%" in r.stderr
+    assert gert("coverage", "--min-branch", "70", cwd=examples).returncode == 0

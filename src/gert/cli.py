@@ -391,6 +391,86 @@ def _print_case(result, root) -> None:  # type: ignore[no-untyped-def]
         click.echo(f"        {failure}")
 
 
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the coverage as JSON.")
+@click.option(
+    "--min-branch",
+    type=click.FloatRange(0, 100),
+    help="Exit 1 when branch coverage is below N percent.",
+)
+def coverage(paths: tuple[str, ...], as_json: bool, min_branch: float | None) -> None:
+    """Step, branch and outcome coverage of runbooks by their scenarios.
+
+    Every scenario is replayed (with or without test.yaml). Branch coverage counts every
+    branch `condition` and every outcome `when` that held at least once; what no
+    scenario reached is named. Exits 1 below --min-branch, 2 on bad input.
+    """
+    from gert.project import open_project
+    from gert.scenario import ScenarioError
+    from gert.testing import RunbookCoverage, discover, measure_coverage
+
+    project = open_project(paths[0] if paths else None)
+    try:
+        cases = discover([Path(p) for p in paths], project)
+    except ScenarioError as e:
+        raise click.UsageError(str(e)) from None
+    report, problems = measure_coverage(project, cases)
+    totals = {k: [0, 0] for k in ("steps", "branches", "outcomes")}
+    rows = []
+    for cov in report:
+        row = {"runbook": cov.name, "path": str(cov.path)}
+        for kind in totals:
+            hit, total = RunbookCoverage.ratio(getattr(cov, kind))
+            totals[kind][0] += hit
+            totals[kind][1] += total
+            row[kind] = {"covered": hit, "total": total}
+        row["uncovered"] = cov.uncovered()
+        rows.append(row)
+    pct = {k: (100.0 * h / t if t else 100.0) for k, (h, t) in totals.items()}
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                {
+                    "runbooks": rows,
+                    "total": {k: round(v, 1) for k, v in pct.items()},
+                    "errors": [{"scenario": p.case.name, "error": p.failures} for p in problems],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"{'RUNBOOK':40} {'STEPS':>12} {'BRANCHES':>12} {'OUTCOMES':>12}")
+        for row in rows:
+            cells = [
+                f"{row[k]['covered']}/{row[k]['total']} {_pct(row[k]):>4}"
+                for k in ("steps", "branches", "outcomes")
+            ]
+            click.echo(f"{row['runbook'][:40]:40} {cells[0]:>12} {cells[1]:>12} {cells[2]:>12}")
+            for item in row["uncovered"]:
+                click.echo(f"    uncovered: {item}")
+        for p in problems:
+            click.echo(f"error: {p.case.name}: {'; '.join(p.failures)}", err=True)
+        click.echo(
+            f"Total: steps {pct['steps']:.0f}%, branches {pct['branches']:.0f}%, outcomes {pct['outcomes']:.0f}%"
+            f" ({len(cases)} scenario{'s' * (len(cases) != 1)})"
+        )
+    if problems and not rows:
+        sys.exit(EXIT_INVALID)
+    if min_branch is not None and pct["branches"] < min_branch:
+        click.echo(
+            f"branch coverage {pct['branches']:.1f}% is below --min-branch {min_branch:g}%",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED)
+
+
+def _pct(cell: dict) -> str:  # type: ignore[type-arg]
+    return f"{100 * cell['covered'] // cell['total']}%" if cell["total"] else "-"
+
+
 @main.group()
 def trace() -> None:
     """Inspect run traces."""

@@ -84,6 +84,7 @@ class RunResult:
     error: str | None = None
     chain_error: str | None = None
     parent_run_id: str = ""
+    outcome_index: tuple[str, int] | None = None  # (step ID, index in its outcomes) reached
     started_at: str = ""
     ended_at: str = ""
 
@@ -833,6 +834,8 @@ class _Run:
             if chosen.recommendation
             else "",
         }
+        if not scope.prefix:  # which outcome, for coverage (the manifest keeps seed 000's fields)
+            self.result.outcome_index = (step.id, step.outcomes.index(chosen))
         if chosen.next_runbook and not scope.prefix:
             out["next_runbook"] = {
                 "file": self.render(chosen.next_runbook.file, scope),

@@ -410,11 +410,13 @@ def capture_matches(want: str, got: str) -> bool:
 
 
 def observed(chain: Any) -> dict[str, Any]:
-    """What a replay showed, as a test.yaml would state it (for --update)."""
+    """What a replay showed, as a test.yaml would state it (for --update); ``runs`` is kept
+    apart for coverage and never written."""
     captures: dict[str, str] = {}
     for r in chain.runs:
         captures.update(r.captures)
     return {
+        "runs": chain.runs,
         "expected_outcome": chain.final_state
         if chain.final_state not in ("failed", "error", "chain_error")
         else "error",
@@ -482,7 +484,7 @@ def write_test_yaml(case: Case, result: CaseResult) -> Path:
     from gert.store.runs import write_atomic
 
     path = case.folder / "test.yaml"
-    data = dict(result.observed)
+    data = {k: v for k, v in result.observed.items() if k != "runs"}
     if case.test is not None and case.test.description:
         data = {"description": case.test.description, **data}
     write_atomic(path, dump_yaml(data))
@@ -543,3 +545,99 @@ def run_cases(project: Any, cases: list[Case], jobs: int | None = None) -> Itera
             yield runner.run(case)
     finally:
         runner.close()
+
+
+# ------------------------------------------------------------------ coverage
+
+
+@dataclass
+class RunbookCoverage:
+    """What the scenarios exercised of one runbook."""
+
+    name: str
+    path: Path
+    steps: dict[str, bool] = field(default_factory=dict)
+    branches: dict[str, bool] = field(default_factory=dict)  # conditions and outcome `when`s
+    outcomes: dict[str, bool] = field(default_factory=dict)
+
+    @staticmethod
+    def ratio(items: dict[str, bool]) -> tuple[int, int]:
+        return sum(items.values()), len(items)
+
+    def uncovered(self) -> list[str]:
+        """What no scenario reached, named."""
+        return (
+            [f"step {k}" for k, v in self.steps.items() if not v]
+            + [f"branch {k}" for k, v in self.branches.items() if not v]
+            + [f"outcome {k}" for k, v in self.outcomes.items() if not v]
+        )
+
+
+def coverage_items(rb: Any, path: Path) -> RunbookCoverage:
+    """Every step, branch condition, outcome `when` and outcome of a runbook, uncovered."""
+    from gert.validate import walk_steps
+
+    cov = RunbookCoverage(rb.meta.name, path)
+    for info in walk_steps(rb):
+        step = info.step
+        cov.steps[step.id] = False
+        for j, (branch, _) in enumerate(info.branches):
+            cov.branches[
+                f"{step.id}[{j}] {branch.label or ''} ({branch.condition})".replace("  ", " ")
+            ] = False
+        for k, o in enumerate(step.outcomes):
+            cov.outcomes[f"{step.id}[{k}] {o.state}"] = False
+            if o.when:
+                cov.branches[f"{step.id}.outcomes[{k}] when ({o.when})"] = False
+    return cov
+
+
+def add_run(cov: RunbookCoverage, rb: Any, run: Any) -> None:
+    """Mark what one run of the runbook reached."""
+    from gert.validate import walk_steps
+
+    reached = {s.step_id for s in run.steps}  # passed, failed or skipped: the walk got there
+    for info in walk_steps(rb):
+        step = info.step
+        if step.id in reached:
+            cov.steps[step.id] = True
+            for owner, j in info.enclosing:  # a step inside a branch means the branch was taken
+                for key in cov.branches:
+                    if key.startswith(f"{owner}[{j}] "):
+                        cov.branches[key] = True
+    if run.outcome_index is not None:
+        step_id, k = run.outcome_index
+        for key in cov.outcomes:
+            if key.startswith(f"{step_id}[{k}] "):
+                cov.outcomes[key] = True
+        for key in cov.branches:
+            if key.startswith(f"{step_id}.outcomes[{k}] when"):
+                cov.branches[key] = True
+
+
+def measure_coverage(
+    project: Any, cases: list[Case]
+) -> tuple[list[RunbookCoverage], list[CaseResult]]:
+    """Replay every scenario (test.yaml or not) and collect coverage per runbook."""
+    runner = Runner(project)
+    by_path: dict[Path, RunbookCoverage] = {}
+    problems: list[CaseResult] = []
+    try:
+        for case in cases:
+            if case.runbook is not None:
+                try:
+                    rb = runner.engine.load(case.runbook).model
+                    by_path.setdefault(case.runbook.resolve(), coverage_items(rb, case.runbook))
+                except Exception:  # reported below as the case's error
+                    pass
+            result = runner.run(Case(case.folder, case.runbook, TestSpec(), case.error))
+            if result.status in ("error", "invalid"):
+                problems.append(result)
+                continue
+            for run in result.observed.get("runs", []):
+                rb = runner.engine.load(run.path).model
+                cov = by_path.setdefault(run.path.resolve(), coverage_items(rb, run.path))
+                add_run(cov, rb, run)
+    finally:
+        runner.close()
+    return sorted(by_path.values(), key=lambda c: str(c.path)), problems
