@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _util import GERT, row, time_command
+from _util import GERT, time_command
 
 RUNBOOK = """apiVersion: runbook/v0
 meta: {name: svc, inputs: {server: {from: prompt}}}
@@ -43,14 +43,22 @@ def make(root: Path, count: int) -> None:
         d = root / "scenarios" / "svc" / f"case-{i:04d}"
         (d / "steps").mkdir(parents=True)
         rows = i % 3
-        data = {"success": True, "rowCount": rows, "columns": ["err"],
-                "data": [{"err": "40613" if i % 2 else "18456"}] * rows, "metadata": {}}
+        data = {
+            "success": True,
+            "rowCount": rows,
+            "columns": ["err"],
+            "data": [{"err": "40613" if i % 2 else "18456"}] * rows,
+            "metadata": {},
+        }
         (d / "steps" / "count.json").write_text(json.dumps({"data": data}))
         (d / "inputs.yaml").write_text(f"server: s{i}\n")
         (d / "scenario.yaml").write_text(
-            f"commands: [{{argv: [systemctl, restart, db-s{i}], stdout: \"ok\\n\"}}]\n"
-            "evidence: {confirm: {note: fine, outcome: resolved}}\n")
-        (d / "test.yaml").write_text("expected_outcome: " + ("no_action\n" if rows == 0 else "resolved\n"))
+            f'commands: [{{argv: [systemctl, restart, db-s{i}], stdout: "ok\\n"}}]\n'
+            "evidence: {confirm: {note: fine, outcome: resolved}}\n"
+        )
+        (d / "test.yaml").write_text(
+            "expected_outcome: " + ("no_action\n" if rows == 0 else "resolved\n")
+        )
 
 
 def main() -> None:
@@ -70,12 +78,16 @@ def main() -> None:
         runner.close()
         bad = [r for r in results if r.status != "passed"]
         assert not bad, [(r.case.name, r.failures) for r in bad[:3]]
-        print(f"in-process: {count} scenarios in {elapsed:.2f} s = {count / elapsed:,.0f} scenarios/s "
-              f"({elapsed / count * 1000:.2f} ms each, one process)")
+        print(
+            f"in-process: {count} scenarios in {elapsed:.2f} s = {count / elapsed:,.0f} scenarios/s "
+            f"({elapsed / count * 1000:.2f} ms each, one process)"
+        )
         figures = time_command([*GERT, "test"], runs=3, cwd=root)
         per_s = {k: count / (v / 1000) for k, v in figures.items()}
-        print(f"gert test (whole command): median {figures['median'] / 1000:.2f} s = {per_s['median']:,.0f} scenarios/s"
-              f"  target >= 300/s: {'met' if per_s['median'] >= 300 else 'MISSED'}")
+        print(
+            f"gert test (whole command): median {figures['median'] / 1000:.2f} s = {per_s['median']:,.0f} scenarios/s"
+            f"  target >= 300/s: {'met' if per_s['median'] >= 300 else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

@@ -323,3 +323,25 @@ def test_json_output_is_redacted_and_traces_are_signed_with_the_configured_key(p
         env={**env, "WRONG": "nope"},
     )
     assert bad.returncode == 1 and "hmac does not match" in bad.stdout
+
+
+def test_an_interrupted_chain_is_saved_as_a_scenario_marked_interrupted(project):
+    project.config("record: auto\n")
+    project.write(
+        "long.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: long, kind: composable}
+        steps:
+          - {id: first, type: cli, with: {argv: [echo, one]}}
+          - {id: hang, type: cli, with: {argv: [sleep, "60"]}}
+        """,
+    )
+    proc = start("exec", "long.runbook.yaml", cwd=project.root)
+    wait_for(lambda: started(project.root, "hang"))
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    saved = list((project.root / "scenarios").rglob("scenario.yaml"))
+    assert len(saved) == 1 and "status: interrupted" in saved[0].read_text()
+    assert (saved[0].parent / "runs" / "01-long" / "steps" / "001-first.json").is_file()

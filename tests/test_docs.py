@@ -97,7 +97,7 @@ def test_tables_were_found():
 
 
 CONSOLE = [text for name, text in blocks("console") if name == "README.md"]
-_VARYING = [(re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}"), "RUN"), (re.compile(r"\(\d+ ms"), "(N ms")]
+_VARYING = [(re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}"), "RUN"), (re.compile(r"\b\d+ ms\b"), "N ms")]
 
 
 def _normal(line: str) -> str:
