@@ -142,6 +142,7 @@ def _load_answers(path: str | None) -> dict:
     help="Replay with timestamps shifted so the root starts then.",
 )
 @click.option("--no-record", is_flag=True, help="Do not save this real run as a scenario.")
+@click.option("--no-post", is_flag=True, help="Do not post the summary to the incident.")
 @click.option("--as", "actor", metavar="ACTOR", help="Who runs it (default: the OS user).")
 @click.option(
     "--evidence", "answers_file", type=click.Path(), help="Answers for manual steps, by step ID."
@@ -162,6 +163,7 @@ def exec_(
     scenario_dir: str | None,
     rebase_time: str | None,
     no_record: bool,
+    no_post: bool,
     actor: str | None,
     answers_file: str | None,
     max_chain_depth: int | None,
@@ -193,6 +195,7 @@ def exec_(
     if actor:
         options.actor = actor
     options.record = not no_record
+    options.post = not no_post
     if (scenario_dir or rebase_time) and mode != "replay":
         raise click.UsageError("--scenario and --rebase-time go with --mode replay")
     if mode == "replay":
@@ -242,6 +245,7 @@ def chain_json(chain, root) -> dict:  # type: ignore[no-untyped-def]
         "exit_code": chain.exit_code,
         "chain_error": chain.chain_error,
         "scenario": chain.scenario,
+        "posted": chain.posted,
         "runs": [
             {
                 "run_id": r.run_id,
@@ -641,6 +645,15 @@ def incident_show(incident_id: str, as_json: bool) -> None:
         )
     else:
         click.echo(f"Incident {incident_id}")
+    timeline = (info or {}).get("timeline") or []
+    if timeline:
+        click.echo("Timeline:")
+        for entry in timeline:
+            first, *rest = str(entry.get("text", "")).splitlines() or [""]
+            who = f" ({entry['author']})" if entry.get("author") else ""
+            click.echo(f"  {str(entry.get('ts', ''))[:19]}  {entry.get('kind', ''):7} {first}{who}")
+            for line in rest:
+                click.echo(f"  {'':19}  {'':7} {line}")
     click.echo(
         f"{len(rows)} run{'s' * (len(rows) != 1)} in {len(grouped)} chain{'s' * (len(grouped) != 1)}"
     )
@@ -655,6 +668,100 @@ def incident_show(incident_id: str, as_json: bool) -> None:
             )
             if r.recommendation:
                 click.echo(f"  {'   ' * depth}  → {r.recommendation}")
+
+
+def _local_provider():  # type: ignore[no-untyped-def]
+    from gert.incident.local import LocalProvider
+    from gert.project import find_root
+
+    return LocalProvider(find_root() / ".runbook" / "incidents")
+
+
+@incident.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def incident_list(as_json: bool) -> None:
+    """Incidents of the local provider, newest first."""
+    items = _local_provider().list()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(items, indent=2))
+        return
+    for i in items:
+        sev = f"sev {i['severity']}" if i.get("severity") else "sev -"
+        click.echo(
+            f"{i['id']:14} {i.get('status', ''):12} {sev:6} {str(i.get('created_at', ''))[:19]}  {i.get('title', '')}"
+        )
+
+
+@incident.command("note")
+@click.argument("incident_id")
+@click.argument("text")
+@click.option("--as", "author", metavar="WHO", help="Who writes the note (default: the OS user).")
+def incident_note(incident_id: str, text: str, author: str | None) -> None:
+    """Add a note to a local incident's timeline."""
+    from gert.incident import IncidentError
+
+    try:
+        entry = _local_provider().note(incident_id, text, author or _user())
+    except IncidentError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"note {entry['id']} added")
+
+
+@incident.command("resolve")
+@click.argument("incident_id")
+def incident_resolve(incident_id: str) -> None:
+    """Mark a local incident resolved (a status change on its timeline)."""
+    from gert.incident import IncidentError
+
+    try:
+        _local_provider().set_status(incident_id, "resolved")
+    except IncidentError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"incident {incident_id} resolved")
+
+
+@incident.command("post")
+@click.argument("run_id")
+def incident_post(run_id: str) -> None:
+    """Post the summary of the chain rooted at RUN_ID to its incident (once: a chain
+    already posted is not posted again)."""
+    from gert.engine import open_store
+    from gert.governance import Redactor
+    from gert.incident.posting import post_chain
+    from gert.incident.providers import make_provider
+    from gert.project import open_project
+
+    project = open_project()
+    store = open_store(project)
+    try:
+        result = post_chain(
+            store,
+            run_id,
+            make_provider(project),
+            redact=Redactor.from_config(project.config.redact),
+        )
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.index.close()
+    if result.skipped:
+        click.echo(
+            f"not posted: {result.skipped}"
+            + (f" (entry {result.entry_id})" if result.entry_id else "")
+        )
+    elif result.posted:
+        click.echo(f"posted as entry {result.entry_id}")
+    else:
+        click.echo(f"posting failed after {result.attempts} attempt(s): {result.error}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _user() -> str:
+    from gert.engine import _default_actor
+
+    return _default_actor()
 
 
 @incident.command("create")

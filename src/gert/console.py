@@ -107,6 +107,15 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
             console.print(f"    [red]{r.error}[/]", highlight=False)
     if chain.chain_error:
         console.print(f"[red]chain error:[/] {chain.chain_error}", highlight=False)
+    if chain.posted.get("entry_id"):
+        console.print(
+            f"[dim]posted to the incident ({chain.posted['provider']}, entry {chain.posted['entry_id']})[/]",
+            highlight=False,
+        )
+    elif chain.posted.get("error"):
+        console.print(
+            f"[yellow]posting to the incident failed: {chain.posted['error']}[/]", highlight=False
+        )
     if chain.scenario:
         console.print(f"[dim]scenario saved: {chain.scenario}[/]", highlight=False)
     if chain.scenario_error:

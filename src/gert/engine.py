@@ -110,6 +110,9 @@ class ChainResult:
 
     runs: list[RunResult] = field(default_factory=list)
     scenario: str | None = None  # where the chain was saved as a scenario
+    posted: dict[str, Any] = field(
+        default_factory=dict
+    )  # the incident post (provider, entry_id or error)
     scenario_error: str | None = None
 
     @property
@@ -154,6 +157,7 @@ class Options:
     scenario: Any = None  # gert.scenario.Scenario to replay from (mode replay)
     rebase_to: Any = None  # datetime: shift recorded timestamps so the root starts here
     ephemeral: bool = False  # evidence nobody keeps (gert test): written, never fsynced
+    post: bool = True  # post the chain's summary to the incident (unless gert.yaml says post: off)
 
 
 def _default_actor() -> str:
@@ -220,9 +224,9 @@ class Engine:
     @property
     def provider(self) -> Provider:
         if self._provider is None:
-            from gert.incident.local import LocalProvider
+            from gert.incident.providers import make_provider
 
-            self._provider = LocalProvider(self.project.root / ".runbook" / "incidents")
+            self._provider = make_provider(self.project)
         return self._provider
 
     def close(self) -> None:
@@ -254,8 +258,12 @@ class Engine:
             if options.max_chain_depth is not None
             else self.config.max_chain_depth
         )
-        inputs = resolve_inputs(checked.model, options.variables, incident, None, options.prompter)
+        sources: dict[str, str] = {}
+        inputs = resolve_inputs(
+            checked.model, options.variables, incident, None, options.prompter, sources
+        )
         first = _Run(self, checked.model, Path(runbook), options, incident, inputs, None, {})
+        first.input_sources = sources
         return self._chain(first, options, incident, depth_limit)
 
     def _chain(
@@ -296,10 +304,34 @@ class Engine:
                 parent.record_child(
                     run.result
                 )  # linked from the start: a crash leaves a truthful parent
+            self._post(runs, chain, options)
             self._save_scenario(runs, chain, options, incident)
         finally:
             self.close()
         return chain
+
+    def _post(self, runs: list[_Run], chain: ChainResult, options: Options) -> None:
+        """Post one summary of the chain to its incident (DESIGN §10); never changes the
+        exit code, never loses evidence, never posts twice."""
+        from gert.incident.posting import build_entry, chain_of, post_record, send
+
+        if (
+            options.mode != "real"
+            or not options.post
+            or not options.incident_id
+            or self.config.incident.post == "off"
+            or not self.store.keeps
+        ):
+            return
+        incident_id, entry = build_entry(chain_of(self.store, runs[0].run_id), runs[0].redactor)
+        result = send(self.provider, incident_id, entry)
+        record = post_record(self.provider.name, result)
+        for r in runs:
+            r.posted = record
+            r.emit("incident_posted", {"incident_id": incident_id, **record}, sync=True)
+            r.trace.close()
+            r.save()
+        chain.posted = record
 
     def _save_scenario(
         self,
@@ -475,37 +507,54 @@ def resolve_inputs(
     incident: dict[str, Any] | None,
     parent: dict[str, str] | None,
     prompter: Prompter | None,
+    sources: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Every input's value: --var / chained inputs, then the source, then default, then a prompt."""
+    """Every input's value: --var / chained inputs, then the source, then default, then a
+    prompt. *sources*, when given, is filled with where each value came from."""
+    import re
+
     values: dict[str, str] = {}
     missing: dict[str, str] = {}
+    where: dict[str, str] = {}
     for name, spec in rb.meta.inputs.items():
         if name in given:
-            values[name] = str(given[name])
+            values[name], where[name] = str(given[name]), "given"
             continue
         source = spec.from_ or "prompt"
         value: Any = None
+        why_not = ""
         if parent is not None and (source == "parent" or name in parent):
-            value = parent.get(name)
+            value, origin = parent.get(name), "parent"
         elif source.startswith("incident"):
-            value = field_value(incident, source) if incident is not None else None
+            value, origin = (
+                (field_value(incident, source) if incident is not None else None),
+                source,
+            )
         elif source.startswith("env."):
-            value = os.environ.get(source[4:])
+            value, origin = os.environ.get(source[4:]), source
+        else:
+            origin = source
         if value is not None and spec.pattern:
-            import re
-
             m = re.search(spec.pattern, str(value))
+            if m is None:
+                why_not = f"{source} did not match pattern {spec.pattern!r}"
             value = (m.group(1) if m.groups() else m.group(0)) if m else None
         if value is None and spec.default is not None:
-            value = spec.default
+            value, origin = spec.default, "default"
         if value is None and prompter is not None and source != "parent":
-            value = prompter.ask_text(spec.description or name, None)
+            value, origin = prompter.ask_text(spec.description or name, None), "prompt"
         if value is None:
-            missing[name] = _where(name, source, incident is not None)
+            missing[name] = (
+                (why_not + f"; or --var {name}=VALUE")
+                if why_not
+                else _where(name, source, incident is not None)
+            )
             continue
-        values[name] = _text(value)
+        values[name], where[name] = _text(value), origin
     if missing:
         raise InputsMissing(rb.meta.name, missing)
+    if sources is not None:
+        sources.update(where)
     return values
 
 
@@ -580,6 +629,8 @@ class _Run:
         self.resumed_from: dict[str, Any] | None = None
         self.position = parent.position + 1 if parent else 1
         self.scenario_path = ""
+        self.posted: dict[str, Any] = {}
+        self.input_sources: dict[str, str] = {n: "parent" for n in inputs} if parent else {}
         self.attempt_no = 1
         self.recording = None
         self.offset = dt.timedelta(0)
@@ -682,7 +733,7 @@ class _Run:
             "gert_version": _version(),
             "host": platform.node(),
             "scenario": self.scenario_path,
-            "posted": {},
+            "posted": self.posted,
             "trace": {"events": self.trace.seq, "head": self.trace.head},
         }
         return self.redactor.data(m)
@@ -725,7 +776,10 @@ class _Run:
                     "parent_run_id": r.parent_run_id,
                 },
             )
-            self.emit("inputs_resolved", {"inputs": self.inputs, "inherited": self.inherited})
+            self.emit(
+                "inputs_resolved",
+                {"inputs": self.inputs, "sources": self.input_sources, "inherited": self.inherited},
+            )
         else:
             done = sorted(sid for sid, _ in self.journal)
             self.emit(

@@ -11,15 +11,32 @@ from typing import Any, Protocol
 
 
 class IncidentError(Exception):
-    """An incident that cannot be fetched (unknown ID, provider down...)."""
+    """An incident system that did not do what was asked (unknown ID, down, refused...).
+
+    ``final`` is true when trying again cannot help (unknown incident, bad credentials).
+    """
+
+    def __init__(self, message: str, final: bool = False):
+        super().__init__(message)
+        self.final = final
 
 
 class Provider(Protocol):
-    """What the engine needs from an incident system."""
+    """What gert needs from an incident system."""
 
     name: str
 
-    def get(self, incident_id: str) -> dict[str, Any]: ...
+    def get(self, incident_id: str) -> dict[str, Any]:
+        """The incident: id, title, severity, status, times, custom_fields, location."""
+        ...
+
+    def post(self, incident_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """Add an entry (``text`` and ``markdown``) to the incident's timeline; returns ``{id}``."""
+        ...
+
+    def timeline(self, incident_id: str) -> list[dict[str, Any]]:
+        """The incident's timeline entries (``ts``, ``kind``, ``text``), where the system has one."""
+        ...
 
 
 def field_value(incident: dict[str, Any], path: str) -> Any:

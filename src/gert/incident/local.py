@@ -33,9 +33,58 @@ class LocalProvider:
         path = self._path(incident_id)
         if not path.is_file():
             raise IncidentError(
-                f"no incident {incident_id} (create it with: gert incident create {incident_id} --title ...)"
+                f"no incident {incident_id} (create it with: gert incident create {incident_id} --title ...)",
+                final=True,
             )
         return json.loads(path.read_text(encoding="utf-8"))
+
+    def _update(self, incident_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
+        incident = self.get(incident_id)
+        entry = {
+            "id": f"{incident_id}-{len(incident['timeline']) + 1}",
+            "ts": iso(utc_now()),
+            "kind": kind,
+            "text": text,
+            **fields,
+        }
+        incident["timeline"].append(entry)
+        write_atomic(
+            self._path(incident_id), json.dumps(incident, indent=2, ensure_ascii=False) + "\n"
+        )
+        return entry
+
+    def post(self, incident_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """Add gert's summary to the incident's timeline."""
+        return self._update(incident_id, "gert", entry["text"], run_id=entry.get("run_id", ""))
+
+    def note(self, incident_id: str, text: str, author: str = "") -> dict[str, Any]:
+        """Add a person's note to the timeline."""
+        return self._update(incident_id, "note", text, author=author)
+
+    def set_status(self, incident_id: str, status: str) -> dict[str, Any]:
+        """Change the incident's status (active, acknowledged, mitigated, resolved)."""
+        incident = self.get(incident_id)
+        if incident.get("status") == status:
+            raise IncidentError(f"incident {incident_id} is already {status}", final=True)
+        entry = self._update(incident_id, "status", f"status: {incident.get('status')} -> {status}")
+        incident = self.get(incident_id)
+        incident["status"] = status
+        incident[f"{status}_at"] = entry["ts"]
+        write_atomic(
+            self._path(incident_id), json.dumps(incident, indent=2, ensure_ascii=False) + "\n"
+        )
+        return entry
+
+    def timeline(self, incident_id: str) -> list[dict[str, Any]]:
+        """Every entry: opened, notes, posted summaries, status changes."""
+        return list(self.get(incident_id).get("timeline", []))
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every incident, newest first."""
+        if not self.folder.is_dir():
+            return []
+        items = [json.loads(p.read_text(encoding="utf-8")) for p in self.folder.glob("*.json")]
+        return sorted(items, key=lambda i: i.get("created_at", ""), reverse=True)
 
     def create(
         self,
@@ -48,7 +97,7 @@ class LocalProvider:
         """Open a new incident; refuses an ID that exists."""
         path = self._path(incident_id)
         if path.exists():
-            raise IncidentError(f"incident {incident_id} already exists")
+            raise IncidentError(f"incident {incident_id} already exists", final=True)
         now = iso(utc_now())
         incident = {
             "id": incident_id,
@@ -58,7 +107,7 @@ class LocalProvider:
             "created_at": now,
             "custom_fields": custom_fields or {},
             "location": location or {},
-            "timeline": [{"ts": now, "kind": "opened", "text": title}],
+            "timeline": [{"id": f"{incident_id}-1", "ts": now, "kind": "opened", "text": title}],
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(incident, indent=2, ensure_ascii=False) + "\n")

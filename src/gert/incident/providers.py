@@ -1,0 +1,23 @@
+"""Choosing the incident provider a project's gert.yaml names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gert.incident import IncidentError, Provider
+
+KNOWN = ("local",)
+
+
+def make_provider(project: Any) -> Provider:
+    """The provider of ``incident.provider`` in gert.yaml (default ``local``)."""
+    cfg = project.config.incident
+    name = cfg.provider
+    if name == "local":
+        from gert.incident.local import LocalProvider
+
+        return LocalProvider(project.root / ".runbook" / "incidents")
+    raise IncidentError(
+        f"unknown incident provider '{name}' (gert.yaml incident.provider); known: {', '.join(KNOWN)}",
+        final=True,
+    )
