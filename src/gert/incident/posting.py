@@ -170,10 +170,12 @@ def send(
             result.error = str(e)
             if e.final:
                 break
+            wait = getattr(e, "retry_after", None)  # the server said when to come back
         except Exception as e:  # a provider bug must not cost the run its evidence
             result.error = f"{type(e).__name__}: {e}"
+            wait = None
         if attempt < retries:
-            time.sleep(delay * attempt)
+            time.sleep(min(wait if wait is not None else delay * attempt, 30.0))
     return result
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from gert.incident import IncidentError, Provider
 
-KNOWN = ("local",)
+KNOWN = ("local", "webhook", "pagerduty", "jira", "github", "servicenow")
 
 
 def make_provider(project: Any) -> Provider:
@@ -17,6 +17,18 @@ def make_provider(project: Any) -> Provider:
         from gert.incident.local import LocalProvider
 
         return LocalProvider(project.root / ".runbook" / "incidents")
+    if name in KNOWN:
+        from gert.incident import http
+
+        cls = {
+            "webhook": http.WebhookProvider,
+            "pagerduty": http.PagerDutyProvider,
+            "jira": http.JiraProvider,
+            "github": http.GitHubProvider,
+            "servicenow": http.ServiceNowProvider,
+        }[name]
+        settings = getattr(cfg, name, None) or (cfg.model_extra or {}).get(name) or {}
+        return cls(dict(settings))
     raise IncidentError(
         f"unknown incident provider '{name}' (gert.yaml incident.provider); known: {', '.join(KNOWN)}",
         final=True,
