@@ -207,7 +207,7 @@ def test_mcp_tool_through_the_official_sdk(project):
     )
     run = project.run("m.runbook.yaml").final
     assert run.captures == {
-        "title": "Incident 747870160",
+        "title": "Incident 747870160. LoginFailureCause: Throttled",
         "sev": "2",
         "text": "cluster c1: 3 nodes",
     }

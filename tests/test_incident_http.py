@@ -333,3 +333,35 @@ def test_exec_binds_inputs_from_pagerduty_and_posts_there(vendor, project, monke
     assert out["posted"]["entry_id"] == "NOTE-1" and out["posted"]["provider"] == "pagerduty"
     note = json.loads(vendor.requests[-1]["body"])["note"]["content"]
     assert note.startswith("[gert] Runbook execution completed\nRunbook: t\n")
+
+
+def test_mcp_provider_reaches_the_incident_through_tools(project, tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    server = Path(__file__).parent / "servers" / "mcp_server.py"
+    store = tmp_path / "discussion.json"
+    monkeypatch.setenv("MCP_STORE", str(store))
+    project.config(
+        f"record: 'off'\nincident:\n  provider: mcp\n  mcp: {{command: ['{sys.executable}', '{server}'], "
+        "get_tool: get_incident, post_tool: add_discussion_entry}\n"
+    )
+    project.write(
+        "t.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: t, inputs: {server: {from: incident.custom_fields.ServerName}, cause: {from: incident.title, pattern: 'Cause:\\s*(\\w+)'}}}
+        steps: [{id: s, type: cli, with: {argv: [echo, "{{ .server }} {{ .cause }}"]}, capture: {o: stdout}, outcomes: [{state: resolved}]}]
+        """,
+    )
+    chain = project.run("t.runbook.yaml", incident_id="747870160")
+    assert chain.runs[0].captures["o"] == "sql-mcp Throttled\n"
+    assert chain.posted["provider"] == "mcp" and chain.posted["entry_id"] == "D1"
+    [entry] = json.loads(store.read_text())
+    assert entry["incident_id"] == "747870160" and entry["text"].startswith(
+        "**[gert] Runbook execution completed**"
+    )
+    with pytest.raises(IncidentError, match="no incident missing"):
+        from gert.incident.mcp import McpProvider
+
+        McpProvider({"command": [sys.executable, str(server)]}).get("missing")

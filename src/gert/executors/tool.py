@@ -267,13 +267,8 @@ def _mcp_call(
     cwd: Path,
     timeout: float | None,
 ) -> StepOutput:
-    """Call one tool of an MCP server over stdio with the official SDK."""
-    try:
-        import anyio
-        from mcp import ClientSession, StdioServerParameters
-        from mcp.client.stdio import stdio_client
-    except ImportError:
-        raise StepError("MCP tools need the official SDK: pip install 'gert[mcp]'") from None
+    """Call one tool of an MCP server (gert.mcp_client) and turn its answer into output."""
+    from gert.mcp_client import McpFailed, McpUnavailable, call_tool
 
     out = StepOutput(
         request={
@@ -284,45 +279,18 @@ def _mcp_call(
             "args": args,
         }
     )
-    server = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=str(cwd))
-
-    async def call() -> Any:
-        async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            return await session.call_tool(tool_name, params or {})
-
     try:
-        result = anyio.run(_with_timeout, call, timeout or 60)
-    except TimeoutError:
-        out.timed_out = True
-        out.error = f"MCP call timed out after {timeout or 60:g}s"
+        result = call_tool(command, tool_name, params, env=env, cwd=str(cwd), timeout=timeout or 60)
+    except McpUnavailable as e:
+        raise StepError(str(e)) from None
+    except McpFailed as e:
+        out.error, out.timed_out = str(e), e.timed_out
         return out
-    except Exception as e:  # the server could not start, crashed, or spoke nonsense
-        out.error = f"MCP server error: {_first_error(e)}"
-        return out
-    texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
-    out.stdout = "\n".join(texts)
-    structured = getattr(result, "structuredContent", None) or getattr(
-        result, "structured_content", None
-    )
-    if structured is not None:
-        out.data, out.has_data = structured, True
+    out.stdout = result.text
+    if result.structured is not None:
+        out.data, out.has_data = result.structured, True
     else:
         out.has_data, out.data = _json(out.stdout)
-    if getattr(result, "isError", False) or getattr(result, "is_error", False):
+    if result.is_error:
         out.error = f"MCP tool '{tool_name}' failed: {out.stdout[:500]}"
     return out
-
-
-async def _with_timeout(fn: Any, seconds: float) -> Any:
-    import anyio
-
-    with anyio.fail_after(seconds):
-        return await fn()
-
-
-def _first_error(e: BaseException) -> str:
-    """The first real error inside (possibly nested) exception groups."""
-    while isinstance(e, BaseExceptionGroup) and e.exceptions:
-        e = e.exceptions[0]
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__

@@ -6,7 +6,7 @@ from typing import Any
 
 from gert.incident import IncidentError, Provider
 
-KNOWN = ("local", "webhook", "pagerduty", "jira", "github", "servicenow")
+KNOWN = ("local", "webhook", "pagerduty", "jira", "github", "servicenow", "mcp")
 
 
 def make_provider(project: Any) -> Provider:
@@ -17,6 +17,11 @@ def make_provider(project: Any) -> Provider:
         from gert.incident.local import LocalProvider
 
         return LocalProvider(project.root / ".runbook" / "incidents")
+    settings = getattr(cfg, name, None) or (cfg.model_extra or {}).get(name) or {}
+    if name == "mcp":
+        from gert.incident.mcp import McpProvider
+
+        return McpProvider(dict(settings))
     if name in KNOWN:
         from gert.incident import http
 
@@ -27,7 +32,6 @@ def make_provider(project: Any) -> Provider:
             "github": http.GitHubProvider,
             "servicenow": http.ServiceNowProvider,
         }[name]
-        settings = getattr(cfg, name, None) or (cfg.model_extra or {}).get(name) or {}
         return cls(dict(settings))
     raise IncidentError(
         f"unknown incident provider '{name}' (gert.yaml incident.provider); known: {', '.join(KNOWN)}",
