@@ -52,6 +52,8 @@ class Vendor:
                     (404, {"error": "no route"}, {})
                 ]
                 status, payload, headers = answers.pop(0) if len(answers) > 1 else answers[0]
+                if "X-Sleep" in headers:  # a slow service
+                    time.sleep(float(headers["X-Sleep"]))
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 for k, v in headers.items():
@@ -62,7 +64,11 @@ class Vendor:
 
             do_GET = do_POST = do_PATCH = handle_one
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Quiet(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # a client that timed out and left
+                pass
+
+        self.server = Quiet(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -365,3 +371,58 @@ def test_mcp_provider_reaches_the_incident_through_tools(project, tmp_path, monk
         from gert.incident.mcp import McpProvider
 
         McpProvider({"command": [sys.executable, str(server)]}).get("missing")
+
+
+def test_a_provider_that_is_down_or_slow(vendor, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("GH_TOKEN", "t")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    down = GitHubProvider(
+        {"base_url": f"http://127.0.0.1:{closed}", "repo": "a/b", "token_env": "GH_TOKEN"}
+    )
+    result = send(down, "1", ENTRY, retries=2, delay=0.01)
+    assert not result.posted and result.attempts == 2 and "failed" in result.error
+    vendor.route("GET", "/repos/a/b/issues/2", (200, {"title": "slow"}, {"X-Sleep": "2"}))
+    slow = GitHubProvider(
+        {"base_url": vendor.url, "repo": "a/b", "token_env": "GH_TOKEN", "timeout": 0.5}
+    )
+    start = time.monotonic()
+    with pytest.raises(IncidentError, match=r"timed out after 0\.5s"):
+        slow.get("2")
+    assert time.monotonic() - start < 5  # three attempts of 0.5 s plus short waits
+
+
+def test_incident_show_asks_a_remote_provider(vendor, project, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("GH_TOKEN", "t")
+    project.config(
+        f"incident:\n  provider: github\n  github: {{base_url: '{vendor.url}', repo: acme/ops, token_env: GH_TOKEN}}\n"
+    )
+    vendor.route(
+        "GET",
+        "/repos/acme/ops/issues/12",
+        (200, {"title": "Latency", "state": "open", "labels": []}),
+    )
+    vendor.route(
+        "GET",
+        "/repos/acme/ops/issues/12/comments",
+        (
+            200,
+            [{"created_at": "2026-02-14T10:00:00Z", "body": "[gert] Runbook execution completed"}],
+        ),
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "gert.cli", "incident", "show", "12"],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={**__import__("os").environ},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Incident 12: Latency (open)" in r.stdout
+    assert "2026-02-14T10:00:00  comment [gert] Runbook execution completed" in r.stdout

@@ -620,9 +620,13 @@ def incident_show(incident_id: str, as_json: bool) -> None:
 
     root = find_root()
     incident_file = root / ".runbook" / "incidents" / f"{incident_id}.json"
+    # The local provider's file is read directly (fast, no config); any other provider
+    # named in gert.yaml is asked for the incident and its timeline.
     info = (
         json.loads(incident_file.read_text(encoding="utf-8")) if incident_file.is_file() else None
     )
+    if info is None and (root / "gert.yaml").is_file():
+        info = _remote_incident(incident_id)
     rows = _index().query(incident=incident_id, limit=None)
     grouped = chains(rows)
     if as_json:
@@ -668,6 +672,25 @@ def incident_show(incident_id: str, as_json: bool) -> None:
             )
             if r.recommendation:
                 click.echo(f"  {'   ' * depth}  → {r.recommendation}")
+
+
+def _remote_incident(incident_id: str) -> dict | None:  # type: ignore[type-arg]
+    """The incident and its timeline from the provider gert.yaml names (None for local)."""
+    from gert.incident import IncidentError
+    from gert.incident.providers import make_provider
+    from gert.project import open_project
+
+    project = open_project()
+    if project.config.incident.provider == "local":
+        return None
+    try:
+        provider = make_provider(project)
+        info = provider.get(incident_id)
+        info["timeline"] = provider.timeline(incident_id)
+    except IncidentError as e:
+        click.echo(f"warning: {e}", err=True)
+        return None
+    return info
 
 
 def _local_provider():  # type: ignore[no-untyped-def]
