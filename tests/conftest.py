@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -9,6 +11,18 @@ import pytest
 
 from gert.engine import Engine, Options
 from gert.project import open_project
+
+
+def gert(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """Run the gert CLI as a user would, in *cwd*; text output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "gert.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        **kw,
+    )
 
 
 class ProjectDir:

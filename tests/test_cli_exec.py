@@ -10,21 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import gert
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def gert(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    return subprocess.run(
-        [sys.executable, "-m", "gert.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        **kw,
-    )
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:

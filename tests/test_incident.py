@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import gert
 from gert.incident import IncidentError
 from gert.incident.local import LocalProvider
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
-
-
-def gert(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    return subprocess.run(
-        [sys.executable, "-m", "gert.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        **kw,
-    )
 
 
 def provider(project) -> LocalProvider:  # type: ignore[no-untyped-def]

@@ -188,32 +188,11 @@ class RunRecording:
         return output_from_record(shift_timestamps(attempts[attempt - 1], offset))
 
 
-_OUTPUT_FIELDS = (
-    "request",
-    "stdout",
-    "stderr",
-    "exit_code",
-    "status_code",
-    "headers",
-    "body",
-    "error",
-    "timed_out",
-    "evidence",
-    "choice",
-    "chosen_outcome",
-    "approved_by",
-    "truncated",
-)
-
-
 def output_from_record(attempt: dict[str, Any]) -> StepOutput:
     """A StepOutput from a step file's attempt (what the executor returned back then)."""
     if not isinstance(attempt, dict):
         raise ScenarioError(f"a recorded attempt must be a mapping, got {type(attempt).__name__}")
-    out = StepOutput(**{k: attempt[k] for k in _OUTPUT_FIELDS if k in attempt})
-    if "data" in attempt:
-        out.data, out.has_data = attempt["data"], True
-    return out
+    return StepOutput.from_dict(attempt)
 
 
 def read_json(path: Path) -> Any:

@@ -42,21 +42,7 @@ class StepOutput:
     def to_dict(self) -> dict[str, Any]:
         """The step file's view of this output (empty fields left out)."""
         out: dict[str, Any] = {"request": self.request}
-        for name in (
-            "stdout",
-            "stderr",
-            "exit_code",
-            "status_code",
-            "headers",
-            "body",
-            "error",
-            "timed_out",
-            "evidence",
-            "choice",
-            "chosen_outcome",
-            "approved_by",
-            "truncated",
-        ):
+        for name in RECORDED_FIELDS[1:]:
             value = getattr(self, name)
             # 0 is an exit code worth keeping; only absent or empty values are left out
             if (
@@ -69,6 +55,33 @@ class StepOutput:
         if self.has_data:
             out["data"] = self.data
         return out
+
+    @classmethod
+    def from_dict(cls, recorded: dict[str, Any]) -> StepOutput:
+        """The output a step file recorded (the inverse of :meth:`to_dict`)."""
+        out = cls(**{k: recorded[k] for k in RECORDED_FIELDS if k in recorded})
+        if "data" in recorded:
+            out.data, out.has_data = recorded["data"], True
+        return out
+
+
+# What a step file keeps of a StepOutput (besides ``data``), in order.
+RECORDED_FIELDS = (
+    "request",
+    "stdout",
+    "stderr",
+    "exit_code",
+    "status_code",
+    "headers",
+    "body",
+    "error",
+    "timed_out",
+    "evidence",
+    "choice",
+    "chosen_outcome",
+    "approved_by",
+    "truncated",
+)
 
 
 class Prompter(Protocol):
