@@ -6,6 +6,7 @@ needs when it runs (a test guards this).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -473,6 +474,77 @@ def coverage(paths: tuple[str, ...], as_json: bool, min_branch: float | None) ->
 
 def _pct(cell: dict) -> str:  # type: ignore[type-arg]
     return f"{100 * cell['covered'] // cell['total']}%" if cell["total"] else "-"
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option(
+    "--answers", "answers_file", type=click.Path(), help="Answers to the five questions (YAML)."
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(), help="Folder for the document (default: postmortems/)."
+)
+@click.option("--no-input", is_flag=True, help="Never ask; leave [to be confirmed] placeholders.")
+@click.option("--force", is_flag=True, help="Overwrite sections a person already wrote.")
+def postmortem(
+    incident_id: str, answers_file: str | None, out_dir: str | None, no_input: bool, force: bool
+) -> None:
+    """Draft a blameless postmortem of an incident from its evidence (seed 003's structure).
+
+    Writes postmortems/post-mortem-YYYY-MM-DD-<slug>.md and a row of
+    POST_MORTEM_TRACKING.md. The five questions are answered from the incident where it
+    says, else from --answers, else asked on a terminal, else left as placeholders.
+    Regenerating keeps what a person wrote in the sections gert cannot fill.
+    """
+    from gert import postmortem as pmod
+    from gert.console import interactive
+    from gert.engine import open_store
+    from gert.incident import IncidentError
+    from gert.incident.providers import make_provider
+    from gert.load import LoadError, load_file
+    from gert.project import open_project
+
+    project = open_project()
+    given = {}
+    if answers_file:
+        try:
+            given = load_file(answers_file).data or {}
+        except LoadError as e:
+            raise click.UsageError(str(e)) from None
+        if not isinstance(given, dict) or not set(given) <= set(pmod.QUESTIONS):
+            raise click.UsageError(
+                f"{answers_file}: answers are a mapping of {', '.join(pmod.QUESTIONS)}"
+            )
+    try:
+        incident = make_provider(project).get(incident_id)
+        with contextlib.suppress(IncidentError):
+            incident["timeline"] = incident.get("timeline") or make_provider(project).timeline(
+                incident_id
+            )
+    except IncidentError as e:
+        raise click.ClickException(str(e)) from None
+
+    def ask(question: str, options: list[str]) -> str:
+        for n, option in enumerate(options, 1):
+            click.echo(f"  {chr(64 + n)}) {option}", err=True)
+        choice = click.prompt(
+            question, type=click.Choice([chr(65 + i) for i in range(len(options))]), err=True
+        )
+        return options[ord(choice) - 65]
+
+    store = open_store(project)
+    try:
+        pm = pmod.build(
+            store, incident_id, incident, given, None if no_input or not interactive() else ask
+        )
+    finally:
+        store.index.close()
+    text = pmod.render(pm)
+    folder = Path(out_dir) if out_dir else project.root / "postmortems"
+    path, kept = pmod.write(pm, text, folder, project.root / "POST_MORTEM_TRACKING.md", force=force)
+    click.echo(f"wrote {path}" + (" (kept the sections a person had written)" if kept else ""))
+    for flagged in pm.blame:
+        click.echo(f"blameless check: restate without blame: {flagged}", err=True)
 
 
 @main.group()

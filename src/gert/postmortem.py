@@ -1,0 +1,747 @@
+"""Postmortems drafted from evidence (DESIGN §11; seed 003's structure and conventions).
+
+``build`` collects an incident (through its provider) and every run of it (through the
+index and the run folders); ``render`` writes every section of seed 003, in its order, filling
+what the evidence says and leaving visible ``[to be confirmed]`` placeholders for the rest;
+``write`` saves ``postmortems/post-mortem-YYYY-MM-DD-<slug>.md``, keeps what a person already
+wrote in the sections gert cannot fill, and updates ``POST_MORTEM_TRACKING.md``.
+
+Blameless by construction: gert's sentences name systems, steps and roles, never people;
+answers a person supplies are checked for blame words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TBC = "[to be confirmed]"
+
+QUESTIONS = {
+    "severity": (
+        "What was the severity of the incident?",
+        [
+            "SEV-1 (Critical - full outage)",
+            "SEV-2 (Major - significant degradation)",
+            "SEV-3 (Minor - limited impact)",
+            "SEV-4 (Low - minimal impact)",
+        ],
+    ),
+    "impact": (
+        "What was the primary impact?",
+        [
+            "Complete service outage",
+            "Data loss/corruption",
+            "Security breach",
+            "Performance degradation",
+            "Partial feature failure",
+            "Other (specify)",
+        ],
+    ),
+    "duration": (
+        "How long did the incident last?",
+        ["< 5 minutes", "5-30 minutes", "30 minutes - 2 hours", "2-24 hours", "> 24 hours"],
+    ),
+    "detection": (
+        "How was the incident detected?",
+        [
+            "Monitoring alert",
+            "Customer report",
+            "Internal discovery",
+            "Automated system",
+            "Other (specify)",
+        ],
+    ),
+    "root_cause": (
+        "What was the root cause category?",
+        [
+            "Code bug",
+            "Configuration error",
+            "Infrastructure failure",
+            "Third-party service",
+            "Human error",
+            "Process failure",
+            "Unknown/Under investigation",
+        ],
+    ),
+}
+BLAME = re.compile(
+    r"(?i)\b(fault|blame[ds]?|careless(ness)?|negligen(t|ce)|stupid|incompetent|lazy|"
+    r"should have known|screwed up|messed up|(his|her|their) mistake|mistake by)\b"
+)
+# Sections whose text a person writes; regeneration keeps what they wrote.
+HUMAN_SECTIONS = (
+    "Lessons Learned",
+    "Prevention Measures",
+    "Follow-up",
+    "Communication",
+    "Sign-off",
+)
+
+
+def _parse(ts: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _hm(ts: dt.datetime) -> str:
+    return ts.astimezone(dt.UTC).strftime("%H:%M:%S")
+
+
+def _minutes(a: dt.datetime | None, b: dt.datetime | None) -> str:
+    if a is None or b is None:
+        return TBC
+    seconds = (b - a).total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} second{'s' * (round(seconds) != 1)}"
+    return f"{seconds / 60:.1f} minutes"
+
+
+@dataclass
+class Row:
+    """One timeline row: when, what, who (a role), the evidence it comes from, and its kind."""
+
+    ts: dt.datetime
+    event: str
+    actor: str
+    evidence: str = ""
+    marker: str = ""  # detection | diagnosis | repair
+
+
+@dataclass
+class RunFacts:
+    """What one run's evidence says."""
+
+    run_id: str
+    runbook: str
+    manifest: dict[str, Any]
+    events: list[dict[str, Any]]
+    captures: dict[str, str] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+    excerpts: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (step id, first lines of output)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (step id, error)
+    retried: list[str] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Postmortem:
+    """Everything the document is made from."""
+
+    incident_id: str
+    incident: dict[str, Any]
+    runs: list[RunFacts]
+    answers: dict[str, str]
+    related: list[tuple[str, str]] = field(default_factory=list)  # (incident id, shared runbook)
+    blame: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ collecting
+
+
+def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
+    """Every run of the incident, oldest first, with what its trace and step files say."""
+    import json
+
+    from gert.store.trace import read_events
+
+    rows = store.index.query(incident=incident_id, limit=None)
+    facts = []
+    for row in sorted(rows, key=lambda r: (r.started_at, r.run_id)):
+        folder = store.open(row.run_id)
+        manifest = folder.read_manifest()
+        events = read_events(folder.trace_path)
+        f = RunFacts(row.run_id, row.runbook_name, manifest, events)
+        for e in events:
+            d = e.get("data") or {}
+            if e["type"] == "step_completed":
+                f.captures.update({k: str(v) for k, v in (d.get("captures") or {}).items()})
+                if d.get("status") == "failed":
+                    f.failed.append((d["step_id"], str(d.get("error", ""))))
+                if int(d.get("attempts") or 1) > 1:
+                    f.retried.append(d["step_id"])
+            elif e["type"] == "evidence_recorded":
+                f.manual.append(d["step_id"])
+        for step_file in folder.step_files():
+            payload = json.loads(step_file.read_text(encoding="utf-8"))
+            last = (payload.get("attempts") or [{}])[-1]
+            request = last.get("request") or {}
+            if request.get("argv"):
+                f.commands.append(" ".join(str(a) for a in request["argv"]))
+            elif request.get("tool"):
+                what = (
+                    request.get("query")
+                    or request.get("method")
+                    or request.get("mcp_tool")
+                    or request.get("action")
+                )
+                f.commands.append(f"{request['tool']}: {what}")
+            if payload.get("type") == "manual" and payload["step_id"] not in f.manual:
+                f.manual.append(payload["step_id"])
+            out = str(last.get("stdout") or last.get("body") or "").strip()
+            if out:
+                lines = out.splitlines()
+                excerpt = "\n".join(line[:160] for line in lines[:5]) + (
+                    f"\n... ({len(lines) - 5} more lines)" if len(lines) > 5 else ""
+                )
+                f.excerpts.append((payload["step_id"], excerpt))
+        facts.append(f)
+    return facts
+
+
+def related_incidents(store: Any, incident_id: str, runbooks: set[str]) -> list[tuple[str, str]]:
+    """Other incidents whose runs used the same runbooks."""
+    out: dict[str, str] = {}
+    for name in sorted(runbooks):
+        for row in store.index.query(runbook=name, limit=200):
+            if row.incident_id and row.incident_id != incident_id:
+                out.setdefault(row.incident_id, name)
+    return sorted(out.items())
+
+
+def answer_questions(
+    incident: dict[str, Any],
+    given: dict[str, Any],
+    asker: Any = None,
+    runs: list[RunFacts] | None = None,
+) -> dict[str, str]:
+    """Seed 003's five questions: from the incident, else the answers file, else asked, else TBC."""
+    answers: dict[str, str] = {}
+    sev = incident.get("severity")
+    from_incident = {
+        "severity": f"SEV-{sev}"
+        if isinstance(sev, int) or (isinstance(sev, str) and sev.isdigit())
+        else None,
+        "duration": _duration_answer(incident, runs or []),
+        "detection": "Monitoring alert" if incident.get("timeline") else None,
+    }
+    for key, (question, options) in QUESTIONS.items():
+        value = from_incident.get(key) or given.get(key)
+        if value is None and asker is not None:
+            value = asker(question, options)
+        answers[key] = str(value) if value else TBC
+    return answers
+
+
+def _duration_answer(incident: dict[str, Any], runs: list[RunFacts]) -> str | None:
+    start = _parse(incident.get("created_at", ""))
+    end = _parse(incident.get("resolved_at", "")) if incident.get("resolved_at") else None
+    if start is None or end is None:
+        return None
+    minutes = (end - start).total_seconds() / 60
+    for limit, label in (
+        (5, "< 5 minutes"),
+        (30, "5-30 minutes"),
+        (120, "30 minutes - 2 hours"),
+        (1440, "2-24 hours"),
+    ):
+        if minutes < limit:
+            return label
+    return "> 24 hours"
+
+
+def build(
+    store: Any,
+    incident_id: str,
+    incident: dict[str, Any],
+    given: dict[str, Any] | None = None,
+    asker: Any = None,
+) -> Postmortem:
+    """Collect everything for one incident's postmortem."""
+    runs = collect_runs(store, incident_id)
+    given = {k: str(v) for k, v in (given or {}).items()}
+    answers = answer_questions(incident, given, asker, runs)
+    pm = Postmortem(incident_id, incident, runs, answers)
+    pm.related = related_incidents(store, incident_id, {r.runbook for r in runs})
+    pm.blame = [f"{k}: {v}" for k, v in given.items() if BLAME.search(v)]
+    return pm
+
+
+# ------------------------------------------------------------------ the content
+
+
+def timeline(pm: Postmortem) -> list[Row]:
+    """Incident events and every run's evidence, in time order, actors as roles."""
+    rows: list[Row] = []
+    for entry in pm.incident.get("timeline") or []:
+        ts = _parse(entry.get("ts", ""))
+        if ts is None:
+            continue
+        kind = entry.get("kind")
+        if kind == "opened":
+            rows.append(
+                Row(
+                    ts,
+                    f"Alert triggered, incident opened: {entry.get('text', '')}",
+                    "Monitoring",
+                    "incident timeline",
+                    "detection",
+                )
+            )
+        elif kind == "note":
+            rows.append(Row(ts, f"Note: {entry.get('text', '')}", "Responder", "incident timeline"))
+        elif kind == "status":
+            marker = "repair" if "resolved" in str(entry.get("text", "")) else ""
+            rows.append(
+                Row(
+                    ts,
+                    f"Incident {entry.get('text', '')}",
+                    "Incident commander",
+                    "incident timeline",
+                    marker,
+                )
+            )
+        elif kind == "gert":
+            rows.append(
+                Row(
+                    ts,
+                    "Runbook summary posted to the incident",
+                    "gert",
+                    f"run {entry.get('run_id', '')}",
+                )
+            )
+    for run in pm.runs:
+        for e in run.events:
+            ts = _parse(e.get("ts", ""))
+            d = e.get("data") or {}
+            if ts is None:
+                continue
+            cite = f"run {run.run_id}"
+            if e["type"] == "run_started":
+                rows.append(
+                    Row(
+                        ts,
+                        f"Runbook {run.runbook} started ({d.get('mode', '')} mode)",
+                        "On-call engineer",
+                        cite,
+                    )
+                )
+            elif e["type"] == "step_completed":
+                caps = ", ".join(f"{k}={v}" for k, v in (d.get("captures") or {}).items())
+                text = f"Step {d['step_id']} {d.get('status')}" + (f": {caps}" if caps else "")
+                if d.get("error"):
+                    text += f" ({d['error']})"
+                rows.append(Row(ts, text, "gert", f"{cite}, {d.get('step_file', '')}".rstrip(", ")))
+            elif e["type"] == "evidence_recorded":
+                rows.append(
+                    Row(
+                        ts, f"Manual evidence recorded for {d['step_id']}", "On-call engineer", cite
+                    )
+                )
+            elif e["type"] == "outcome_reached":
+                state = d.get("state", "")
+                marker = "repair" if state == "resolved" else "diagnosis"
+                text = f"Outcome {state}" + (
+                    f": {d['recommendation']}" if d.get("recommendation") else ""
+                )
+                rows.append(Row(ts, text, "gert", cite, marker))
+            elif e["type"] == "chain_started":
+                rows.append(
+                    Row(ts, f"Handed off to runbook {d.get('file', '')}", "gert", cite, "diagnosis")
+                )
+            elif e["type"] == "chain_error":
+                rows.append(Row(ts, f"Chain stopped: {d.get('error', '')}", "gert", cite))
+    return sorted(rows, key=lambda r: r.ts)
+
+
+def metrics(pm: Postmortem) -> list[tuple[str, str, str, str]]:
+    """(metric, value, from, to) for time to detect, respond, mitigate and resolve."""
+    inc = pm.incident
+    opened = _parse(inc.get("created_at", ""))
+    impact = _parse(inc.get("started_at", "")) if inc.get("started_at") else None
+    first_run = min(
+        (_parse(r.manifest.get("started_at", "")) for r in pm.runs),
+        default=None,
+        key=lambda t: t or dt.datetime.max.replace(tzinfo=dt.UTC),
+    )
+    mitigated = None
+    for r in pm.runs:
+        if (r.manifest.get("outcome") or {}).get("state") in ("resolved", "no_action"):
+            mitigated = _parse(r.manifest.get("ended_at", ""))
+    mitigated = _parse(inc.get("mitigated_at", "")) if inc.get("mitigated_at") else mitigated
+    resolved = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
+
+    def stamp(t: dt.datetime | None, label: str) -> str:
+        return (
+            f"{label} {t.astimezone(dt.UTC).isoformat().replace('+00:00', 'Z')}"
+            if t
+            else f"{label} {TBC}"
+        )
+
+    return [
+        (
+            "Time to Detect (TTD)",
+            _minutes(impact, opened),
+            stamp(impact, "impact began"),
+            stamp(opened, "incident opened"),
+        ),
+        (
+            "Time to Respond (TTR)",
+            _minutes(opened, first_run),
+            stamp(opened, "incident opened"),
+            stamp(first_run, "first run started"),
+        ),
+        (
+            "Time to Mitigate (TTM)",
+            _minutes(opened, mitigated),
+            stamp(opened, "incident opened"),
+            stamp(mitigated, "mitigated"),
+        ),
+        (
+            "Time to Resolve",
+            _minutes(opened, resolved),
+            stamp(opened, "incident opened"),
+            stamp(resolved, "resolved"),
+        ),
+    ]
+
+
+def action_items(pm: Postmortem) -> list[tuple[str, str, str]]:
+    """(action, type, priority) from what the evidence shows needs doing."""
+    items: list[tuple[str, str, str]] = []
+    for r in pm.runs:
+        outcome = r.manifest.get("outcome") or {}
+        if outcome.get("state") == "escalated" and not outcome.get("next_runbook"):
+            items.append(
+                (
+                    f"Write a runbook for what '{r.runbook}' escalated ({outcome.get('recommendation') or 'no recommendation'})",
+                    "mitigate",
+                    "High",
+                )
+            )
+        if r.manifest.get("chain_error"):
+            items.append(
+                (
+                    f"Fix the runbook chain after '{r.runbook}': {r.manifest['chain_error']}",
+                    "process",
+                    "High",
+                )
+            )
+        for step, error in r.failed:
+            items.append(
+                (f"Make step '{step}' of '{r.runbook}' reliable ({error})", "prevent", "High")
+            )
+        for step in r.retried:
+            items.append(
+                (f"Find out why step '{step}' of '{r.runbook}' needed retries", "prevent", "Medium")
+            )
+        for step in r.manual:
+            items.append(
+                (f"Consider automating manual step '{step}' of '{r.runbook}'", "process", "Low")
+            )
+    return items
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
+    """The Markdown document, every section of seed 003 in its order."""
+    inc = pm.incident
+    title = inc.get("title") or f"Incident {pm.incident_id}"
+    opened = _parse(inc.get("created_at", ""))
+    ended = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
+    if ended is None and pm.runs:
+        ended = _parse(pm.runs[-1].manifest.get("ended_at", ""))
+    date = opened.strftime("%Y-%m-%d") if opened else TBC
+    rows = timeline(pm)
+    final = pm.runs[-1] if pm.runs else None
+    final_outcome = (final.manifest.get("outcome") or {}) if final else {}
+    chain_names = " → ".join(r.runbook for r in pm.runs) or "no runbook runs"
+    a = pm.answers
+    out: list[str] = []
+    add = out.append
+    add(f"# Post-Mortem: {title}\n")
+    add(f"**Incident Number:** INC-{date}-{pm.incident_id}  ")
+    add(f"**Date:** {date}  ")
+    add(
+        f"**Time:** {opened.strftime('%H:%M') if opened else TBC} - {ended.strftime('%H:%M') if ended else TBC} UTC  "
+    )
+    add(f"**Duration:** {_minutes(opened, ended)}  ")
+    add(f"**Severity:** {a['severity']}  ")
+    add(f"**Author:** {author}  ")
+    add("**Status:** Draft\n")
+    add("## Executive Summary\n")
+    add(
+        f"Incident {pm.incident_id} ({title}) was triaged with gert through {len(pm.runs)} runbook run(s) "
+        f"({chain_names}); the final state was **{final_outcome.get('state') or (final.manifest.get('status') if final else TBC)}**"
+        + (f": {final_outcome['recommendation']}" if final_outcome.get("recommendation") else ".")
+        + f" Primary impact: {a['impact']}.\n"
+    )
+    add("## Impact\n")
+    add("### Customer Impact")
+    add(
+        f"- **Affected Users:** {TBC}\n- **Affected Features:** {TBC}\n- **Geographic Regions:** "
+        f"{', '.join(str(v) for v in (inc.get('location') or {}).values()) or TBC}\n- **Lost Revenue:** {TBC}\n- **SLA Breach:** {TBC}\n"
+    )
+    add("### Technical Impact")
+    systems = ", ".join(f"{k}={v}" for k, v in (inc.get("custom_fields") or {}).items()) or TBC
+    add(
+        f"- **Systems Affected:** {systems}\n- **Data Loss:** {TBC}\n- **Performance Degradation:** {a['impact']}\n"
+    )
+    add("### Business Impact")
+    add(
+        f"- **Customer Tickets:** {TBC}\n- **Reputation Impact:** {TBC}\n- **Compliance Issues:** {TBC}\n"
+    )
+    add("## Timeline\n")
+    add("All times in UTC\n")
+    add("| Time | Event | Actor | Evidence | Kind |")
+    add("|------|-------|-------|----------|------|")
+    for r in rows:
+        add(f"| {_hm(r.ts)} | {_cell(r.event)} | {r.actor} | {_cell(r.evidence)} | {r.marker} |")
+    add("")
+    add("## Root Cause Analysis\n")
+    add("### What Happened")
+    add(f"{_what_happened(pm)}\n")
+    add("### Why It Happened (5 Whys Analysis)")
+    for n, line in enumerate(_five_whys(pm), start=1):
+        add(f"{n}. {line}")
+    add("")
+    add("### Root Cause")
+    add(f"**Primary Cause:** {a['root_cause']}  ")
+    add(f"**Contributing Factors:**\n1. {TBC}\n")
+    add("### Trigger")
+    add(f"{inc.get('title') or TBC}\n")
+    add("## Detection and Response\n")
+    add("### Detection")
+    m = metrics(pm)
+    add(f"- **Time to Detect (TTD):** {m[0][1]} ({m[0][2]} → {m[0][3]})")
+    add(f"- **Detection Method:** {a['detection']}")
+    add(f"- **Why wasn't it detected sooner?** {TBC}\n")
+    add("### Response")
+    for label, value, start, end in m[1:]:
+        add(f"- **{label}:** {value} ({start} → {end})")
+    add(f"- **Response Quality:** {TBC}\n")
+    add("### What Went Well")
+    for r in pm.runs:
+        if r.manifest.get("status") == "completed":
+            add(
+                f"✅ Runbook {r.runbook} ran to its end ({r.manifest.get('steps_summary', {}).get('passed', 0)} steps passed)"
+            )
+    add("")
+    add("### What Went Poorly")
+    poor = [f"❌ Step {s} of {r.runbook} failed: {e}" for r in pm.runs for s, e in r.failed]
+    poor += [f"❌ {r.manifest['chain_error']}" for r in pm.runs if r.manifest.get("chain_error")]
+    out.extend(poor or [f"❌ {TBC}"])
+    add("")
+    add("## Resolution\n")
+    add("### Immediate Fix")
+    for r in pm.runs:
+        rec = (r.manifest.get("outcome") or {}).get("recommendation")
+        if rec:
+            add(f"- {r.runbook}: {rec}")
+    add("\nCommands that ran:\n")
+    add("```bash")
+    out.extend(c for r in pm.runs for c in r.commands)
+    add("```\n")
+    add("### Long-term Fix")
+    add(f"{TBC}\n")
+    add("## Lessons Learned\n")
+    add(
+        f"### Technical Lessons\n1. {TBC}\n\n### Process Lessons\n1. {TBC}\n\n### Communication Lessons\n1. {TBC}\n"
+    )
+    add("## Action Items\n")
+    add("| ID | Action | Type | Owner | Priority | Due Date | Status |")
+    add("|----|--------|------|-------|----------|----------|--------|")
+    for n, (action, kind, priority) in enumerate(action_items(pm), start=1):
+        add(f"| AI-{n:03d} | {_cell(action)} | {kind} | unassigned | {priority} | {TBC} | Open |")
+    add("")
+    add("## Prevention Measures\n")
+    add(
+        f"### Short-term (This Week)\n- [ ] {TBC}\n\n### Medium-term (This Month)\n- [ ] {TBC}\n\n### Long-term (This Quarter)\n- [ ] {TBC}\n"
+    )
+    add("## Supporting Data\n")
+    add("### Metrics During Incident")
+    add("```")
+    out.extend(f"{r.runbook}: {k}={v}" for r in pm.runs for k, v in r.captures.items())
+    add("```\n")
+    add("### Graphs")
+    add(f"{TBC}\n")
+    add("### Logs")
+    for r in pm.runs:
+        for step, excerpt in r.excerpts:
+            add(f"`{r.runbook}` / `{step}` (run {r.run_id}):\n```\n{excerpt}\n```")
+    add("")
+    add("### Related Incidents")
+    out.extend(
+        [f"- [{i}] - also ran {name}" for i, name in pm.related]
+        or ["- none found in the run index"]
+    )
+    add("")
+    add("## Follow-up\n")
+    add(
+        f"### Review Meeting\n- **Date:** {TBC}\n- **Attendees:** {TBC}\n\n### Success Criteria\n"
+        "- [ ] All action items have owners\n- [ ] Root cause is fully understood\n- [ ] Prevention measures are implemented\n"
+        "- [ ] Documentation is updated\n- [ ] Team training is completed\n"
+    )
+    add("## Communication\n")
+    add(
+        f"### Internal Communication\n- **Incident Channel:** {TBC}\n\n### External Communication\n- **Status Page Updated:** {TBC}\n"
+    )
+    add("## Appendices\n")
+    add("### Appendix A: Full Log Analysis")
+    add(
+        "Run evidence: "
+        + (", ".join(f"`.runbook/runs/{r.run_id}`" for r in pm.runs) or "none")
+        + "\n"
+    )
+    add(
+        f"### Appendix B: Configuration Changes\n{TBC}\n\n### Appendix C: Code Changes\n{TBC}\n\n### Appendix D: Monitoring Improvements\n{TBC}\n"
+    )
+    add("---\n")
+    add("## Sign-off\n")
+    add("| Role | Name | Date | Reviewed |\n|------|------|------|----------|")
+    for role in ("Incident Commander", "Tech Lead", "Engineering Manager", "SRE Lead"):
+        add(f"| {role} | {TBC} | {TBC} | [ ] |")
+    add("")
+    add("## Revision History\n")
+    add(
+        f"| Version | Date | Changes | Author |\n|---------|------|---------|--------|\n| 1.0 | {date} | Draft from evidence | {author} |\n"
+    )
+    add("---\n")
+    add("## Post-Mortem Quality Checklist\n")
+    text = "\n".join(out)
+    for item, ok in checklist(pm, rows, text):
+        add(f"- [{'x' if ok else ' '}] {item}")
+    if pm.blame:
+        add(
+            "\n> **Blameless review:** these answers read as blame; restate them about systems and processes: "
+            + "; ".join(pm.blame)
+        )
+    return "\n".join(out) + "\n"
+
+
+def checklist(pm: Postmortem, rows: list[Row], text: str) -> list[tuple[str, bool]]:
+    """Seed 003's checklist, each box ticked only when the document satisfies it."""
+    sorted_ok = all(a.ts <= b.ts for a, b in itertools.pairwise(rows))
+    return [
+        (
+            "Timeline is complete and accurate",
+            bool(rows) and sorted_ok and any(r.marker == "detection" for r in rows),
+        ),
+        (
+            "Root cause is clearly identified",
+            pm.answers["root_cause"] not in (TBC, "Unknown/Under investigation"),
+        ),
+        ("Impact is quantified", pm.answers["impact"] != TBC and pm.answers["duration"] != TBC),
+        ("Action items are specific and assigned", False),  # gert leaves every owner unassigned
+        ("Lessons learned are documented", False),
+        ("No blame is assigned to individuals", not pm.blame),
+        ("Technical details are sufficient for understanding", any(r.captures for r in pm.runs)),
+        ("Prevention measures address the root cause", False),
+    ]
+
+
+def _what_happened(pm: Postmortem) -> str:
+    if not pm.runs:
+        return f"No runbook runs are recorded for incident {pm.incident_id}. {TBC}"
+    parts = []
+    for r in pm.runs:
+        outcome = r.manifest.get("outcome") or {}
+        caps = ", ".join(f"{k}={v}" for k, v in r.captures.items())
+        parts.append(
+            f"Runbook **{r.runbook}** "
+            + (f"found {caps} and " if caps else "")
+            + f"reached **{outcome.get('state') or r.manifest.get('status')}**"
+            + (f" ({outcome['recommendation']})" if outcome.get("recommendation") else "")
+            + "."
+        )
+    return " ".join(parts)
+
+
+def _five_whys(pm: Postmortem) -> list[str]:
+    whys = []
+    for r, nxt in zip(pm.runs, pm.runs[1:], strict=False):
+        caps = ", ".join(f"{k}={v}" for k, v in r.captures.items()) or "its checks"
+        whys.append(
+            f"**Why did triage continue past {r.runbook}?**\n   → Because {r.runbook} observed {caps} "
+            f"and handed off to {nxt.runbook}"
+        )
+    while len(whys) < 5:
+        whys.append(f"**Why?**\n   → {TBC}")
+    return whys[:5]
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# ------------------------------------------------------------------ writing
+
+
+def slug(text: str) -> str:
+    """A short file-name slug of a title."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "incident"
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    for chunk in re.split(r"(?m)^(?=## )", text):
+        if chunk.startswith("## "):
+            parts[chunk.splitlines()[0][3:].strip()] = chunk
+    return parts
+
+
+def merge(previous: str, fresh: str, template: str) -> str:
+    """*fresh*, but with every person-written section of *previous* kept.
+
+    A section counts as person-written when its text differs from what gert would write
+    there for the same evidence (*template*).
+    """
+    old, tmpl = _sections(previous), _sections(template)
+    out = fresh
+    for name in HUMAN_SECTIONS:
+        if name in old and name in tmpl and old[name].strip() != tmpl[name].strip():
+            new = _sections(out).get(name)
+            if new is not None:
+                out = out.replace(new, old[name] if old[name].endswith("\n") else old[name] + "\n")
+    return out
+
+
+def write(
+    pm: Postmortem, text: str, out_dir: Path, tracking: Path, force: bool = False
+) -> tuple[Path, bool]:
+    """Write the document (merging what a person wrote unless *force*); update the tracking
+    table. Returns the path and whether person-written sections were kept."""
+    from gert.store.runs import write_atomic
+
+    opened = _parse(pm.incident.get("created_at", ""))
+    date = opened.strftime("%Y-%m-%d") if opened else dt.date.today().isoformat()
+    name = f"post-mortem-{date}-{slug(pm.incident.get('title') or pm.incident_id)}"
+    path = out_dir / f"{name}.md"
+    kept = False
+    if path.exists() and not force:
+        merged = merge(path.read_text(encoding="utf-8"), text, text)
+        kept = merged != text
+        text = merged
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text)
+    _track(tracking, name, pm.answers["severity"], date)
+    return path, kept
+
+
+def _track(tracking: Path, name: str, severity: str, date: str) -> None:
+    from gert.store.runs import write_atomic
+
+    header = (
+        "| Post-mortem | Severity | Date | Status |\n|-------------|----------|------|--------|\n"
+    )
+    lines = (
+        tracking.read_text(encoding="utf-8").splitlines(keepends=True)
+        if tracking.exists()
+        else [header]
+    )
+    row = f"| {name} | {severity} | {date} | Draft |\n"
+    lines = [ln for ln in lines if not ln.startswith(f"| {name} |")]
+    if not any(ln.startswith("| Post-mortem |") for ln in lines):
+        lines.insert(0, header)
+    lines.append(row)
+    write_atomic(tracking, "".join(lines))

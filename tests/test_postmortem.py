@@ -1,0 +1,199 @@
+"""gert postmortem: a blameless draft built from an incident's evidence (seed 003)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from conftest import gert
+from gert.incident.local import LocalProvider
+from gert.store import RunFolder
+from gert.store.trace import read_events
+
+SEED_003_SECTIONS = [
+    "Executive Summary",
+    "Impact",
+    "Timeline",
+    "Root Cause Analysis",
+    "Detection and Response",
+    "Resolution",
+    "Lessons Learned",
+    "Action Items",
+    "Prevention Measures",
+    "Supporting Data",
+    "Follow-up",
+    "Communication",
+    "Appendices",
+    "Sign-off",
+    "Revision History",
+    "Post-Mortem Quality Checklist",
+]
+
+
+@pytest.fixture
+def incident(project, monkeypatch):
+    """Incident 900 with a three-runbook chain: a failed step (continued), manual evidence,
+    and an escalation with no runbook to chain to; a secret in a command's output."""
+    monkeypatch.setenv("PM_TOKEN", "tok-zz99yy88")
+    LocalProvider(project.root / ".runbook" / "incidents").create(
+        "900", "API errors on checkout", severity=1, custom_fields={"Service": "checkout"}
+    )
+    project.write(
+        "triage.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: triage, inputs: {token: {from: env.PM_TOKEN, secret: true}}}
+        steps:
+          - {id: flaky_probe, type: cli, continue_on_fail: true, with: {argv: [sh, -c, 'echo down; exit 2']}, assertions: [{exit_code: 0}]}
+          - id: errors
+            type: cli
+            with: {argv: [sh, -c, 'echo "rate=37 token={{ .token }}"']}
+            capture: {rate: {from: stdout, pattern: 'rate=(\\d+)'}}
+            outcomes: [{when: rate > 10, state: needs_rca, next_runbook: {file: db}}]
+        """,
+    )
+    project.write(
+        "db.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: db}
+        steps:
+          - id: check_pool
+            type: manual
+            instructions: Look at the connection pool.
+            required_evidence: [{kind: text, name: pool}]
+            outcomes: [{state: needs_rca, next_runbook: {file: escalate}}]
+        """,
+    )
+    project.write(
+        "escalate.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: escalate}
+        steps:
+          - {id: page, type: cli, with: {argv: [echo, paging db team]}, outcomes: [{state: escalated, recommendation: Page the database on-call}]}
+        """,
+    )
+    project.config("record: 'off'\n")
+    chain = project.run(
+        "triage.runbook.yaml",
+        incident_id="900",
+        answers={"check_pool": {"pool": "exhausted: 100/100"}},
+    )
+    assert [r.state for r in chain.runs] == ["needs_rca", "needs_rca", "escalated"]
+    LocalProvider(project.root / ".runbook" / "incidents").set_status("900", "resolved")
+    return project, chain
+
+
+def generate(project, *extra):  # type: ignore[no-untyped-def]
+    r = gert("postmortem", "900", "--no-input", *extra, cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    [path] = (project.root / "postmortems").glob("post-mortem-*-api-errors-on-checkout.md")
+    return path, r
+
+
+def test_every_seed_003_section_in_order(incident):
+    project, _ = incident
+    path, _ = generate(project)
+    text = path.read_text()
+    headings = re.findall(r"(?m)^## (.+)$", text)
+    assert headings == SEED_003_SECTIONS
+    assert text.startswith("# Post-Mortem: API errors on checkout\n")
+    assert "**Severity:** SEV-1" in text and "**Status:** Draft" in text
+
+
+def test_timeline_rows_are_sorted_and_carry_real_timestamps(incident):
+    project, chain = incident
+    text = generate(project)[0].read_text()
+    rows = [line for line in text.splitlines() if re.match(r"^\| \d\d:\d\d:\d\d \|", line)]
+    times = [r.split("|")[1].strip() for r in rows]
+    assert times == sorted(times) and len(rows) >= 12
+    started = next(
+        e for e in read_events(chain.runs[0].folder / "trace.jsonl") if e["type"] == "run_started"
+    )
+    hms = dt.datetime.fromisoformat(started["ts"].replace("Z", "+00:00")).strftime("%H:%M:%S")
+    assert (
+        f"| {hms} | Runbook triage started (real mode) | On-call engineer | run {chain.runs[0].run_id} |"
+        in text
+    )
+    assert (
+        "| Alert triggered, incident opened: API errors on checkout | Monitoring | incident timeline | detection |"
+        in text
+    )
+    assert re.search(
+        r"\| Step flaky_probe failed.*\| gert \| run \S+, steps/001-flaky_probe.json \|", text
+    )
+    assert "| Manual evidence recorded for check_pool | On-call engineer |" in text
+
+
+def test_metrics_equal_hand_computed_values(incident):
+    project, chain = incident
+    text = generate(project)[0].read_text()
+    inc = LocalProvider(project.root / ".runbook" / "incidents").get("900")
+    opened = dt.datetime.fromisoformat(inc["created_at"].replace("Z", "+00:00"))
+    first = dt.datetime.fromisoformat(
+        RunFolder(chain.runs[0].folder).read_manifest()["started_at"].replace("Z", "+00:00")
+    )
+    resolved = dt.datetime.fromisoformat(inc["resolved_at"].replace("Z", "+00:00"))
+    respond = (first - opened).total_seconds()
+    resolve = (resolved - opened).total_seconds()
+    assert f"**Time to Respond (TTR):** {respond:.0f} second" in text
+    assert f"**Time to Resolve:** {resolve:.0f} second" in text
+    assert "(incident opened " + inc["created_at"][:19] in text
+
+
+def test_action_items_come_from_the_evidence(incident):
+    project, _ = incident
+    text = generate(project)[0].read_text()
+    items = [line for line in text.splitlines() if line.startswith("| AI-")]
+    joined = "\n".join(items)
+    assert "Write a runbook for what 'escalate' escalated (Page the database on-call)" in joined
+    assert "Make step 'flaky_probe' of 'triage' reliable" in joined
+    assert "Consider automating manual step 'check_pool' of 'db'" in joined
+    assert all("| unassigned |" in line for line in items)
+    assert {line.split("|")[3].strip() for line in items} <= {"mitigate", "prevent", "process"}
+
+
+def test_regeneration_keeps_a_hand_edited_section_and_tracking_is_not_duplicated(incident):
+    project, _ = incident
+    path, _ = generate(project)
+    text = path.read_text()
+    edited = text.replace(
+        "### Technical Lessons\n1. [to be confirmed]",
+        "### Technical Lessons\n1. Pools need alerts.",
+    )
+    path.write_text(edited)
+    _, r = generate(project)
+    assert "kept the sections a person had written" in r.stdout
+    assert "1. Pools need alerts." in path.read_text()
+    tracking = (project.root / "POST_MORTEM_TRACKING.md").read_text()
+    assert tracking.count(path.stem) == 1 and "| SEV-1 |" in tracking
+    generate(project, "--force")
+    assert "Pools need alerts" not in path.read_text()
+
+
+def test_answers_fill_questions_and_blame_is_flagged(incident, tmp_path):
+    project, _ = incident
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(
+        "impact: Performance degradation\nroot_cause: It was Bob's fault, careless deploy\n"
+    )
+    path, r = generate(project, "--answers", str(answers))
+    text = path.read_text()
+    assert "Primary impact: Performance degradation." in text
+    assert "blameless check" in r.stderr
+    assert "- [ ] No blame is assigned to individuals" in text
+    assert "**Blameless review:**" in text
+
+
+def test_secrets_never_reach_the_postmortem(incident):
+    project, _ = incident
+    text = generate(project)[0].read_text()
+    assert "tok-zz99yy88" not in text and "token=***" in text
+
+
+def test_unknown_incident_is_a_clear_error(project):
+    r = gert("postmortem", "nope", "--no-input", cwd=project.root)
+    assert r.returncode == 1 and "no incident nope" in r.stderr and "Traceback" not in r.stderr
