@@ -18,6 +18,8 @@ HEAVY = [
     "jsonpath",
     "psycopg",
     "celery",
+    "fpdf",
+    "markdown_it",
 ]
 
 

@@ -486,13 +486,26 @@ def _pct(cell: dict) -> str:  # type: ignore[type-arg]
 )
 @click.option("--no-input", is_flag=True, help="Never ask; leave [to be confirmed] placeholders.")
 @click.option("--force", is_flag=True, help="Overwrite sections a person already wrote.")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["md", "html", "pdf"]),
+    multiple=True,
+    help="Also render HTML and/or PDF next to the Markdown (repeatable).",
+)
 def postmortem(
-    incident_id: str, answers_file: str | None, out_dir: str | None, no_input: bool, force: bool
+    incident_id: str,
+    answers_file: str | None,
+    out_dir: str | None,
+    no_input: bool,
+    force: bool,
+    formats: tuple[str, ...],
 ) -> None:
     """Draft a blameless postmortem of an incident from its evidence (seed 003's structure).
 
     Writes postmortems/post-mortem-YYYY-MM-DD-<slug>.md and a row of
-    POST_MORTEM_TRACKING.md. The five questions are answered from the incident where it
+    POST_MORTEM_TRACKING.md; --format html / pdf also render it (the run chain drawn)
+    next to the Markdown, which stays the document a person edits. The five questions are answered from the incident where it
     says, else from --answers, else asked on a terminal, else left as placeholders.
     Regenerating keeps what a person wrote in the sections gert cannot fill.
     """
@@ -542,7 +555,19 @@ def postmortem(
     text = pmod.render(pm)
     folder = Path(out_dir) if out_dir else project.root / "postmortems"
     path, kept = pmod.write(pm, text, folder, project.root / "POST_MORTEM_TRACKING.md", force=force)
-    click.echo(f"wrote {path}" + (" (kept the sections a person had written)" if kept else ""))
+    here = Path.cwd().resolve()
+
+    def shown(p: Path) -> Path:
+        return p.resolve().relative_to(here) if p.resolve().is_relative_to(here) else p
+
+    click.echo(
+        f"wrote {shown(path)}" + (" (kept the sections a person had written)" if kept else "")
+    )
+    try:
+        for rendered in pmod.write_renderings(pm, path, formats):
+            click.echo(f"wrote {shown(rendered)}")
+    except pmod.RenderError as e:
+        raise click.ClickException(str(e)) from None
     for flagged in pm.blame:
         click.echo(f"blameless check: restate without blame: {flagged}", err=True)
 

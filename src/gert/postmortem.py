@@ -21,6 +21,11 @@ from typing import Any
 
 TBC = "[to be confirmed]"
 
+
+class RenderError(Exception):
+    """An HTML or PDF rendering could not be made (a missing font or extra)."""
+
+
 QUESTIONS = {
     "severity": (
         "What was the severity of the incident?",
@@ -73,6 +78,11 @@ BLAME = re.compile(
     r"(?i)\b(fault|blame[ds]?|careless(ness)?|negligen(t|ce)|stupid|incompetent|lazy|"
     r"should have known|screwed up|messed up|(his|her|their) mistake|mistake by)\b"
 )
+# Long runs stay readable: this many passed steps in a row fold into one timeline row, and
+# a run contributes at most this many output excerpts and commands (failures first).
+FOLD_PASSED_AFTER = 8
+EXCERPTS_PER_RUN = 5
+COMMANDS_SHOWN = 40
 # Sections whose text a person writes; regeneration keeps what they wrote.
 HUMAN_SECTIONS = (
     "Lessons Learned",
@@ -129,6 +139,7 @@ class RunFacts:
     )  # (step id, first lines of output)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (step id, error)
     retried: list[str] = field(default_factory=list)
+    excerpts_omitted: int = 0  # step outputs left in the run folder
     manual: list[str] = field(default_factory=list)
 
 
@@ -140,7 +151,7 @@ class Postmortem:
     incident: dict[str, Any]
     runs: list[RunFacts]
     answers: dict[str, str]
-    related: list[tuple[str, str]] = field(default_factory=list)  # (incident id, shared runbook)
+    related: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why related)
     blame: list[str] = field(default_factory=list)
 
 
@@ -193,18 +204,37 @@ def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
                     f"\n... ({len(lines) - 5} more lines)" if len(lines) > 5 else ""
                 )
                 f.excerpts.append((payload["step_id"], excerpt))
+        failed = {step for step, _ in f.failed}
+        f.excerpts.sort(key=lambda item: item[0] not in failed)  # stable: failures first
+        f.excerpts_omitted = max(0, len(f.excerpts) - EXCERPTS_PER_RUN)
+        del f.excerpts[EXCERPTS_PER_RUN:]
         facts.append(f)
     return facts
 
 
-def related_incidents(store: Any, incident_id: str, runbooks: set[str]) -> list[tuple[str, str]]:
-    """Other incidents whose runs used the same runbooks."""
-    out: dict[str, str] = {}
-    for name in sorted(runbooks):
+def related_incidents(store: Any, incident_id: str, runs: list[RunFacts]) -> list[tuple[str, str]]:
+    """Other incidents that reached the same cause, or whose runs used the same runbooks.
+
+    A cause is where a chain ended: the last runbook and the outcome state it reached.
+    """
+    reasons: dict[str, list[str]] = {}
+
+    def note(other: str, reason: str) -> None:
+        if other and other != incident_id and reason not in reasons.setdefault(other, []):
+            reasons[other].append(reason)
+
+    if runs:
+        last = runs[-1]
+        state = (last.manifest.get("outcome") or {}).get("state")
+        if state:
+            for row in store.index.query(runbook=last.runbook, state=state, limit=200):
+                note(row.incident_id, f"reached the same cause ({last.runbook}: {state})")
+    for name in sorted({r.runbook for r in runs}):
         for row in store.index.query(runbook=name, limit=200):
-            if row.incident_id and row.incident_id != incident_id:
-                out.setdefault(row.incident_id, name)
-    return sorted(out.items())
+            note(row.incident_id, f"also ran {name}")
+    # Same cause first, then by incident id.
+    ranked = sorted(reasons.items(), key=lambda kv: (not kv[1][0].startswith("reached"), kv[0]))
+    return [(other, "; ".join(why)) for other, why in ranked]
 
 
 def answer_questions(
@@ -260,7 +290,7 @@ def build(
     given = {k: str(v) for k, v in (given or {}).items()}
     answers = answer_questions(incident, given, asker, runs)
     pm = Postmortem(incident_id, incident, runs, answers)
-    pm.related = related_incidents(store, incident_id, {r.runbook for r in runs})
+    pm.related = related_incidents(store, incident_id, runs)
     pm.blame = [f"{k}: {v}" for k, v in given.items() if BLAME.search(v)]
     return pm
 
@@ -309,9 +339,16 @@ def timeline(pm: Postmortem) -> list[Row]:
                 )
             )
     for run in pm.runs:
+        passed: list[Row] = []  # a stretch of passed steps, folded when it is long
         for e in run.events:
             ts = _parse(e.get("ts", ""))
             d = e.get("data") or {}
+            if passed and (
+                e["type"] in _STRETCH_BREAKERS
+                or (e["type"] == "step_completed" and d.get("status") != "passed")
+            ):
+                rows.extend(_fold(passed, run.run_id))
+                passed = []
             if ts is None:
                 continue
             cite = f"run {run.run_id}"
@@ -329,7 +366,11 @@ def timeline(pm: Postmortem) -> list[Row]:
                 text = f"Step {d['step_id']} {d.get('status')}" + (f": {caps}" if caps else "")
                 if d.get("error"):
                     text += f" ({d['error']})"
-                rows.append(Row(ts, text, "gert", f"{cite}, {d.get('step_file', '')}".rstrip(", ")))
+                row = Row(ts, text, "gert", f"{cite}, {d.get('step_file', '')}".rstrip(", "))
+                if d.get("status") == "passed":
+                    passed.append(row)
+                    continue
+                rows.append(row)
             elif e["type"] == "evidence_recorded":
                 rows.append(
                     Row(
@@ -349,7 +390,36 @@ def timeline(pm: Postmortem) -> list[Row]:
                 )
             elif e["type"] == "chain_error":
                 rows.append(Row(ts, f"Chain stopped: {d.get('error', '')}", "gert", cite))
+        rows.extend(_fold(passed, run.run_id))
     return sorted(rows, key=lambda r: r.ts)
+
+
+# Trace events that end a stretch of passed steps (they get rows of their own).
+_STRETCH_BREAKERS = {
+    "run_started",
+    "evidence_recorded",
+    "outcome_reached",
+    "chain_started",
+    "chain_error",
+}
+
+
+def _fold(passed: list[Row], run_id: str) -> list[Row]:
+    """A long stretch of passed steps as one row citing its first and last step files."""
+    if len(passed) <= FOLD_PASSED_AFTER:
+        return passed
+    first, last = passed[0], passed[-1]
+    steps = [row.event.split()[1] for row in (first, last)]  # "Step <id> passed..."
+    files = [row.evidence.split(", ", 1)[-1] for row in (first, last)]
+    return [
+        Row(
+            first.ts,
+            f"Steps {steps[0]} to {steps[1]} passed ({len(passed)} steps; "
+            "captures under Supporting Data)",
+            "gert",
+            f"run {run_id}, {files[0]} to {files[1]}",
+        )
+    ]
 
 
 def metrics(pm: Postmortem) -> list[tuple[str, str, str, str]]:
@@ -473,7 +543,11 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add(
         f"Incident {pm.incident_id} ({title}) was triaged with gert through {len(pm.runs)} runbook run(s) "
         f"({chain_names}); the final state was **{final_outcome.get('state') or (final.manifest.get('status') if final else TBC)}**"
-        + (f": {final_outcome['recommendation']}" if final_outcome.get("recommendation") else ".")
+        + (
+            f": {final_outcome['recommendation'].rstrip('.')}."
+            if final_outcome.get("recommendation")
+            else "."
+        )
         + f" Primary impact: {a['impact']}.\n"
     )
     add("## Impact\n")
@@ -540,7 +614,10 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
             add(f"- {r.runbook}: {rec}")
     add("\nCommands that ran:\n")
     add("```bash")
-    out.extend(c for r in pm.runs for c in r.commands)
+    commands = list(dict.fromkeys(c for r in pm.runs for c in r.commands))
+    out.extend(commands[:COMMANDS_SHOWN])
+    if len(commands) > COMMANDS_SHOWN:
+        add(f"# ... {len(commands) - COMMANDS_SHOWN} more: see the run folders (Appendix A)")
     add("```\n")
     add("### Long-term Fix")
     add(f"{TBC}\n")
@@ -569,12 +646,11 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     for r in pm.runs:
         for step, excerpt in r.excerpts:
             add(f"`{r.runbook}` / `{step}` (run {r.run_id}):\n```\n{excerpt}\n```")
+        if r.excerpts_omitted:
+            add(f"({r.excerpts_omitted} more step outputs of run {r.run_id} are in its folder.)")
     add("")
     add("### Related Incidents")
-    out.extend(
-        [f"- [{i}] - also ran {name}" for i, name in pm.related]
-        or ["- none found in the run index"]
-    )
+    out.extend([f"- [{i}] - {why}" for i, why in pm.related] or ["- none found in the run index"])
     add("")
     add("## Follow-up\n")
     add(
@@ -726,6 +802,28 @@ def write(
     write_atomic(path, text)
     _track(tracking, name, pm.answers["severity"], date)
     return path, kept
+
+
+def write_renderings(pm: Postmortem, md_path: Path, formats: tuple[str, ...]) -> list[Path]:
+    """Render the written Markdown (with what a person kept in it) as HTML and/or PDF."""
+    wanted = [f for f in dict.fromkeys(formats) if f != "md"]
+    if not wanted:
+        return []
+    from gert import postmortem_formats
+    from gert.store.runs import write_atomic
+
+    text = md_path.read_text(encoding="utf-8")
+    written = []
+    for fmt in wanted:
+        target = md_path.with_suffix(f".{fmt}")
+        if fmt == "html":
+            write_atomic(target, postmortem_formats.to_html(pm, text))
+        else:
+            tmp = target.with_suffix(".pdf.tmp")
+            tmp.write_bytes(postmortem_formats.to_pdf(pm, text))
+            tmp.replace(target)
+        written.append(target)
+    return written
 
 
 def _track(tracking: Path, name: str, severity: str, date: str) -> None:
