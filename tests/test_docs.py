@@ -40,6 +40,13 @@ def test_docs_have_runbook_examples():
     ("doc", "text"), RUNBOOKS, ids=[f"{d}-{i}" for i, (d, _) in enumerate(RUNBOOKS)]
 )
 def test_runbook_examples_in_docs_are_valid(doc, text, tmp_path):
+    if "apiVersion: signatures/v0" in text:
+        from gert.signatures import load
+
+        f = tmp_path / "example.signatures.yaml"
+        f.write_text(text, encoding="utf-8")
+        assert load(f), doc
+        return
     kind = "tool" if "apiVersion: tool/v0" in text else "runbook"
     f = tmp_path / f"example.{kind}.yaml"
     f.write_text(text, encoding="utf-8")

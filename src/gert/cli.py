@@ -572,6 +572,171 @@ def postmortem(
         click.echo(f"blameless check: restate without blame: {flagged}", err=True)
 
 
+@main.command()
+@click.argument("log", required=False, default="-")
+@click.option(
+    "--signatures",
+    "signature_files",
+    multiple=True,
+    type=click.Path(),
+    help="A signatures/v0 file (repeatable; default: every *.signatures.yaml in the project).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON.")
+@click.option(
+    "--run", "run_it", is_flag=True, help="Start the best match's runbook with its captures."
+)
+@click.option("--incident", "incident_id", metavar="ID", help="With --run: the incident.")
+@click.option(
+    "--mode",
+    type=click.Choice(["real", "dry-run"]),
+    default="real",
+    show_default=True,
+    help="With --run: how to run the runbook.",
+)
+def triage(
+    log: str,
+    signature_files: tuple[str, ...],
+    as_json: bool,
+    run_it: bool,
+    incident_id: str | None,
+    mode: str,
+) -> None:
+    """Name the known failures a log shows: LOG is a file, or - (default) for standard input.
+
+    Matches are ranked most specific first, each with its severity, the log lines that
+    matched, the named groups captured, replay commands, artifacts, remediation, and how
+    earlier runs started from the same signature ended. --run starts the best match's
+    runbook with the named groups as inputs (its evidence records the signature).
+    Without --run, exits 0 when a signature matched and 1 when none did.
+    """
+    import json
+
+    from gert import signatures as sigmod
+    from gert.project import open_project
+
+    project = open_project()
+    files = [Path(f) for f in signature_files] or sorted(
+        p for p in project.root.rglob("*.signatures.yaml") if ".runbook" not in p.parts
+    )
+    if not files:
+        raise click.UsageError(f"no *.signatures.yaml under {project.root}; pass --signatures FILE")
+    known: list[sigmod.Signature] = []
+    problems = []
+    for f in files:
+        try:
+            known += sigmod.load(f)
+        except sigmod.SignatureError as e:
+            problems.append(str(e))
+    if problems:
+        click.echo("\n".join(problems), err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        text = (
+            sys.stdin.read()
+            if log == "-"
+            else Path(log).read_text(encoding="utf-8", errors="replace")
+        )
+    except OSError as e:
+        raise click.UsageError(f"cannot read {log}: {e.strerror}") from None
+    found = sigmod.match(known, text)
+    histories = _signature_histories(project, found)
+    if run_it:
+        _triage_run(project, found, log, incident_id, mode, as_json)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [{**m.to_dict(), "history": histories.get(m.signature.id, "")} for m in found],
+                indent=2,
+            )
+        )
+    elif not found:
+        click.echo(f"no known signature in {'standard input' if log == '-' else log}")
+    for n, m in enumerate([] if as_json else found, start=1):
+        s = m.signature
+        click.echo(
+            f"{n}. {s.title} [{s.id}] severity {s.severity}"
+            + (f", runbook {s.runbook}" if s.runbook else "")
+        )
+        for number, line in m.lines[:5]:
+            click.echo(f"   line {number}: {line.strip()[:200]}")
+        if len(m.lines) > 5:
+            click.echo(f"   ... {len(m.lines) - 5} more matching lines")
+        if m.groups:
+            click.echo("   captured: " + ", ".join(f"{k}={v}" for k, v in m.groups.items()))
+        if histories.get(s.id):
+            click.echo(f"   earlier runs: {histories[s.id]}")
+        for label, items in (
+            ("replay", s.replay),
+            ("artifacts", s.artifacts),
+            ("remediation", s.remediation),
+        ):
+            if items:
+                click.echo(f"   {label}:")
+                click.echo("\n".join(f"     {item}" for item in items))
+    sys.exit(0 if found else EXIT_FAILED)
+
+
+def _signature_histories(project, found) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """How earlier runs started from each matched signature ended, by signature ID."""
+    if not (project.root / ".runbook" / "index.sqlite").exists():
+        return {}  # nothing has run here yet
+    from gert import signatures as sigmod
+    from gert.engine import open_store
+
+    store = open_store(project)
+    try:
+        out = {}
+        for m in found:
+            if m.signature.runbook:
+                rel = str(
+                    m.signature.runbook_path(project.root).relative_to(project.root.resolve())
+                )
+                out[m.signature.id] = sigmod.describe_history(
+                    sigmod.history(store, m.signature.id, rel)
+                )
+        return out
+    finally:
+        store.index.close()
+
+
+def _triage_run(project, found, log: str, incident_id, mode: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Start the best match's runbook (gert triage --run) and exit with the chain's code."""
+    from rich.console import Console
+
+    from gert import signatures as sigmod
+    from gert.console import Progress, TerminalPrompter, interactive
+    from gert.engine import Engine, Options
+
+    if not found:
+        click.echo("no known signature: nothing to run", err=True)
+        sys.exit(EXIT_FAILED)
+    best = found[0]
+    if not best.signature.runbook:
+        raise click.UsageError(f"signature {best.signature.id} names no runbook to run")
+    try:
+        path = best.signature.runbook_path(project.root)
+    except sigmod.SignatureError as e:
+        raise click.UsageError(str(e)) from None
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    if not as_json:
+        console.print(f"signature {best.signature.id} matched; running {best.signature.runbook}")
+    options = Options(
+        mode=mode,
+        incident_id=incident_id,
+        variables=dict(best.groups),
+        prompter=TerminalPrompter(console) if interactive() and not as_json else None,
+        observer=None if as_json else Progress(console),
+        trigger={
+            "signature": best.signature.id,
+            "defined_at": best.signature.source,
+            "log": "standard input" if log == "-" else log,
+            "log_lines": [n for n, _ in best.lines],
+            "groups": dict(best.groups),
+        },
+    )
+    _finish_chain(lambda: Engine(project).run(path, options), project, console, as_json)
+
+
 @main.group()
 def trace() -> None:
     """Inspect run traces."""

@@ -158,6 +158,7 @@ class Options:
     rebase_to: Any = None  # datetime: shift recorded timestamps so the root starts here
     ephemeral: bool = False  # evidence nobody keeps (gert test): written, never fsynced
     post: bool = True  # post the chain's summary to the incident (unless gert.yaml says post: off)
+    trigger: dict[str, Any] | None = None  # what started the chain (gert triage: the signature)
 
 
 def _default_actor() -> str:
@@ -630,6 +631,8 @@ class _Run:
         self.position = parent.position + 1 if parent else 1
         self.scenario_path = ""
         self.posted: dict[str, Any] = {}
+        # Only the chain's root records what started it; children point to their parent.
+        self.triggered_by: dict[str, Any] = dict(options.trigger or {}) if parent is None else {}
         self.input_sources: dict[str, str] = {n: "parent" for n in inputs} if parent else {}
         self.attempt_no = 1
         self.recording = None
@@ -677,6 +680,7 @@ class _Run:
             self.result.started_at = str(m.get("started_at") or self.result.started_at)
             self.result.parent_run_id = str(m.get("parent_run_id") or "")
             self.children = list(m.get("child_runs") or [])
+            self.triggered_by = dict(m.get("triggered_by") or {})
             self.step_number = max(
                 (int(d.get("number") or 0) for d in self.journal.values()), default=0
             )
@@ -734,6 +738,7 @@ class _Run:
             "host": platform.node(),
             "scenario": self.scenario_path,
             "posted": self.posted,
+            "triggered_by": self.triggered_by,
             "trace": {"events": self.trace.seq, "head": self.trace.head},
         }
         return self.redactor.data(m)
@@ -774,6 +779,7 @@ class _Run:
                     "actor": self.options.actor,
                     "incident_id": self.options.incident_id or "",
                     "parent_run_id": r.parent_run_id,
+                    **({"triggered_by": self.triggered_by} if self.triggered_by else {}),
                 },
             )
             self.emit(

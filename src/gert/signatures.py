@@ -1,0 +1,244 @@
+"""Failure-signature maps and matching failure logs against them (seed 004; DESIGN §12).
+
+A ``signatures.yaml`` (``apiVersion: signatures/v0``) lists known failures: how to recognise
+one in a log (a substring, or a regular expression whose named groups become runbook
+inputs), how bad it is, the runbook that handles it, the commands that replay it, the
+artifacts to look at and the remediation. ``load`` reads one with positions for every
+problem; ``match`` ranks the signatures a log shows, most specific first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+API_VERSION = "signatures/v0"
+SEVERITIES = ("critical", "high", "medium", "low")
+_FIELDS = {
+    "id",
+    "title",
+    "match",
+    "severity",
+    "runbook",
+    "replay",
+    "artifacts",
+    "remediation",
+}
+
+
+class SignatureError(Exception):
+    """A signatures file that cannot be used; the message names file, line and field."""
+
+
+@dataclass
+class Signature:
+    """One known failure."""
+
+    id: str
+    title: str
+    pattern: re.Pattern[str]
+    literal: bool  # matched as a plain substring
+    severity: str = "medium"
+    runbook: str = ""
+    replay: list[str] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+    remediation: list[str] = field(default_factory=list)
+    source: str = ""  # file:line where it is defined
+    base_dir: str = "."  # the signatures file's folder: ``runbook`` is relative to it
+
+    def runbook_path(self, project_root: Path) -> Path:
+        """The runbook's path, refused when it leads outside the project."""
+        path = (Path(self.base_dir) / self.runbook).resolve()
+        if not path.is_relative_to(project_root.resolve()):
+            raise SignatureError(f"{self.source}: runbook {self.runbook} is outside the project")
+        return path
+
+
+@dataclass
+class Match:
+    """A signature found in a log: the lines that matched and the named groups captured."""
+
+    signature: Signature
+    lines: list[tuple[int, str]]  # (1-based line number, text)
+    groups: dict[str, str]
+    specificity: int  # characters of the longest match: a longer match says more
+
+    def to_dict(self) -> dict[str, Any]:
+        """The match as plain data (``gert triage --json``)."""
+        s = self.signature
+        return {
+            "id": s.id,
+            "title": s.title,
+            "severity": s.severity,
+            "runbook": s.runbook or None,
+            "replay": s.replay,
+            "artifacts": s.artifacts,
+            "remediation": s.remediation,
+            "groups": self.groups,
+            "lines": [{"line": n, "text": text} for n, text in self.lines],
+            "source": s.source,
+        }
+
+
+def load(path: str | Path) -> list[Signature]:
+    """Read a signatures file; every problem is reported at once, with its position."""
+    from gert.load import LoadError, load_file
+
+    try:
+        doc = load_file(path)
+    except LoadError as e:
+        raise SignatureError(str(e)) from None
+    problems: list[str] = []
+
+    def problem(where: tuple[Any, ...], message: str) -> None:
+        line, col = doc.position(where)
+        problems.append(f"{doc.file}:{line}:{col}: error: {message}")
+
+    data = doc.data
+    if not isinstance(data, dict) or data.get("apiVersion") != API_VERSION:
+        problem(("apiVersion",), f"apiVersion: expected {API_VERSION}")
+        raise SignatureError("\n".join(problems))
+    entries = data.get("signatures")
+    if not isinstance(entries, list):
+        problem(("signatures",), "signatures: expected a list of signatures")
+        raise SignatureError("\n".join(problems))
+    out: list[Signature] = []
+    seen: dict[str, int] = {}
+    for n, entry in enumerate(entries):
+        at = ("signatures", n)
+        if not isinstance(entry, dict):
+            problem(at, f"signatures[{n}]: expected a mapping")
+            continue
+        for key in sorted(set(entry) - _FIELDS):
+            problem((*at, key), f"signatures[{n}].{key}: unknown field")
+        sig_id = entry.get("id")
+        if not isinstance(sig_id, str) or not sig_id:
+            problem((*at, "id"), f"signatures[{n}].id: required, a non-empty string")
+            continue
+        if sig_id in seen:
+            problem((*at, "id"), f"signatures[{n}].id: duplicate id {sig_id!r}")
+        seen[sig_id] = n
+        compiled = _pattern(entry.get("match"), f"signatures[{n}].match", (*at, "match"), problem)
+        severity = str(entry.get("severity", "medium"))
+        if severity not in SEVERITIES:
+            problem(
+                (*at, "severity"),
+                f"signatures[{n}].severity: {severity!r} is not one of {', '.join(SEVERITIES)}",
+            )
+        lists = {}
+        for key in ("replay", "artifacts", "remediation"):
+            value = entry.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problem((*at, key), f"signatures[{n}].{key}: expected a list of strings")
+                value = []
+            lists[key] = value
+        if compiled is None:
+            continue
+        line, _ = doc.position(at)
+        out.append(
+            Signature(
+                sig_id,
+                str(entry.get("title") or sig_id),
+                compiled[0],
+                compiled[1],
+                severity,
+                str(entry.get("runbook") or ""),
+                source=f"{doc.file}:{line}",
+                base_dir=str(Path(doc.file).parent),
+                **lists,
+            )
+        )
+    if problems:
+        raise SignatureError("\n".join(problems))
+    return out
+
+
+def _pattern(
+    spec: Any, name: str, where: tuple[Any, ...], problem: Any
+) -> tuple[re.Pattern[str], bool] | None:
+    if (
+        not isinstance(spec, dict)
+        or len(spec) != 1
+        or next(iter(spec)) not in ("substring", "regex")
+    ):
+        problem(where, f"{name}: expected one of {{substring: TEXT}} or {{regex: PATTERN}}")
+        return None
+    kind, text = next(iter(spec.items()))
+    if not isinstance(text, str) or not text:
+        problem((*where, kind), f"{name}.{kind}: expected a non-empty string")
+        return None
+    if kind == "substring":
+        return re.compile(re.escape(text)), True
+    try:
+        return re.compile(text), False
+    except re.error as e:
+        problem((*where, kind), f"{name}.regex: not a valid regular expression: {e}")
+        return None
+
+
+def match(signatures: list[Signature], log: str) -> list[Match]:
+    """The signatures *log* shows, most specific first (longest match, then most lines)."""
+    found: dict[str, Match] = {}
+    lines = log.splitlines()
+    for sig in signatures:
+        for number, text in enumerate(lines, start=1):
+            m = sig.pattern.search(text)
+            if m is None:
+                continue
+            hit = found.get(sig.id)
+            if hit is None:
+                groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                hit = found[sig.id] = Match(sig, [], groups, 0)
+            hit.lines.append((number, text))
+            hit.specificity = max(hit.specificity, m.end() - m.start())
+    return sorted(
+        found.values(),
+        key=lambda h: (
+            -h.specificity,
+            -len(h.lines),
+            SEVERITIES.index(h.signature.severity),
+            h.signature.id,
+        ),
+    )
+
+
+def history(store: Any, signature_id: str, runbook: str) -> list[tuple[str, str]]:
+    """How earlier chains started from *signature_id* ended: (last runbook, state) each.
+
+    Roots are found through the index by the signature's runbook and kept when their
+    manifest says this signature started them; each chain is followed to its last run.
+    """
+    ends = []
+    for row in store.index.query(runbook=runbook, limit=None):
+        if row.parent_run_id:
+            continue
+        try:
+            manifest = store.open(row.run_id).read_manifest()
+        except FileNotFoundError:
+            continue
+        if (manifest.get("triggered_by") or {}).get("signature") != signature_id:
+            continue
+        for _ in range(50):  # follow the hand-offs; bounded like chains are
+            children = manifest.get("child_runs") or []
+            if not children:
+                break
+            try:
+                manifest = store.open(str(children[-1]["run_id"])).read_manifest()
+            except (FileNotFoundError, KeyError):
+                break
+        state = (manifest.get("outcome") or {}).get("state") or manifest.get("status") or "?"
+        ends.append((str(manifest.get("runbook_name") or "?"), str(state)))
+    return ends
+
+
+def describe_history(ends: list[tuple[str, str]]) -> str:
+    """'resolved by X in 7 of 8; escalated by Y in 1 of 8', most common first."""
+    if not ends:
+        return ""
+    counts: dict[tuple[str, str], int] = {}
+    for end in ends:
+        counts[end] = counts.get(end, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{state} by {name} in {n} of {len(ends)}" for (name, state), n in ranked)

@@ -1,0 +1,188 @@
+"""gert triage: failure logs named by the signatures of seed 004 (signatures/v0)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import gert
+from gert.signatures import SignatureError, load, match
+
+ROOT = Path(__file__).resolve().parent.parent
+CI_SIGNATURES = ROOT / "examples" / "signatures" / "ci.signatures.yaml"
+
+# A failure log as the CI prints it, for every signature of seed 004 that a log can show.
+LOGS = {
+    "non-mock-compliance-gate": "test gates::non_mock_compliance_gate ... FAILED",
+    "extension-conformance-gate": "test conformance_must_pass_gate ... FAILED",
+    "cross-platform-matrix": "test cross_platform_matrix ... FAILED",
+    "evidence-bundle": "test build_evidence_bundle ... FAILED",
+    "certification-backlog": "error: certification readiness: missing tests/full_suite_gate/extension_remediation_backlog.json",
+    "suite-classification": "gate suite_classification: fail (tests/new_test.rs not classified)",
+    "waiver-lifecycle": "test waiver_lifecycle_audit ... FAILED",
+    "provider-streaming": "test provider_streaming::stream_chunks ... FAILED",
+    "e2e-tui": "test e2e_tui_resize ... FAILED",
+    "perf3x-parameter-sweeps": '{"gate": "parameter_sweeps_integrity", "status": "fail", "detail": "parameter_sweeps.schema drift"}',
+    "perf3x-practical-finish": "gate practical_finish_checkpoint failed: technical PERF-3X issue(s) still open",
+}
+
+
+def cargo_log(failing: str) -> str:
+    """A cargo test transcript with passing tests around one failure line."""
+    return (
+        "   Compiling pi v0.9.0\n    Finished test [unoptimized] target(s) in 41.2s\n"
+        "     Running tests/ci.rs\n\nrunning 4 tests\ntest unit::parses_config ... ok\n"
+        f"{failing}\ntest unit::renders_table ... ok\n\n"
+        "test result: FAILED. 3 passed; 1 failed; 0 ignored\n"
+    )
+
+
+def test_every_seed_004_signature_is_in_the_example_map():
+    assert {s.id for s in load(CI_SIGNATURES)} == set(LOGS)
+
+
+@pytest.mark.parametrize("sig_id", sorted(LOGS))
+def test_each_signature_names_its_failure_log(sig_id):
+    found = match(load(CI_SIGNATURES), cargo_log(LOGS[sig_id]))
+    assert found, sig_id
+    assert found[0].signature.id == sig_id
+    assert found[0].lines == [(7, LOGS[sig_id])]  # the failure's own line, numbered
+    assert found[0].signature.replay  # a replay command to run
+
+
+def test_more_specific_signature_ranks_first(tmp_path):
+    f = tmp_path / "s.signatures.yaml"
+    f.write_text(
+        "apiVersion: signatures/v0\nsignatures:\n"
+        "  - {id: any-failure, match: {substring: FAILED}, severity: critical}\n"
+        "  - {id: streaming, match: {regex: 'test (?P<test>\\S*provider_streaming\\S*) \\.\\.\\. FAILED'}}\n"
+    )
+    found = match(load(f), cargo_log("test e2e_provider_streaming ... FAILED"))
+    assert [m.signature.id for m in found] == ["streaming", "any-failure"]
+    assert found[0].groups == {"test": "e2e_provider_streaming"}
+    assert len(found[1].lines) == 2  # the failure line and the summary line
+
+
+def test_cli_prints_replay_artifacts_and_matched_lines(tmp_path):
+    log = tmp_path / "ci.log"
+    log.write_text(cargo_log(LOGS["non-mock-compliance-gate"]))
+    r = gert("triage", "--signatures", str(CI_SIGNATURES), str(log), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:3] == [
+        "1. Non-mock compliance gate failure [non-mock-compliance-gate] severity high",
+        "   line 7: test gates::non_mock_compliance_gate ... FAILED",
+        "   captured: test=gates::non_mock_compliance_gate",
+    ]
+    assert "     cargo test --test non_mock_compliance_gate -- --nocapture" in r.stdout
+    assert "     docs/non-mock-rubric.json" in r.stdout
+
+
+def test_cli_reads_stdin_and_prints_json(tmp_path):
+    shutil.copy(CI_SIGNATURES, tmp_path / "ci.signatures.yaml")  # found in the project
+    (tmp_path / "gert.yaml").write_text("{}\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "gert.cli", "triage", "--json"],
+        input=cargo_log(LOGS["e2e-tui"]),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    [hit] = json.loads(r.stdout)
+    assert hit["id"] == "e2e-tui" and hit["groups"] == {"test": "e2e_tui_resize"}
+    assert hit["lines"] == [{"line": 7, "text": "test e2e_tui_resize ... FAILED"}]
+    defined = CI_SIGNATURES.read_text().splitlines().index("  - id: e2e-tui") + 1
+    assert hit["source"] == f"{tmp_path / 'ci.signatures.yaml'}:{defined}"
+
+
+def test_no_match_exits_1(tmp_path):
+    log = tmp_path / "ok.log"
+    log.write_text("test result: ok. 4 passed\n")
+    r = gert("triage", "--signatures", str(CI_SIGNATURES), str(log), cwd=tmp_path)
+    assert r.returncode == 1 and "no known signature in" in r.stdout
+
+
+def test_bad_signatures_file_names_line_and_field(tmp_path):
+    f = tmp_path / "bad.signatures.yaml"
+    f.write_text(
+        "apiVersion: signatures/v0\nsignatures:\n"
+        "  - id: broken\n    match: {regex: 'test (unclosed'}\n"
+        "  - id: broken\n    match: {substring: x}\n    severity: urgent\n    colour: red\n"
+    )
+    with pytest.raises(SignatureError) as e:
+        load(f)
+    lines = str(e.value).splitlines()
+    assert (
+        lines[0].startswith(f"{f}:4:")
+        and "signatures[0].match.regex: not a valid regular expression" in lines[0]
+    )
+    assert any(ln.startswith(f"{f}:5:") and "duplicate id 'broken'" in ln for ln in lines)
+    assert any(ln.startswith(f"{f}:7:") and "severity: 'urgent'" in ln for ln in lines)
+    assert any(ln.startswith(f"{f}:8:") and "colour: unknown field" in ln for ln in lines)
+    r = gert("triage", "--signatures", str(f), str(f), cwd=tmp_path)
+    assert r.returncode == 2 and "not a valid regular expression" in r.stderr
+
+
+def test_run_starts_the_mapped_runbook_and_history_counts_how_it_ended(project, tmp_path):
+    project.config("record: 'off'\n")
+    project.write(
+        "ci/non-mock.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: non-mock, inputs: {test: {}}}
+        steps:
+          - id: rerun
+            type: cli
+            with: {argv: [echo, 'rerunning {{ .test }}']}
+            capture: {out: stdout}
+            outcomes:
+              - {when: 'out contains "gates::"', state: resolved, recommendation: Rerun passed}
+              - {state: escalated}
+        """,
+    )
+    project.write(
+        "ci/ci.signatures.yaml",
+        r"""
+        apiVersion: signatures/v0
+        signatures:
+          - id: non-mock
+            match: {regex: 'test (?P<test>\S*non_mock_compliance_gate\S*) \.\.\. FAILED'}
+            runbook: non-mock.runbook.yaml
+        """,
+    )
+    log = tmp_path / "ci.log"
+    for failing in (
+        "gates::non_mock_compliance_gate",
+        "gates::non_mock_compliance_gate",
+        "non_mock_compliance_gate",
+    ):
+        log.write_text(cargo_log(f"test {failing} ... FAILED"))
+        r = gert("triage", "--run", "--json", str(log), cwd=project.root)
+        assert r.returncode == 0, r.stderr
+        chain = json.loads(r.stdout)
+    run = project.root / chain["runs"][0]["folder"]
+    manifest = (run / "run.yaml").read_text()
+    assert "signature: non-mock" in manifest and "test: non_mock_compliance_gate" in manifest
+    started = json.loads((run / "trace.jsonl").read_text().splitlines()[0])
+    assert started["data"]["triggered_by"]["log_lines"] == [7]
+    r = gert("triage", str(log), cwd=project.root)
+    assert (
+        "   earlier runs: resolved by non-mock in 2 of 3; escalated by non-mock in 1 of 3"
+        in r.stdout
+    )
+
+
+def test_run_refuses_a_runbook_outside_the_project(project, tmp_path):
+    project.write(
+        "x.signatures.yaml",
+        "apiVersion: signatures/v0\nsignatures:\n  - {id: out, match: {substring: boom}, runbook: ../../etc/passwd}\n",
+    )
+    log = tmp_path / "l.log"
+    log.write_text("boom\n")
+    r = gert("triage", "--run", str(log), cwd=project.root)
+    assert r.returncode == 2 and "is outside the project" in r.stderr
