@@ -29,6 +29,11 @@ python3 -m venv .venv
 if [ ! -x .venv/npm/node_modules/.bin/yaml-language-server ]; then
   npm install --silent --no-audit --no-fund --prefix .venv/npm yaml-language-server@2.0.0 >/dev/null
 fi
+# Real Mermaid (its own parser, in Node with jsdom), which tests/test_diagram.py runs on
+# every diagram gert emits.
+if [ ! -d .venv/npm/node_modules/mermaid ] || [ ! -d .venv/npm/node_modules/jsdom ]; then
+  npm install --silent --no-audit --no-fund --prefix .venv/npm mermaid@11.17.2 jsdom@26.1.0 >/dev/null
+fi
 # The example incident: a SQLite database of synthetic login failures and incident 747870160.
 .venv/bin/python examples/create_example_data.py
 echo "gert is set up: .venv/bin/gert --help"

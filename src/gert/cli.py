@@ -737,6 +737,36 @@ def _triage_run(project, found, log: str, incident_id, mode: str, as_json: bool)
     _finish_chain(lambda: Engine(project).run(path, options), project, console, as_json)
 
 
+@main.command()
+@click.argument("runbook", type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "ascii"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid flowchart text, or plain text for a terminal.",
+)
+@click.option("--chain", is_flag=True, help="Also draw the runbooks that hand-offs name.")
+def diagram(runbook: str, fmt: str, chain: bool) -> None:
+    """Draw a runbook as a flowchart: steps, branches with their labels, outcomes with
+    their states, and each next_runbook hand-off as its own node."""
+    from gert import diagram as dmod
+    from gert.project import open_project
+    from gert.validate import RunbookInvalid, load_runbook
+
+    project = open_project(runbook)
+    try:
+        checked = load_runbook(runbook, project)
+        graph = dmod.build(checked.model, Path(runbook), chain=chain, project_root=project.root)  # type: ignore[arg-type]
+    except RunbookInvalid as e:
+        for p in e.problems:
+            if p.severity == "error":
+                click.echo(p.format(), err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(dmod.to_mermaid(graph) if fmt == "mermaid" else dmod.to_ascii(graph), nl=False)
+
+
 @main.group()
 def trace() -> None:
     """Inspect run traces."""

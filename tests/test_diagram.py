@@ -1,0 +1,156 @@
+"""gert diagram: runbooks drawn as flowcharts that real Mermaid parses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import gert
+from gert.diagram import build, to_mermaid
+from gert.validate import load_runbook
+
+ROOT = Path(__file__).resolve().parent.parent
+NPM = ROOT / ".venv" / "npm"
+RUNBOOKS = sorted(
+    [
+        *(ROOT / "examples").rglob("*.runbook.yaml"),
+        *(ROOT / "tests/fixtures/validate/valid").rglob("*.runbook.yaml"),
+    ]
+)
+
+
+def mermaid_parse(texts: list[str]) -> list[dict]:
+    """Each text parsed by real Mermaid (Node, mermaid and jsdom from scripts/setup.sh)."""
+    assert (NPM / "node_modules" / "mermaid").is_dir(), "run scripts/setup.sh (npm mermaid, jsdom)"
+    r = subprocess.run(
+        ["node", str(ROOT / "tests" / "mermaid" / "parse.mjs")],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NPM_DIR": str(NPM)},
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_the_checker_rejects_a_broken_diagram():
+    good, bad = mermaid_parse(['flowchart TD\n  a["x"] --> b\n', "flowchart TD\n  a[x -->\n"])
+    assert good == {"ok": True, "type": "flowchart-v2"}
+    assert bad["ok"] is False and "Parse error" in bad["error"]
+
+
+def test_every_runbook_we_have_draws_as_mermaid_that_parses():
+    assert len(RUNBOOKS) >= 5
+    texts = []
+    for path in RUNBOOKS:
+        model = load_runbook(path).model
+        texts += [
+            to_mermaid(build(model, path)),
+            to_mermaid(build(model, path, chain=True, project_root=path.parent)),
+        ]
+    results = mermaid_parse(texts)
+    failures = [
+        (str(p), r)
+        for p, r in zip([p for p in RUNBOOKS for _ in (0, 1)], results, strict=True)
+        if not r["ok"]
+    ]
+    assert failures == []
+
+
+BRANCHY = """
+apiVersion: runbook/v0
+meta: {name: branchy, inputs: {env: {default: prod}}}
+tree:
+  - step:
+      id: probe
+      type: cli
+      title: 'Probe "the" <api> | & {{ .env }}'
+      with: {argv: [echo, '42']}
+      capture: {code: stdout}
+      outcomes:
+        - {when: code == 0, state: no_action, recommendation: 'All "good" | <ok>'}
+    branches:
+      - condition: code > 40
+        label: high
+        steps:
+          - step: {id: dig, type: cli, with: {argv: [echo, dig]}}
+      - condition: code <= 40
+        steps:
+          - step: {id: watch, type: manual, instructions: Watch it.}
+  - step:
+      id: decide
+      type: cli
+      with: {argv: [echo, x]}
+      outcomes:
+        - {state: needs_rca, next_runbook: {file: child.runbook.yaml}}
+"""
+CHILD = """
+apiVersion: runbook/v0
+meta: {name: child, vars: {x: "y"}}
+steps:
+  - {id: fix, type: cli, with: {argv: [echo, fixed]}, outcomes: [{when: 'x == "y"', state: resolved}, {state: escalated, next_runbook: {file: branchy.runbook.yaml}}]}
+"""
+
+
+@pytest.fixture
+def branchy(tmp_path):
+    (tmp_path / "branchy.runbook.yaml").write_text(BRANCHY)
+    (tmp_path / "child.runbook.yaml").write_text(CHILD)
+    return tmp_path / "branchy.runbook.yaml"
+
+
+def edges(text: str) -> list[tuple[str, str, str]]:
+    labels = dict(re.findall(r'^\s+(n\d+)\S*?"(.*?)"', text, re.M))
+    out = []
+    for a, label, b in re.findall(r'^\s+(n\d+) -->(?:\|"(.*?)"\|)? (n\d+)$', text, re.M):
+        out.append((labels[a], label, labels[b]))
+    return out
+
+
+def test_steps_branches_outcomes_and_handoffs_follow_the_walk(branchy):
+    text = to_mermaid(build(load_runbook(branchy).model, branchy))
+    e = edges(text)
+    probe = "probe (cli): Probe #quot;the#quot; #lt;api#gt; #124; #amp; {{ .env }}"
+    assert ("branchy", "", probe) in e
+    assert (probe, "code == 0", "no_action: All #quot;good#quot; #124; #lt;ok#gt;") in e
+    assert (probe, "high", "dig (cli)") in e  # the branch's label
+    assert (probe, "code #lt;= 40", "watch (manual)") in e  # no label: the condition
+    assert (probe, "otherwise", "decide (cli)") in e  # no branch taken: the walk goes on
+    assert ("dig (cli)", "", "decide (cli)") in e and ("watch (manual)", "", "decide (cli)") in e
+    assert ("decide (cli)", "", "needs_rca") in e
+    assert ("needs_rca", "", "next runbook: child.runbook.yaml") in e
+    # An unconditional outcome ends the run: nothing leads from decide to "completed".
+    assert "completed" not in text
+    assert f'n1{{"{probe}"}}' in text  # a decision is a diamond
+    assert mermaid_parse([text])[0]["ok"]
+
+
+def test_chain_draws_each_runbook_once_even_in_a_loop(branchy):
+    text = to_mermaid(
+        build(load_runbook(branchy).model, branchy, chain=True, project_root=branchy.parent)
+    )
+    assert re.findall(r'subgraph g\d+\["(.+?)"\]', text) == ["branchy", "child"]
+    e = edges(text)
+    assert ("next runbook: child.runbook.yaml", "", "child") in e
+    assert ("next runbook: branchy.runbook.yaml", "", "branchy") in e  # back to the start: a loop
+    assert mermaid_parse([text])[0]["ok"]
+
+
+def test_cli_ascii_and_invalid_runbook(branchy):
+    r = gert("diagram", str(branchy), "--format", "ascii", "--chain", cwd=branchy.parent)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "== branchy ==" and "== child ==" in lines
+    assert "    └─ [high] → □ dig (cli)" in lines
+    assert "    └─ [otherwise] → □ decide (cli)" in lines
+    assert "⇢ next runbook: child.runbook.yaml" in lines
+    bad = branchy.parent / "bad.runbook.yaml"
+    bad.write_text("apiVersion: runbook/v0\nmeta: {name: bad}\nsteps:\n  - {id: x, type: nope}\n")
+    r = gert("diagram", str(bad), cwd=branchy.parent)
+    assert r.returncode == 2 and "bad.runbook.yaml:4" in r.stderr
