@@ -186,3 +186,37 @@ def test_run_refuses_a_runbook_outside_the_project(project, tmp_path):
     log.write_text("boom\n")
     r = gert("triage", "--run", str(log), cwd=project.root)
     assert r.returncode == 2 and "is outside the project" in r.stderr
+
+
+def test_postmortem_relates_incidents_started_from_the_same_signature(project, tmp_path):
+    from gert.incident.local import LocalProvider
+
+    project.config("record: 'off'\n")
+    project.write(
+        "fix.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: fix, inputs: {test: {}}}
+        steps:
+          - {id: rerun, type: cli, with: {argv: [echo, '{{ .test }}']}, outcomes: [{state: resolved}]}
+        """,
+    )
+    project.write(
+        "ci.signatures.yaml",
+        "apiVersion: signatures/v0\nsignatures:\n"
+        "  - {id: gate, match: {regex: 'test (?P<test>\\S+) \\.\\.\\. FAILED'}, runbook: fix.runbook.yaml}\n",
+    )
+    incidents = LocalProvider(project.root / ".runbook" / "incidents")
+    log = tmp_path / "ci.log"
+    log.write_text(cargo_log("test gate_a ... FAILED"))
+    for number in ("11", "12"):
+        incidents.create(number, f"CI gate failed {number}")
+        r = gert("triage", "--run", "--incident", number, str(log), cwd=project.root)
+        assert r.returncode == 0, r.stderr
+    r = gert("postmortem", "12", "--no-input", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    text = next((project.root / "postmortems").glob("*.md")).read_text()
+    assert (
+        "- [11] - reached the same cause (fix: resolved); started from the same failure signature (gate); also ran fix"
+        in text
+    )

@@ -213,7 +213,8 @@ def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
 
 
 def related_incidents(store: Any, incident_id: str, runs: list[RunFacts]) -> list[tuple[str, str]]:
-    """Other incidents that reached the same cause, or whose runs used the same runbooks.
+    """Other incidents that reached the same cause, started from the same failure signature
+    (gert triage --run), or whose runs used the same runbooks.
 
     A cause is where a chain ended: the last runbook and the outcome state it reached.
     """
@@ -229,11 +230,21 @@ def related_incidents(store: Any, incident_id: str, runs: list[RunFacts]) -> lis
         if state:
             for row in store.index.query(runbook=last.runbook, state=state, limit=200):
                 note(row.incident_id, f"reached the same cause ({last.runbook}: {state})")
+        signature = (runs[0].manifest.get("triggered_by") or {}).get("signature")
+        if signature:  # started by gert triage: others started from the same failure
+            for row in store.index.query(runbook=runs[0].runbook, limit=200):
+                if row.incident_id and row.incident_id != incident_id and not row.parent_run_id:
+                    trigger = store.open(row.run_id).read_manifest().get("triggered_by") or {}
+                    if trigger.get("signature") == signature:
+                        note(
+                            row.incident_id,
+                            f"started from the same failure signature ({signature})",
+                        )
     for name in sorted({r.runbook for r in runs}):
         for row in store.index.query(runbook=name, limit=200):
             note(row.incident_id, f"also ran {name}")
-    # Same cause first, then by incident id.
-    ranked = sorted(reasons.items(), key=lambda kv: (not kv[1][0].startswith("reached"), kv[0]))
+    # Same cause or signature first, then by incident id.
+    ranked = sorted(reasons.items(), key=lambda kv: (kv[1][0].startswith("also ran"), kv[0]))
     return [(other, "; ".join(why)) for other, why in ranked]
 
 
