@@ -7,6 +7,7 @@ needs when it runs (a test guards this).
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from pathlib import Path
 
@@ -765,6 +766,47 @@ def diagram(runbook: str, fmt: str, chain: bool) -> None:
                 click.echo(p.format(), err=True)
         sys.exit(EXIT_INVALID)
     click.echo(dmod.to_mermaid(graph) if fmt == "mermaid" else dmod.to_ascii(graph), nl=False)
+
+
+@main.command("import")
+@click.argument("guide", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Folder for the runbooks (default: runbooks/imported/<guide>/).",
+)
+@click.option("--mapping", is_flag=True, help="Also write which lines became which step.")
+def import_(guide: str, out_dir: str | None, mapping: bool) -> None:
+    """Import a Markdown troubleshooting guide (prose, shell blocks, Mermaid flowcharts)
+    into runbooks. Deterministic: the same guide gives the same files.
+
+    Writes what it could and reports what it could not, each with the guide's line.
+    Exits 0 when everything imported, 2 when a part could not be.
+    """
+    from gert import importer
+    from gert.project import open_project
+    from gert.store.runs import write_atomic
+
+    project = open_project()
+    path = Path(guide).resolve()
+    root = project.root.resolve()
+    display = str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+    result = importer.import_guide(path, display)
+    target = Path(out_dir) if out_dir else root / "runbooks" / "imported" / importer.slug(path.stem)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in sorted(result.files.items()):
+        write_atomic(target / name, text)
+    if mapping:
+        lines = sorted(result.mapping, key=lambda ln: int(re.search(r"\d+", ln).group()))  # type: ignore[union-attr]
+        write_atomic(
+            target / f"{importer.slug(path.stem)}.mapping.md",
+            f"# How {display} was imported\n\n" + "\n".join(lines) + "\n",
+        )
+    for problem in result.problems:
+        click.echo(problem, err=True)
+    click.echo(f"imported {len(result.files)} runbook(s) from {display} into {target}")
+    sys.exit(EXIT_INVALID if any(": error:" in p for p in result.problems) else EXIT_OK)
 
 
 @main.group()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gert.model import Node, Runbook
+from gert.model import Node, Runbook, as_node
 
 
 @dataclass
@@ -123,7 +123,7 @@ class _Builder:
         otherwise = "otherwise" if decides else ""
         for branch in node.branches:
             first = len(self.graph.nodes)
-            branch_exits = self.walk(list(branch.steps), [], rb, path, group)
+            branch_exits = self.walk([as_node(s) for s in branch.steps], [], rb, path, group)
             if first < len(self.graph.nodes):
                 self.graph.edges.append(
                     (box, self.graph.nodes[first].id, _short(branch.label or branch.condition, 40))

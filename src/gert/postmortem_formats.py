@@ -6,7 +6,7 @@ run (runbook, outcome, run ID) and an arrow for each hand-off. The HTML page is 
 (inline CSS and SVG, no scripts, nothing fetched); the PDF is drawn with fpdf2 in the DejaVu
 fonts, so every character an output can hold renders.
 
-markdown-it-py and fpdf2 come with the ``report`` extra and are imported only here.
+fpdf2 comes with the ``report`` extra; it and markdown-it-py are imported only here.
 """
 
 from __future__ import annotations

@@ -1,0 +1,346 @@
+"""Prose troubleshooting guides imported into runbooks (``gert import``; DESIGN §12).
+
+Deterministic: no network, no model; the same guide gives byte-identical files. The guide
+is read with markdown-it-py and split into sections at its headings. A section with a
+Mermaid flowchart becomes a runbook whose tree follows the chart (a decision is a manual
+choice whose options are the edge labels, paths that meet again continue after the
+decision, a loop back becomes a "repeat from" step, and a node with no way out is an
+outcome); a section with shell code becomes a runbook of ``cli`` steps, except commands
+that change state, which become ``manual`` steps showing the command. Every runbook and
+step records its source: the guide's path, SHA-256 and line range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gert.mermaid import Flowchart, MermaidError
+from gert.mermaid import parse as parse_mermaid
+
+SHELL_LANGUAGES = {"bash", "sh", "shell", "console", "zsh", "shell-session"}
+# Commands that change state are shown to the engineer, never run by an import.
+STATE_CHANGING = re.compile(
+    r"\b(delete|remove|rm|restart|stop|kill|pkill|apply|archive|drop|truncate|reboot|"
+    r"shutdown|scale|rollback|rollout|deploy|migrate|mv|chmod|chown|reset|purge|destroy|"
+    r"terminate|unset|set|switch|fix|regenerate)\b",
+    re.I,
+)
+RESOLVED_WORDS = re.compile(r"\b(resolved|done|success|succeeds?|recovered|fixed|healthy)\b", re.I)
+ESCALATED_WORDS = re.compile(r"\b(escalate[sd]?|page|escalation)\b", re.I)
+
+
+@dataclass
+class Section:
+    """A part of the guide under one heading."""
+
+    title: str
+    level: int
+    lines: tuple[int, int]  # first and last line (1-based)
+    fences: list[tuple[str, str, int]] = field(default_factory=list)  # (info, text, first line)
+    prose: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Imported:
+    """What an import produced: files by relative name, the mapping, and problems."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    mapping: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    """A runbook-name slug of a heading."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "section"
+
+
+def _step_id(text: str, used: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "step"
+    if not re.match(r"[a-z_]", base):
+        base = f"s_{base}"
+    name, n = base, 2
+    while name in used:
+        name, n = f"{base}_{n}", n + 1
+    used.add(name)
+    return name
+
+
+def sections(text: str) -> list[Section]:
+    """The guide's sections (a heading and what follows up to the next heading)."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(text)
+    total = len(text.splitlines())
+    out: list[Section] = []
+    current: Section | None = None
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.map:
+            if current:
+                current.lines = (current.lines[0], tok.map[0])
+            title = tokens[i + 1].content.strip("` ")
+            current = Section(title, int(tok.tag[1]), (tok.map[0] + 1, total))
+            out.append(current)
+        elif current is None and tok.map and tok.level == 0:
+            current = Section("", 0, (1, total))
+            out.append(current)
+        if current is None:
+            continue
+        if tok.type == "fence" and tok.map:
+            current.fences.append((tok.info.strip().lower(), tok.content, tok.map[0] + 2))
+        elif (
+            tok.type in ("paragraph_open", "bullet_list_open", "ordered_list_open")
+            and tok.map
+            and tok.level == 0
+        ):
+            current.prose.append((tok.map[0] + 1, tok.map[1]))
+    return out
+
+
+def import_guide(path: Path, display: str | None = None) -> Imported:
+    """Import one guide; *display* is the path written into ``meta.source``."""
+    raw = path.read_bytes()
+    text = raw.decode("utf-8")
+    source = {"path": display or path.as_posix(), "sha256": hashlib.sha256(raw).hexdigest()}
+    result = Imported()
+    found = sections(text)
+    if not any(s.level for s in found):
+        result.problems.append(
+            f"{source['path']}:1: warning: no headings: the whole guide is one section"
+        )
+    names: set[str] = set()
+    for sec in found:
+        charts = [f for f in sec.fences if f[0] == "mermaid"]
+        shell = [f for f in sec.fences if f[0] in SHELL_LANGUAGES or f[0] == ""]
+        for info, _, line in sec.fences:
+            if info not in SHELL_LANGUAGES and info not in ("", "mermaid"):
+                result.problems.append(
+                    f"{source['path']}:{line - 1}: warning: code block in {info!r} left as prose"
+                )
+        if not charts and not shell:
+            if sec.prose:
+                result.mapping.append(
+                    f"- lines {sec.lines[0]}-{sec.lines[1]} ({sec.title or 'preamble'}): prose, not imported"
+                )
+            continue
+        name = slug(sec.title or path.stem)
+        while name in names:
+            name += "-2"
+        names.add(name)
+        builder = _RunbookBuilder(name, sec, source, result)
+        if charts:
+            info, chart_text, first = charts[0]
+            try:
+                chart = parse_mermaid(chart_text, first_line=first)
+            except MermaidError as e:
+                result.problems.append(f"{source['path']}:{e.line}: error: flowchart: {e.message}")
+                continue
+            for line, warning in chart.warnings:
+                result.problems.append(f"{source['path']}:{line}: warning: {warning}")
+            builder.from_chart(chart)
+        else:
+            for _, code, first in shell:
+                builder.from_commands(code, first)
+        result.files[f"{name}.runbook.yaml"] = builder.dump()
+    return result
+
+
+class _RunbookBuilder:
+    def __init__(self, name: str, sec: Section, source: dict[str, str], result: Imported):
+        self.name = name
+        self.sec = sec
+        self.source = source
+        self.result = result
+        self.used: set[str] = set()
+        self.inputs: dict[str, dict[str, Any]] = {}
+        self.body: list[dict[str, Any]] = []
+        self.has_outcome = False
+
+    def src(self, first: int, last: int) -> dict[str, Any]:
+        """A step's source: its lines (the guide's path and hash are in meta.source)."""
+        return {"lines": [first, last]}
+
+    def map(self, first: int, last: int, step_id: str, what: str) -> None:
+        self.result.mapping.append(f"- lines {first}-{last} -> {self.name}/{step_id} ({what})")
+
+    # shell code
+    def from_commands(self, code: str, first: int) -> None:
+        comment = ""
+        logical: list[tuple[int, int, str]] = []
+        buffer, start = "", 0
+        for n, line in enumerate(code.splitlines()):
+            stripped = line.strip()
+            if not buffer and (not stripped or stripped.startswith("#")):
+                comment = stripped.lstrip("# ").strip() if stripped else comment
+                if stripped and not stripped.lstrip("#").strip():
+                    comment = ""
+                continue
+            if not buffer:
+                start = n
+            buffer += stripped.removeprefix("$ ").rstrip("\\").strip() + " "
+            if not stripped.endswith("\\"):
+                logical.append((first + start, first + n, buffer.strip(), comment))  # type: ignore[arg-type]
+                buffer, comment = "", ""
+        for line_a, line_b, command, note in logical:  # type: ignore[misc]
+            self.body.append(self.command_step(command, note, line_a, line_b))
+
+    def command_step(self, command: str, note: str, first: int, last: int) -> dict[str, Any]:
+        templated = re.sub(r"<([A-Za-z_][A-Za-z0-9_]*)>", lambda m: self.input(m.group(1)), command)
+        title = note or command[:60]
+        step_id = _step_id(note or command.split()[0], self.used)
+        try:
+            argv = shlex.split(templated)
+        except ValueError as e:
+            argv = []
+            self.result.problems.append(
+                f"{self.source['path']}:{first}: warning: cannot split {command!r} ({e}); shown as a manual step"
+            )
+        env = {}
+        while argv and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", argv[0]):
+            key, _, value = argv.pop(0).partition("=")
+            env[key] = value
+        # Shell syntax (pipes, redirections, substitutions) has no argv form: shown, not run.
+        shell_syntax = any(c in re.sub(r"\{\{\.\w+\}\}", "", templated) for c in "|;&><`$(")
+        if not argv or STATE_CHANGING.search(command) or shell_syntax:
+            why = "changes state" if argv else "not a plain command"
+            self.map(first, last, step_id, f"manual: the command {why}")
+            return {
+                "id": step_id,
+                "type": "manual",
+                "title": title,
+                "instructions": f"Run this yourself when it is right to ({why}):\n\n```\n{templated}\n```",
+                "source": self.src(first, last),
+            }
+        self.map(first, last, step_id, "cli")
+        spec: dict[str, Any] = {"argv": argv}
+        if env:
+            spec["env"] = env
+        return {
+            "id": step_id,
+            "type": "cli",
+            "title": title,
+            "with": spec,
+            "source": self.src(first, last),
+        }
+
+    def input(self, name: str) -> str:
+        self.inputs.setdefault(name, {"description": f"<{name}> in the guide"})
+        return "{{." + name + "}}"  # no spaces: the command is split into argv after this
+
+    # flowcharts
+    def from_chart(self, chart: Flowchart) -> None:
+        where = self.source["path"]
+        for node in chart.nodes.values():
+            if not node.labelled:
+                self.result.problems.append(
+                    f"{where}:{node.line}: warning: node {node.id} is used in an edge but never "
+                    "defined with a label; its id is its text"
+                )
+            if node.shape == "rhombus" and len(chart.outgoing(node.id)) == 1:
+                self.result.problems.append(
+                    f"{where}:{node.line}: warning: decision {node.id} ({node.label}) has one "
+                    "exit; imported as a plain step"
+                )
+        incoming = {e.target for e in chart.edges}
+        roots = [n for n in chart.nodes if n not in incoming] or list(chart.nodes)[:1]
+        self.chart = chart
+        self.placed: dict[str, str] = {}  # flowchart node -> step id
+        for root in roots:
+            self.body += self.walk(root, frozenset())
+
+    def walk(self, start: str, stops: frozenset[str]) -> list[dict[str, Any]]:
+        seq: list[dict[str, Any]] = []
+        current: str | None = start
+        while current is not None and current not in stops:
+            node = self.chart.nodes[current]
+            if current in self.placed:  # a loop back to an earlier step
+                step_id = _step_id(f"repeat_{self.placed[current]}", self.used)
+                seq.append(
+                    {
+                        "id": step_id,
+                        "type": "manual",
+                        "instructions": f"Go back to step `{self.placed[current]}` ({node.label}) and repeat from there.",
+                        "source": self.src(node.line, node.line),
+                    }
+                )
+                self.map(node.line, node.line, step_id, "loop back")
+                return seq
+            outs = self.chart.outgoing(current)
+            step_id = _step_id(node.label, self.used)
+            self.placed[current] = step_id
+            step: dict[str, Any] = {
+                "id": step_id,
+                "type": "manual",
+                "instructions": node.label,
+                "source": self.src(node.line, node.line),
+            }
+            if not outs:
+                state = (
+                    "resolved"
+                    if RESOLVED_WORDS.search(node.label)
+                    else "escalated"
+                    if ESCALATED_WORDS.search(node.label)
+                    else "needs_rca"
+                )
+                step["outcomes"] = [{"state": state, "recommendation": node.label}]
+                self.has_outcome = True
+                self.map(node.line, node.line, step_id, f"outcome {state}")
+                seq.append(step)
+                return seq
+            if len(outs) == 1:
+                self.map(node.line, node.line, step_id, "step")
+                seq.append(step)
+                current = outs[0].target
+                continue
+            # A decision: the engineer chooses; paths that meet again continue after it.
+            join = self.join([e.target for e in outs], stops)
+            options, branches = [], []
+            for n, edge in enumerate(outs, start=1):
+                value = edge.label or f"option {n}"
+                options.append({"value": value})
+                steps = (
+                    []
+                    if edge.target == join
+                    else self.walk(edge.target, stops | {join} if join else stops)
+                )
+                if steps:
+                    branches.append({"condition": f'decision == "{value}"', "steps": steps})
+            step["choices"] = {"variable": "decision", "prompt": node.label, "options": options}
+            self.map(node.line, node.line, step_id, f"decision ({len(outs)} ways)")
+            seq.append({"step": step, "branches": branches} if branches else step)
+            current = join
+        return seq
+
+    def join(self, starts: list[str], stops: frozenset[str]) -> str | None:
+        """The first node every path from *starts* reaches (where branches meet again)."""
+        orders = [self.reach(s, stops) for s in starts]
+        common = set(orders[0]).intersection(*orders[1:])
+        return min(common, key=lambda n: orders[0].index(n)) if common else None
+
+    def reach(self, start: str, stops: frozenset[str]) -> list[str]:
+        order, queue = [], [start]
+        while queue:
+            node = queue.pop(0)
+            if node in order or node in stops or node in self.placed:
+                continue
+            order.append(node)
+            queue += [e.target for e in self.chart.outgoing(node)]
+        return order
+
+    def dump(self) -> str:
+        from gert.load import dump_yaml
+
+        nodes = [n if "step" in n else {"step": n} for n in self.body]
+        meta: dict[str, Any] = {
+            "name": self.name,
+            "kind": "mitigation" if self.has_outcome else "composable",
+            "description": f"Imported from {self.source['path']}: {self.sec.title}".rstrip(": "),
+            "source": {**self.source, "lines": list(self.sec.lines)},
+        }
+        if self.inputs:
+            meta["inputs"] = self.inputs
+        return dump_yaml({"apiVersion": "runbook/v0", "meta": meta, "tree": nodes})

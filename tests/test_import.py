@@ -1,0 +1,124 @@
+"""gert import: prose guides (seeds 002 and 004) into runbooks that validate, dry-run and draw."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import gert
+from gert.diagram import build, to_mermaid
+from gert.engine import Engine, Options
+from gert.load import load_file
+from gert.project import open_project
+from gert.validate import load_runbook
+from test_diagram import mermaid_parse
+
+SEEDS = Path(__file__).parent / "fixtures" / "seeds"
+
+
+def imported(project, guide: str, *extra: str):  # type: ignore[no-untyped-def]
+    shutil.copy(SEEDS / guide, project.root / guide)
+    r = gert("import", guide, *extra, cwd=project.root)
+    folder = project.root / "runbooks" / "imported" / Path(guide).stem
+    return r, folder, sorted(folder.glob("*.runbook.yaml"))
+
+
+@pytest.mark.parametrize("guide", ["002-incident-guide.md", "004-ci-signatures.md"])
+def test_seed_guides_import_validate_dry_run_and_draw(project, guide):
+    project.config("record: 'off'\n")
+    r, folder, runbooks = imported(project, guide)
+    assert r.returncode == 0, r.stderr
+    assert len(runbooks) >= 10 and f"imported {len(runbooks)} runbook(s)" in r.stdout
+    v = gert("validate", str(folder), cwd=project.root)
+    assert v.returncode == 0 and "0 errors, 0 warnings" in v.stderr, v.stderr
+    engine = Engine(open_project(project.root))
+    diagrams = []
+    for path in runbooks:
+        model = load_runbook(path).model
+        variables = {name: "x" for name in model.meta.inputs}
+        chain = engine.run(path, Options(mode="dry-run", variables=variables))
+        assert chain.final.status == "completed", (path.name, chain.final.error)
+        diagrams.append(to_mermaid(build(model, path)))
+    assert all(v["ok"] for v in mermaid_parse(diagrams))
+
+
+def test_import_is_byte_identical_twice(project, tmp_path):
+    _, folder, first = imported(project, "002-incident-guide.md", "--mapping")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    shutil.rmtree(folder)
+    _, _, second = imported(project, "002-incident-guide.md", "--mapping")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert len(first) == len(second)
+
+
+def test_flowchart_becomes_a_tree_with_choices_loops_and_outcomes(project):
+    _, folder, _ = imported(project, "002-incident-guide.md", "--mapping")
+    doc = load_file(folder / "1-first-triage-flow.runbook.yaml").data
+    assert doc["meta"]["kind"] == "mitigation"
+    assert doc["meta"]["source"]["path"] == "002-incident-guide.md"
+    assert len(doc["meta"]["source"]["sha256"]) == 64 and doc["meta"]["source"]["lines"] == [5, 19]
+    decision = next(n for n in doc["tree"] if "branches" in n)
+    step = decision["step"]
+    assert step["id"] == "validation_passes" and step["source"] == {"lines": [11, 11]}
+    assert [o["value"] for o in step["choices"]["options"]] == ["yes", "no"]
+    yes, no = decision["branches"]
+    assert yes["condition"] == 'decision == "yes"'
+    assert yes["steps"][-1]["outcomes"] == [{"state": "resolved", "recommendation": "resolved"}]
+    assert no["steps"][-1]["id"] == "repeat_validate_run_id"  # I --> C loops back
+    mapping = (folder / "002-incident-guide.mapping.md").read_text()
+    assert "- lines 11-11 -> 1-first-triage-flow/validation_passes (decision (2 ways))" in mapping
+    assert "prose, not imported" in mapping
+
+
+def test_shell_blocks_become_cli_steps_and_state_changes_manual(project):
+    _, folder, _ = imported(project, "004-ci-signatures.md")
+    doc = load_file(folder / "quick-reference-replay-from-any-failure.runbook.yaml").data
+    steps = [n["step"] for n in doc["tree"]]
+    first = steps[0]
+    assert (
+        first["type"] == "cli"
+        and first["title"] == "1. Replay all failed suites from a previous E2E run"
+    )
+    assert first["with"]["argv"] == [
+        "./scripts/e2e/run_all.sh",
+        "--rerun-from",
+        "tests/e2e_results/{{.ts}}/summary.json",
+    ]
+    debug = next(s for s in steps if s["title"] == "4. Replay with debug output")
+    assert debug["with"]["env"] == {"RUST_LOG": "debug", "RUST_BACKTRACE": "1"}
+    assert set(doc["meta"]["inputs"]) == {"ts", "suite_name", "test_name"}
+
+
+def test_state_changing_commands_are_shown_not_run(project):
+    project.write(
+        "ops.md",
+        "# Ops\n\n## Clean up\n\n```bash\n# look first\nkubectl get pods\n# then remove\nkubectl delete pod <pod>\n```\n",
+    )
+    r = gert("import", "ops.md", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    doc = load_file(project.root / "runbooks/imported/ops/clean-up.runbook.yaml").data
+    look, remove = (n["step"] for n in doc["tree"])
+    assert look["type"] == "cli" and look["with"]["argv"] == ["kubectl", "get", "pods"]
+    assert remove["type"] == "manual" and "kubectl delete pod {{.pod}}" in remove["instructions"]
+    assert remove["source"] == {"lines": [9, 9]}
+
+
+def test_bad_guides_say_what_and_where_and_keep_what_they_could(project):
+    project.write(
+        "bad.md",
+        "# Bad\n\n## Broken chart\n\n```mermaid\nflowchart TD\n  A[open --> B\n```\n\n"
+        "## One exit\n\n```mermaid\nflowchart TD\n  A{really?} --> B\n  B --> C[done]\n```\n\n"
+        "## Python\n\n```python\nprint(1)\n```\n",
+    )
+    r = gert("import", "bad.md", cwd=project.root)
+    assert r.returncode == 2
+    assert "bad.md:7: error: flowchart: node A: label is not closed" in r.stderr
+    assert "bad.md:14: warning: decision A (really?) has one exit" in r.stderr
+    assert "bad.md:14: warning: node B is used in an edge but never defined" in r.stderr
+    assert "bad.md:20: warning: code block in 'python' left as prose" in r.stderr
+    assert (project.root / "runbooks/imported/bad/one-exit.runbook.yaml").exists()
+    project.write("flat.md", "just words\n\n```bash\nuptime\n```\n")
+    r = gert("import", "flat.md", cwd=project.root)
+    assert r.returncode == 0 and "flat.md:1: warning: no headings" in r.stderr
