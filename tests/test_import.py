@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -122,3 +123,39 @@ def test_bad_guides_say_what_and_where_and_keep_what_they_could(project):
     project.write("flat.md", "just words\n\n```bash\nuptime\n```\n")
     r = gert("import", "flat.md", cwd=project.root)
     assert r.returncode == 0 and "flat.md:1: warning: no headings" in r.stderr
+
+
+def test_seed_004_signatures_route_failure_logs_to_the_imported_runbooks(project, tmp_path):
+    from gert.signatures import load, match
+    from test_triage import LOGS, cargo_log
+
+    project.config("record: 'off'\n")
+    r, folder, _ = imported(project, "004-ci-signatures.md")
+    assert "and a signatures file" in r.stdout
+    assert "names no literal text (in `backticks`) to match" in r.stderr  # the flaky-test one
+    known = load(folder / "004-ci-signatures.signatures.yaml")
+    assert len(known) == 11
+    by_id = {s.id: s for s in known}
+    nonmock = by_id["non-mock-compliance-gate-failure"]
+    assert nonmock.replay == ["cargo test --test non_mock_compliance_gate -- --nocapture"]
+    assert nonmock.artifacts == ["docs/non-mock-rubric.json", "docs/test_double_inventory.json"]
+    assert nonmock.remediation[0] == "Check which module fell below its floor threshold."
+    cargo_failures = {
+        "non-mock-compliance-gate": "non-mock-compliance-gate-failure",
+        "extension-conformance-gate": "extension-conformance-gate-failure",
+        "cross-platform-matrix": "cross-platform-matrix-failure",
+        "evidence-bundle": "evidence-bundle-validation-failure",
+        "waiver-lifecycle": "waiver-lifecycle-failure",
+        "provider-streaming": "provider-streaming-regression",
+        "e2e-tui": "e2e-tui-test-failure",
+    }
+    for hand_written, imported_id in cargo_failures.items():
+        found = match(known, cargo_log(LOGS[hand_written]))
+        assert found and found[0].signature.id == imported_id, hand_written
+    # The whole way: a CI log to the imported recovery runbook, run in dry-run.
+    log = tmp_path / "ci.log"
+    log.write_text(cargo_log(LOGS["e2e-tui"]))
+    r = gert("triage", "--run", "--mode", "dry-run", "--json", str(log), cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    chain = json.loads(r.stdout)
+    assert chain["runs"][0]["runbook"] == "e2e-tui-test-failure"

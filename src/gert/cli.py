@@ -805,7 +805,13 @@ def import_(guide: str, out_dir: str | None, mapping: bool) -> None:
         )
     for problem in result.problems:
         click.echo(problem, err=True)
-    click.echo(f"imported {len(result.files)} runbook(s) from {display} into {target}")
+    runbooks = sum(name.endswith(".runbook.yaml") for name in result.files)
+    signatures = len(result.files) - runbooks
+    click.echo(
+        f"imported {runbooks} runbook(s)"
+        + (" and a signatures file" if signatures else "")
+        + f" from {display} into {target}"
+    )
     sys.exit(EXIT_INVALID if any(": error:" in p for p in result.problems) else EXIT_OK)
 
 

@@ -113,6 +113,7 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
             f"{source['path']}:1: warning: no headings: the whole guide is one section"
         )
     names: set[str] = set()
+    signatures: list[dict[str, Any]] = []
     for sec in found:
         charts = [f for f in sec.fences if f[0] == "mermaid"]
         shell = [f for f in sec.fences if f[0] in SHELL_LANGUAGES or f[0] == ""]
@@ -146,7 +147,96 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
             for _, code, first in shell:
                 builder.from_commands(code, first)
         result.files[f"{name}.runbook.yaml"] = builder.dump()
+        signature = _signature(text, sec, name, source["path"], result)
+        if signature:
+            signatures.append(signature)
+    if signatures:
+        from gert.load import dump_yaml
+
+        result.files[f"{slug(path.stem)}.signatures.yaml"] = dump_yaml(
+            {"apiVersion": "signatures/v0", "signatures": signatures}
+        )
     return result
+
+
+def commands(code: str, first: int) -> list[tuple[int, int, str, str]]:
+    """(first line, last line, command, the comment above it) of each command in a shell
+    block: continuation lines joined, a leading ``$ `` dropped."""
+    out: list[tuple[int, int, str, str]] = []
+    comment, buffer, start = "", "", 0
+    for n, line in enumerate(code.splitlines()):
+        stripped = line.strip()
+        if not buffer and (not stripped or stripped.startswith("#")):
+            comment = stripped.lstrip("#").strip() if stripped else comment
+            continue
+        if not buffer:
+            start = n
+        buffer += stripped.removeprefix("$ ").rstrip("\\").strip() + " "
+        if not stripped.endswith("\\"):
+            out.append((first + start, first + n, buffer.strip(), comment))
+            buffer, comment = "", ""
+    return out
+
+
+def _labelled_block(lines: list[str], label: str) -> list[str]:
+    """The lines after a ``**Label:**`` line, up to the next blank line or label."""
+    for n, line in enumerate(lines):
+        if line.startswith(f"**{label}:**"):
+            rest = [line[len(label) + 5 :].strip()] if line[len(label) + 5 :].strip() else []
+            for follow in lines[n + 1 :]:
+                if not follow.strip() or follow.startswith("**") or follow.startswith("```"):
+                    break
+                rest.append(follow.strip())
+            return rest
+    return []
+
+
+def _signature(
+    text: str, sec: Section, runbook: str, where: str, result: Imported
+) -> dict[str, Any] | None:
+    """A seed-004-style section (Signature / Artifacts / Replay / Remediation) as a
+    signatures/v0 entry whose runbook is the section's own."""
+    lines = text.splitlines()[sec.lines[0] - 1 : sec.lines[1]]
+    described = " ".join(_labelled_block(lines, "Signature"))
+    if not described:
+        return None
+    literals = re.findall(r"`([^`]+)`", described)
+    if not literals:
+        result.problems.append(
+            f"{where}:{sec.lines[0]}: warning: signature of {sec.title!r} names no literal "
+            "text (in `backticks`) to match; left out of the signatures file"
+        )
+        return None
+    pattern = "|".join(re.escape(literal) for literal in literals)
+    artifacts = [
+        re.sub(r"\s*\(.*\)$", "", item[2:]).strip("` ")
+        for item in _labelled_block(lines, "Artifacts")
+        if item.startswith("- ")
+    ]
+    remediation: list[str] = []
+    for item in _labelled_block(lines, "Remediation"):
+        if re.match(r"\d+\.", item):
+            remediation.append(re.sub(r"^\d+\.\s*", "", item))
+        elif remediation:  # a numbered item continued on the next line
+            remediation[-1] += " " + item
+    replay = [
+        command
+        for info, block, first in sec.fences
+        if info in SHELL_LANGUAGES
+        for _, _, command, _ in commands(block, first)
+    ]
+    result.mapping.append(
+        f"- lines {sec.lines[0]}-{sec.lines[1]} -> signature {slug(sec.title)} (runbook {runbook})"
+    )
+    return {
+        "id": slug(sec.title),
+        "title": sec.title,
+        "match": {"substring": literals[0]} if len(literals) == 1 else {"regex": pattern},
+        "runbook": f"{runbook}.runbook.yaml",
+        "replay": replay,
+        "artifacts": artifacts,
+        "remediation": remediation,
+    }
 
 
 class _RunbookBuilder:
@@ -169,23 +259,7 @@ class _RunbookBuilder:
 
     # shell code
     def from_commands(self, code: str, first: int) -> None:
-        comment = ""
-        logical: list[tuple[int, int, str]] = []
-        buffer, start = "", 0
-        for n, line in enumerate(code.splitlines()):
-            stripped = line.strip()
-            if not buffer and (not stripped or stripped.startswith("#")):
-                comment = stripped.lstrip("# ").strip() if stripped else comment
-                if stripped and not stripped.lstrip("#").strip():
-                    comment = ""
-                continue
-            if not buffer:
-                start = n
-            buffer += stripped.removeprefix("$ ").rstrip("\\").strip() + " "
-            if not stripped.endswith("\\"):
-                logical.append((first + start, first + n, buffer.strip(), comment))  # type: ignore[arg-type]
-                buffer, comment = "", ""
-        for line_a, line_b, command, note in logical:  # type: ignore[misc]
+        for line_a, line_b, command, note in commands(code, first):
             self.body.append(self.command_step(command, note, line_a, line_b))
 
     def command_step(self, command: str, note: str, first: int, last: int) -> dict[str, Any]:
