@@ -159,3 +159,45 @@ def test_seed_004_signatures_route_failure_logs_to_the_imported_runbooks(project
     assert r.returncode == 0, r.stderr
     chain = json.loads(r.stdout)
     assert chain["runs"][0]["runbook"] == "e2e-tui-test-failure"
+
+
+def test_seed_002_classification_flow_becomes_a_router_into_the_recovery_runbooks(project):
+    project.config("record: 'off'\n")
+    _, folder, _ = imported(project, "002-incident-guide.md", "--mapping")
+    doc = load_file(folder / "2-failure-classification-flow.runbook.yaml").data
+    decision = next(n for n in doc["tree"] if "branches" in n)
+    assert [o["value"] for o in decision["step"]["choices"]["options"]][:2] == [
+        "stage_conflict",
+        "validation failures",
+    ]
+    handoffs = {
+        b["condition"]: b["steps"][0]["outcomes"][0]["next_runbook"]["file"]
+        for b in decision["branches"]
+    }
+    assert handoffs == {
+        'decision == "stage_conflict"': "a-stage-conflict-on-run.runbook.yaml",
+        'decision == "validation failures"': "b-validation-failure.runbook.yaml",
+        'decision == "codex structured JSON error"': "c-codex-exec-mode-failed-to-return-valid-structured-json.runbook.yaml",
+        'decision == "OPENAI_API_KEY missing"': "d-openai-api-key-is-required-remote-llm.runbook.yaml",
+        'decision == "invalid OPENAI_BASE_URL"': "e-invalid-openai-base-url.runbook.yaml",
+        'decision == "invalid run metadata"': "f-invalid-run-metadata.runbook.yaml",
+    }
+    # Chosen on the terminal (here: from answers), the router chains into the recovery runbook.
+    engine = Engine(open_project(project.root))
+    chain = engine.run(
+        folder / "2-failure-classification-flow.runbook.yaml",
+        Options(
+            # Every step of these two runbooks is manual: a real run executes nothing.
+            mode="real",
+            post=False,
+            answers={"error_signature": {"choice": "invalid OPENAI_BASE_URL"}},
+        ),
+    )
+    assert [r.runbook for r in chain.runs][:2] == [
+        "2-failure-classification-flow",
+        "e-invalid-openai-base-url",
+    ]
+    assert (
+        "(hand-off to e-invalid-openai-base-url)"
+        in (folder / "002-incident-guide.mapping.md").read_text()
+    )

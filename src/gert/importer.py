@@ -112,9 +112,11 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
         result.problems.append(
             f"{source['path']}:1: warning: no headings: the whole guide is one section"
         )
-    names: set[str] = set()
+    names = _runbook_names(found, path.stem)
+    # What a router's edge labels can name: every other section that becomes a runbook.
+    targets = [(names[i], _words(sec.title)) for i, sec in enumerate(found) if i in names]
     signatures: list[dict[str, Any]] = []
-    for sec in found:
+    for index, sec in enumerate(found):
         charts = [f for f in sec.fences if f[0] == "mermaid"]
         shell = [f for f in sec.fences if f[0] in SHELL_LANGUAGES or f[0] == ""]
         for info, _, line in sec.fences:
@@ -128,11 +130,9 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
                     f"- lines {sec.lines[0]}-{sec.lines[1]} ({sec.title or 'preamble'}): prose, not imported"
                 )
             continue
-        name = slug(sec.title or path.stem)
-        while name in names:
-            name += "-2"
-        names.add(name)
+        name = names[index]
         builder = _RunbookBuilder(name, sec, source, result)
+        builder.targets = [t for t in targets if t[0] != name]
         if charts:
             info, chart_text, first = charts[0]
             try:
@@ -157,6 +157,27 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
             {"apiVersion": "signatures/v0", "signatures": signatures}
         )
     return result
+
+
+def _runbook_names(found: list[Section], stem: str) -> dict[int, str]:
+    """Unique runbook names of the sections that become runbooks, by section index."""
+    names: dict[int, str] = {}
+    for index, sec in enumerate(found):
+        if any(f[0] in SHELL_LANGUAGES or f[0] in ("", "mermaid") for f in sec.fences):
+            name = slug(sec.title or stem)
+            while name in names.values():
+                name += "-2"
+            names[index] = name
+    return names
+
+
+_STOPWORDS = {"a", "an", "the", "on", "of", "to", "is", "in", "for", "and", "or", "path", "mode"}
+
+
+def _words(text: str) -> set[str]:
+    """Significant words of a heading or label, plurals folded."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {w.removesuffix("s") if len(w) > 3 else w for w in words if w not in _STOPWORDS}
 
 
 def commands(code: str, first: int) -> list[tuple[int, int, str, str]]:
@@ -249,6 +270,7 @@ class _RunbookBuilder:
         self.inputs: dict[str, dict[str, Any]] = {}
         self.body: list[dict[str, Any]] = []
         self.has_outcome = False
+        self.targets: list[tuple[str, set[str]]] = []  # (runbook name, heading words)
 
     def src(self, first: int, last: int) -> dict[str, Any]:
         """A step's source: its lines (the guide's path and hash are in meta.source)."""
@@ -371,16 +393,20 @@ class _RunbookBuilder:
                 current = outs[0].target
                 continue
             # A decision: the engineer chooses; paths that meet again continue after it.
-            join = self.join([e.target for e in outs], stops)
+            routes = self.routes(outs)
+            join = None if routes else self.join([e.target for e in outs], stops)
             options, branches = [], []
             for n, edge in enumerate(outs, start=1):
                 value = edge.label or f"option {n}"
                 options.append({"value": value})
-                steps = (
-                    []
-                    if edge.target == join
-                    else self.walk(edge.target, stops | {join} if join else stops)
-                )
+                if edge.target in routes:
+                    steps = [self.route(edge.target, routes[edge.target])]
+                else:
+                    steps = (
+                        []
+                        if edge.target == join
+                        else self.walk(edge.target, stops | {join} if join else stops)
+                    )
                 if steps:
                     branches.append({"condition": f'decision == "{value}"', "steps": steps})
             step["choices"] = {"variable": "decision", "prompt": node.label, "options": options}
@@ -388,6 +414,47 @@ class _RunbookBuilder:
             seq.append({"step": step, "branches": branches} if branches else step)
             current = join
         return seq
+
+    def routes(self, outs: list[Any]) -> dict[str, str]:
+        """A router: when most edge labels name other sections' runbooks, target -> runbook."""
+        found: dict[str, str] = {}
+        for edge in outs:
+            words = _words(edge.label)
+            scored = sorted(
+                ((len(words & heading), name) for name, heading in self.targets),
+                key=lambda t: (-t[0], t[1]),
+            )
+            if (
+                words
+                and scored
+                and scored[0][0] > 0
+                and (len(scored) == 1 or scored[0][0] > scored[1][0])
+            ):
+                found[edge.target] = scored[0][1]
+        return (
+            found if len(found) * 2 > len(outs) and len(set(found.values())) == len(found) else {}
+        )
+
+    def route(self, node_id: str, runbook: str) -> dict[str, Any]:
+        """The step a router branch takes: the node's text, handing off to the runbook."""
+        node = self.chart.nodes[node_id]
+        step_id = _step_id(node.label, self.used)
+        self.placed[node_id] = step_id
+        self.has_outcome = True
+        self.map(node.line, node.line, step_id, f"hand-off to {runbook}")
+        return {
+            "id": step_id,
+            "type": "manual",
+            "instructions": node.label,
+            "source": self.src(node.line, node.line),
+            "outcomes": [
+                {
+                    "state": "needs_rca",
+                    "recommendation": f"Follow {runbook}",
+                    "next_runbook": {"file": f"{runbook}.runbook.yaml"},
+                }
+            ],
+        }
 
     def join(self, starts: list[str], stops: frozenset[str]) -> str | None:
         """The first node every path from *starts* reaches (where branches meet again)."""
