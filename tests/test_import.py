@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from conftest import gert
 from gert.diagram import build, to_mermaid
 from gert.engine import Engine, Options
+from gert.importer import choice_text
 from gert.load import load_file
 from gert.project import open_project
 from gert.validate import load_runbook
@@ -201,3 +203,45 @@ def test_seed_002_classification_flow_becomes_a_router_into_the_recovery_runbook
         "(hand-off to e-invalid-openai-base-url)"
         in (folder / "002-incident-guide.mapping.md").read_text()
     )
+
+
+def _paths(graph) -> set[tuple[tuple[str, ...], str]]:  # type: ignore[no-untyped-def]
+    """Every way through a drawn runbook: the labels of the choices taken and where it ends."""
+    kinds = {n.id: n for n in graph.nodes}
+    out: set[tuple[tuple[str, ...], str]] = set()
+
+    def visit(node_id: str, labels: tuple[str, ...], seen: frozenset[str]) -> None:
+        node = kinds[node_id]
+        if node.kind == "outcome":
+            out.add((labels, node.label.split(":")[0]))
+            return
+        if node.kind == "end":
+            out.add((labels, "completed"))
+            return
+        for source, target, label in graph.edges:
+            if source == node_id and target not in seen:
+                # Imported choices are plain text (they sit in quoted conditions).
+                choice = choice_text(re.sub(r'^decision == "(.*)"$', r"\1", label))
+                taken = (choice,) if choice and choice != "otherwise" else ()  # the default way
+                visit(target, labels + taken, seen | {target})
+
+    visit(graph.nodes[0].id, (), frozenset())
+    return out
+
+
+def test_round_trip_runbook_to_mermaid_to_import_keeps_the_tree_shape(project):
+    """Every example runbook, drawn by gert diagram and imported back, has the same ways
+    through it: the same choices in the same order, ending in the same states."""
+    examples = Path(__file__).resolve().parent.parent / "examples" / "runbooks"
+    checked = 0
+    for path in sorted(examples.rglob("*.runbook.yaml")):
+        original = build(load_runbook(path).model, path)
+        guide = project.root / f"{path.stem}.md"
+        guide.write_text(f"# {path.stem}\n\n## Flow\n\n```mermaid\n{to_mermaid(original)}```\n")
+        r = gert("import", guide.name, "--out", "back", cwd=project.root)
+        assert r.returncode == 0, r.stderr
+        back_path = project.root / "back" / "flow.runbook.yaml"
+        back = build(load_runbook(back_path).model, back_path)
+        assert _paths(back) == _paths(original), path.name
+        checked += 1
+    assert checked >= 5

@@ -32,6 +32,11 @@ STATE_CHANGING = re.compile(
 )
 RESOLVED_WORDS = re.compile(r"\b(resolved|done|success|succeeds?|recovered|fixed|healthy)\b", re.I)
 ESCALATED_WORDS = re.compile(r"\b(escalate[sd]?|page|escalation)\b", re.I)
+# A terminal that names its state ("escalated: page the DBA"), as gert diagram writes them.
+EXPLICIT_STATE = re.compile(r"^(resolved|escalated|no_action|needs_rca)(?::\s*(.*))?$", re.S)
+HANDOFF = re.compile(r"^next runbook:\s*(.+)$")
+END_WORDS = {"completed", "end", "done", "stop"}
+FALLTHROUGH = {"otherwise", "else"}
 
 
 @dataclass
@@ -157,6 +162,17 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
             {"apiVersion": "signatures/v0", "signatures": signatures}
         )
     return result
+
+
+def choice_text(label: str) -> str:
+    """An edge label as a choice value: plain text, since it sits in a quoted condition
+    (no double quotes, no template braces)."""
+    return re.sub(r"\{\{-?\s*|\s*-?\}\}", "", label).replace('"', "'")
+
+
+def literal(text: str) -> str:
+    """Guide text as template text that renders to itself (``{{`` is not an action)."""
+    return text.replace("{{", '{{"{{"}}')
 
 
 def _runbook_names(found: list[Section], stem: str) -> dict[int, str]:
@@ -346,6 +362,10 @@ class _RunbookBuilder:
         self.chart = chart
         self.placed: dict[str, str] = {}  # flowchart node -> step id
         for root in roots:
+            node = chart.nodes[root]
+            outs = chart.outgoing(root)
+            if node.shape == "stadium" and len(outs) == 1:
+                root = outs[0].target  # a start terminal (stadium) marks where to begin
             self.body += self.walk(root, frozenset())
 
     def walk(self, start: str, stops: frozenset[str]) -> list[dict[str, Any]]:
@@ -359,30 +379,48 @@ class _RunbookBuilder:
                     {
                         "id": step_id,
                         "type": "manual",
-                        "instructions": f"Go back to step `{self.placed[current]}` ({node.label}) and repeat from there.",
+                        "instructions": f"Go back to step `{self.placed[current]}` ({literal(node.label)}) and repeat from there.",
                         "source": self.src(node.line, node.line),
                     }
                 )
                 self.map(node.line, node.line, step_id, "loop back")
                 return seq
             outs = self.chart.outgoing(current)
+            if not outs and node.shape == "stadium" and node.label.lower() in END_WORDS:
+                return seq  # an end terminal: the walk simply ends here
+            handoff = self.handoff_after(current, outs)
+            if handoff is not None:
+                outs = []
             step_id = _step_id(node.label, self.used)
             self.placed[current] = step_id
             step: dict[str, Any] = {
                 "id": step_id,
                 "type": "manual",
-                "instructions": node.label,
+                "instructions": literal(node.label),
                 "source": self.src(node.line, node.line),
             }
             if not outs:
+                explicit = EXPLICIT_STATE.match(node.label)
                 state = (
-                    "resolved"
+                    explicit.group(1)
+                    if explicit
+                    else "resolved"
                     if RESOLVED_WORDS.search(node.label)
                     else "escalated"
                     if ESCALATED_WORDS.search(node.label)
                     else "needs_rca"
                 )
-                step["outcomes"] = [{"state": state, "recommendation": node.label}]
+                outcome = {
+                    "state": state,
+                    "recommendation": literal(
+                        (explicit.group(2) if explicit else None) or node.label
+                    ),
+                }
+                if handoff is not None:
+                    outcome["next_runbook"] = {"file": handoff}
+                    for name in re.findall(r"\{\{-?\s*\.([A-Za-z_]\w*)", handoff):
+                        self.inputs.setdefault(name, {"description": "names the next runbook"})
+                step["outcomes"] = [outcome]
                 self.has_outcome = True
                 self.map(node.line, node.line, step_id, f"outcome {state}")
                 seq.append(step)
@@ -394,10 +432,19 @@ class _RunbookBuilder:
                 continue
             # A decision: the engineer chooses; paths that meet again continue after it.
             routes = self.routes(outs)
-            join = None if routes else self.join([e.target for e in outs], stops)
+            # An "otherwise" edge is the way on when no choice applies: it is where the
+            # branches continue, not a branch of its own.
+            # So is the one unlabelled edge among labelled ones (an unconditional outcome).
+            unlabelled = [e for e in outs if not e.label]
+            fallthrough = next((e.target for e in outs if e.label.lower() in FALLTHROUGH), None)
+            if fallthrough is None and len(unlabelled) == 1:
+                fallthrough = unlabelled[0].target
+            join = fallthrough or (None if routes else self.join([e.target for e in outs], stops))
             options, branches = [], []
             for n, edge in enumerate(outs, start=1):
-                value = edge.label or f"option {n}"
+                # A choice is compared inside a quoted condition: no double quotes in it.
+                value = edge.label or ("otherwise" if edge.target == fallthrough else f"option {n}")
+                value = choice_text(value)
                 options.append({"value": value})
                 if edge.target in routes:
                     steps = [self.route(edge.target, routes[edge.target])]
@@ -409,11 +456,27 @@ class _RunbookBuilder:
                     )
                 if steps:
                     branches.append({"condition": f'decision == "{value}"', "steps": steps})
-            step["choices"] = {"variable": "decision", "prompt": node.label, "options": options}
+            step["choices"] = {
+                "variable": "decision",
+                "prompt": literal(node.label),
+                "options": options,
+            }
             self.map(node.line, node.line, step_id, f"decision ({len(outs)} ways)")
             seq.append({"step": step, "branches": branches} if branches else step)
             current = join
         return seq
+
+    def handoff_after(self, node_id: str, outs: list[Any]) -> str | None:
+        """The runbook a "next runbook: FILE" terminal after this node names (as gert
+        diagram draws a hand-off), else None."""
+        if len(outs) != 1:
+            return None
+        target = self.chart.nodes[outs[0].target]
+        m = HANDOFF.match(target.label)
+        if m is None or self.chart.outgoing(target.id):
+            return None
+        self.placed[target.id] = "handoff"
+        return m.group(1).strip()
 
     def routes(self, outs: list[Any]) -> dict[str, str]:
         """A router: when most edge labels name other sections' runbooks, target -> runbook."""
@@ -445,7 +508,7 @@ class _RunbookBuilder:
         return {
             "id": step_id,
             "type": "manual",
-            "instructions": node.label,
+            "instructions": literal(node.label),
             "source": self.src(node.line, node.line),
             "outcomes": [
                 {
