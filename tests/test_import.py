@@ -245,3 +245,27 @@ def test_round_trip_runbook_to_mermaid_to_import_keeps_the_tree_shape(project):
         assert _paths(back) == _paths(original), path.name
         checked += 1
     assert checked >= 5
+
+
+def test_a_decision_about_a_known_input_becomes_a_condition(project):
+    project.config("record: 'off'\n")
+    project.write(
+        "deploy.md",
+        "# Deploy\n\n## Roll out\n\n```mermaid\nflowchart TD\n"
+        "  A[deploy to <env>] --> B{which env?}\n"
+        "  B -->|prod| C[page the release manager]\n"
+        "  B -->|staging| D[done]\n```\n",
+    )
+    r = gert("import", "deploy.md", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    path = project.root / "runbooks/imported/deploy/roll-out.runbook.yaml"
+    doc = load_file(path).data
+    assert doc["meta"]["inputs"] == {"env": {"description": "<env> in the guide"}}
+    assert doc["tree"][0]["step"]["instructions"] == "deploy to {{.env}}"
+    decision = doc["tree"][1]
+    assert "choices" not in decision["step"]
+    assert [b["condition"] for b in decision["branches"]] == ['env == "prod"', 'env == "staging"']
+    engine = Engine(open_project(project.root))
+    for env, state in (("staging", "resolved"), ("prod", "escalated")):
+        chain = engine.run(path, Options(post=False, variables={"env": env}))
+        assert chain.final.state == state, env

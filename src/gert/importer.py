@@ -339,6 +339,12 @@ class _RunbookBuilder:
             "source": self.src(first, last),
         }
 
+    def text(self, label: str) -> str:
+        """A node's text as instructions: ``<name>`` placeholders become inputs."""
+        return re.sub(
+            r"<([A-Za-z_][A-Za-z0-9_]*)>", lambda m: self.input(m.group(1)), literal(label)
+        )
+
     def input(self, name: str) -> str:
         self.inputs.setdefault(name, {"description": f"<{name}> in the guide"})
         return "{{." + name + "}}"  # no spaces: the command is split into argv after this
@@ -396,7 +402,7 @@ class _RunbookBuilder:
             step: dict[str, Any] = {
                 "id": step_id,
                 "type": "manual",
-                "instructions": literal(node.label),
+                "instructions": self.text(node.label),
                 "source": self.src(node.line, node.line),
             }
             if not outs:
@@ -440,6 +446,20 @@ class _RunbookBuilder:
             if fallthrough is None and len(unlabelled) == 1:
                 fallthrough = unlabelled[0].target
             join = fallthrough or (None if routes else self.join([e.target for e in outs], stops))
+            # When the decision is about a known input ("{env}" with edges "prod",
+            # "staging"), branches test the input; otherwise the engineer chooses.
+            variable = next(
+                (
+                    name
+                    for name in sorted(self.inputs)
+                    if re.search(
+                        rf"\b{re.escape(name.replace('_', ' '))}\b|\b{name}\b", node.label.lower()
+                    )
+                ),
+                None,
+            )
+            if variable is None or routes or not all(e.label for e in outs):
+                variable = "decision"
             options, branches = [], []
             for n, edge in enumerate(outs, start=1):
                 # A choice is compared inside a quoted condition: no double quotes in it.
@@ -455,13 +475,16 @@ class _RunbookBuilder:
                         else self.walk(edge.target, stops | {join} if join else stops)
                     )
                 if steps:
-                    branches.append({"condition": f'decision == "{value}"', "steps": steps})
-            step["choices"] = {
-                "variable": "decision",
-                "prompt": literal(node.label),
-                "options": options,
-            }
-            self.map(node.line, node.line, step_id, f"decision ({len(outs)} ways)")
+                    branches.append({"condition": f'{variable} == "{value}"', "steps": steps})
+            if variable == "decision":
+                step["choices"] = {
+                    "variable": "decision",
+                    "prompt": literal(node.label),
+                    "options": options,
+                }
+                self.map(node.line, node.line, step_id, f"decision ({len(outs)} ways)")
+            else:
+                self.map(node.line, node.line, step_id, f"condition on input {variable}")
             seq.append({"step": step, "branches": branches} if branches else step)
             current = join
         return seq
