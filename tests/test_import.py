@@ -70,6 +70,11 @@ def test_flowchart_becomes_a_tree_with_choices_loops_and_outcomes(project):
     assert yes["condition"] == 'decision == "yes"'
     assert yes["steps"][-1]["outcomes"] == [{"state": "resolved", "recommendation": "resolved"}]
     assert no["steps"][-1]["id"] == "repeat_validate_run_id"  # I --> C loops back
+    r = gert("import", "002-incident-guide.md", cwd=project.root)
+    assert (
+        "002-incident-guide.md:10: warning: the flowchart loops back to C (validate <run_id>); "
+        "imported as a 'go back to step validate_run_id' step" in r.stderr
+    )
     mapping = (folder / "002-incident-guide.mapping.md").read_text()
     assert "- lines 11-11 -> 1-first-triage-flow/validation_passes (decision (2 ways))" in mapping
     assert "prose, not imported" in mapping

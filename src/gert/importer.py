@@ -390,6 +390,11 @@ class _RunbookBuilder:
                     }
                 )
                 self.map(node.line, node.line, step_id, "loop back")
+                self.result.problems.append(
+                    f"{self.source['path']}:{node.line}: warning: the flowchart loops back to "
+                    f"{node.id} ({node.label}); imported as a 'go back to step "
+                    f"{self.placed[current]}' step, since runbooks do not loop"
+                )
                 return seq
             outs = self.chart.outgoing(current)
             if not outs and node.shape == "stadium" and node.label.lower() in END_WORDS:
