@@ -214,6 +214,14 @@ def exec_(
     _finish_chain(lambda: Engine(project).run(runbook, options), project, console, as_json)
 
 
+def _exit_invalid(error) -> None:  # type: ignore[no-untyped-def]
+    """Print an invalid runbook's errors (file:line:col) and exit 2."""
+    for problem in error.problems:
+        if problem.severity == "error":
+            click.echo(problem.format(), err=True)
+    sys.exit(EXIT_INVALID)
+
+
 def _finish_chain(run, project, console, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Run a chain (exec, resume), show or print its result, and exit with its code."""
     from gert.console import print_summary
@@ -224,10 +232,7 @@ def _finish_chain(run, project, console, as_json: bool) -> None:  # type: ignore
     try:
         chain = run()
     except RunbookInvalid as e:
-        for p in e.problems:
-            if p.severity == "error":
-                click.echo(p.format(), err=True)
-        sys.exit(EXIT_INVALID)
+        _exit_invalid(e)
     except (InputsMissing, IncidentError, ResumeRefused, FileNotFoundError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_INVALID)
@@ -530,11 +535,10 @@ def postmortem(
                 f"{answers_file}: answers are a mapping of {', '.join(pmod.QUESTIONS)}"
             )
     try:
-        incident = make_provider(project).get(incident_id)
+        provider = make_provider(project)
+        incident = provider.get(incident_id)
         with contextlib.suppress(IncidentError):
-            incident["timeline"] = incident.get("timeline") or make_provider(project).timeline(
-                incident_id
-            )
+            incident["timeline"] = incident.get("timeline") or provider.timeline(incident_id)
     except IncidentError as e:
         raise click.ClickException(str(e)) from None
 
@@ -761,10 +765,7 @@ def diagram(runbook: str, fmt: str, chain: bool) -> None:
         checked = load_runbook(runbook, project)
         graph = dmod.build(checked.model, Path(runbook), chain=chain, project_root=project.root)  # type: ignore[arg-type]
     except RunbookInvalid as e:
-        for p in e.problems:
-            if p.severity == "error":
-                click.echo(p.format(), err=True)
-        sys.exit(EXIT_INVALID)
+        _exit_invalid(e)
     click.echo(dmod.to_mermaid(graph) if fmt == "mermaid" else dmod.to_ascii(graph), nl=False)
 
 

@@ -22,7 +22,8 @@ from typing import Any
 from gert.mermaid import Flowchart, MermaidError
 from gert.mermaid import parse as parse_mermaid
 
-SHELL_LANGUAGES = {"bash", "sh", "shell", "console", "zsh", "shell-session"}
+# Fenced code read as shell commands ("" is a fence with no language).
+SHELL_LANGUAGES = {"", "bash", "sh", "shell", "console", "zsh", "shell-session"}
 # Commands that change state are shown to the engineer, never run by an import.
 STATE_CHANGING = re.compile(
     r"\b(delete|remove|rm|restart|stop|kill|pkill|apply|archive|drop|truncate|reboot|"
@@ -123,9 +124,9 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
     signatures: list[dict[str, Any]] = []
     for index, sec in enumerate(found):
         charts = [f for f in sec.fences if f[0] == "mermaid"]
-        shell = [f for f in sec.fences if f[0] in SHELL_LANGUAGES or f[0] == ""]
+        shell = [f for f in sec.fences if f[0] in SHELL_LANGUAGES]
         for info, _, line in sec.fences:
-            if info not in SHELL_LANGUAGES and info not in ("", "mermaid"):
+            if info not in SHELL_LANGUAGES and info != "mermaid":
                 result.problems.append(
                     f"{source['path']}:{line - 1}: warning: code block in {info!r} left as prose"
                 )
@@ -179,7 +180,7 @@ def _runbook_names(found: list[Section], stem: str) -> dict[int, str]:
     """Unique runbook names of the sections that become runbooks, by section index."""
     names: dict[int, str] = {}
     for index, sec in enumerate(found):
-        if any(f[0] in SHELL_LANGUAGES or f[0] in ("", "mermaid") for f in sec.fences):
+        if any(f[0] in SHELL_LANGUAGES or f[0] == "mermaid" for f in sec.fences):
             name = slug(sec.title or stem)
             while name in names.values():
                 name += "-2"
@@ -301,7 +302,7 @@ class _RunbookBuilder:
             self.body.append(self.command_step(command, note, line_a, line_b))
 
     def command_step(self, command: str, note: str, first: int, last: int) -> dict[str, Any]:
-        templated = re.sub(r"<([A-Za-z_][A-Za-z0-9_]*)>", lambda m: self.input(m.group(1)), command)
+        templated = self.placeholders(command)
         title = note or command[:60]
         step_id = _step_id(note or command.split()[0], self.used)
         try:
@@ -341,9 +342,11 @@ class _RunbookBuilder:
 
     def text(self, label: str) -> str:
         """A node's text as instructions: ``<name>`` placeholders become inputs."""
-        return re.sub(
-            r"<([A-Za-z_][A-Za-z0-9_]*)>", lambda m: self.input(m.group(1)), literal(label)
-        )
+        return self.placeholders(literal(label))
+
+    def placeholders(self, text: str) -> str:
+        """``<name>`` placeholders as template variables, each declared as an input."""
+        return re.sub(r"<([A-Za-z_][A-Za-z0-9_]*)>", lambda m: self.input(m.group(1)), text)
 
     def input(self, name: str) -> str:
         self.inputs.setdefault(name, {"description": f"<{name}> in the guide"})
