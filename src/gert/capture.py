@@ -11,10 +11,11 @@ import json
 import re
 from typing import Any
 
+from gert.errors import GertError
 from gert.executors import StepOutput
 
 
-class CaptureError(Exception):
+class CaptureError(GertError):
     """A capture or assertion that cannot be evaluated on this output."""
 
 

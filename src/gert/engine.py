@@ -21,6 +21,7 @@ from typing import Any
 
 from gert import expr as _expr
 from gert.capture import CaptureError, check_assertions, take_captures
+from gert.errors import ChainError, InvalidError
 from gert.executors import Executor, Prompter, StepContext, StepError, StepOutput
 from gert.governance import Policy, Redactor
 from gert.incident import IncidentError, Provider, field_value
@@ -40,7 +41,7 @@ MANIFEST_REFRESH = 0.5
 # ------------------------------------------------------------------ results
 
 
-class InputsMissing(Exception):
+class InputsMissing(InvalidError):
     """Inputs that no source could supply; the message lists each and where it could come from."""
 
     def __init__(self, runbook: str, missing: dict[str, str]):
@@ -49,11 +50,11 @@ class InputsMissing(Exception):
         super().__init__(f"{runbook}: {len(missing)} input(s) have no value:\n{lines}")
 
 
-class ResumeRefused(Exception):
+class ResumeRefused(InvalidError):
     """A run that cannot be resumed (it finished, or it does not exist)."""
 
 
-class ChainStop(Exception):
+class ChainStop(ChainError):
     """A chain that cannot go on (child missing or invalid, depth limit, a repeat)."""
 
 

@@ -25,10 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from gert.errors import InvalidError
+
 __all__ = ["ExprError", "Expression", "evaluate", "names", "parse"]
 
 
-class ExprError(Exception):
+class ExprError(InvalidError):
     """A condition that cannot be parsed or evaluated; ``col`` is 1-based."""
 
     def __init__(self, message: str, text: str = "", col: int = 1):

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from gert.errors import InvalidError
+
 Path_ = tuple[str | int, ...]
 
 FORMATS = {"runbook/v0": "runbook", "tool/v0": "tool"}
@@ -25,7 +27,7 @@ SUFFIXES = {
 }
 
 
-class LoadError(Exception):
+class LoadError(InvalidError):
     """A file that cannot be read as YAML; carries file, line and column (1-based)."""
 
     def __init__(self, file: str, line: int, col: int, message: str, hint: str | None = None):

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gert.errors import GertError
 
-class McpUnavailable(Exception):
+
+class McpUnavailable(GertError):
     """The MCP SDK is not installed."""
 
 
-class McpFailed(Exception):
+class McpFailed(GertError):
     """The server could not start, crashed, timed out or spoke nonsense."""
 
     def __init__(self, message: str, timed_out: bool = False):

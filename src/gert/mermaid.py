@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from gert.errors import InvalidError
+
 DIRECTIONS = ("TD", "TB", "BT", "RL", "LR")
 # (opening, closings, shape), longest openings first so "([" wins over "(".
 SHAPES: list[tuple[str, tuple[str, ...], str]] = [
@@ -44,7 +46,7 @@ _ARROW = re.compile(
 )
 
 
-class MermaidError(Exception):
+class MermaidError(InvalidError):
     """A flowchart that cannot be read; ``line`` is in the document it came from."""
 
     def __init__(self, line: int, message: str):

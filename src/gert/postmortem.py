@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gert.errors import GertError
+
 TBC = "[to be confirmed]"
 
 
-class RenderError(Exception):
+class RenderError(GertError):
     """An HTML or PDF rendering could not be made (a missing font or extra)."""
 
 

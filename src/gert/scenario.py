@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gert.errors import InvalidError
 from gert.executors import StepOutput
 
 SCENARIO_API = "scenario/v0"
 
 
-class ScenarioError(Exception):
+class ScenarioError(InvalidError):
     """A scenario folder that cannot be used: names the file and what is wrong."""
 
 

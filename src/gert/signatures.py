@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gert.errors import InvalidError
+
 API_VERSION = "signatures/v0"
 SEVERITIES = ("critical", "high", "medium", "low")
 _FIELDS = {
@@ -28,7 +30,7 @@ _FIELDS = {
 }
 
 
-class SignatureError(Exception):
+class SignatureError(InvalidError):
     """A signatures file that cannot be used; the message names file, line and field."""
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from gert import expr as _expr
 from gert import template as _template
+from gert.errors import InvalidError
 from gert.load import Document, LoadError, load_file
 from gert.model import (
     STATES,
@@ -116,7 +117,7 @@ class Report:
         return not self.errors
 
 
-class RunbookInvalid(Exception):
+class RunbookInvalid(InvalidError):
     """A runbook that failed validation; ``problems`` says why."""
 
     def __init__(self, problems: list[Problem]):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gert.errors import GertError
+
 MAX_OUTPUT = 16 * 1024 * 1024  # bytes of stdout/stderr kept per stream; the rest is counted
 
 
@@ -117,5 +119,5 @@ class Executor(Protocol):
     def execute(self, ctx: StepContext) -> StepOutput: ...
 
 
-class StepError(Exception):
+class StepError(GertError):
     """A step that cannot run as asked (missing evidence, bad URL, unknown tool...)."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from gert.errors import GertError
 
-class IncidentError(Exception):
+
+class IncidentError(GertError):
     """An incident system that did not do what was asked (unknown ID, down, refused...).
 
     ``final`` is true when trying again cannot help (unknown incident, bad credentials).

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gert.errors import InvalidError
 
-class TemplateError(Exception):
+
+class TemplateError(InvalidError):
     """A template that cannot be parsed or executed; knows its position in the text."""
 
     def __init__(self, message: str, text: str = "", pos: int = 0):
