@@ -247,36 +247,7 @@ def _finish_chain(run, project, console, as_json: bool) -> None:  # type: ignore
 
 def chain_json(chain, root) -> dict:  # type: ignore[no-untyped-def]
     """The machine-readable result of `gert exec --json`."""
-    return {
-        "final_state": chain.final_state,
-        "exit_code": chain.exit_code,
-        "chain_error": chain.chain_error,
-        "scenario": chain.scenario,
-        "posted": chain.posted,
-        "runs": [
-            {
-                "run_id": r.run_id,
-                "runbook": r.runbook,
-                "status": r.status,
-                "outcome": r.outcome,
-                "captures": r.captures,
-                "steps_summary": r.summary,
-                "error": r.error,
-                "folder": str(r.folder.relative_to(root))
-                if r.folder.is_relative_to(root)
-                else str(r.folder),
-                "steps": [
-                    {
-                        "step_id": s.step_id,
-                        "status": s.status,
-                        **({"error": s.error} if s.error else {}),
-                    }
-                    for s in r.steps
-                ],
-            }
-            for r in chain.runs
-        ],
-    }
+    return chain.to_dict(root)
 
 
 @main.command()

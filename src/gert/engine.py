@@ -69,6 +69,14 @@ class StepRecord:
     step_file: str | None = None
     reason: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """ID, status and the error when there is one."""
+        return {
+            "step_id": self.step_id,
+            "status": self.status,
+            **({"error": self.error} if self.error else {}),
+        }
+
 
 @dataclass
 class RunResult:
@@ -96,6 +104,23 @@ class RunResult:
         for s in self.steps:
             counts[s.status] = counts.get(s.status, 0) + 1
         return {"total": sum(counts.values()), **counts}
+
+    def to_dict(self, root: Path | None = None) -> dict[str, Any]:
+        """The run as plain data; its folder relative to *root* when inside it."""
+        folder = self.folder
+        if root is not None and folder.is_relative_to(root):
+            folder = folder.relative_to(root)
+        return {
+            "run_id": self.run_id,
+            "runbook": self.runbook,
+            "status": self.status,
+            "outcome": self.outcome,
+            "captures": self.captures,
+            "steps_summary": self.summary,
+            "error": self.error,
+            "folder": str(folder),
+            "steps": [s.to_dict() for s in self.steps],
+        }
 
     @property
     def state(self) -> str:
@@ -128,6 +153,17 @@ class ChainResult:
     def final_state(self) -> str:
         """The chain's outcome: the last run's state, or ``chain_error``."""
         return "chain_error" if self.chain_error else self.final.state
+
+    def to_dict(self, root: Path | None = None) -> dict[str, Any]:
+        """The chain as plain data (``gert exec --json``); folders relative to *root*."""
+        return {
+            "final_state": self.final_state,
+            "exit_code": self.exit_code,
+            "chain_error": self.chain_error,
+            "scenario": self.scenario,
+            "posted": self.posted,
+            "runs": [r.to_dict(root) for r in self.runs],
+        }
 
     @property
     def exit_code(self) -> int:
