@@ -488,7 +488,7 @@ def postmortem(
     """
     from gert import postmortem as pmod
     from gert.console import interactive
-    from gert.engine import open_store
+    from gert.store import open_store
     from gert.incident import IncidentError
     from gert.incident.providers import make_provider
     from gert.load import LoadError, load_file
@@ -657,7 +657,7 @@ def _signature_histories(project, found) -> dict[str, str]:  # type: ignore[no-u
     if not (project.root / ".runbook" / "index.sqlite").exists():
         return {}  # nothing has run here yet
     from gert import signatures as sigmod
-    from gert.engine import open_store
+    from gert.store import open_store
 
     store = open_store(project)
     try:
@@ -758,7 +758,7 @@ def import_(guide: str, out_dir: str | None, mapping: bool) -> None:
     """
     from gert import importer
     from gert.project import open_project
-    from gert.store.runs import write_atomic
+    from gert.util import write_atomic
 
     project = open_project()
     path = Path(guide).resolve()
@@ -907,7 +907,7 @@ def runs_list(
 @runs.command("reindex")
 def runs_reindex() -> None:
     """Rebuild the index from the run folders."""
-    from gert.engine import open_store
+    from gert.store import open_store
     from gert.project import open_project
 
     store = open_store(open_project())
@@ -1062,7 +1062,7 @@ def incident_resolve(incident_id: str) -> None:
 def incident_post(run_id: str) -> None:
     """Post the summary of the chain rooted at RUN_ID to its incident (once: a chain
     already posted is not posted again)."""
-    from gert.engine import open_store
+    from gert.store import open_store
     from gert.governance import Redactor
     from gert.incident.posting import post_chain
     from gert.incident.providers import make_provider
@@ -1094,7 +1094,7 @@ def incident_post(run_id: str) -> None:
 
 
 def _user() -> str:
-    from gert.engine import _default_actor
+    from gert.engine.results import default_actor as _default_actor
 
     return _default_actor()
 

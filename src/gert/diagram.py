@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gert.model import Node, Runbook, as_node
+from gert.util import shorten
 
 
 @dataclass
@@ -43,8 +44,7 @@ class Graph:
 
 
 def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(str(text), limit, one_line=True)
 
 
 def _step_label(step: Any) -> str:

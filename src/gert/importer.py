@@ -21,6 +21,7 @@ from typing import Any
 
 from gert.mermaid import Flowchart, MermaidError
 from gert.mermaid import parse as parse_mermaid
+from gert.util import slug as _slug
 
 # Fenced code read as shell commands ("" is a fence with no language).
 SHELL_LANGUAGES = {"", "bash", "sh", "shell", "console", "zsh", "shell-session"}
@@ -62,7 +63,7 @@ class Imported:
 
 def slug(text: str) -> str:
     """A runbook-name slug of a heading."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "section"
+    return _slug(text, 60, "section")
 
 
 def _step_id(text: str, used: set[str]) -> str:

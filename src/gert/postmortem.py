@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gert.errors import GertError
+from gert.util import slug as _slug
 
 TBC = "[to be confirmed]"
 
@@ -768,7 +769,7 @@ def _cell(text: str) -> str:
 
 def slug(text: str) -> str:
     """A short file-name slug of a title."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "incident"
+    return _slug(text, 40, "incident")
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -800,7 +801,7 @@ def write(
 ) -> tuple[Path, bool]:
     """Write the document (merging what a person wrote unless *force*); update the tracking
     table. Returns the path and whether person-written sections were kept."""
-    from gert.store.runs import write_atomic
+    from gert.util import write_atomic
 
     opened = _parse(pm.incident.get("created_at", ""))
     date = opened.strftime("%Y-%m-%d") if opened else dt.date.today().isoformat()
@@ -823,7 +824,7 @@ def write_renderings(pm: Postmortem, md_path: Path, formats: tuple[str, ...]) ->
     if not wanted:
         return []
     from gert import postmortem_formats
-    from gert.store.runs import write_atomic
+    from gert.util import write_atomic
 
     text = md_path.read_text(encoding="utf-8")
     written = []
@@ -840,7 +841,7 @@ def write_renderings(pm: Postmortem, md_path: Path, formats: tuple[str, ...]) ->
 
 
 def _track(tracking: Path, name: str, severity: str, date: str) -> None:
-    from gert.store.runs import write_atomic
+    from gert.util import write_atomic
 
     header = (
         "| Post-mortem | Severity | Date | Status |\n|-------------|----------|------|--------|\n"

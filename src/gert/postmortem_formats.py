@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gert.postmortem import RenderError
+from gert.util import shorten as _short
 
 if TYPE_CHECKING:
     from gert.postmortem import Postmortem
@@ -93,10 +94,6 @@ def _hand_offs(boxes: list[ChainBox]) -> list[tuple[float, float, float, float]]
         else:
             arrows.append((a.x + BOX_W / 2, a.y + BOX_H, b.x + BOX_W / 2, b.y - 2))
     return arrows
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def chain_svg(pm: Postmortem) -> str:

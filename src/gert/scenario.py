@@ -26,6 +26,7 @@ from typing import Any
 
 from gert.errors import InvalidError
 from gert.executors import StepOutput
+from gert.util import slug as _slug
 
 SCENARIO_API = "scenario/v0"
 
@@ -36,7 +37,7 @@ class ScenarioError(InvalidError):
 
 def slug(text: str) -> str:
     """Lower-case words joined by dashes, for folder names."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "run"
+    return _slug(text, 48, "run")
 
 
 # ------------------------------------------------------------------ saving
@@ -62,17 +63,19 @@ def write_scenario(
     root_runbook: str,
     status: str,
     redact: Any,
+    store: Any,
 ) -> None:
-    """Write a scenario folder from finished runs (each has ``folder``, ``runbook``, ``run_id``)."""
+    """Write a scenario folder from finished runs (each has ``runbook``, ``run_id``, ``state``
+    and ``started_at``), exporting each run's evidence from *store*."""
     from gert.load import dump_yaml
-    from gert.store.runs import iso, utc_now, write_atomic
+    from gert.util import iso, utc_now, write_atomic
 
     folder.mkdir(parents=True)
     (folder / "runs").mkdir()
     chain = []
     for n, run in enumerate(runs, start=1):
         name = f"{n:02d}-{slug(run.runbook)}"
-        shutil.copytree(run.folder, folder / "runs" / name, ignore=shutil.ignore_patterns(".*.tmp"))
+        store.export(store.open(run.run_id), folder / "runs" / name)
         chain.append(
             {
                 "position": n,

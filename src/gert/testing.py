@@ -431,7 +431,7 @@ class Runner:
 
     def __init__(self, project: Any):
         from gert.engine import Engine
-        from gert.store.runs import EphemeralStore
+        from gert.store import EphemeralStore
 
         self.tmp = tempfile.TemporaryDirectory(prefix="gert-test-")
         self.engine = Engine(project, store=EphemeralStore(Path(self.tmp.name)))
@@ -481,7 +481,7 @@ class Runner:
 def write_test_yaml(case: Case, result: CaseResult) -> Path:
     """Write (or refresh) a case's test.yaml from what its replay showed."""
     from gert.load import dump_yaml
-    from gert.store.runs import write_atomic
+    from gert.util import write_atomic
 
     path = case.folder / "test.yaml"
     data = {k: v for k, v in result.observed.items() if k != "runs"}

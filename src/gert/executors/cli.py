@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from gert.executors import MAX_OUTPUT, StepContext, StepOutput
+from gert.executors import MAX_OUTPUT, StepContext, StepOutput, inside_project
+from gert.template import render, render_tree
 
 
 class _Collector(threading.Thread):
@@ -100,6 +102,19 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 class CliExecutor:
     """Executes ``type: cli`` steps."""
+
+    def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
+        """argv and env rendered element by element; cwd (kept inside the project), stdin."""
+        w = step.with_
+        out: dict[str, Any] = {
+            "argv": render_tree(w.argv, values),
+            "env": render_tree(w.env, values),
+        }
+        if w.cwd:
+            out["cwd"] = inside_project(project_root, render(w.cwd, values), "cwd")
+        if w.stdin is not None:
+            out["stdin"] = render(w.stdin, values)
+        return out
 
     def execute(self, ctx: StepContext) -> StepOutput:
         """Run the rendered argv with the step's env, cwd and stdin."""

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from gert.executors import StepContext, StepError, StepOutput
+from gert.model import parse_duration
+from gert.template import render, render_tree
 
 DEFAULT_TIMEOUT = 30.0
 
 
 class HttpExecutor:
     """Executes ``type: http`` steps."""
+
+    def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
+        """Method, URL, headers, JSON or body, and the timeout in seconds."""
+        h = step.http
+        return {
+            "method": h.method,
+            "url": render(h.url, values),
+            "headers": render_tree(h.headers, values),
+            "json": render_tree(h.json_, values),
+            "body": render(h.body, values) if h.body is not None else None,
+            "timeout": parse_duration(h.timeout) if h.timeout is not None else None,
+        }
 
     def execute(self, ctx: StepContext) -> StepOutput:
         """Send the rendered request; network faults become a recorded error, not an exception."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gert.executors import StepContext, StepError, StepOutput
+from gert.template import render
 
 
 def _sha256(path: Path) -> str:
@@ -26,6 +28,15 @@ def _sha256(path: Path) -> str:
 
 class ManualExecutor:
     """Executes ``type: manual`` steps."""
+
+    def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
+        """The instructions and the choice's prompt."""
+        return {
+            "instructions": render(step.instructions or "", values),
+            "prompt": render(step.choices.prompt, values)
+            if step.choices and step.choices.prompt
+            else None,
+        }
 
     def execute(self, ctx: StepContext) -> StepOutput:
         """Show the instructions, then gather evidence, choice, approvals and outcome."""

@@ -13,6 +13,7 @@ import os
 import queue
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from gert.executors import StepContext, StepError, StepOutput
 from gert.executors.cli import run_command
 from gert.executors.sql import run_query, sqlite_path
 from gert.model import parse_duration
+from gert.template import render_tree
 
 
 def action_values(tool: Any, action: Any, args: dict[str, Any]) -> dict[str, Any]:
@@ -27,18 +29,6 @@ def action_values(tool: Any, action: Any, args: dict[str, Any]) -> dict[str, Any
     values = {k: a.default for k, a in action.args.items() if a.default is not None}
     values.update(args)
     return values
-
-
-def _render_tree(value: Any, data: dict[str, Any]) -> Any:
-    from gert.template import render
-
-    if isinstance(value, str):
-        return render(value, data)
-    if isinstance(value, dict):
-        return {k: _render_tree(v, data) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render_tree(v, data) for v in value]
-    return value
 
 
 def _json(text: str) -> tuple[bool, Any]:
@@ -148,6 +138,14 @@ class ToolExecutor:
             server.close()
         self.servers.clear()
 
+    def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
+        """The tool, the action and its args rendered."""
+        return {
+            "name": step.tool.name,
+            "action": step.tool.action,
+            "args": render_tree(step.tool.args, values),
+        }
+
     def execute(self, ctx: StepContext) -> StepOutput:
         """Call the rendered action."""
         r = ctx.rendered
@@ -173,7 +171,7 @@ class ToolExecutor:
         cwd = ctx.project_root / tool.transport.cwd if tool.transport.cwd else ctx.project_root
         mode = tool.transport.mode
         if mode == "stdio":
-            argv = [str(a) for a in _render_tree(action.argv, values)]
+            argv = [str(a) for a in render_tree(action.argv, values)]
             blocked = ctx.check_command(argv)
             if blocked:
                 raise StepError(blocked)
@@ -185,7 +183,7 @@ class ToolExecutor:
         blocked = ctx.check_command(command)
         if blocked:
             raise StepError(blocked)
-        params = _render_tree(action.params, values) if action.params is not None else values
+        params = render_tree(action.params, values) if action.params is not None else values
         if mode == "jsonrpc":
             return self._jsonrpc(
                 name, action_name, action.method, params, args, command, env, cwd, timeout

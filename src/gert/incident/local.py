@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gert.incident import IncidentError
-from gert.store.runs import iso, utc_now, write_atomic
+from gert.util import iso, utc_now, write_atomic
 
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 

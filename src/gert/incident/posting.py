@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gert.incident import IncidentError
-from gert.store.runs import RunFolder, RunStore, iso, utc_now
-from gert.store.trace import TraceWriter, read_events
+from gert.store import RunFolder, RunManifest, Store
+from gert.util import iso, utc_now
 
 
 @dataclass
@@ -23,20 +23,19 @@ class RunView:
     """What the summary needs of one run."""
 
     folder: RunFolder
-    manifest: dict[str, Any]
+    manifest: RunManifest
     captures: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return str(self.manifest.get("runbook_name") or self.manifest.get("runbook", ""))
+        return self.manifest.runbook_name or self.manifest.runbook
 
     @property
     def state(self) -> str:
-        outcome = self.manifest.get("outcome") or {}
-        return str(outcome.get("state") or self.manifest.get("status", ""))
+        return self.manifest.state
 
 
-def chain_of(store: RunStore, run_id: str) -> list[RunView]:
+def chain_of(store: Store, run_id: str) -> list[RunView]:
     """The chain rooted at *run_id* (its child_runs followed), root first."""
     views = []
     seen = set()
@@ -44,13 +43,13 @@ def chain_of(store: RunStore, run_id: str) -> list[RunView]:
     while current and current not in seen:
         seen.add(current)
         folder = store.open(current)
-        manifest = folder.read_manifest()
+        manifest = store.read_manifest(folder)
         captures: dict[str, str] = {}
-        for e in read_events(folder.trace_path):
+        for e in store.events(folder):
             if e["type"] == "step_completed":
                 captures.update({k: str(v) for k, v in (e["data"].get("captures") or {}).items()})
         views.append(RunView(folder, manifest, captures))
-        children = manifest.get("child_runs") or []
+        children = manifest.child_runs
         current = str(children[-1]["run_id"]) if children else None
     return views
 
@@ -65,7 +64,7 @@ def _steps(summary: dict[str, Any]) -> str:
 
 def final_state(views: list[RunView]) -> str:
     """The chain's final state, as `gert exec` reports it."""
-    if any(v.manifest.get("chain_error") for v in views):
+    if any(v.manifest.chain_error for v in views):
         return "chain_error"
     return views[-1].state
 
@@ -77,7 +76,7 @@ def summary_text(views: list[RunView], incident_id: str, markdown: bool = False)
     if len(views) == 1:
         v = views[0]
         m = v.manifest
-        status = m.get("status", "")
+        status = m.status
         verb = {
             "completed": "completed",
             "failed": "failed",
@@ -87,41 +86,41 @@ def summary_text(views: list[RunView], incident_id: str, markdown: bool = False)
         lines = [
             bold(f"[gert] Runbook execution {verb}"),
             f"Runbook: {v.name}",
-            f"Run ID: {m.get('run_id', '')}",
+            f"Run ID: {m.run_id}",
             f"Outcome: {v.state}",
-            f"Steps: {int(m['steps_summary'].get('passed', 0))} passed, {int(m['steps_summary'].get('failed', 0))} failed",
+            f"Steps: {m.steps_summary.get('passed', 0)} passed, {m.steps_summary.get('failed', 0)} failed",
         ]
         if v.captures:
             lines.append(
                 "Captures: " + ", ".join(f"{k}={_one_line(val)}" for k, val in v.captures.items())
             )
-        recommendation = (m.get("outcome") or {}).get("recommendation")
+        recommendation = m.outcome.get("recommendation")
         if recommendation:
             lines.append(f"Recommendation: {_one_line(recommendation)}")
-        if m.get("error"):
-            lines.append(f"Error: {_one_line(m['error'])}")
-        if m.get("chain_error"):
-            lines.append(f"Chain error: {_one_line(m['chain_error'])}")
+        if m.error:
+            lines.append(f"Error: {_one_line(m.error)}")
+        if m.chain_error:
+            lines.append(f"Chain error: {_one_line(m.chain_error)}")
         return nl.join(lines) + "\n"
     out = [bold(f"[gert] Runbook chain completed for incident {incident_id}"), ""]
     for n, v in enumerate(views, start=1):
         m = v.manifest
-        stamp = str(m.get("run_id", ""))[:15]
-        entry = [f"{n}. {v.name} ({stamp})", f"   → {_steps(m.get('steps_summary') or {})}"]
+        stamp = m.run_id[:15]
+        entry = [f"{n}. {v.name} ({stamp})", f"   → {_steps(m.steps_summary)}"]
         outcome = f"   → Outcome: {v.state}"
         if n < len(views):
             outcome += f" → chained to {views[n].name}"
         entry.append(outcome)
-        recommendation = (m.get("outcome") or {}).get("recommendation")
+        recommendation = m.outcome.get("recommendation")
         if recommendation and n == len(views):
             entry.append(f"   → Recommendation: {_one_line(recommendation)}")
-        if m.get("error"):
-            entry.append(f"   → Error: {_one_line(m['error'])}")
-        if m.get("chain_error"):
-            entry.append(f"   → Chain error: {_one_line(m['chain_error'])}")
+        if m.error:
+            entry.append(f"   → Error: {_one_line(m.error)}")
+        if m.chain_error:
+            entry.append(f"   → Chain error: {_one_line(m.chain_error)}")
         out.append(nl.join(entry))
         out.append("")
-    total = sum(int((v.manifest.get("steps_summary") or {}).get("total", 0)) for v in views)
+    total = sum(v.manifest.steps_summary.get("total", 0) for v in views)
     out.append(f"Total: {total} steps, {len(views)} runbooks, final state: {final_state(views)}")
     return "\n".join(out) + "\n"
 
@@ -144,13 +143,13 @@ class PostResult:
 def build_entry(views: list[RunView], redact: Any = None) -> tuple[str, dict[str, Any]]:
     """(incident ID, entry) for a chain: the summary as text and Markdown, redacted."""
     root = views[0].manifest
-    incident_id = str(root.get("icm_id") or root.get("incident_id") or "")
+    incident_id = root.incident_id
     entry = {
         "text": summary_text(views, incident_id),
         "markdown": summary_text(views, incident_id, markdown=True),
-        "run_id": str(root.get("run_id", "")),
+        "run_id": root.run_id,
         "final_state": final_state(views),
-        "runs": [v.manifest.get("run_id") for v in views],
+        "runs": [v.manifest.run_id for v in views],
     }
     return incident_id, redact.data(entry) if redact is not None else entry
 
@@ -192,11 +191,11 @@ def post_record(provider_name: str, result: PostResult) -> dict[str, Any]:
 
 def already_posted(views: list[RunView]) -> str:
     """The entry ID of an earlier post of this chain, or ``""``."""
-    return str((views[0].manifest.get("posted") or {}).get("entry_id", ""))
+    return str(views[0].manifest.posted.get("entry_id", ""))
 
 
 def post_chain(
-    store: RunStore,
+    store: Store,
     root_run_id: str,
     provider: Any,
     *,
@@ -214,10 +213,10 @@ def post_chain(
     result = send(provider, incident_id, entry, retries, delay)
     record = post_record(provider.name, result)
     for v in views:
-        trace = TraceWriter(v.folder.trace_path, v.folder.run_id)
+        trace = store.trace(v.folder)
         trace.emit("incident_posted", {"incident_id": incident_id, **record}, sync=True)
         trace.close()
-        v.manifest["posted"] = record
-        v.manifest["trace"] = {"events": trace.seq, "head": trace.head}
-        store.save(v.folder, v.manifest)
+        v.manifest.posted = record
+        v.manifest.trace = {"events": trace.seq, "head": trace.head}
+        store.save(v.folder, v.manifest.to_dict())
     return result

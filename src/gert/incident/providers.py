@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gert.incident import IncidentError, Provider
+from gert.store import incidents_dir
 
 KNOWN = ("local", "webhook", "pagerduty", "jira", "github", "servicenow", "mcp")
 
@@ -16,7 +17,7 @@ def make_provider(project: Any) -> Provider:
     if name == "local":
         from gert.incident.local import LocalProvider
 
-        return LocalProvider(project.root / ".runbook" / "incidents")
+        return LocalProvider(incidents_dir(project))
     settings = getattr(cfg, name, None) or (cfg.model_extra or {}).get(name) or {}
     if name == "mcp":
         from gert.incident.mcp import McpProvider

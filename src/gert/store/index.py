@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gert.util import parse_iso
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -86,8 +88,6 @@ class RunRow:
 
 def row_from_manifest(manifest: dict[str, Any], folder: Path) -> tuple[Any, ...]:
     """The index row of a run manifest."""
-    from gert.store.runs import parse_iso
-
     outcome = manifest.get("outcome") or {}
     status = str(manifest.get("status", ""))
     state = str(outcome.get("state") or status)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gert.store.runs import iso, utc_now
+from gert.util import iso, utc_now
 
 ZERO = "0" * 64
 EVENTS = frozenset(

@@ -10,6 +10,7 @@ functions) byte for byte; ``tests/template_oracle`` holds the Go program that pr
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from gert.template import _parse as _p
 from gert.template._exec import State
@@ -24,6 +25,7 @@ __all__ = [
     "parse",
     "referenced_variables",
     "render",
+    "render_tree",
 ]
 
 
@@ -66,6 +68,17 @@ def render(text: str, data: object) -> str:
     if "{{" not in text:
         return text
     return parse(text).render(data)
+
+
+def render_tree(value: Any, data: object) -> Any:
+    """Render every string inside *value* (nested dicts and lists); other values unchanged."""
+    if isinstance(value, str):
+        return render(value, data)
+    if isinstance(value, dict):
+        return {k: render_tree(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_tree(v, data) for v in value]
+    return value
 
 
 def is_template(text: str) -> bool:

@@ -1,0 +1,398 @@
+"""The engine: runs a runbook and the chain its outcomes name, and resumes killed runs
+(DESIGN §5 chaining; seeds 000 and 001)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from gert.engine.inputs import InputsMissing, resolve_inputs
+from gert.engine.results import ChainResult, Options, RunResult
+from gert.engine.run import Resumed, Run
+from gert.errors import ChainError, InvalidError
+from gert.executors import Executor, Executors
+from gert.incident import IncidentError, Provider
+from gert.model import Runbook
+from gert.project import Project
+from gert.store import Store, open_store
+from gert.validate import RunbookInvalid, Validator, load_runbook
+
+MODES = ("real", "dry-run", "replay")
+
+
+class ResumeRefused(InvalidError):
+    """A run that cannot be resumed (it finished, or it does not exist)."""
+
+
+class ChainStop(ChainError):
+    """A chain that cannot go on (child missing or invalid, depth limit, a repeat)."""
+
+
+def default_executors() -> dict[str, Executor]:
+    """One executor per step kind (``invoke`` is the engine's own)."""
+    from gert.executors.cli import CliExecutor
+    from gert.executors.http import HttpExecutor
+    from gert.executors.manual import ManualExecutor
+    from gert.executors.tool import ToolExecutor
+
+    return {
+        "cli": CliExecutor(),
+        "http": HttpExecutor(),
+        "tool": ToolExecutor(),
+        "manual": ManualExecutor(),
+    }
+
+
+class Engine:
+    """Runs runbook chains of one project.
+
+    Use it as a context manager, or call :meth:`close` when done; it never changes the
+    :class:`Options` it is given.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        executors: dict[str, Executor] | None = None,
+        provider: Provider | None = None,
+        store: Store | None = None,
+    ):
+        self.project = project
+        self.config = project.config
+        self.store = store or open_store(project)
+        self.executors = executors if executors is not None else default_executors()
+        self._provider = provider
+        self.validator = Validator(project)
+        self._checked: dict[tuple[str, int], Any] = {}
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def load(self, path: str | Path) -> Any:
+        """A validated runbook (cached by path and modification time; raises RunbookInvalid)."""
+        p = Path(path)
+        try:
+            key = (str(p.resolve()), p.stat().st_mtime_ns)
+        except OSError:
+            return load_runbook(p, self.project)  # reports the missing file
+        cached = self._checked.get(key)
+        if cached is None:
+            cached = self._checked[key] = load_runbook(p, self.project)
+        return cached
+
+    @property
+    def provider(self) -> Provider:
+        """The project's incident provider (made on first use)."""
+        if self._provider is None:
+            from gert.incident.providers import make_provider
+
+            self._provider = make_provider(self.project)
+        return self._provider
+
+    def close(self) -> None:
+        """Stop long-lived tool processes and close the store."""
+        self.store.close()
+        Executors(self.executors).close()
+
+    def executors_for(self, run: Run) -> Executors:
+        """The executors of one run, as its mode uses them (chosen once per run)."""
+        mode = run.options.mode
+        if mode == "dry-run":
+            from gert.executors.dryrun import DryRunExecutors
+
+            return DryRunExecutors(self.executors)
+        if mode == "replay":
+            from gert.executors.replay import ReplayExecutors
+            from gert.scenario import parse_reference
+
+            scenario = run.options.scenario
+            recording = scenario.recording(run.position) if scenario is not None else None
+            offset = _no_offset()
+            if run.options.rebase_to is not None and scenario and scenario.reference_time:
+                offset = run.options.rebase_to - parse_reference(scenario.reference_time)
+            return ReplayExecutors(
+                self.executors, recording, run.position, run.rb.meta.name, offset
+            )
+        return Executors(self.executors)
+
+    def run(self, runbook: str | Path, options: Options) -> ChainResult:
+        """Run a runbook and the chain its outcomes name.
+
+        Raises RunbookInvalid for an invalid root runbook and InputsMissing when the
+        root's inputs cannot be resolved (nothing has run then).
+        """
+        if options.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        checked = self.load(runbook)
+        if options.mode == "replay":  # everything comes from the recording, nothing live
+            if options.scenario is None:
+                raise ValueError("replay needs a scenario")
+            incident = options.scenario.incident
+            options = dataclasses.replace(
+                options, variables={**options.scenario.inputs, **options.variables}
+            )
+        else:
+            incident = self._incident(options.incident_id)
+        sources: dict[str, str] = {}
+        inputs = resolve_inputs(
+            checked.model, options.variables, incident, None, options.prompter, sources
+        )
+        first = Run(self, checked.model, Path(runbook), options, incident, inputs, None, {})
+        first.input_sources = sources
+        return self._chain(first, options, incident)
+
+    def _depth_limit(self, options: Options) -> int:
+        if options.max_chain_depth is not None:
+            return options.max_chain_depth
+        return self.config.max_chain_depth
+
+    def _chain(self, run: Run, options: Options, incident: dict[str, Any] | None) -> ChainResult:
+        """Execute *run*, then each runbook its outcome chains to (DESIGN §5, rules 1-6)."""
+        depth_limit = self._depth_limit(options)
+        chain = ChainResult()
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        parent: Run | None = None
+        runs = [run]
+        try:
+            while True:
+                seen.add((str(run.path.resolve()), tuple(sorted(run.inputs.items()))))
+                result = run.execute()
+                chain.runs.append(result)
+                if parent is not None:
+                    parent.record_child(result)
+                nxt = (result.outcome or {}).get("next_runbook")
+                if result.status != "completed" or not nxt:
+                    break
+                try:
+                    if len(chain.runs) > depth_limit:
+                        raise ChainStop(
+                            f"chain depth limit reached: {depth_limit} hand-off(s) (max_chain_depth); "
+                            f"not starting {nxt['file']}"
+                        )
+                    path, checked, inputs, inherited = self._child(run, nxt, options, incident)
+                    if (str(path.resolve()), tuple(sorted(inputs.items()))) in seen:
+                        raise ChainStop(
+                            f"chain loop: {path.name} was already run with the same inputs"
+                        )
+                except ChainStop as e:
+                    run.chain_failed(str(e), nxt["file"])
+                    break
+                parent = run
+                run = Run(self, checked.model, path, options, incident, inputs, parent, inherited)
+                runs.append(run)
+                # Linked from the start: a crash leaves a truthful parent.
+                parent.record_child(run.result)
+            self._post(runs, chain, options)
+            self._save_scenario(runs, chain, options, incident)
+        finally:
+            self.close()
+        return chain
+
+    def _post(self, runs: list[Run], chain: ChainResult, options: Options) -> None:
+        """Post one summary of the chain to its incident (DESIGN §10); never changes the
+        exit code, never loses evidence, never posts twice."""
+        from gert.incident.posting import build_entry, chain_of, post_record, send
+
+        if (
+            options.mode != "real"
+            or not options.post
+            or not options.incident_id
+            or self.config.incident.post == "off"
+            or not self.store.keeps
+        ):
+            return
+        incident_id, entry = build_entry(chain_of(self.store, runs[0].run_id), runs[0].redactor)
+        result = send(self.provider, incident_id, entry)
+        record = post_record(self.provider.name, result)
+        for r in runs:
+            r.posted = record
+            r.after_chain("incident_posted", {"incident_id": incident_id, **record})
+        chain.posted = record
+
+    def _save_scenario(
+        self,
+        runs: list[Run],
+        chain: ChainResult,
+        options: Options,
+        incident: dict[str, Any] | None,
+    ) -> None:
+        """Save a real chain as a scenario (DESIGN §8): failed and interrupted ones too."""
+        from gert.scenario import scenario_folder, write_scenario
+
+        if options.mode != "real" or not options.record or self.config.record == "off":
+            return
+        root = runs[0]
+        anchor = options.incident_id or root.run_id
+        folder = scenario_folder(
+            self.project.resolve(self.config.scenarios_dir),
+            root.result.started_at,
+            root.rb.meta.name,
+            anchor,
+        )
+        rel = os.path.relpath(folder, self.project.root)
+        try:
+            for r in runs:
+                r.scenario_path = rel
+                r.after_chain("scenario_saved", {"path": rel})
+            write_scenario(
+                folder,
+                runs=[r.result for r in runs],
+                incident=incident,
+                inputs=root.inputs,
+                root_runbook=os.path.relpath(root.path.resolve(), self.project.root.resolve()),
+                status=chain.final_state,
+                redact=root.redactor,
+                store=self.store,
+            )
+            chain.scenario = rel
+        except OSError as e:  # a full disk must not cost the run its evidence or its exit code
+            chain.scenario_error = f"could not save the scenario at {rel}: {e}"
+
+    def resume(self, run_id: str, options: Options) -> ChainResult:
+        """Continue a run that was killed or interrupted, from its trace.
+
+        Steps the trace shows as completed are not run again: their captures are restored
+        from it. The hash chain continues where it stopped. A run that finished is refused.
+        """
+        handle = self.store.open(run_id)
+        m = self.store.read_manifest(handle)
+        if m.status not in ("running", "interrupted"):
+            raise ResumeRefused(f"run {run_id} already finished ({m.status}); nothing to resume")
+        path = self.project.root / m.runbook
+        checked = self.load(path)
+        journal: dict[tuple[str, int], dict[str, Any]] = {}
+        for e in self.store.events(handle):
+            if e["type"] == "step_completed":
+                d = e["data"]
+                journal[(d["step_id"], int(d.get("occurrence") or 1))] = d
+        options = dataclasses.replace(
+            options,
+            incident_id=options.incident_id or m.incident_id or None,
+            mode=m.mode or options.mode,
+            actor=m.actor or options.actor,
+        )
+        incident = self._incident(options.incident_id)
+        secret = {n for n, spec in checked.model.meta.inputs.items() if spec.secret}
+        given = {k: str(v) for k, v in m.inputs_resolved.items() if k not in secret}
+        inputs = resolve_inputs(
+            checked.model, {**given, **options.variables}, incident, None, options.prompter
+        )
+        inherited = {k: str(v) for k, v in m.inherited_captures.items()}
+        run = Run(
+            self,
+            checked.model,
+            path,
+            options,
+            incident,
+            inputs,
+            None,
+            inherited,
+            resumed=Resumed(handle, m, journal),
+        )
+        chain = self._chain(run, options, incident)
+        if m.parent_run_id:
+            self._update_parent(m.parent_run_id, chain.runs[0])
+        return chain
+
+    def _update_parent(self, parent_id: str, child: RunResult) -> None:
+        try:
+            parent = self.store.open(parent_id)
+        except FileNotFoundError:
+            return
+        pm = self.store.read_manifest(parent)
+        for entry in pm.child_runs:
+            if entry.get("run_id") == child.run_id:
+                entry["outcome"] = child.state
+        self.store.save(parent, pm.to_dict())
+
+    def _incident(self, incident_id: str | None) -> dict[str, Any] | None:
+        if not incident_id:
+            return None
+        try:
+            return self.provider.get(incident_id)
+        except IncidentError:
+            raise
+        except Exception as e:  # a provider that is down or answers nonsense
+            raise IncidentError(
+                f"incident {incident_id}: {self.provider.name} provider failed: {e}"
+            ) from None
+
+    def _child(
+        self, parent: Run, nxt: dict[str, Any], options: Options, incident: dict[str, Any] | None
+    ) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
+        """Resolve, load and validate the next runbook and its inputs (DESIGN §5 chaining)."""
+        rel = nxt["file"]
+        path = self.resolve_runbook(rel, parent.path.parent)
+        if path is None:
+            if not self.project.contains(parent.path.parent / rel):
+                raise ChainStop(f"next runbook '{rel}' is outside the project; refused")
+            raise ChainStop(
+                f"next runbook '{rel}' not found (looked next to {parent.path.name} and in the project root)"
+            )
+        if not self.project.contains(path):
+            raise ChainStop(f"next runbook '{rel}' is outside the project; refused")
+        try:
+            checked = self.load(path)
+        except RunbookInvalid as e:
+            first = next((p for p in e.problems if p.severity == "error"), None)
+            detail = f": {first.format()}" if first else ""
+            raise ChainStop(f"next runbook '{rel}' is invalid{detail}") from None
+        # Precedence: next_runbook.inputs, then the parent's captures, then its vars/inputs.
+        parent_values = {**parent.values_without_captures(), **parent.captures}
+        given = dict(nxt.get("inputs") or {})
+        try:
+            inputs = resolve_inputs(
+                checked.model, {}, incident, {**parent_values, **given}, options.prompter
+            )
+        except InputsMissing as e:
+            raise ChainStop(f"next runbook '{rel}': {e}") from None
+        return path, checked, inputs, dict(parent.captures)
+
+    def resolve_runbook(self, rel: str, folder: Path) -> Path | None:
+        """A runbook path: relative to *folder*, then the project root; .runbook.yaml added."""
+        candidates = [rel] if Path(rel).suffix else [rel + ".runbook.yaml", rel]
+        for base in (folder, self.project.root):
+            for c in candidates:
+                p = base / c
+                if p.is_file():
+                    return p
+        return None
+
+    def tools_of(self, rb: Runbook, path: Path) -> dict[str, Any]:
+        """The tool definitions a runbook declares, loaded (validation already checked them)."""
+        tools: dict[str, Any] = {}
+        entries = rb.tools.items() if isinstance(rb.tools, dict) else [(n, None) for n in rb.tools]
+        for alias, rel in entries:
+            file = None
+            if rel is not None:
+                for base in (path.parent, self.project.root):
+                    cand = base / rel if Path(rel).suffix else base / f"{rel}.tool.yaml"
+                    if cand.is_file():
+                        file = cand
+                        break
+            else:
+                file = next(
+                    (
+                        f / f"{alias}.tool.yaml"
+                        for f in self.project.tools_path
+                        if (f / f"{alias}.tool.yaml").is_file()
+                    ),
+                    None,
+                )
+            if file is not None:
+                checked = self.validator.tool_file(file)
+                if checked.model is not None:
+                    tools[alias] = checked.model
+        return tools
+
+
+def _no_offset() -> Any:
+    import datetime as dt
+
+    return dt.timedelta(0)

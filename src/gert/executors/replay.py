@@ -1,0 +1,81 @@
+"""Replay: every step's response from a recorded scenario, never live (DESIGN §8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from gert.executors import Executor, Executors, Prompter, StepContext, StepError, StepOutput
+
+
+class ReplayExecutors(Executors):
+    """Answers each step from the recording of one chain position; fails closed."""
+
+    mode = "replay"
+    asks_approval = False  # the recording holds what was approved
+
+    def __init__(
+        self,
+        by_kind: Mapping[str, Executor],
+        recording: Any,
+        position: int,
+        runbook: str,
+        offset: dt.timedelta,
+    ):
+        super().__init__(by_kind)
+        self.recording = recording  # gert.scenario.Recording, or None past the chain's end
+        self.position = position
+        self.runbook = runbook
+        self.offset = offset
+
+    def execute(self, ctx: StepContext) -> StepOutput:
+        """The recorded response of this step's occurrence and attempt."""
+        from gert.scenario import ScenarioError
+
+        rec = self.recording
+        if rec is None:
+            raise StepError(
+                f"the scenario has no run at chain position {self.position}; replay never runs a step live"
+            )
+        if rec.runbook and rec.runbook != self.runbook:
+            raise StepError(
+                f"the scenario recorded '{rec.runbook}' at chain position {self.position}, "
+                f"but replay is running '{self.runbook}'"
+            )
+        try:
+            return rec.response(ctx.step_id, ctx.occurrence, ctx.attempt, self.offset, ctx.rendered)
+        except ScenarioError as e:
+            if ctx.step.type == "manual" and rec.answers.get(ctx.step_id) is not None:
+                # A hand-written scenario answers manual steps through its evidence map.
+                return super().execute(ctx)
+            raise StepError(str(e)) from None
+
+    def precondition(self, precondition: Any, argv: list[str], ctx: StepContext) -> str | None:
+        """Whether the recording skipped the step."""
+        if self.recording is None:
+            return None
+        return self.recording.skipped.get((ctx.step_id, ctx.occurrence))
+
+    def answers(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The recording's answers, not the command line's."""
+        return self.recording.answers if self.recording else {}
+
+    def prompter(self, given: Prompter | None) -> Prompter | None:
+        """Nobody is asked during a replay."""
+        return None
+
+    def step_times(
+        self, step_id: str, occurrence: int, started: dt.datetime, ended: dt.datetime
+    ) -> tuple[dt.datetime, dt.datetime]:
+        """The recorded times, shifted by the rebase offset."""
+        from gert.scenario import shift_timestamps
+        from gert.util import iso, parse_iso
+
+        if self.recording is None or (step_id, occurrence) not in self.recording.steps:
+            return started, ended
+        rec = self.recording.steps[(step_id, occurrence)]
+        return (
+            parse_iso(shift_timestamps(rec.get("started_at") or iso(started), self.offset)),
+            parse_iso(shift_timestamps(rec.get("ended_at") or iso(ended), self.offset)),
+        )
