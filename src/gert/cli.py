@@ -488,11 +488,11 @@ def postmortem(
     """
     from gert import postmortem as pmod
     from gert.console import interactive
-    from gert.store import open_store
     from gert.incident import IncidentError
     from gert.incident.providers import make_provider
     from gert.load import LoadError, load_file
     from gert.project import open_project
+    from gert.store import open_store
 
     project = open_project()
     given = {}
@@ -907,8 +907,8 @@ def runs_list(
 @runs.command("reindex")
 def runs_reindex() -> None:
     """Rebuild the index from the run folders."""
-    from gert.store import open_store
     from gert.project import open_project
+    from gert.store import open_store
 
     store = open_store(open_project())
     n = store.index.rebuild(store.folders())
@@ -1062,11 +1062,11 @@ def incident_resolve(incident_id: str) -> None:
 def incident_post(run_id: str) -> None:
     """Post the summary of the chain rooted at RUN_ID to its incident (once: a chain
     already posted is not posted again)."""
-    from gert.store import open_store
     from gert.governance import Redactor
     from gert.incident.posting import post_chain
     from gert.incident.providers import make_provider
     from gert.project import open_project
+    from gert.store import open_store
 
     project = open_project()
     store = open_store(project)

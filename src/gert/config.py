@@ -39,7 +39,8 @@ class ProjectConfig(Strict):
 def load_config(path: Path) -> tuple[ProjectConfig, list[Any]]:
     """Load gert.yaml; on problems return defaults plus the problems (never raises)."""
     from gert.load import LoadError, load_file
-    from gert.validate import Problem, problems_from_pydantic
+    from gert.problems import Problem
+    from gert.validate.schema import problems_from_pydantic
 
     try:
         doc = load_file(path)

@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 # ------------------------------------------------------------------ the clock
 
@@ -26,6 +27,44 @@ def iso(t: dt.datetime) -> str:
 def parse_iso(text: str) -> dt.datetime:
     """Parse a timestamp written by :func:`iso` (or any ISO 8601 with an offset)."""
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+_ISO = re.compile(
+    r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})([T ])(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?(?![\d:])"
+)
+
+
+def shift_timestamps(value: Any, offset: dt.timedelta) -> Any:
+    """Shift every ISO-8601 timestamp inside *value* (strings, nested data) by *offset*,
+    keeping each one's precision, separator and zone designator."""
+    if not offset:
+        return value
+    if isinstance(value, str):
+        return _ISO.sub(lambda m: _shift_match(m, offset), value) if "-" in value else value
+    if isinstance(value, dict):
+        return {k: shift_timestamps(v, offset) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shift_timestamps(v, offset) for v in value]
+    return value
+
+
+def _shift_match(m: re.Match[str], offset: dt.timedelta) -> str:
+    year, month, day, sep, hour, minute, second, frac, zone = m.groups()
+    try:
+        micro = int((frac or ".0")[1:7].ljust(6, "0"))
+        t = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro
+        )
+    except ValueError:
+        return m.group(0)  # not a real date: leave it alone
+    t += offset
+    out = f"{t:%Y-%m-%d}{sep}{t:%H:%M}"
+    if second is not None:
+        out += f":{t:%S}"
+        if frac:
+            digits = len(frac) - 1
+            out += "." + f"{t.microsecond:06d}{'0' * max(0, digits - 6)}"[:digits]
+    return out + (zone or "")
 
 
 # ------------------------------------------------------------------ files

@@ -12,7 +12,8 @@ from gert.engine.inputs import InputsMissing, resolve_inputs
 from gert.engine.results import ChainResult, Options, RunResult
 from gert.engine.run import Resumed, Run
 from gert.errors import ChainError, InvalidError
-from gert.executors import Executor, Executors
+from gert.executors import Executor
+from gert.executors.modes import Executors
 from gert.incident import IncidentError, Provider
 from gert.model import Runbook
 from gert.project import Project

@@ -27,6 +27,7 @@ from gert.store import RunHandle, RunManifest, new_run_id
 from gert.template import TemplateError, render
 from gert.util import iso, utc_now
 from gert.validate import RunbookInvalid, load_runbook
+from gert.version import __version__
 
 if TYPE_CHECKING:
     from gert.engine.chain import Engine
@@ -198,7 +199,7 @@ class Run:
             chain_error=r.chain_error or "",
             runbook_name=self.rb.meta.name,
             runbook_sha256=self.runbook_sha256,
-            gert_version=_version(),
+            gert_version=__version__,
             host=platform.node(),
             scenario=self.scenario_path,
             posted=self.posted,
@@ -755,9 +756,3 @@ def _excerpt(text: str) -> str:
         text[:TRACE_EXCERPT]
         + f"\n... ({len(text) - TRACE_EXCERPT} more characters in the step file)"
     )
-
-
-def _version() -> str:
-    from gert import __version__
-
-    return __version__

@@ -3,12 +3,11 @@
 The engine renders a step's templated fields, checks governance, and hands the result to
 an executor as a :class:`StepContext`; the executor does the work and returns a
 :class:`StepOutput`. Executors never decide pass or fail: captures, assertions and
-outcomes are the engine's. Dry-run and replay wrap the same executors (:class:`Executors`).
+outcomes are the engine's. Dry-run and replay wrap the same executors (:class:`gert.executors.modes.Executors`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,79 +128,13 @@ class Executor(Protocol):
         ...
 
 
+class StepError(GertError):
+    """A step that cannot run as asked (missing evidence, bad URL, unknown tool...)."""
+
+
 def inside_project(project_root: Path, rel: str, what: str) -> str:
     """*rel* unchanged when it stays inside the project; a StepError otherwise."""
     root = project_root.resolve()
     if not (root / rel).resolve().is_relative_to(root):
         raise StepError(f"{what} '{rel}' is outside the project; runbook paths stay inside it")
     return rel
-
-
-class Executors:
-    """The executors of one run, by step kind, as a real run uses them: steps execute.
-
-    Dry-run and replay (:mod:`gert.executors.dryrun`, :mod:`gert.executors.replay`) wrap
-    the same executors; the engine picks one set per run and never asks which mode it is.
-    """
-
-    mode = "real"
-    executes = True  # steps really ran: step records are written and assertions checked
-    asks_approval = True  # approvals are collected (never in a dry-run or a replay)
-
-    def __init__(self, by_kind: Mapping[str, Executor]):
-        self.by_kind = by_kind
-
-    def executor(self, kind: str) -> Executor:
-        """The executor of a step kind."""
-        found = self.by_kind.get(kind)
-        if found is None:
-            raise StepError(f"no executor for {kind} steps")
-        return found
-
-    def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
-        """The step's fields rendered by its kind's executor."""
-        return self.executor(step.type).render(step, values, project_root)
-
-    def execute(self, ctx: StepContext) -> StepOutput:
-        """Execute the step through its kind's executor."""
-        return self.executor(ctx.step.type).execute(ctx)
-
-    def precondition(self, precondition: Any, argv: list[str], ctx: StepContext) -> str | None:
-        """Run a precondition check; the reason to skip the step, or None to run it."""
-        from gert.executors.cli import run_command
-
-        out = run_command(argv, env=dict(ctx.env), cwd=ctx.project_root, timeout=ctx.timeout)
-        ok = out.exit_code == 0 and out.error is None
-        if ok == precondition.skip_if_succeeds:
-            state = "succeeded" if ok else "failed"
-            return precondition.message or f"precondition {state}: {' '.join(argv)}"
-        return None
-
-    def answers(self, given: dict[str, Any]) -> dict[str, Any]:
-        """The answers manual steps get (the --evidence file's)."""
-        return given
-
-    def prompter(self, given: Prompter | None) -> Prompter | None:
-        """Who manual steps may ask."""
-        return given
-
-    def captures(self, captures: dict[str, str]) -> dict[str, str]:
-        """The captures a step's output gave."""
-        return captures
-
-    def step_times(
-        self, step_id: str, occurrence: int, started: dt.datetime, ended: dt.datetime
-    ) -> tuple[dt.datetime, dt.datetime]:
-        """When the step started and ended."""
-        return started, ended
-
-    def close(self) -> None:
-        """Stop long-lived tool processes."""
-        for ex in self.by_kind.values():
-            close = getattr(ex, "close", None)
-            if close:
-                close()
-
-
-class StepError(GertError):
-    """A step that cannot run as asked (missing evidence, bad URL, unknown tool...)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gert.executors import Executors, StepContext, StepOutput
+from gert.executors import StepContext, StepOutput
+from gert.executors.modes import Executors
 
 
 class DryRunExecutors(Executors):

@@ -6,7 +6,10 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from gert.executors import Executor, Executors, Prompter, StepContext, StepError, StepOutput
+from gert.errors import InvalidError
+from gert.executors import Executor, Prompter, StepContext, StepError, StepOutput
+from gert.executors.modes import Executors
+from gert.util import iso, parse_iso, shift_timestamps
 
 
 class ReplayExecutors(Executors):
@@ -31,8 +34,6 @@ class ReplayExecutors(Executors):
 
     def execute(self, ctx: StepContext) -> StepOutput:
         """The recorded response of this step's occurrence and attempt."""
-        from gert.scenario import ScenarioError
-
         rec = self.recording
         if rec is None:
             raise StepError(
@@ -45,7 +46,7 @@ class ReplayExecutors(Executors):
             )
         try:
             return rec.response(ctx.step_id, ctx.occurrence, ctx.attempt, self.offset, ctx.rendered)
-        except ScenarioError as e:
+        except InvalidError as e:  # the scenario's ScenarioError: nothing recorded
             if ctx.step.type == "manual" and rec.answers.get(ctx.step_id) is not None:
                 # A hand-written scenario answers manual steps through its evidence map.
                 return super().execute(ctx)
@@ -69,9 +70,6 @@ class ReplayExecutors(Executors):
         self, step_id: str, occurrence: int, started: dt.datetime, ended: dt.datetime
     ) -> tuple[dt.datetime, dt.datetime]:
         """The recorded times, shifted by the rebase offset."""
-        from gert.scenario import shift_timestamps
-        from gert.util import iso, parse_iso
-
         if self.recording is None or (step_id, occurrence) not in self.recording.steps:
             return started, ended
         rec = self.recording.steps[(step_id, occurrence)]

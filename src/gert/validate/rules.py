@@ -1,29 +1,18 @@
-"""Validation of runbooks and tool definitions in three phases (DESIGN §4, issue 2).
-
-1. **structure**: the file reads as YAML, is a mapping, and names a known format;
-2. **schema**: the pydantic models (unknown fields, types, required fields);
-3. **domain rules**: what a schema cannot say — unique step IDs, variables defined
-   before use, regexes that compile, tools and actions that exist, child runbooks
-   and imports that exist (imports acyclic), reachable outcomes, and so on.
-
-Every problem is collected (none stops the others within a phase) and carries the
-file, line, column and field it is about.
-"""
+"""Phase 3 of validation: the domain rules a schema cannot say (DESIGN §4): unique IDs,
+variables defined before use, regexes and JSONPaths that compile, tools and actions that
+exist, child runbooks and imports that exist, reachable outcomes."""
 
 from __future__ import annotations
 
 import re
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from gert import expr as _expr
 from gert import template as _template
-from gert.errors import InvalidError
 from gert.load import Document, LoadError, load_file
 from gert.model import (
     STATES,
@@ -34,13 +23,15 @@ from gert.model import (
     ManualStep,
     Node,
     Runbook,
-    Strict,
     ToolDefinition,
     ToolStep,
 )
-from gert.project import Project, open_project
+from gert.problems import Problem
+from gert.validate.schema import Path_, field_path
 
-Path_ = tuple[str | int, ...]
+if TYPE_CHECKING:
+    from gert.validate.validator import Checked, Validator
+
 BUILTIN_TOOLS = {"sql": {"query": {"required": {"url", "query"}, "optional": {"params"}}}}
 SIMPLE_SOURCES = {"stdout", "stderr", "exit_code", "row_count", "status_code", "body"}
 SOURCES_BY_KIND = {
@@ -54,421 +45,6 @@ RUNBOOK_SUFFIX = ".runbook.yaml"
 SIMPLE_JSONPATH = re.compile(
     r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:0|[1-9][0-9]{0,14}|\*)\]|\.\*)*\Z", re.ASCII
 )
-
-
-# ------------------------------------------------------------------ problems
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding, located in a file. ``severity`` is ``error`` or ``warning``."""
-
-    file: str
-    line: int
-    col: int
-    message: str
-    severity: str = "error"
-    field: str = ""
-    hint: str | None = None
-    rule: str = ""
-
-    def format(self) -> str:
-        """``file:line:col: severity: field: message`` plus an indented hint line."""
-        where = f"{self.field}: " if self.field else ""
-        text = f"{self.file}:{self.line}:{self.col}: {self.severity}: {where}{self.message}"
-        if self.hint:
-            text += f"\n    hint: {self.hint}"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        """The problem as plain data (for --json)."""
-        return {
-            "file": self.file,
-            "line": self.line,
-            "col": self.col,
-            "severity": self.severity,
-            "field": self.field,
-            "message": self.message,
-            "hint": self.hint,
-            "rule": self.rule,
-        }
-
-
-@dataclass
-class Report:
-    """The outcome of validating one or more files."""
-
-    files: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        """Problems that make a file invalid."""
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        """Problems worth a look that do not make a file invalid."""
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        """True when there are no errors."""
-        return not self.errors
-
-
-class RunbookInvalid(InvalidError):
-    """A runbook that failed validation; ``problems`` says why."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        errors = [p for p in problems if p.severity == "error"]
-        super().__init__("\n".join(p.format() for p in errors) or "invalid runbook")
-
-
-def field_path(path: Path_) -> str:
-    """``('tree', 0, 'step', 'with')`` -> ``tree[0].step.with``."""
-    out = ""
-    for el in path:
-        if isinstance(el, int):
-            out += f"[{el}]"
-        else:
-            out += ("." if out else "") + str(el)
-    return out
-
-
-# ------------------------------------------------------------- pydantic -> us
-
-
-def _all_models() -> list[type[BaseModel]]:
-    seen: list[type[BaseModel]] = []
-    stack = list(Strict.__subclasses__())
-    while stack:
-        m = stack.pop()
-        if m not in seen:
-            seen.append(m)
-            stack.extend(m.__subclasses__())
-    return seen
-
-
-def _aliases(model: type[BaseModel]) -> set[str]:
-    return {f.alias or name for name, f in model.model_fields.items()}
-
-
-def _field_hint(bad: str, siblings: set[str]) -> str | None:
-    """Guess the intended field: the model whose fields best fit the sibling keys."""
-    best: tuple[int, set[str]] | None = None
-    for m in _all_models():
-        names = _aliases(m)
-        if not siblings <= names:
-            continue
-        score = len(siblings)
-        if best is None or score > best[0] or (score == best[0] and len(names) < len(best[1])):
-            best = (score, names)
-    vocabulary = best[1] if best else set().union(*(_aliases(m) for m in _all_models()))
-    import difflib  # only needed when there is a mistake to explain
-
-    close = difflib.get_close_matches(bad, sorted(vocabulary), n=1, cutoff=0.6)
-    if close:
-        return f"did you mean '{close[0]}'?"
-    if best and len(best[1]) <= 14:
-        return "allowed here: " + ", ".join(sorted(best[1] - siblings))
-    return None
-
-
-_KIND_NAMES = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
-def _yaml_type(v: Any) -> str:
-    if v is None:
-        return "nothing (null)"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, int | float):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a mapping"
-    return type(v).__name__
-
-
-def problems_from_pydantic(
-    error: ValidationError, doc: Document, model: type[BaseModel] | None = None
-) -> list[Problem]:
-    """Turn pydantic's errors into located, readable problems."""
-    problems: list[Problem] = []
-    seen: set[tuple[Path_, str]] = set()
-    for err in error.errors(include_url=False):
-        loc = err["loc"]
-        typ = err["type"]
-        raw: list[str | int] = []
-        node: Any = doc.data
-        tagged: set[int] = set()  # dicts whose discriminator tag was already skipped
-        on_key = False
-        for i, el in enumerate(loc):
-            if el == "[key]":
-                on_key = True
-            elif isinstance(node, dict) and node.get("type") == el and id(node) not in tagged:
-                tagged.add(id(node))  # pydantic's union tag (cli, http, ...), not a YAML key
-            elif (isinstance(node, dict) and el in node) or (
-                isinstance(node, list) and isinstance(el, int) and 0 <= el < len(node)
-            ):
-                raw.append(el)
-                node = node[el]
-            elif i == len(loc) - 1 and typ in ("missing", "extra_forbidden"):
-                raw.append(el)
-            # else: a union tag pydantic adds to the location; it is not in the file
-        path = tuple(raw)
-        fname = field_path(path)
-        inp = err.get("input")
-        ctx = err.get("ctx") or {}
-        hint = None
-        if typ == "missing":
-            msg = f"missing required field '{path[-1]}'"
-            line, col = doc.position(path[:-1])
-        elif typ == "extra_forbidden":
-            msg = f"unknown field '{path[-1]}'"
-            parent = doc.data
-            for el in path[:-1]:
-                parent = parent[el]
-            siblings = set(parent) - {path[-1]} if isinstance(parent, dict) else set()
-            hint = _field_hint(str(path[-1]), siblings)
-            line, col = doc.position(path, key=True)
-        else:
-            line, col = doc.position(path, key=on_key)
-            if typ == "union_tag_invalid":
-                expected = ctx.get("expected_tags", "").replace("'", "")
-                msg = f"unknown step type '{ctx.get('tag')}'; expected one of {expected}"
-                fname = field_path((*path, "type"))
-                line, col = doc.position((*path, "type"))
-            elif typ == "union_tag_not_found":
-                msg = "missing field 'type'"
-                hint = "a step needs type: cli, http, tool, manual or invoke"
-            elif typ == "literal_error":
-                msg = f"must be one of {ctx.get('expected')}; got {inp!r}"
-            elif typ == "string_pattern_mismatch":
-                msg, hint = _pattern_message(path, inp, on_key)
-            elif typ == "too_short":
-                n = ctx.get("min_length", 1)
-                msg = f"needs at least {n} item{'s' * (n != 1)}"
-            elif typ in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-                bound = {
-                    "greater_than_equal": ("at least", "ge"),
-                    "less_than_equal": ("at most", "le"),
-                    "greater_than": ("more than", "gt"),
-                    "less_than": ("less than", "lt"),
-                }[typ]
-                msg = f"must be {bound[0]} {ctx.get(bound[1])}; got {inp!r}"
-            elif typ in _KIND_NAMES:
-                msg = f"expected {_KIND_NAMES[typ]}, got {_yaml_type(inp)}"
-            elif typ in ("value_error", "assertion_error"):
-                msg = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
-            else:
-                msg = err["msg"]
-        if (path, msg) in seen:
-            continue
-        seen.add((path, msg))
-        problems.append(Problem(doc.file, line, col, msg, field=fname, hint=hint, rule="schema"))
-    return problems
-
-
-def _pattern_message(path: Path_, value: Any, on_key: bool = False) -> tuple[str, str | None]:
-    last = path[-1] if path else ""
-    if on_key:
-        return (
-            f"{value!r} is not a valid variable name",
-            "use letters, digits and _, not starting with a digit",
-        )
-    if last == "from":
-        return (
-            f"{value!r} is not an input source",
-            "use incident.<field>, incident.custom_fields.<Name>, incident.location.<field>, "
-            "incident.title, prompt, parent or env.<VAR>",
-        )
-    if last == "id":
-        return (
-            f"{value!r} is not a valid step id",
-            "start with a letter or _, then letters, digits, _ or -",
-        )
-    if last == "name":
-        return (
-            f"{value!r} is not a valid name",
-            "letters, digits, '.', '_' and '-', starting with a letter or digit",
-        )
-    return f"{value!r} does not match the expected form", None
-
-
-# ------------------------------------------------------------------ phases
-
-
-@dataclass
-class Checked:
-    """One validated file: its document, its model (when the schema passed), its problems."""
-
-    path: Path
-    kind: str | None
-    doc: Document | None = None
-    model: Runbook | ToolDefinition | None = None
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when the file has no errors."""
-        return not any(p.severity == "error" for p in self.problems)
-
-
-class Validator:
-    """Validates files of one project, caching tool definitions and import graphs."""
-
-    def __init__(self, project: Project | None = None):
-        self.project = project
-        self._tools: dict[Path, Checked] = {}
-
-    def project_for(self, path: Path) -> Project:
-        """The project a file belongs to (the one given, else found from the file)."""
-        return self.project or open_project(path)
-
-    # phase 1 + 2
-    def check(self, path: str | Path, expect: str | None = None) -> Checked:
-        """Validate one file through every phase that applies."""
-        p = Path(path)
-        result = Checked(path=p, kind=None)
-        if p.name == "gert.yaml" and expect is None:
-            return self.check_config(p)
-        try:
-            doc = load_file(p)
-        except LoadError as e:
-            result.problems.append(
-                Problem(e.file, e.line, e.col, e.message, hint=e.hint, rule="structure")
-            )
-            return result
-        result.doc = doc
-        file = doc.file
-        if doc.data is None:
-            result.problems.append(Problem(file, 1, 1, "the file is empty", rule="structure"))
-            return result
-        if not isinstance(doc.data, dict):
-            result.problems.append(
-                Problem(
-                    file,
-                    1,
-                    1,
-                    f"expected a mapping at the top, got {_yaml_type(doc.data)}",
-                    rule="structure",
-                )
-            )
-            return result
-        kind = doc.kind
-        api = doc.data.get("apiVersion")
-        if kind is None or (expect and kind != expect):
-            if api is None:
-                msg, hint = (
-                    "missing apiVersion",
-                    "start the file with `apiVersion: runbook/v0` or `apiVersion: tool/v0`",
-                )
-            else:
-                msg, hint = f"unknown apiVersion {api!r}", "gert reads runbook/v0 and tool/v0"
-            if expect and kind and kind != expect:
-                msg, hint = f"expected a {expect} file, got {kind}", None
-            line, col = doc.position(("apiVersion",)) if api is not None else (1, 1)
-            result.problems.append(
-                Problem(file, line, col, msg, field="apiVersion", hint=hint, rule="structure")
-            )
-            return result
-        result.kind = kind
-        model_cls = Runbook if kind == "runbook" else ToolDefinition
-        data = doc.data
-        if api is None:
-            result.problems.append(
-                Problem(
-                    file,
-                    1,
-                    1,
-                    "missing apiVersion",
-                    field="apiVersion",
-                    hint=f"add `apiVersion: {kind}/v0` (inferred from the file name)",
-                    rule="structure",
-                )
-            )
-            return result
-        try:
-            result.model = model_cls.model_validate(data)
-        except ValidationError as e:
-            result.problems.extend(problems_from_pydantic(e, doc, model_cls))
-            return result
-        # phase 3
-        if kind == "runbook":
-            _RunbookRules(self, result).run()
-        else:
-            _ToolRules(result).run()
-        return result
-
-    def check_config(self, path: Path) -> Checked:
-        """Validate a project's gert.yaml: schema, then its governance and redaction rules."""
-        from gert.config import load_config
-
-        result = Checked(path=path, kind="config")
-        config, problems = load_config(path)
-        result.problems.extend(problems)
-        if not problems and config.governance is not None:
-            doc = load_file(path)
-            gov = config.governance
-            both = sorted(set(gov.allowed_commands or []) & set(gov.denied_commands))
-            if both:
-                line, col = doc.position(("governance", "denied_commands"))
-                result.problems.append(
-                    Problem(
-                        str(path),
-                        line,
-                        col,
-                        f"{', '.join(both)} both allowed and denied",
-                        field="governance.denied_commands",
-                        rule="governance-overlap",
-                    )
-                )
-        if not problems:
-            doc = load_file(path)
-            for i, rule in enumerate(config.redact):
-                try:
-                    re.compile(rule.pattern)
-                except re.error as e:
-                    line, col = doc.position(("redact", i, "pattern"))
-                    result.problems.append(
-                        Problem(
-                            str(path),
-                            line,
-                            col,
-                            f"invalid regular expression: {e.msg}",
-                            field=f"redact[{i}].pattern",
-                            rule="regex",
-                        )
-                    )
-        return result
-
-    def tool_file(self, path: Path) -> Checked:
-        """A validated tool file, checked once per validator."""
-        key = path.resolve()
-        if key not in self._tools:
-            self._tools[key] = self.check(path, expect="tool")
-        return self._tools[key]
-
-
-# ------------------------------------------------------------ domain: runbook
 
 
 @dataclass
@@ -524,7 +100,7 @@ def step_produces(step: AnyStep) -> set[str]:
     return names
 
 
-class _RunbookRules:
+class RunbookRules:
     def __init__(self, validator: Validator, checked: Checked):
         self.v = validator
         self.c = checked
@@ -1172,7 +748,7 @@ def _import_cycle(start: Path, first: Path) -> list[Path] | None:
 # ------------------------------------------------------------ domain: tools
 
 
-class _ToolRules:
+class ToolRules:
     def __init__(self, checked: Checked):
         self.c = checked
         self.doc: Document = checked.doc  # type: ignore[assignment]
@@ -1251,49 +827,3 @@ class _ToolRules:
                         "a required arg with a default is never missing",
                         severity="warning",
                     )
-
-
-# ------------------------------------------------------------------ entry points
-
-
-def expand_paths(paths: list[str | Path]) -> list[Path]:
-    """Files named, plus every runbook, tool file and gert.yaml under folders named."""
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found = sorted(
-                f
-                for pattern in (
-                    "*.runbook.yaml",
-                    "*.runbook.yml",
-                    "*.tool.yaml",
-                    "*.tool.yml",
-                    "gert.yaml",
-                )
-                for f in p.rglob(pattern)
-                if not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
-            out.extend(found)
-        else:
-            out.append(p)
-    return out
-
-
-def validate_paths(paths: list[str | Path], project: Project | None = None) -> Report:
-    """Validate files and folders; returns every problem found."""
-    report = Report()
-    validator = Validator(project)
-    for path in expand_paths(paths):
-        report.files.append(str(path))
-        checked = validator.check(path)
-        report.problems.extend(checked.problems)
-    return report
-
-
-def load_runbook(path: str | Path, project: Project | None = None) -> Checked:
-    """Load and validate a runbook; raises :class:`RunbookInvalid` when it has errors."""
-    checked = Validator(project).check(path, expect="runbook")
-    if not checked.ok:
-        raise RunbookInvalid(checked.problems)
-    return checked

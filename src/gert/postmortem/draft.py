@@ -818,28 +818,6 @@ def write(
     return path, kept
 
 
-def write_renderings(pm: Postmortem, md_path: Path, formats: tuple[str, ...]) -> list[Path]:
-    """Render the written Markdown (with what a person kept in it) as HTML and/or PDF."""
-    wanted = [f for f in dict.fromkeys(formats) if f != "md"]
-    if not wanted:
-        return []
-    from gert import postmortem_formats
-    from gert.util import write_atomic
-
-    text = md_path.read_text(encoding="utf-8")
-    written = []
-    for fmt in wanted:
-        target = md_path.with_suffix(f".{fmt}")
-        if fmt == "html":
-            write_atomic(target, postmortem_formats.to_html(pm, text))
-        else:
-            tmp = target.with_suffix(".pdf.tmp")
-            tmp.write_bytes(postmortem_formats.to_pdf(pm, text))
-            tmp.replace(target)
-        written.append(target)
-    return written
-
-
 def _track(tracking: Path, name: str, severity: str, date: str) -> None:
     from gert.util import write_atomic
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gert.postmortem import RenderError
+from gert.postmortem.draft import RenderError
 from gert.util import shorten as _short
+from gert.util import write_atomic
 
 if TYPE_CHECKING:
-    from gert.postmortem import Postmortem
+    from gert.postmortem.draft import Postmortem
 
 # Where Debian (fonts-dejavu-core) and other distributions put the DejaVu fonts.
 FONT_DIRS = (
@@ -237,3 +238,22 @@ def _arrow_head(x1: float, y1: float, x2: float, y2: float) -> list[tuple[float,
 
 def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def write_renderings(pm: Postmortem, md_path: Path, formats: tuple[str, ...]) -> list[Path]:
+    """Render the written Markdown (with what a person kept in it) as HTML and/or PDF."""
+    wanted = [f for f in dict.fromkeys(formats) if f != "md"]
+    if not wanted:
+        return []
+    text = md_path.read_text(encoding="utf-8")
+    written = []
+    for fmt in wanted:
+        target = md_path.with_suffix(f".{fmt}")
+        if fmt == "html":
+            write_atomic(target, to_html(pm, text))
+        else:
+            tmp = target.with_suffix(".pdf.tmp")
+            tmp.write_bytes(to_pdf(pm, text))
+            tmp.replace(target)
+        written.append(target)
+    return written

@@ -1,0 +1,38 @@
+"""Postmortems drafted from evidence (DESIGN §11; seed 003's structure).
+
+- :mod:`gert.postmortem.draft`: the facts of an incident's runs, the document in Markdown,
+  writing and merging it;
+- :mod:`gert.postmortem.formats`: HTML and PDF renderings of the written Markdown.
+"""
+
+from gert.postmortem.draft import (
+    BLAME,
+    QUESTIONS,
+    Postmortem,
+    RenderError,
+    answer_questions,
+    build,
+    collect_runs,
+    related_incidents,
+    render,
+    slug,
+    write,
+)
+from gert.postmortem.formats import to_html, to_pdf, write_renderings
+
+__all__ = [
+    "BLAME",
+    "QUESTIONS",
+    "Postmortem",
+    "RenderError",
+    "answer_questions",
+    "build",
+    "collect_runs",
+    "related_incidents",
+    "render",
+    "slug",
+    "to_html",
+    "to_pdf",
+    "write",
+    "write_renderings",
+]
