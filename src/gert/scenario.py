@@ -182,10 +182,10 @@ def read_yaml(path: Path) -> Any:
 
 def load_run_recording(position: int, folder: Path) -> RunRecording:
     """Read one recorded run folder: step files, skips and the engineer's answers."""
-    from gert.store.trace import read_events
+    from gert.store import RunManifest, read_events
 
-    manifest = read_yaml(folder / "run.yaml") or {}
-    rec = RunRecording(position, str(manifest.get("runbook_name", "")), folder)
+    manifest = RunManifest.from_dict(read_yaml(folder / "run.yaml"))
+    rec = RunRecording(position, manifest.runbook_name, folder)
     for f in sorted((folder / "steps").glob("*.json")) if (folder / "steps").is_dir() else []:
         payload = read_json(f)
         if (

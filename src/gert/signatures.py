@@ -213,25 +213,23 @@ def history(store: Any, signature_id: str, runbook: str) -> list[tuple[str, str]
     manifest says this signature started them; each chain is followed to its last run.
     """
     ends = []
-    for row in store.index.query(runbook=runbook, limit=None):
+    for row in store.query(runbook=runbook, limit=None):
         if row.parent_run_id:
             continue
         try:
-            manifest = store.open(row.run_id).read_manifest()
+            manifest = store.read_manifest(store.open(row.run_id))
         except FileNotFoundError:
             continue
-        if (manifest.get("triggered_by") or {}).get("signature") != signature_id:
+        if manifest.triggered_by.get("signature") != signature_id:
             continue
         for _ in range(50):  # follow the hand-offs; bounded like chains are
-            children = manifest.get("child_runs") or []
-            if not children:
+            if not manifest.child_runs:
                 break
             try:
-                manifest = store.open(str(children[-1]["run_id"])).read_manifest()
+                manifest = store.read_manifest(store.open(str(manifest.child_runs[-1]["run_id"])))
             except (FileNotFoundError, KeyError):
                 break
-        state = (manifest.get("outcome") or {}).get("state") or manifest.get("status") or "?"
-        ends.append((str(manifest.get("runbook_name") or "?"), str(state)))
+        ends.append((manifest.runbook_name or "?", manifest.state or "?"))
     return ends
 
 

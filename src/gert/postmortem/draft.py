@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gert.errors import GertError
+from gert.store import RunManifest
 from gert.util import slug as _slug
 
 TBC = "[to be confirmed]"
@@ -133,7 +134,7 @@ class RunFacts:
 
     run_id: str
     runbook: str
-    manifest: dict[str, Any]
+    manifest: RunManifest
     events: list[dict[str, Any]]
     captures: dict[str, str] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
@@ -163,16 +164,11 @@ class Postmortem:
 
 def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
     """Every run of the incident, oldest first, with what its trace and step files say."""
-    import json
-
-    from gert.store.trace import read_events
-
-    rows = store.index.query(incident=incident_id, limit=None)
     facts = []
-    for row in sorted(rows, key=lambda r: (r.started_at, r.run_id)):
+    for row in store.incident_runs(incident_id):
         folder = store.open(row.run_id)
-        manifest = folder.read_manifest()
-        events = read_events(folder.trace_path)
+        manifest = store.read_manifest(folder)
+        events = store.events(folder)
         f = RunFacts(row.run_id, row.runbook_name, manifest, events)
         for e in events:
             d = e.get("data") or {}
@@ -184,8 +180,7 @@ def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
                     f.retried.append(d["step_id"])
             elif e["type"] == "evidence_recorded":
                 f.manual.append(d["step_id"])
-        for step_file in folder.step_files():
-            payload = json.loads(step_file.read_text(encoding="utf-8"))
+        for _, payload in store.steps(folder):
             last = (payload.get("attempts") or [{}])[-1]
             request = last.get("request") or {}
             if request.get("argv"):
@@ -229,22 +224,22 @@ def related_incidents(store: Any, incident_id: str, runs: list[RunFacts]) -> lis
 
     if runs:
         last = runs[-1]
-        state = (last.manifest.get("outcome") or {}).get("state")
+        state = last.manifest.outcome.get("state")
         if state:
-            for row in store.index.query(runbook=last.runbook, state=state, limit=200):
+            for row in store.query(runbook=last.runbook, state=state, limit=200):
                 note(row.incident_id, f"reached the same cause ({last.runbook}: {state})")
-        signature = (runs[0].manifest.get("triggered_by") or {}).get("signature")
+        signature = runs[0].manifest.triggered_by.get("signature")
         if signature:  # started by gert triage: others started from the same failure
-            for row in store.index.query(runbook=runs[0].runbook, limit=200):
+            for row in store.query(runbook=runs[0].runbook, limit=200):
                 if row.incident_id and row.incident_id != incident_id and not row.parent_run_id:
-                    trigger = store.open(row.run_id).read_manifest().get("triggered_by") or {}
+                    trigger = store.read_manifest(store.open(row.run_id)).triggered_by
                     if trigger.get("signature") == signature:
                         note(
                             row.incident_id,
                             f"started from the same failure signature ({signature})",
                         )
     for name in sorted({r.runbook for r in runs}):
-        for row in store.index.query(runbook=name, limit=200):
+        for row in store.query(runbook=name, limit=200):
             note(row.incident_id, f"also ran {name}")
     # Same cause or signature first, then by incident id.
     ranked = sorted(reasons.items(), key=lambda kv: (kv[1][0].startswith("also ran"), kv[0]))
@@ -442,14 +437,14 @@ def metrics(pm: Postmortem) -> list[tuple[str, str, str, str]]:
     opened = _parse(inc.get("created_at", ""))
     impact = _parse(inc.get("started_at", "")) if inc.get("started_at") else None
     first_run = min(
-        (_parse(r.manifest.get("started_at", "")) for r in pm.runs),
+        (_parse(r.manifest.started_at) for r in pm.runs),
         default=None,
         key=lambda t: t or dt.datetime.max.replace(tzinfo=dt.UTC),
     )
     mitigated = None
     for r in pm.runs:
-        if (r.manifest.get("outcome") or {}).get("state") in ("resolved", "no_action"):
-            mitigated = _parse(r.manifest.get("ended_at", ""))
+        if r.manifest.outcome.get("state") in ("resolved", "no_action"):
+            mitigated = _parse(r.manifest.ended_at)
     mitigated = _parse(inc.get("mitigated_at", "")) if inc.get("mitigated_at") else mitigated
     resolved = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
 
@@ -492,7 +487,7 @@ def action_items(pm: Postmortem) -> list[tuple[str, str, str]]:
     """(action, type, priority) from what the evidence shows needs doing."""
     items: list[tuple[str, str, str]] = []
     for r in pm.runs:
-        outcome = r.manifest.get("outcome") or {}
+        outcome = r.manifest.outcome
         if outcome.get("state") == "escalated" and not outcome.get("next_runbook"):
             items.append(
                 (
@@ -501,10 +496,10 @@ def action_items(pm: Postmortem) -> list[tuple[str, str, str]]:
                     "High",
                 )
             )
-        if r.manifest.get("chain_error"):
+        if r.manifest.chain_error:
             items.append(
                 (
-                    f"Fix the runbook chain after '{r.runbook}': {r.manifest['chain_error']}",
+                    f"Fix the runbook chain after '{r.runbook}': {r.manifest.chain_error}",
                     "process",
                     "High",
                 )
@@ -534,11 +529,11 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     opened = _parse(inc.get("created_at", ""))
     ended = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
     if ended is None and pm.runs:
-        ended = _parse(pm.runs[-1].manifest.get("ended_at", ""))
+        ended = _parse(pm.runs[-1].manifest.ended_at)
     date = opened.strftime("%Y-%m-%d") if opened else TBC
     rows = timeline(pm)
     final = pm.runs[-1] if pm.runs else None
-    final_outcome = (final.manifest.get("outcome") or {}) if final else {}
+    final_outcome = final.manifest.outcome if final else {}
     chain_names = " → ".join(r.runbook for r in pm.runs) or "no runbook runs"
     a = pm.answers
     out: list[str] = []
@@ -556,7 +551,7 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add("## Executive Summary\n")
     add(
         f"Incident {pm.incident_id} ({title}) was triaged with gert through {len(pm.runs)} runbook run(s) "
-        f"({chain_names}); the final state was **{final_outcome.get('state') or (final.manifest.get('status') if final else TBC)}**"
+        f"({chain_names}); the final state was **{final_outcome.get('state') or (final.manifest.status if final else TBC)}**"
         + (
             f": {final_outcome['recommendation'].rstrip('.')}."
             if final_outcome.get("recommendation")
@@ -610,20 +605,20 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add(f"- **Response Quality:** {TBC}\n")
     add("### What Went Well")
     for r in pm.runs:
-        if r.manifest.get("status") == "completed":
+        if r.manifest.status == "completed":
             add(
-                f"✅ Runbook {r.runbook} ran to its end ({r.manifest.get('steps_summary', {}).get('passed', 0)} steps passed)"
+                f"✅ Runbook {r.runbook} ran to its end ({r.manifest.steps_summary.get('passed', 0)} steps passed)"
             )
     add("")
     add("### What Went Poorly")
     poor = [f"❌ Step {s} of {r.runbook} failed: {e}" for r in pm.runs for s, e in r.failed]
-    poor += [f"❌ {r.manifest['chain_error']}" for r in pm.runs if r.manifest.get("chain_error")]
+    poor += [f"❌ {r.manifest.chain_error}" for r in pm.runs if r.manifest.chain_error]
     out.extend(poor or [f"❌ {TBC}"])
     add("")
     add("## Resolution\n")
     add("### Immediate Fix")
     for r in pm.runs:
-        rec = (r.manifest.get("outcome") or {}).get("recommendation")
+        rec = r.manifest.outcome.get("recommendation")
         if rec:
             add(f"- {r.runbook}: {rec}")
     add("\nCommands that ran:\n")
@@ -735,12 +730,12 @@ def _what_happened(pm: Postmortem) -> str:
         return f"No runbook runs are recorded for incident {pm.incident_id}. {TBC}"
     parts = []
     for r in pm.runs:
-        outcome = r.manifest.get("outcome") or {}
+        outcome = r.manifest.outcome
         caps = ", ".join(f"{k}={v}" for k, v in r.captures.items())
         parts.append(
             f"Runbook **{r.runbook}** "
             + (f"found {caps} and " if caps else "")
-            + f"reached **{outcome.get('state') or r.manifest.get('status')}**"
+            + f"reached **{outcome.get('state') or r.manifest.status}**"
             + (f" ({outcome['recommendation']})" if outcome.get("recommendation") else "")
             + "."
         )

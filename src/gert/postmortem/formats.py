@@ -74,7 +74,7 @@ def chain_layout(pm: Postmortem) -> tuple[list[ChainBox], float, float]:
     """Boxes for the runs in order, PER_ROW to a row, and the drawing's width and height."""
     boxes = []
     for n, run in enumerate(pm.runs):
-        state = str((run.manifest.get("outcome") or {}).get("state") or run.manifest.get("status"))
+        state = str(run.manifest.outcome.get("state") or run.manifest.status)
         row, col = divmod(n, PER_ROW)
         boxes.append(
             ChainBox(
