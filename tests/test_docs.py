@@ -181,3 +181,27 @@ def test_readme_python_example():
             exec(line, namespace)
     assert results and all(got == want for got, want in results)
     assert "python -m pytest" in text
+
+
+def test_library_doc_runs(tmp_path, monkeypatch):
+    """docs/library.md's examples run with doctest, in order, in a fresh copy of examples/."""
+    import doctest
+    import shutil
+
+    cwd = tmp_path / "examples"
+    shutil.copytree(
+        ROOT / "examples", cwd, ignore=shutil.ignore_patterns(".runbook", "data", "20*")
+    )
+    subprocess.run(
+        [sys.executable, str(cwd / "create_example_data.py")], check=True, capture_output=True
+    )
+    monkeypatch.chdir(cwd)
+    result = doctest.testfile(
+        str(ROOT / "docs" / "library.md"),
+        module_relative=False,
+        optionflags=doctest.ELLIPSIS,
+        raise_on_error=False,
+        verbose=False,
+    )
+    assert result.attempted >= 30
+    assert result.failed == 0
