@@ -1,62 +1,25 @@
-"""Shared fixtures: throw-away gert projects on real folders."""
+"""Fixtures: throw-away gert projects on real folders, a PostgreSQL cluster, scripted
+executors. Helpers that tests call themselves live in ``helpers.py``."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from gert.engine import Engine, Options
-from gert.project import open_project
-
-
-def gert(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    """Run the gert CLI as a user would, in *cwd*; text output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "gert.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        **kw,
-    )
-
-
-class ProjectDir:
-    """A temporary gert project: write files into it, run runbooks in it."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        (root / "gert.yaml").write_text("record: off\n", encoding="utf-8")
-
-    def write(self, rel: str, text: str) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return path
-
-    def config(self, text: str) -> None:
-        self.write("gert.yaml", text)
-
-    def run(self, rel: str, **options):  # type: ignore[no-untyped-def]
-        engine = Engine(open_project(self.root))
-        return engine.run(self.root / rel, Options(**options))
-
-    def files_text(self, under: str = ".runbook") -> str:
-        """Everything written under a folder, as one string (for redaction checks)."""
-        return "\n".join(
-            p.read_text(encoding="utf-8", errors="replace")
-            for p in (self.root / under).rglob("*")
-            if p.is_file()
-        )
+from helpers import FakeCli, ProjectDir
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> ProjectDir:
     return ProjectDir(tmp_path)
+
+
+@pytest.fixture
+def fake_cli() -> FakeCli:
+    """A scripted cli executor: ``fake_cli.on(step_id, output(...))``, then
+    ``project.run(rel, executors={"cli": fake_cli})``; ``fake_cli.calls`` holds what it saw."""
+    return FakeCli()
 
 
 def _pg_bin() -> Path:

@@ -8,6 +8,7 @@ import pytest
 
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
+from helpers import gert
 
 
 def level(
@@ -204,23 +205,10 @@ def test_rewritten_consistent_chain_fails_the_hmac(traced):
 
 
 def test_cli_trace_verify(traced, project):
-    import subprocess
-    import sys
-
     path, _ = traced
-    r = subprocess.run(
-        [sys.executable, "-m", "gert.cli", "trace", "verify", str(path.parent)],
-        capture_output=True,
-        text=True,
-        cwd=project.root,
-    )
+    r = gert("trace", "verify", str(path.parent), cwd=project.root)
     assert r.returncode == 0 and ": ok (" in r.stdout and "signed" in r.stdout
     lines = _lines(path)
     path.write_bytes(b"".join(lines[:2] + lines[3:]))
-    r = subprocess.run(
-        [sys.executable, "-m", "gert.cli", "trace", "verify", str(path.parent)],
-        capture_output=True,
-        text=True,
-        cwd=project.root,
-    )
+    r = gert("trace", "verify", str(path.parent), cwd=project.root)
     assert r.returncode == 1 and "TAMPERED" in r.stdout

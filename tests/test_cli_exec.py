@@ -2,42 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from conftest import gert
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
+from helpers import children, gert, gert_process, start_gert, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gert.cli", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(predicate, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def only_run(root: Path) -> RunFolder:
     runs = sorted((root / ".runbook" / "runs").iterdir())
     assert len(runs) == 1
     return RunFolder(runs[0])
+
+
+def step_process(proc: subprocess.Popen[str]) -> int:
+    """The pid of the step's command once gert has started it (its only child)."""
+    [pid] = wait_for(lambda: children(proc.pid), what="the step's process")
+    return pid
+
+
+def kill_group(pid: int) -> None:
+    """Stop a step's command left behind by a killed gert (it leads its own group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def started(folder_root: Path, step_id: str) -> bool:
@@ -105,9 +100,9 @@ def test_ctrl_c_stops_the_step_records_it_and_exits_130(project):
           - {id: hang, type: cli, with: {argv: [sleep, "60"]}}
         """,
     )
-    proc = start("exec", "long.runbook.yaml", cwd=project.root)
+    proc = start_gert("exec", "long.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "hang"))
-    time.sleep(0.2)
+    step_process(proc)  # `sleep 60` runs
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 130
     folder = only_run(project.root)
@@ -134,15 +129,16 @@ def test_kill_9_then_resume_runs_no_completed_step_twice(project, tmp_path):
           - {{id: last, type: cli, with: {{argv: [echo, "after {{{{ .v }}}}"]}}, capture: {{w: stdout}}}}
         """,
     )
-    proc = start("exec", "r.runbook.yaml", cwd=project.root)
+    proc = start_gert("exec", "r.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "wait"))
+    orphan = step_process(proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     folder = only_run(project.root)
     assert folder.read_manifest()["status"] == "running"  # a truthful manifest after a crash
-    subprocess.run(["pkill", "-f", str(go)], check=False)  # the orphaned step process
+    kill_group(orphan)  # the orphaned step process
     go.write_text("")
-    r = gert("resume", folder.run_id, "--json", cwd=project.root)
+    r = gert_process("resume", folder.run_id, "--json", cwd=project.root)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)["runs"][0]
     assert counter.read_text().count("x") == 1  # the completed step did not run again
@@ -158,7 +154,7 @@ def test_kill_9_then_resume_runs_no_completed_step_twice(project, tmp_path):
         "002-wait.json",
         "003-last.json",
     ]
-    r = gert("resume", folder.run_id, cwd=project.root)
+    r = gert_process("resume", folder.run_id, cwd=project.root)
     assert r.returncode == 2 and "already finished" in r.stderr
 
 
@@ -224,17 +220,18 @@ def test_resume_a_killed_child_continues_the_chain(project, tmp_path):
         steps: [{id: f, type: cli, with: {argv: [echo]}, outcomes: [{state: resolved}]}]
         """,
     )
-    proc = start("exec", "triage.runbook.yaml", cwd=project.root)
+    proc = start_gert("exec", "triage.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "wait"))
+    orphan = step_process(proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run(["pkill", "-f", str(go)], check=False)
+    kill_group(orphan)
     go.write_text("")
     runs = {
         RunFolder(p).read_manifest()["runbook_name"]: RunFolder(p)
         for p in (project.root / ".runbook" / "runs").iterdir()
     }
-    r = gert("resume", runs["mid"].run_id, "--json", cwd=project.root)
+    r = gert_process("resume", runs["mid"].run_id, "--json", cwd=project.root)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert [x["runbook"] for x in out["runs"]] == ["mid", "final"] and out[
@@ -264,7 +261,7 @@ def test_manifest_is_current_while_the_run_goes(project, tmp_path):
           - {{id: wait, type: cli, with: {{argv: [sh, -c, 'while [ ! -f {go} ]; do sleep 0.1; done']}}}}
         """,
     )
-    proc = start("exec", "m.runbook.yaml", cwd=project.root)
+    proc = start_gert("exec", "m.runbook.yaml", cwd=project.root)
     try:
         wait_for(lambda: started(project.root, "wait"))
         m = only_run(project.root).read_manifest()
@@ -327,9 +324,9 @@ def test_an_interrupted_chain_is_saved_as_a_scenario_marked_interrupted(project)
           - {id: hang, type: cli, with: {argv: [sleep, "60"]}}
         """,
     )
-    proc = start("exec", "long.runbook.yaml", cwd=project.root)
+    proc = start_gert("exec", "long.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "hang"))
-    time.sleep(0.2)
+    step_process(proc)  # `sleep 60` runs
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 130
     saved = list((project.root / "scenarios").rglob("scenario.yaml"))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gert
 from gert.diagram import build, to_mermaid
 from gert.validate import load_runbook
+from helpers import gert
 
 ROOT = Path(__file__).resolve().parent.parent
 NPM = ROOT / ".venv" / "npm"

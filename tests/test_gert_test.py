@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gert
 from gert.testing import capture_matches
+from helpers import gert, gert_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,7 +169,7 @@ def test_parallel_and_sequential_runs_agree(tmp_path):
 
     make(tmp_path, 210)  # above PARALLEL_FROM, so -j 2 uses worker processes
     one = gert("test", "-j", "1", cwd=tmp_path)
-    two = gert("test", "-j", "2", cwd=tmp_path)
+    two = gert_process("test", "-j", "2", cwd=tmp_path)  # worker processes: a real process
     strip = lambda out: [re.sub(r", \d+ ms\)", ")", line) for line in out.splitlines()]  # noqa: E731
     assert one.returncode == two.returncode == 0
     assert strip(one.stdout) == strip(two.stdout)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gert
 from gert.diagram import build, to_mermaid
 from gert.engine import Engine, Options
 from gert.importer import choice_text
 from gert.load import load_file
 from gert.project import open_project
 from gert.validate import load_runbook
+from helpers import gert
 from test_diagram import mermaid_parse
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from conftest import gert
 from gert.incident import IncidentError
 from gert.incident.local import LocalProvider
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
+from helpers import gert
 
 
 def provider(project) -> LocalProvider:  # type: ignore[no-untyped-def]

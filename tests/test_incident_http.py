@@ -21,6 +21,7 @@ from gert.incident.http import (
     WebhookProvider,
 )
 from gert.incident.posting import send
+from helpers import gert
 
 
 class Vendor:
@@ -287,9 +288,6 @@ def test_missing_secret_is_a_clear_error(monkeypatch):
 
 
 def test_exec_binds_inputs_from_pagerduty_and_posts_there(vendor, project, monkeypatch):
-    import subprocess
-    import sys
-
     monkeypatch.setenv("PD_TOKEN", "pd-tok")
     project.config(
         f"record: 'off'\nincident:\n  provider: pagerduty\n  pagerduty: {{base_url: '{vendor.url}', "
@@ -318,22 +316,7 @@ def test_exec_binds_inputs_from_pagerduty_and_posts_there(vendor, project, monke
         steps: [{id: s, type: cli, with: {argv: [echo, "{{ .server }}"]}, outcomes: [{state: resolved}]}]
         """,
     )
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gert.cli",
-            "exec",
-            "t.runbook.yaml",
-            "--incident",
-            "PABC",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=project.root,
-        env={**__import__("os").environ},
-    )
+    r = gert("exec", "t.runbook.yaml", "--incident", "PABC", "--json", cwd=project.root)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["posted"]["entry_id"] == "NOTE-1" and out["posted"]["provider"] == "pagerduty"
@@ -396,9 +379,6 @@ def test_a_provider_that_is_down_or_slow(vendor, monkeypatch):
 
 
 def test_incident_show_asks_a_remote_provider(vendor, project, monkeypatch):
-    import subprocess
-    import sys
-
     monkeypatch.setenv("GH_TOKEN", "t")
     project.config(
         f"incident:\n  provider: github\n  github: {{base_url: '{vendor.url}', repo: acme/ops, token_env: GH_TOKEN}}\n"
@@ -416,13 +396,7 @@ def test_incident_show_asks_a_remote_provider(vendor, project, monkeypatch):
             [{"created_at": "2026-02-14T10:00:00Z", "body": "[gert] Runbook execution completed"}],
         ),
     )
-    r = subprocess.run(
-        [sys.executable, "-m", "gert.cli", "incident", "show", "12"],
-        capture_output=True,
-        text=True,
-        cwd=project.root,
-        env={**__import__("os").environ},
-    )
+    r = gert("incident", "show", "12", cwd=project.root)
     assert r.returncode == 0, r.stderr
     assert "Incident 12: Latency (open)" in r.stdout
     assert "2026-02-14T10:00:00  comment [gert] Runbook execution completed" in r.stdout

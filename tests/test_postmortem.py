@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from conftest import gert
 from gert.incident.local import LocalProvider
 from gert.store import RunFolder
 from gert.store.trace import read_events
+from helpers import gert
 
 SEED_003_SECTIONS = [
     "Executive Summary",

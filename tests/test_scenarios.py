@@ -6,8 +6,6 @@ import datetime as dt
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from gert.scenario import ScenarioError, load_scenario, shift_timestamps
 from gert.store import RunFolder
 from gert.store.trace import read_events
+from helpers import gert
 
 
 @pytest.fixture
@@ -253,12 +252,6 @@ def test_shift_timestamps_keeps_precision_zone_and_spacing():
 
 def test_cli_replay_and_rebase(chained):
     project, chain, _ = chained
-
-    def gert(*a):
-        return subprocess.run(
-            [sys.executable, "-m", "gert.cli", *a], capture_output=True, text=True, cwd=project.root
-        )
-
     r = gert(
         "exec",
         "triage.runbook.yaml",
@@ -269,6 +262,7 @@ def test_cli_replay_and_rebase(chained):
         "--rebase-time",
         "now",
         "--json",
+        cwd=project.root,
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -277,8 +271,10 @@ def test_cli_replay_and_rebase(chained):
         "unavailable",
         "fix",
     ]
-    r = gert("exec", "triage.runbook.yaml", "--mode", "replay")
+    r = gert("exec", "triage.runbook.yaml", "--mode", "replay", cwd=project.root)
     assert r.returncode == 2 and "needs --scenario" in r.stderr
-    r = gert("exec", "triage.runbook.yaml", "--mode", "replay", "--scenario", "nowhere")
+    r = gert(
+        "exec", "triage.runbook.yaml", "--mode", "replay", "--scenario", "nowhere", cwd=project.root
+    )
     assert r.returncode == 2 and "no such scenario folder" in r.stderr
     assert Path(project.root / chain.scenario).is_dir()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import gert
 from gert.signatures import SignatureError, load, match
+from helpers import gert
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_SIGNATURES = ROOT / "examples" / "signatures" / "ci.signatures.yaml"
@@ -85,13 +83,7 @@ def test_cli_prints_replay_artifacts_and_matched_lines(tmp_path):
 def test_cli_reads_stdin_and_prints_json(tmp_path):
     shutil.copy(CI_SIGNATURES, tmp_path / "ci.signatures.yaml")  # found in the project
     (tmp_path / "gert.yaml").write_text("{}\n")
-    r = subprocess.run(
-        [sys.executable, "-m", "gert.cli", "triage", "--json"],
-        input=cargo_log(LOGS["e2e-tui"]),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    r = gert("triage", "--json", input=cargo_log(LOGS["e2e-tui"]), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     [hit] = json.loads(r.stdout)
     assert hit["id"] == "e2e-tui" and hit["groups"] == {"test": "e2e_tui_resize"}

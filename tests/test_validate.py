@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pytest
 
 from gert.load import load_file
 from gert.validate import validate_paths
+from helpers import Ran
+from helpers import gert as run_gert
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "validate"
@@ -100,14 +101,8 @@ def test_problems_are_collected_not_stopped_at_first():
 # ------------------------------------------------------------------ CLI
 
 
-def gert(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gert.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-    )
+def gert(*args: str, cwd: Path = ROOT) -> Ran:
+    return run_gert(*args, cwd=cwd)
 
 
 def test_cli_valid_exits_zero():
