@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from gert.errors import InvalidError
 from gert.executors import Executor, Prompter, StepContext, StepError, StepOutput
 from gert.executors.modes import Executors
 from gert.util import iso, parse_iso, shift_timestamps
+
+
+class Recording(Protocol):
+    """The responses of one run of a scenario: a recorded run folder
+    (:class:`gert.scenario.RunRecording`) or a hand-written scenario
+    (:class:`gert.testing.HandwrittenRecording`)."""
+
+    runbook: str  # the runbook recorded at this chain position ('' for any)
+    steps: dict[tuple[str, int], dict[str, Any]]  # (step ID, occurrence) -> step record
+    skipped: dict[tuple[str, int], str]  # steps a precondition skipped, with the reason
+    answers: dict[str, dict[str, Any]]  # the manual steps' answers
+
+    def response(
+        self,
+        step_id: str,
+        occurrence: int,
+        attempt: int,
+        offset: dt.timedelta,
+        rendered: dict[str, Any] | None = None,
+    ) -> StepOutput:
+        """The recorded output of one attempt; raises an InvalidError when there is none."""
+        ...
 
 
 class ReplayExecutors(Executors):
@@ -21,13 +43,13 @@ class ReplayExecutors(Executors):
     def __init__(
         self,
         by_kind: Mapping[str, Executor],
-        recording: Any,
+        recording: Recording | None,
         position: int,
         runbook: str,
         offset: dt.timedelta,
     ):
         super().__init__(by_kind)
-        self.recording = recording  # gert.scenario.Recording, or None past the chain's end
+        self.recording = recording  # None past the recorded chain's end
         self.position = position
         self.runbook = runbook
         self.offset = offset
