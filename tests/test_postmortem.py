@@ -252,7 +252,8 @@ def test_pdf_renders_to_pages(incident, tmp_path):
 
 
 def test_pdf_without_fonts_is_a_clear_error(incident, monkeypatch):
-    from gert import postmortem, postmortem_formats
+    from gert import postmortem
+    from gert.postmortem import formats as postmortem_formats
 
     monkeypatch.setattr(postmortem_formats, "FONT_DIRS", ())
     pm = postmortem.Postmortem("900", {"title": "t"}, [], {})
