@@ -60,7 +60,7 @@ def resolve_inputs(
         if value is None and spec.default is not None:
             value, origin = spec.default, "default"
         if value is None and prompter is not None and source != "parent":
-            value, origin = prompter.askvalue_text(spec.description or name, None), "prompt"
+            value, origin = prompter.ask_text(spec.description or name, None), "prompt"
         if value is None:
             missing[name] = (
                 (why_not + f"; or --var {name}=VALUE")
