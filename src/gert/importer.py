@@ -22,6 +22,7 @@ from typing import Any
 from gert.mermaid import Flowchart, MermaidError
 from gert.mermaid import parse as parse_mermaid
 from gert.util import slug as _slug
+from gert.util import write_atomic
 
 # Fenced code read as shell commands ("" is a fence with no language).
 SHELL_LANGUAGES = {"", "bash", "sh", "shell", "console", "zsh", "shell-session"}
@@ -59,6 +60,18 @@ class Imported:
     files: dict[str, str] = field(default_factory=dict)
     mapping: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    source: str = ""  # the guide, as meta.source names it (set by import_into)
+    folder: Path | None = None  # where the files were written (set by import_into)
+
+    @property
+    def runbooks(self) -> int:
+        """How many runbooks the import produced."""
+        return sum(name.endswith(".runbook.yaml") for name in self.files)
+
+    @property
+    def failed(self) -> bool:
+        """True when a part of the guide could not be imported (an error, not a warning)."""
+        return any(": error:" in p for p in self.problems)
 
 
 def slug(text: str) -> str:
@@ -163,6 +176,31 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
         result.files[f"{slug(path.stem)}.signatures.yaml"] = dump_yaml(
             {"apiVersion": "signatures/v0", "signatures": signatures}
         )
+    return result
+
+
+def import_into(
+    guide: Path, project_root: Path, out_dir: Path | None = None, mapping: bool = False
+) -> Imported:
+    """Import a guide and write its files (``gert import``): into *out_dir*, else
+    ``runbooks/imported/<guide>/`` of the project; with *mapping* also
+    ``<guide>.mapping.md``, which says which lines became which step. The guide is named
+    relative to the project when it lies inside it."""
+    path = guide.resolve()
+    root = project_root.resolve()
+    display = str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+    result = import_guide(path, display)
+    target = out_dir or root / "runbooks" / "imported" / slug(path.stem)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in sorted(result.files.items()):
+        write_atomic(target / name, text)
+    if mapping:
+        lines = sorted(result.mapping, key=lambda ln: int(re.search(r"\d+", ln).group()))  # type: ignore[union-attr]
+        write_atomic(
+            target / f"{slug(path.stem)}.mapping.md",
+            f"# How {display} was imported\n\n" + "\n".join(lines) + "\n",
+        )
+    result.source, result.folder = display, target
     return result
 
 

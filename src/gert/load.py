@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -245,6 +246,20 @@ def load_file(path: str | Path) -> Document:
     except OSError as e:
         raise LoadError(str(path), 1, 1, f"cannot read: {e.strerror}") from None
     return parse_text(text, str(path))
+
+
+def load_mapping(
+    path: str | Path, expected: str, fits: Callable[[dict[str, Any]], bool] = lambda _: True
+) -> dict[str, Any]:
+    """The mapping a YAML file holds (an empty file holds ``{}``), such as an answers file.
+
+    Raises :class:`LoadError` when the file cannot be read and :class:`InvalidError`
+    ``"<path>: <expected>"`` when it holds something else or a mapping *fits* refuses.
+    """
+    data = load_file(path).data or {}
+    if not isinstance(data, dict) or not fits(data):
+        raise InvalidError(f"{path}: {expected}")
+    return data
 
 
 # Plain when it starts with a letter, "_" or "/" (".": ruamel reads "." and ".5" as floats)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gert.errors import InvalidError
+
+if TYPE_CHECKING:
+    from gert.project import Project
 
 API_VERSION = "signatures/v0"
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -57,6 +60,13 @@ class Signature:
             raise SignatureError(f"{self.source}: runbook {self.runbook} is outside the project")
         return path
 
+    def runbook_to_run(self, project_root: Path) -> Path:
+        """The runbook to start for this signature (``gert triage --run``); SignatureError
+        when it names none or one outside the project."""
+        if not self.runbook:
+            raise SignatureError(f"signature {self.id} names no runbook to run")
+        return self.runbook_path(project_root)
+
 
 @dataclass
 class Match:
@@ -82,6 +92,36 @@ class Match:
             "lines": [{"line": n, "text": text} for n, text in self.lines],
             "source": s.source,
         }
+
+    def trigger(self, log: str) -> dict[str, Any]:
+        """What started a chain from this match (``Options.trigger``): the signature, where it
+        is defined, the log (named as the caller shows it), its matching lines and groups."""
+        return {
+            "signature": self.signature.id,
+            "defined_at": self.signature.source,
+            "log": log,
+            "log_lines": [n for n, _ in self.lines],
+            "groups": dict(self.groups),
+        }
+
+
+def find_files(root: Path) -> list[Path]:
+    """Every ``*.signatures.yaml`` under a project root (run evidence left out), sorted."""
+    return sorted(p for p in root.rglob("*.signatures.yaml") if ".runbook" not in p.parts)
+
+
+def load_all(paths: list[Path]) -> list[Signature]:
+    """The signatures of several files; one SignatureError listing every file's problems."""
+    known: list[Signature] = []
+    problems = []
+    for path in paths:
+        try:
+            known += load(path)
+        except SignatureError as e:
+            problems.append(str(e))
+    if problems:
+        raise SignatureError("\n".join(problems))
+    return known
 
 
 def load(path: str | Path) -> list[Signature]:
@@ -231,6 +271,26 @@ def history(store: Any, signature_id: str, runbook: str) -> list[tuple[str, str]
                 break
         ends.append((manifest.runbook_name or "?", manifest.state or "?"))
     return ends
+
+
+def histories(project: Project, found: list[Match]) -> dict[str, str]:
+    """How earlier chains started from each matched signature ended, described, by signature
+    ID (signatures without a runbook left out; nothing when nothing has run here yet)."""
+    if not (project.root / ".runbook" / "index.sqlite").exists():
+        return {}
+    from gert.store import open_store
+
+    store = open_store(project)
+    try:
+        out = {}
+        for m in found:
+            if m.signature.runbook:
+                path = m.signature.runbook_path(project.root)
+                rel = str(path.relative_to(project.root.resolve()))
+                out[m.signature.id] = describe_history(history(store, m.signature.id, rel))
+        return out
+    finally:
+        store.close()
 
 
 def describe_history(ends: list[tuple[str, str]]) -> str:

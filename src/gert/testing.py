@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
+from gert.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from gert.executors import StepOutput
 from gert.model import Strict
 from gert.scenario import (
@@ -504,7 +505,19 @@ def json_result(result: CaseResult) -> dict[str, Any]:
     }
 
 
-__all__ = ["Case", "CaseResult", "Runner", "TestSpec", "check", "discover", "write_test_yaml"]
+__all__ = [
+    "Case",
+    "CaseResult",
+    "CoverageReport",
+    "Runner",
+    "Tally",
+    "TestSpec",
+    "check",
+    "coverage",
+    "discover",
+    "run_tests",
+    "write_test_yaml",
+]
 
 
 # Below this many scenarios, starting worker processes costs more than it saves.
@@ -547,7 +560,67 @@ def run_cases(project: Any, cases: list[Case], jobs: int | None = None) -> Itera
         runner.close()
 
 
+def run_tests(
+    project: Any, cases: list[Case], jobs: int | None = None, update: bool = False
+) -> Iterator[CaseResult]:
+    """``gert test``: each case's result in order. With *update*, a scenario without
+    test.yaml is replayed once to learn its expectations, and every scenario replayed
+    gets its test.yaml written (its result then passes, saying ``wrote PATH``)."""
+    if update:
+        cases = [
+            Case(c.folder, c.runbook, TestSpec()) if c.test is None and c.error is None else c
+            for c in cases
+        ]
+    for result in run_cases(project, cases, jobs=jobs):
+        if update and result.status in ("passed", "failed"):
+            path = write_test_yaml(result.case, result)
+            result.status, result.failures = "passed", [f"wrote {path}"]
+        yield result
+
+
+@dataclass
+class Tally:
+    """The results of a ``gert test`` run, counted (error and invalid count as failed)."""
+
+    results: list[CaseResult] = field(default_factory=list)
+
+    def count(self, *statuses: str) -> int:
+        """How many results have one of *statuses*."""
+        return sum(1 for r in self.results if r.status in statuses)
+
+    @property
+    def passed(self) -> int:
+        return self.count("passed")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed", "error", "invalid")
+
+    @property
+    def skipped(self) -> int:
+        return self.count("skipped")
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a runbook is invalid, 1 when a scenario failed, else 0."""
+        if self.count("invalid"):
+            return EXIT_INVALID
+        return EXIT_FAILED if self.failed else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results as plain data (``gert test --json``)."""
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "scenarios": [json_result(r) for r in self.results],
+        }
+
+
 # ------------------------------------------------------------------ coverage
+
+
+COVERAGE_KINDS = ("steps", "branches", "outcomes")
 
 
 @dataclass
@@ -571,6 +644,49 @@ class RunbookCoverage:
             + [f"branch {k}" for k, v in self.branches.items() if not v]
             + [f"outcome {k}" for k, v in self.outcomes.items() if not v]
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Covered and total of each kind, and what was not covered (``gert coverage --json``)."""
+        out: dict[str, Any] = {"runbook": self.name, "path": str(self.path)}
+        for kind in COVERAGE_KINDS:
+            hit, total = self.ratio(getattr(self, kind))
+            out[kind] = {"covered": hit, "total": total}
+        out["uncovered"] = self.uncovered()
+        return out
+
+
+@dataclass
+class CoverageReport:
+    """Coverage of every runbook the scenarios reached, and the scenarios that could not run."""
+
+    runbooks: list[RunbookCoverage]
+    problems: list[CaseResult]
+    scenarios: int  # how many were replayed
+
+    def percent(self) -> dict[str, float]:
+        """Per kind (steps, branches, outcomes), the share covered over all runbooks (100 when
+        there is nothing to cover)."""
+        out = {}
+        for kind in COVERAGE_KINDS:
+            hit = total = 0
+            for cov in self.runbooks:
+                h, t = RunbookCoverage.ratio(getattr(cov, kind))
+                hit, total = hit + h, total + t
+            out[kind] = 100.0 * hit / total if total else 100.0
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        """2 when no scenario could be replayed at all, else 0 (a threshold is the caller's)."""
+        return EXIT_INVALID if self.problems and not self.runbooks else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (``gert coverage --json``)."""
+        return {
+            "runbooks": [cov.to_dict() for cov in self.runbooks],
+            "total": {k: round(v, 1) for k, v in self.percent().items()},
+            "errors": [{"scenario": p.case.name, "error": p.failures} for p in self.problems],
+        }
 
 
 def coverage_items(rb: Any, path: Path) -> RunbookCoverage:
@@ -641,3 +757,9 @@ def measure_coverage(
     finally:
         runner.close()
     return sorted(by_path.values(), key=lambda c: str(c.path)), problems
+
+
+def coverage(project: Any, cases: list[Case]) -> CoverageReport:
+    """``gert coverage``: replay every case and report what the runbooks' scenarios reached."""
+    runbooks, problems = measure_coverage(project, cases)
+    return CoverageReport(runbooks, problems, len(cases))

@@ -15,7 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from gert.executors import StepContext, StepError, StepOutput
+from gert.load import load_mapping
 from gert.template import render
+
+
+def load_answers(path: str | Path) -> dict[str, dict[str, Any]]:
+    """An answers file (``--evidence``): ``{step ID: {name: value}}``.
+
+    Raises :class:`gert.load.LoadError` or :class:`gert.errors.InvalidError` naming the file.
+    """
+    return load_mapping(
+        path,
+        "answers are a mapping of step ID to {name: value}",
+        lambda data: all(isinstance(v, dict) for v in data.values()),
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gert.incident import IncidentError
+from gert.store import incidents_dir
 from gert.util import iso, utc_now, write_atomic
+
+if TYPE_CHECKING:
+    from gert.project import Project
 
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -37,6 +41,11 @@ class LocalProvider:
                 final=True,
             )
         return json.loads(path.read_text(encoding="utf-8"))
+
+    def find(self, incident_id: str) -> dict[str, Any] | None:
+        """The incident as its file holds it, or None when there is no such file."""
+        path = self.folder / f"{incident_id}.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def _update(self, incident_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
         incident = self.get(incident_id)
@@ -112,3 +121,8 @@ class LocalProvider:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(incident, indent=2, ensure_ascii=False) + "\n")
         return incident
+
+
+def local_provider(project: Project) -> LocalProvider:
+    """The project's own incidents (under ``.runbook/incidents``), whatever gert.yaml names."""
+    return LocalProvider(incidents_dir(project))

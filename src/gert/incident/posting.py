@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gert.governance import Redactor
 from gert.incident import IncidentError
-from gert.store import RunFolder, RunManifest, Store
+from gert.incident.providers import make_provider
+from gert.store import RunFolder, RunManifest, Store, open_store
 from gert.util import iso, utc_now
 
 
@@ -220,3 +222,18 @@ def post_chain(
         v.manifest.trace = {"events": trace.seq, "head": trace.head}
         store.save(v.folder, v.manifest.to_dict())
     return result
+
+
+def post_run(project: Any, run_id: str) -> PostResult:
+    """Post the summary of the chain rooted at *run_id* to its incident (``gert incident
+    post``), with the provider and redaction gert.yaml names; once, like :func:`post_chain`."""
+    store = open_store(project)
+    try:
+        return post_chain(
+            store,
+            run_id,
+            make_provider(project),
+            redact=Redactor.from_config(project.config.redact),
+        )
+    finally:
+        store.close()
