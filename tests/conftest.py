@@ -3,11 +3,21 @@ executors. Helpers that tests call themselves live in ``helpers.py``."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from helpers import FakeCli, ProjectDir
+
+# Property-test budgets. "ci" (.ci/run) is reproducible: the same examples on every run, no
+# example database, no deadline on a shared machine. The default explores new examples on
+# every local run. "fuzz" digs deeper on demand: HYPOTHESIS_PROFILE=fuzz, or
+# --hypothesis-profile=fuzz; tests that fix their own max_examples keep it.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture

@@ -6,8 +6,11 @@ Tests import these with ``from helpers import ...``; ``conftest.py`` holds only 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -160,6 +163,61 @@ def children(pid: int) -> list[int]:
             if fields is not None and fields[1] == str(pid) and fields[0] not in ("Z", "X"):
                 out.append(int(entry.name))
     return out
+
+
+# ------------------------------------------------------------------ real Mermaid
+
+ROOT = Path(__file__).resolve().parent.parent
+NPM = ROOT / ".venv" / "npm"
+
+
+class _Mermaid:
+    """One Node process running real Mermaid (tests/mermaid/parse.mjs) for the session:
+    Node and Mermaid start once, not once per check."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+
+    def parse(self, texts: list[str]) -> list[dict[str, Any]]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(
+                ["node", str(ROOT / "tests" / "mermaid" / "parse.mjs")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "NPM_DIR": str(NPM)},
+            )
+            atexit.register(self.close)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(texts) + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 120)
+        assert ready, "Mermaid gave no answer within 120 s"
+        line = self.proc.stdout.readline()
+        if not line:  # Node died: say why
+            self.proc.wait(timeout=10)
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise AssertionError(f"Mermaid exited with {self.proc.returncode}: {err}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+_MERMAID = _Mermaid()
+
+
+def mermaid_parse(texts: list[str]) -> list[dict[str, Any]]:
+    """Each text parsed by real Mermaid (Node, mermaid and jsdom from scripts/setup.sh)."""
+    assert (NPM / "node_modules" / "mermaid").is_dir(), "run scripts/setup.sh (npm mermaid, jsdom)"
+    return _MERMAID.parse(texts)
 
 
 # ------------------------------------------------------------------ projects

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from gert.diagram import build, to_mermaid
 from gert.validate import load_runbook
-from helpers import gert
+from helpers import gert, mermaid_parse
 
 ROOT = Path(__file__).resolve().parent.parent
-NPM = ROOT / ".venv" / "npm"
 RUNBOOKS = sorted(
     [
         *(ROOT / "examples").rglob("*.runbook.yaml"),
         *(ROOT / "tests/fixtures/validate/valid").rglob("*.runbook.yaml"),
     ]
 )
-
-
-def mermaid_parse(texts: list[str]) -> list[dict]:
-    """Each text parsed by real Mermaid (Node, mermaid and jsdom from scripts/setup.sh)."""
-    assert (NPM / "node_modules" / "mermaid").is_dir(), "run scripts/setup.sh (npm mermaid, jsdom)"
-    r = subprocess.run(
-        ["node", str(ROOT / "tests" / "mermaid" / "parse.mjs")],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NPM_DIR": str(NPM)},
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
 
 
 def test_the_checker_rejects_a_broken_diagram():

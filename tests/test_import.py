@@ -15,8 +15,7 @@ from gert.importer import choice_text
 from gert.load import load_file
 from gert.project import open_project
 from gert.validate import load_runbook
-from helpers import gert
-from test_diagram import mermaid_parse
+from helpers import gert, mermaid_parse
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
 

@@ -9,7 +9,8 @@ import pytest
 from gert.diagram import build, to_mermaid
 from gert.mermaid import MermaidError, parse
 from gert.validate import load_runbook
-from test_diagram import RUNBOOKS, mermaid_parse
+from helpers import mermaid_parse
+from test_diagram import RUNBOOKS
 
 SHAPES = {
     "A[rect]": "rect",

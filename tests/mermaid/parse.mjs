@@ -1,7 +1,9 @@
 // Parses Mermaid diagrams with real Mermaid (installed by scripts/setup.sh into .venv/npm).
-// Reads a JSON list of diagram texts on stdin; prints a JSON list of {ok, type|error}.
+// Reads JSON lists of diagram texts on stdin, one list per line, and answers each with one
+// line: a JSON list of {ok, type|error}. One process serves a whole test session.
 // NPM_DIR names the folder whose node_modules hold mermaid and jsdom.
 import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 
 const require = createRequire(`${process.env.NPM_DIR}/`);
@@ -15,15 +17,16 @@ const { default: mermaid } = await import(
 );
 mermaid.initialize({ startOnLoad: false });
 
-let input = "";
-for await (const chunk of process.stdin) input += chunk;
-const results = [];
-for (const text of JSON.parse(input)) {
-  try {
-    const parsed = await mermaid.parse(text);
-    results.push({ ok: true, type: parsed.diagramType });
-  } catch (e) {
-    results.push({ ok: false, error: String(e.message || e) });
+for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+  if (!line.trim()) continue;
+  const results = [];
+  for (const text of JSON.parse(line)) {
+    try {
+      const parsed = await mermaid.parse(text);
+      results.push({ ok: true, type: parsed.diagramType });
+    } catch (e) {
+      results.push({ ok: false, error: String(e.message || e) });
+    }
   }
+  process.stdout.write(`${JSON.stringify(results)}\n`);
 }
-console.log(JSON.stringify(results));
