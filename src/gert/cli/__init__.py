@@ -1,0 +1,44 @@
+"""The ``gert`` command line: a thin surface over the library.
+
+One module per command group; each command reads its options, calls the library and
+shows the result. Shared options, the terminal and the one error handler (any
+:class:`~gert.errors.GertError` becomes ``error: MESSAGE`` and its exit code) live in
+:mod:`gert.cli._common`.
+
+Start-up stays fast: importing this package loads click and :mod:`gert.errors` only; each
+command imports what it needs when it runs (``tests/test_startup.py`` guards this).
+"""
+
+from __future__ import annotations
+
+import click
+
+from gert.cli import authoring, incidents, running, runs, testing, triage
+from gert.cli._common import GertGroup
+
+__all__ = ["main"]
+
+
+@click.group(
+    cls=GertGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(message="gert %(version)s", package_name="gert")
+def main() -> None:
+    """Run incident-response runbooks as governed, traceable programs.
+
+    \b
+    Run:      gert exec RUNBOOK --incident ID      gert trace verify RUN
+    Author:   gert validate PATH...                gert schema runbook|tool
+    """
+
+
+for _command in (
+    *authoring.COMMANDS,
+    *running.COMMANDS,
+    *testing.COMMANDS,
+    *incidents.COMMANDS,
+    *runs.COMMANDS,
+    *triage.COMMANDS,
+):
+    main.add_command(_command)

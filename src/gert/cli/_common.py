@@ -1,0 +1,196 @@
+"""What the commands share: the group with the one error handler, options written once,
+the terminal, and running a chain (exec, resume, triage --run).
+
+Only click and gert.errors are imported here; everything else loads inside functions, when
+a command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from gert.errors import GertError, InvalidError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gert.engine import ChainResult, Engine, Options
+    from gert.project import Project
+    from gert.store.index import RunIndex
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class GertGroup(click.Group):
+    """The ``gert`` group, with gert's one error handler.
+
+    A :class:`~gert.errors.GertError` that a command lets through ends the command: it is
+    printed on stderr and the command exits with the error's ``exit_code``.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GertError as e:
+            show_error(e)
+            ctx.exit(e.exit_code)
+
+
+def show_error(error: GertError) -> None:
+    """``error: MESSAGE`` on stderr; an invalid runbook's errors and a YAML file that cannot
+    be read as ``FILE:LINE:COL: error: MESSAGE`` lines, as ``gert validate`` prints them."""
+    from gert.load import LoadError
+    from gert.problems import Problem, RunbookInvalid
+
+    if isinstance(error, RunbookInvalid):
+        for problem in error.problems:
+            if problem.severity == "error":
+                click.echo(problem.format(), err=True)
+    elif isinstance(error, LoadError):
+        problem = Problem(error.file, error.line, error.col, error.message, hint=error.hint)
+        click.echo(problem.format(), err=True)
+    else:
+        click.echo(f"error: {error}", err=True)
+
+
+@contextmanager
+def usage_errors(*types: type[Exception]) -> Iterator[None]:
+    """Show errors of these types as click shows a usage error (the usage line, then
+    ``Error: MESSAGE``; exit 2): bad input given on the command line."""
+    try:
+        yield
+    except types as e:
+        raise click.UsageError(str(e)) from None
+
+
+@contextmanager
+def click_errors(*types: type[Exception]) -> Iterator[None]:
+    """Show errors of these types as click shows a failure (``Error: MESSAGE``; exit 1)."""
+    try:
+        yield
+    except types as e:
+        raise click.ClickException(str(e)) from None
+
+
+# ------------------------------------------------------------------ options
+
+
+def json_option(help: str = "Print JSON.") -> Callable[[F], F]:
+    """``--json`` (the ``as_json`` flag): print a result as JSON on stdout."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def incident_option(help: str) -> Callable[[F], F]:
+    """``--incident ID`` (``incident_id``)."""
+    return click.option("--incident", "incident_id", metavar="ID", help=help)
+
+
+evidence_option = click.option(
+    "--evidence", "answers_file", type=click.Path(), help="Answers for manual steps, by step ID."
+)
+
+
+def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=VALUE`` options (``--var``, ``--field``, ``--location``) as a mapping."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--var")
+        out[name] = value
+    return out
+
+
+def load_answers(path: str | None) -> dict[str, dict[str, Any]]:
+    """The ``--evidence`` file's answers ({} without one); a bad file is a usage error."""
+    if not path:
+        return {}
+    from gert.executors.manual import load_answers as load
+
+    with usage_errors(InvalidError):
+        return load(path)
+
+
+# ------------------------------------------------------------------ output
+
+
+def echo_json(data: Any) -> None:
+    """Print *data* as indented JSON on stdout."""
+    import json
+
+    click.echo(json.dumps(data, indent=2))
+
+
+def plural(n: int, word: str) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def duration(ms: float | None) -> str:
+    """A run's duration for a table: ms, s or min."""
+    if ms is None:
+        return "-"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60000:.1f} min"
+
+
+def terminal(as_json: bool) -> Console:
+    """The console progress and summaries are drawn on: stderr when stdout carries JSON;
+    no hard wraps (the output ends up in logs)."""
+    from rich.console import Console
+
+    return Console(stderr=as_json, highlight=False, soft_wrap=True)
+
+
+def run_index() -> RunIndex:
+    """The project's run index (read without loading gert.yaml)."""
+    from gert.project import find_root
+    from gert.store.index import RunIndex
+
+    return RunIndex(find_root() / ".runbook" / "index.sqlite")
+
+
+# ------------------------------------------------------------------ chains
+
+
+def run_chain(
+    project: Project,
+    as_json: bool,
+    start: Callable[[Engine, Options], ChainResult],
+    console: Console | None = None,
+    **options: Any,
+) -> NoReturn:
+    """Run a chain with *start* (exec, resume, triage --run): progress and prompts on a
+    terminal, or JSON; then the summary, and exit with the chain's code.
+
+    *options* are :class:`~gert.engine.Options` fields.
+    """
+    from gert.console import Progress, TerminalPrompter, interactive, print_summary
+    from gert.engine import Engine, Options
+    from gert.incident import IncidentError
+
+    console = console or terminal(as_json)
+    chosen = Options(
+        prompter=TerminalPrompter(console) if interactive() and not as_json else None,
+        observer=None if as_json else Progress(console),
+        **options,
+    )
+    try:
+        with Engine(project) as engine:
+            chain = start(engine, chosen)
+    except (IncidentError, FileNotFoundError) as e:
+        # an incident or a run that cannot be had is bad input here (exit 2)
+        raise InvalidError(str(e)) from e
+    if as_json:
+        echo_json(chain.to_dict(project.root))
+    else:
+        print_summary(console, chain, project.root)
+    sys.exit(chain.exit_code)

@@ -1,0 +1,124 @@
+"""Commands that run chains: ``exec`` and ``resume``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gert.cli._common import (
+    evidence_option,
+    incident_option,
+    json_option,
+    load_answers,
+    parse_pairs,
+    run_chain,
+)
+
+
+@click.command("exec")
+@click.argument("runbook", type=click.Path())
+@incident_option("Bind inputs from this incident.")
+@click.option(
+    "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set an input (repeatable)."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["real", "dry-run", "replay"]),
+    default="real",
+    show_default=True,
+    help="dry-run renders every step and runs nothing; replay takes every response from --scenario.",
+)
+@click.option(
+    "--scenario", "scenario_dir", type=click.Path(), help="The scenario folder to replay."
+)
+@click.option(
+    "--rebase-time",
+    metavar="now|ISO",
+    help="Replay with timestamps shifted so the root starts then.",
+)
+@click.option("--no-record", is_flag=True, help="Do not save this real run as a scenario.")
+@click.option("--no-post", is_flag=True, help="Do not post the summary to the incident.")
+@click.option("--as", "actor", metavar="ACTOR", help="Who runs it (default: the OS user).")
+@evidence_option
+@click.option(
+    "--max-chain-depth",
+    type=click.IntRange(0, 50),
+    help="Hand-offs allowed (default from gert.yaml).",
+)
+@json_option("Print the result as JSON instead of progress.")
+def exec_(
+    runbook: str,
+    incident_id: str | None,
+    variables: tuple[str, ...],
+    mode: str,
+    scenario_dir: str | None,
+    rebase_time: str | None,
+    no_record: bool,
+    no_post: bool,
+    actor: str | None,
+    answers_file: str | None,
+    max_chain_depth: int | None,
+    as_json: bool,
+) -> None:
+    """Run a runbook (and the chain its outcomes name) against an incident.
+
+    Exits 0 when the chain ended (with an outcome or completed), 1 when a step failed
+    or the run errored, 2 for an invalid runbook or usage, 3 for a chain error, 130
+    when interrupted.
+    """
+    from gert.project import open_project
+
+    project = open_project(runbook)
+    options: dict[str, Any] = {
+        "mode": mode,
+        "incident_id": incident_id,
+        "variables": parse_pairs(variables),
+        "answers": load_answers(answers_file),
+        "max_chain_depth": max_chain_depth,
+        "record": not no_record,
+        "post": not no_post,
+    }
+    if actor:
+        options["actor"] = actor
+    if (scenario_dir or rebase_time) and mode != "replay":
+        raise click.UsageError("--scenario and --rebase-time go with --mode replay")
+    if mode == "replay":
+        options.update(_replay(scenario_dir, rebase_time))
+    run_chain(project, as_json, lambda engine, chosen: engine.run(runbook, chosen), **options)
+
+
+def _replay(scenario_dir: str | None, rebase_time: str | None) -> dict[str, Any]:
+    """The scenario to replay and the time to shift it to, as Options fields."""
+    from gert.scenario import load_scenario, parse_reference
+
+    if not scenario_dir:
+        raise click.UsageError("--mode replay needs --scenario DIR")
+    return {
+        "scenario": load_scenario(Path(scenario_dir)),
+        "rebase_to": parse_reference(rebase_time) if rebase_time else None,
+    }
+
+
+@click.command()
+@click.argument("run_id")
+@evidence_option
+@json_option("Print the result as JSON instead of progress.")
+def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
+    """Continue a run that was killed or interrupted, from its trace.
+
+    Steps the trace shows as completed are not run again; evidence is kept and the
+    trace's hash chain continues. A run that already finished is refused.
+    """
+    from gert.project import open_project
+
+    run_chain(
+        open_project(),
+        as_json,
+        lambda engine, chosen: engine.resume(run_id, chosen),
+        answers=load_answers(answers_file),
+    )
+
+
+COMMANDS = (exec_, resume)

@@ -1,0 +1,137 @@
+"""Commands over recorded runs: the ``runs`` and ``trace`` groups."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gert.cli._common import (
+    duration,
+    echo_json,
+    incident_option,
+    json_option,
+    plural,
+    run_index,
+)
+from gert.errors import EXIT_FAILED, EXIT_OK
+
+
+@click.group()
+def trace() -> None:
+    """Inspect run traces."""
+
+
+@trace.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--key-env", metavar="VAR", help="Environment variable holding the HMAC key.")
+def verify(runs: tuple[str, ...], key_env: str | None) -> None:
+    """Check that traces were not edited: RUN is a run ID, a run folder or a trace.jsonl.
+
+    Any edited, removed, inserted or reordered line is reported. Exits 0 when every
+    trace is intact, 1 when one is not.
+    """
+    import os
+
+    from gert.store import verify_trace
+
+    if key_env and key_env not in os.environ:
+        raise click.UsageError(f"environment variable {key_env} is not set")
+    key = os.environ[key_env].encode() if key_env else None
+    bad = 0
+    for ref in runs:
+        folder = _run_folder(ref)
+        manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
+        report = verify_trace(folder.trace_path, key, manifest)
+        if report.ok:
+            signed = ", signature checked" if report.hmac_checked else ""
+            click.echo(f"{folder.run_id}: ok ({report.events} events{signed})")
+        else:
+            bad += 1
+            click.echo(f"{folder.run_id}: TAMPERED or damaged")
+            for problem in report.problems:
+                click.echo(f"  {problem}")
+        for note in report.notes:
+            click.echo(f"  note: {note}")
+    sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+def _run_folder(ref: str) -> Any:
+    """The run folder RUN names: a trace.jsonl, a run folder, or a run ID of this project."""
+    from gert.project import open_project
+    from gert.store import RunFolder
+
+    path = Path(ref)
+    if path.name == "trace.jsonl":
+        path = path.parent
+    if not path.is_dir():
+        project = open_project()
+        path = project.resolve(project.config.runs_dir) / ref
+    return RunFolder(path)
+
+
+@click.group()
+def runs() -> None:
+    """The runs recorded in this project."""
+
+
+@runs.command("list")
+@incident_option("Only runs of this incident.")
+@click.option("--runbook", metavar="NAME", help="Only runs of this runbook (meta.name or path).")
+@click.option("--outcome", metavar="STATE", help="Only runs that ended in this state.")
+@click.option(
+    "--since", metavar="ISO", help="Started at or after this time (2026-02-14 or full ISO)."
+)
+@click.option("--until", metavar="ISO", help="Started before this time.")
+@click.option(
+    "--limit", default=50, show_default=True, help="At most this many, newest first (0: all)."
+)
+@json_option()
+def runs_list(
+    incident_id: str | None,
+    runbook: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List runs from the index, newest first."""
+    rows = run_index().query(
+        incident=incident_id,
+        runbook=runbook,
+        state=outcome,
+        since=since,
+        until=until,
+        limit=limit or None,
+    )
+    if as_json:
+        echo_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        click.echo("no runs match", err=True)
+        return
+    click.echo(f"{'RUN':26} {'STARTED':20} {'INCIDENT':12} {'RUNBOOK':34} {'STATE':12} DURATION")
+    for r in rows:
+        click.echo(
+            f"{r.run_id:26} {r.started_at[:19]:20} {r.incident_id or '-':12} {r.runbook_name[:34]:34} "
+            f"{r.state:12} {duration(r.duration_ms)}"
+        )
+
+
+@runs.command("reindex")
+def runs_reindex() -> None:
+    """Rebuild the index from the run folders."""
+    from contextlib import closing
+
+    from gert.project import open_project
+    from gert.store import open_store
+
+    with closing(open_store(open_project())) as store:
+        n = store.reindex()
+    click.echo(f"indexed {plural(n, 'run')}")
+
+
+COMMANDS = (trace, runs)
