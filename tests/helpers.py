@@ -140,6 +140,28 @@ def wait_for(
         time.sleep(interval)
 
 
+class Waits:
+    """Stands in for the ``time`` module of a module under test: every ``sleep`` is
+    recorded instead of waited (retry back-off a test need not sit through); everything
+    else is the real ``time``."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def record_waits(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[float]:
+    """Make *module*'s sleeps instant for this test; returns the list of waits asked for."""
+    waits = Waits()
+    monkeypatch.setattr(module, "time", waits)
+    return waits.slept
+
+
 def _stat(pid: int) -> list[str] | None:
     """The fields of /proc/<pid>/stat after the command name (state first), or None."""
     try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
 from gert.engine import InputsMissing
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
+from helpers import alive, output, wait_for
 
 
 def manifest(run):  # type: ignore[no-untyped-def]
@@ -170,26 +170,17 @@ def test_timeout_kills_the_process_group(project, tmp_path):
         steps:
           - id: hang
             type: cli
-            timeout: 1s
+            timeout: 500ms
             with: {{argv: [sh, -c, 'sleep 60 & echo $! > {pidfile}; wait']}}
         """,
     )
     start = time.monotonic()
     run = project.run("t.runbook.yaml").final
     assert time.monotonic() - start < 10
-    assert run.status == "failed" and "timed out after 1s" in run.steps[0].error
+    assert run.status == "failed" and "timed out after 0.5s" in run.steps[0].error
     child = int(pidfile.read_text())
-    time.sleep(0.2)
-    assert not _alive(child)  # the background grandchild died with its group
-
-
-def _alive(pid: int) -> bool:
-    """True when the process runs (a zombie, dead but not yet reaped, is not alive)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
+    # the background grandchild died with its group (long before its `sleep 60` ends)
+    wait_for(lambda: not alive(child), timeout=10, what=f"process {child} to die")
 
 
 def test_flooding_output_is_capped_but_recorded(project):
@@ -631,3 +622,169 @@ def test_sql_tool_against_real_postgresql(project, postgres_url):
     assert step["attempts"][0]["request"]["url"].startswith(
         "127.0.0.1:"
     )  # no credentials in evidence
+
+
+# ------------------------------------------------------------------ a scripted cli executor
+# The engine's side of a step (rendering, captures, assertions, retries, outcomes, records)
+# against an executor that starts no process and answers what the test scripts.
+
+
+def test_scripted_output_is_captured_and_chooses_the_outcome(project, fake_cli):
+    project.write(
+        "s.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: s, kind: composable, inputs: {ns: {from: prompt}}}
+        steps:
+          - id: pods
+            type: cli
+            with: {argv: [kubectl, get, pods, -n, "{{ .ns }}"]}
+            capture: {n: {from: stdout, pattern: 'ready=(\\d+)'}, out: stdout, code: exit_code}
+            assertions: [{exit_code: 0}, {contains: ready}]
+            outcomes:
+              - {when: n < 3, state: escalated, recommendation: "only {{ .n }} ready in {{ .ns }}"}
+              - {state: resolved}
+        """,
+    )
+    fake_cli.on("pods", output("ready=2 of 5\n"))
+    chain = project.run("s.runbook.yaml", executors={"cli": fake_cli}, variables={"ns": "prod"})
+    run = chain.final
+    assert fake_cli.argvs() == [["kubectl", "get", "pods", "-n", "prod"]]  # no kubectl needed
+    assert run.captures == {"n": "2", "out": "ready=2 of 5\n", "code": "0"}
+    assert run.state == "escalated" and run.outcome["recommendation"] == "only 2 ready in prod"
+    step = json.loads((run.folder / "steps" / "001-pods.json").read_text())
+    assert step["attempts"][0]["request"] == {"argv": ["kubectl", "get", "pods", "-n", "prod"]}
+    assert [a["passed"] for a in step["assertions"]] == [True, True]
+    assert verify_trace(run.folder / "trace.jsonl", manifest=manifest(run)).ok
+
+
+def test_scripted_failures_fail_the_step_and_stop_the_run(project, fake_cli):
+    project.write(
+        "f.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: f, kind: composable}
+        steps:
+          - id: check
+            type: cli
+            continue_on_fail: true
+            with: {argv: [check-db]}
+            assertions: [{exit_code: 0, message: the database must answer}]
+          - {id: missing, type: cli, with: {argv: [no-such-tool]}}
+          - {id: never, type: cli, with: {argv: [echo]}}
+        """,
+    )
+    fake_cli.on("check", output("", exit_code=4, stderr="connection refused\n"))
+    fake_cli.on("missing", output(exit_code=None, error="command not found: no-such-tool"))
+    chain = project.run("f.runbook.yaml", executors={"cli": fake_cli})
+    run = chain.final
+    assert [(s.step_id, s.status) for s in run.steps] == [
+        ("check", "failed"),
+        ("missing", "failed"),
+    ]
+    assert [c.step.id for c in fake_cli.calls] == ["check", "missing"]  # `never` never ran
+    assert run.status == "failed" and chain.exit_code == 1
+    assert "command not found: no-such-tool" in run.error
+    check = json.loads((run.folder / "steps" / "001-check.json").read_text())
+    assert check["assertions"][0] == {
+        "check": "exit_code",
+        "expected": 0,
+        "actual": 4,
+        "passed": False,
+        "message": "the database must answer",
+    }
+    assert check["attempts"][0]["stderr"] == "connection refused\n"
+    assert manifest(run)["steps_summary"] == {"total": 2, "passed": 0, "failed": 2, "skipped": 0}
+
+
+def test_retries_are_counted_and_each_attempt_recorded(project, fake_cli):
+    project.write(
+        "r.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: r, kind: composable}
+        steps:
+          - id: flaky
+            type: cli
+            retry: {attempts: 3, delay: 1ms}
+            with: {argv: [probe]}
+            capture: {said: stdout}
+            assertions: [{exit_code: 0}]
+          - id: dead
+            type: cli
+            retry: {attempts: 2}
+            with: {argv: [probe, again]}
+            assertions: [{exit_code: 0}]
+        """,
+    )
+    fake_cli.on("flaky", output("no\n", exit_code=1), output("no\n", exit_code=1), output("ok\n"))
+    fake_cli.on("dead", output("down\n", exit_code=2))  # the last answer repeats
+    run = project.run("r.runbook.yaml", executors={"cli": fake_cli}).final
+    assert [c.step.id for c in fake_cli.calls] == ["flaky"] * 3 + ["dead"] * 2
+    assert run.captures == {"said": "ok\n"}  # from the attempt that passed
+    flaky = json.loads((run.folder / "steps" / "001-flaky.json").read_text())
+    assert [(a["attempt"], a["exit_code"]) for a in flaky["attempts"]] == [(1, 1), (2, 1), (3, 0)]
+    assert flaky["status"] == "passed"
+    dead = json.loads((run.folder / "steps" / "002-dead.json").read_text())
+    assert len(dead["attempts"]) == 2 and dead["status"] == "failed"
+    completed = [e["data"] for e in events(run, "step_completed")]
+    assert [c.get("attempts") for c in completed] == [3, 2]
+    assert run.status == "failed"
+
+
+def test_the_executor_gets_the_rendered_step(project, fake_cli, monkeypatch):
+    monkeypatch.setenv("FAKE_SECRET_TOKEN", "t0k3n-value")
+    project.write("sub/.keep", "")
+    project.write(
+        "e.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta:
+          name: e
+          kind: composable
+          inputs: {host: {from: prompt}, token: {from: env.FAKE_SECRET_TOKEN, secret: true}}
+          governance: {deny_env_vars: ['FAKE_SECRET_*']}
+        steps:
+          - {id: first, type: cli, with: {argv: [resolve, "{{ .host }}"]}, capture: {ip: stdout}}
+          - id: second
+            type: cli
+            timeout: 7s
+            with:
+              argv: [ping, -c, "1", "{{ .ip }}", "{{ .token }}"]
+              env: {TARGET: "{{ .host }}"}
+              cwd: sub
+              stdin: "host={{ .host }}"
+        """,
+    )
+    fake_cli.on("first", output("10.0.0.7"))
+    fake_cli.on("second", lambda ctx: output(f"{len(ctx.rendered['argv'])} args"))
+    run = project.run(
+        "e.runbook.yaml", executors={"cli": fake_cli}, variables={"host": "db1"}
+    ).final
+    assert run.status == "completed"
+    assert fake_cli.argvs() == [["resolve", "db1"], ["ping", "-c", "1", "10.0.0.7", "t0k3n-value"]]
+    ctx = fake_cli.calls[1]
+    assert ctx.rendered["env"] == {"TARGET": "db1"} and ctx.rendered["cwd"] == "sub"
+    assert ctx.rendered["stdin"] == "host=db1" and ctx.timeout == 7
+    assert ctx.project_root == project.root and ctx.run_folder == run.folder
+    assert "FAKE_SECRET_TOKEN" not in ctx.env  # the governance policy is applied first
+    assert run.captures == {"ip": "10.0.0.7"}
+    assert "t0k3n-value" not in project.files_text()  # the request is redacted when recorded
+
+
+def test_blocked_commands_never_reach_the_executor(project, fake_cli):
+    project.write(
+        "g.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: g, kind: composable, governance: {denied_commands: [rm]}}
+        steps:
+          - {id: wipe, type: cli, continue_on_fail: true, with: {argv: [rm, -rf, /data]}}
+          - {id: look, type: cli, with: {argv: [ls, /data]}}
+        """,
+    )
+    fake_cli.on("look", output("x\n"))
+    run = project.run("g.runbook.yaml", executors={"cli": fake_cli}).final
+    assert fake_cli.argvs() == [["ls", "/data"]]
+    assert [(s.step_id, s.status) for s in run.steps] == [("wipe", "failed"), ("look", "passed")]
+    assert "'rm' is in denied_commands" in events(run, "governance_blocked")[0]["data"]["reason"]

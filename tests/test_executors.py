@@ -49,7 +49,9 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def http_url():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(  # a short poll: shutting down waits for one
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -90,7 +92,7 @@ def test_http_captures_status_headers_and_jsonpath(project, http_url):
     [
         ("/error", "{code: status_code}", "assertion status_code failed: expected 200, got 503"),
         ("/garbage", "{h: $.status}", "the body is not JSON"),
-        ("/slow", "{code: status_code}", "timed out after 1s"),
+        ("/slow", "{code: status_code}", "timed out after 0.3s"),
     ],
 )
 def test_http_faults_are_recorded_failures(project, http_url, path, capture, fragment):
@@ -102,7 +104,7 @@ def test_http_faults_are_recorded_failures(project, http_url, path, capture, fra
         steps:
           - id: call
             type: http
-            timeout: 1s
+            timeout: 300ms
             http: {{url: "{http_url}{path}"}}
             capture: {capture}
             assertions: [{{status_code: 200}}]

@@ -10,7 +10,7 @@ from gert.incident import IncidentError
 from gert.incident.local import LocalProvider
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
-from helpers import gert
+from helpers import FakeCli, gert, output, record_waits
 
 
 def provider(project) -> LocalProvider:  # type: ignore[no-untyped-def]
@@ -139,16 +139,22 @@ class Flaky:
         }
 
 
+def counted() -> FakeCli:
+    """ONE's command, answering as it would without a process (posting needs no process)."""
+    return FakeCli().on("count", output("failures=1 token=none\n"))
+
+
 def _engine(project, prov):  # type: ignore[no-untyped-def]
-    from gert.engine import Engine
-    from gert.project import open_project
+    from gert.engine import default_executors
 
-    return Engine(open_project(project.root), provider=prov)
+    return project.engine(provider=prov, executors={**default_executors(), "cli": counted()})
 
 
-def test_posting_is_retried_then_recorded_without_changing_the_exit_code(incident):
+def test_posting_is_retried_then_recorded_without_changing_the_exit_code(incident, monkeypatch):
     from gert.engine import Options
+    from gert.incident import posting
 
+    waits = record_waits(monkeypatch, posting)  # the back-off between attempts, not waited
     incident.write("triage.runbook.yaml", ONE)
     flaky = Flaky(failures=2)
     chain = _engine(incident, flaky).run(
@@ -157,6 +163,7 @@ def test_posting_is_retried_then_recorded_without_changing_the_exit_code(inciden
     assert (
         flaky.calls == 3 and chain.posted["entry_id"] == "entry-3" and chain.posted["attempts"] == 3
     )
+    assert len(waits) == 2 and 0 < waits[0] < waits[1]  # a wait before each retry, growing
     down = Flaky(failures=99)
     chain = _engine(incident, down).run(
         incident.root / "triage.runbook.yaml", Options(incident_id="747870160")
@@ -179,11 +186,12 @@ def test_posting_is_retried_then_recorded_without_changing_the_exit_code(inciden
 
 def test_no_post_and_post_off(incident):
     incident.write("triage.runbook.yaml", ONE)
-    incident.run("triage.runbook.yaml", incident_id="747870160", post=False)
-    assert gert_entries(incident) == []
+    cli = {"cli": counted()}
+    chain = incident.run("triage.runbook.yaml", executors=cli, incident_id="747870160", post=False)
+    assert chain.final.state == "needs_rca" and gert_entries(incident) == []
     incident.config("record: 'off'\nincident: {provider: local, post: 'off'}\n")
-    incident.run("triage.runbook.yaml", incident_id="747870160")
-    assert gert_entries(incident) == []
+    chain = incident.run("triage.runbook.yaml", executors=cli, incident_id="747870160")
+    assert chain.final.state == "needs_rca" and gert_entries(incident) == []
 
 
 def test_failures_and_chain_errors_are_posted_too(incident):

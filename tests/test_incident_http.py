@@ -21,7 +21,7 @@ from gert.incident.http import (
     WebhookProvider,
 )
 from gert.incident.posting import send
-from helpers import gert
+from helpers import gert, record_waits
 
 
 class Vendor:
@@ -70,7 +70,9 @@ class Vendor:
                 pass
 
         self.server = Quiet(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(  # a short poll: shutting down waits for one
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def route(self, method: str, path: str, *answers: tuple) -> None:
@@ -359,6 +361,9 @@ def test_mcp_provider_reaches_the_incident_through_tools(project, tmp_path, monk
 def test_a_provider_that_is_down_or_slow(vendor, monkeypatch):
     import socket
 
+    from gert.incident import http
+
+    waits = record_waits(monkeypatch, http)  # the back-off between attempts, not waited
     monkeypatch.setenv("GH_TOKEN", "t")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -370,12 +375,13 @@ def test_a_provider_that_is_down_or_slow(vendor, monkeypatch):
     assert not result.posted and result.attempts == 2 and "failed" in result.error
     vendor.route("GET", "/repos/a/b/issues/2", (200, {"title": "slow"}, {"X-Sleep": "2"}))
     slow = GitHubProvider(
-        {"base_url": vendor.url, "repo": "a/b", "token_env": "GH_TOKEN", "timeout": 0.5}
+        {"base_url": vendor.url, "repo": "a/b", "token_env": "GH_TOKEN", "timeout": 0.2}
     )
     start = time.monotonic()
-    with pytest.raises(IncidentError, match=r"timed out after 0\.5s"):
+    with pytest.raises(IncidentError, match=r"timed out after 0\.2s"):
         slow.get("2")
-    assert time.monotonic() - start < 5  # three attempts of 0.5 s plus short waits
+    assert time.monotonic() - start < 5  # three attempts of 0.2 s, not three of 2 s
+    assert len(waits) == 2  # three attempts: a wait before each retry
 
 
 def test_incident_show_asks_a_remote_provider(vendor, project, monkeypatch):
