@@ -276,9 +276,10 @@ def history(store: Any, signature_id: str, runbook: str) -> list[tuple[str, str]
 def histories(project: Project, found: list[Match]) -> dict[str, str]:
     """How earlier chains started from each matched signature ended, described, by signature
     ID (signatures without a runbook left out; nothing when nothing has run here yet)."""
-    if not (project.root / ".runbook" / "index.sqlite").exists():
+    from gert.store import index_path, open_store
+
+    if not index_path(project.root).exists():
         return {}
-    from gert.store import open_store
 
     store = open_store(project)
     try:

@@ -153,9 +153,9 @@ def terminal(as_json: bool) -> Console:
 def run_index() -> RunIndex:
     """The project's run index (read without loading gert.yaml)."""
     from gert.project import find_root
-    from gert.store.index import RunIndex
+    from gert.store import open_index
 
-    return RunIndex(find_root() / ".runbook" / "index.sqlite")
+    return open_index(find_root())
 
 
 # ------------------------------------------------------------------ chains

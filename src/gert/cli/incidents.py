@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -229,13 +228,17 @@ def postmortem(
     """
     from gert import postmortem as pmod
     from gert.console import interactive
+    from gert.errors import InvalidError
     from gert.incident import IncidentError
     from gert.incident.providers import get_with_timeline
     from gert.project import open_project
     from gert.store import open_store
 
     project = open_project()
-    given = _postmortem_answers(answers_file, pmod.QUESTIONS)
+    given: dict[str, Any] = {}
+    if answers_file:
+        with usage_errors(InvalidError):
+            given = pmod.load_answers(answers_file)
     with click_errors(IncidentError):
         incident = get_with_timeline(project, incident_id)
     ask = None if no_input or not interactive() else _ask
@@ -251,21 +254,6 @@ def postmortem(
             click.echo(f"wrote {_shown(rendered)}")
     for flagged in pm.blame:
         click.echo(f"blameless check: restate without blame: {flagged}", err=True)
-
-
-def _postmortem_answers(path: str | None, questions: Collection[str]) -> dict[str, Any]:
-    """The --answers file: answers to some of the questions ({} without one)."""
-    if not path:
-        return {}
-    from gert.errors import InvalidError
-    from gert.load import load_mapping
-
-    with usage_errors(InvalidError):
-        return load_mapping(
-            path,
-            f"answers are a mapping of {', '.join(questions)}",
-            lambda data: set(data) <= set(questions),
-        )
 
 
 def _ask(question: str, options: list[str]) -> str:

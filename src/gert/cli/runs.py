@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 
@@ -35,14 +33,14 @@ def verify(runs: tuple[str, ...], key_env: str | None) -> None:
     """
     import os
 
-    from gert.store import verify_trace
+    from gert.store import find_run, verify_trace
 
     if key_env and key_env not in os.environ:
         raise click.UsageError(f"environment variable {key_env} is not set")
     key = os.environ[key_env].encode() if key_env else None
     bad = 0
     for ref in runs:
-        folder = _run_folder(ref)
+        folder = find_run(ref)
         manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
         report = verify_trace(folder.trace_path, key, manifest)
         if report.ok:
@@ -56,20 +54,6 @@ def verify(runs: tuple[str, ...], key_env: str | None) -> None:
         for note in report.notes:
             click.echo(f"  note: {note}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
-
-
-def _run_folder(ref: str) -> Any:
-    """The run folder RUN names: a trace.jsonl, a run folder, or a run ID of this project."""
-    from gert.project import open_project
-    from gert.store import RunFolder
-
-    path = Path(ref)
-    if path.name == "trace.jsonl":
-        path = path.parent
-    if not path.is_dir():
-        project = open_project()
-        path = project.resolve(project.config.runs_dir) / ref
-    return RunFolder(path)
 
 
 @click.group()

@@ -246,6 +246,18 @@ def related_incidents(store: Any, incident_id: str, runs: list[RunFacts]) -> lis
     return [(other, "; ".join(why)) for other, why in ranked]
 
 
+def load_answers(path: str | Path) -> dict[str, Any]:
+    """An ``--answers`` file: answers to some of the five questions (raises InvalidError
+    naming the file when it holds anything else)."""
+    from gert.load import load_mapping
+
+    return load_mapping(
+        path,
+        f"answers are a mapping of {', '.join(QUESTIONS)}",
+        lambda data: set(data) <= set(QUESTIONS),
+    )
+
+
 def answer_questions(
     incident: dict[str, Any],
     given: dict[str, Any],

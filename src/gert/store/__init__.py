@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from gert.store.base import RunHandle, Store
 from gert.store.files import EphemeralStore, FileStore, RunFolder, new_run_id
-from gert.store.index import RunRow, chains
+from gert.store.index import RunIndex, RunRow, chains
 from gert.store.manifest import RunManifest
 from gert.store.trace import TraceWriter, VerifyReport, read_events, verify_trace
 
@@ -29,7 +29,11 @@ __all__ = [
     "TraceWriter",
     "VerifyReport",
     "chains",
+    "find_run",
+    "incidents_dir",
+    "index_path",
     "new_run_id",
+    "open_index",
     "open_store",
     "read_events",
     "verify_trace",
@@ -39,9 +43,31 @@ __all__ = [
 def open_store(project: Project) -> Store:
     """The store of a project, as ``gert.yaml`` configures it (files + SQLite by default):
     run folders under ``runs_dir``, the index and local incidents under ``.runbook/``."""
-    return FileStore(
-        project.resolve(project.config.runs_dir), project.root / ".runbook" / "index.sqlite"
-    )
+    return FileStore(project.resolve(project.config.runs_dir), index_path(project.root))
+
+
+def index_path(root: Path) -> Path:
+    """Where the run index of the project at *root* lives (``.runbook/index.sqlite``)."""
+    return root / ".runbook" / "index.sqlite"
+
+
+def open_index(root: Path) -> RunIndex:
+    """The run index of the project at *root*, read without loading ``gert.yaml`` (fast
+    listing for ``gert runs list`` and ``gert incident show``)."""
+    return RunIndex(index_path(root))
+
+
+def find_run(ref: str, project: Project | None = None) -> RunFolder:
+    """The run *ref* names: a ``trace.jsonl``, a run folder, or a run ID of the project."""
+    path = Path(ref)
+    if path.name == "trace.jsonl":
+        path = path.parent
+    if not path.is_dir():
+        from gert.project import open_project
+
+        project = project or open_project()
+        path = project.resolve(project.config.runs_dir) / ref
+    return RunFolder(path)
 
 
 def incidents_dir(project: Project) -> Path:
