@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
 from helpers import children, gert, gert_process, start_gert, wait_for
@@ -89,6 +91,7 @@ def test_exit_codes(project):
     assert r.returncode == 2 and "no incident nope" in r.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_step_records_it_and_exits_130(project):
     project.write(
         "long.runbook.yaml",
@@ -115,6 +118,7 @@ def test_ctrl_c_stops_the_step_records_it_and_exits_130(project):
     assert verify_trace(folder.trace_path, manifest=m).ok
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_runs_no_completed_step_twice(project, tmp_path):
     counter = tmp_path / "first-ran"
     go = tmp_path / "go"
@@ -189,6 +193,7 @@ def test_example_triage_chain_end_to_end(tmp_path):
     assert "└─ IsReplicaInBuild  resolved" in show.stdout
 
 
+@pytest.mark.slow
 def test_resume_a_killed_child_continues_the_chain(project, tmp_path):
     go = tmp_path / "go-mid"
     project.write(
@@ -248,6 +253,7 @@ def test_resume_a_killed_child_continues_the_chain(project, tmp_path):
     assert RunFolder(final[0]).read_manifest()["parent_run_id"] == runs["mid"].run_id
 
 
+@pytest.mark.slow
 def test_manifest_is_current_while_the_run_goes(project, tmp_path):
     go = tmp_path / "go-now"
     project.write(
@@ -312,6 +318,7 @@ def test_json_output_is_redacted_and_traces_are_signed_with_the_configured_key(p
     assert bad.returncode == 1 and "hmac does not match" in bad.stdout
 
 
+@pytest.mark.slow
 def test_an_interrupted_chain_is_saved_as_a_scenario_marked_interrupted(project):
     project.config("record: auto\n")
     project.write(

@@ -128,6 +128,7 @@ def _transcript(text: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", CONSOLE)
 def test_readme_console_transcripts(text, tmp_path):
     import glob

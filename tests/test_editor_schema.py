@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# The YAML language server runs in Node.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = (
     ROOT

@@ -160,6 +160,7 @@ def test_step_failure_ends_run_unless_continue_on_fail_and_retry(project, tmp_pa
     assert manifest(run)["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_process_group(project, tmp_path):
     pidfile = tmp_path / "child.pid"
     project.write(
@@ -183,6 +184,7 @@ def test_timeout_kills_the_process_group(project, tmp_path):
     wait_for(lambda: not alive(child), timeout=10, what=f"process {child} to die")
 
 
+@pytest.mark.slow
 def test_flooding_output_is_capped_but_recorded(project):
     project.write(
         "f.runbook.yaml",
@@ -574,6 +576,7 @@ def test_invoke_runs_inline_with_gate_and_capture_mapping(project):
     assert "after" not in [s.step_id for s in run.steps]
 
 
+@pytest.mark.slow
 def test_sql_tool_against_real_postgresql(project, postgres_url):
     import psycopg
 

@@ -152,6 +152,7 @@ def _jsonrpc_tool(project) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+@pytest.mark.slow
 def test_jsonrpc_tool_keeps_one_process_and_restarts_after_a_crash(project):
     _jsonrpc_tool(project)
     project.write(
@@ -183,6 +184,7 @@ def test_jsonrpc_tool_keeps_one_process_and_restarts_after_a_crash(project):
     assert s3["attempts"][0]["request"]["restarted"] is True
 
 
+@pytest.mark.slow
 def test_mcp_tool_through_the_official_sdk(project):
     project.write(
         "tools/inc.tool.yaml",

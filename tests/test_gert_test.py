@@ -156,6 +156,7 @@ def test_capture_expectations(want, got, ok):
     assert capture_matches(want, got) is ok
 
 
+@pytest.mark.slow
 def test_parallel_and_sequential_runs_agree(tmp_path):
     import importlib.util
 

@@ -237,6 +237,7 @@ def test_servicenow_work_note(vendor, monkeypatch):
     assert patch["method"] == "PATCH" and json.loads(patch["body"]) == {"work_notes": ENTRY["text"]}
 
 
+@pytest.mark.slow
 def test_429_retry_after_is_honoured_then_posted_once(vendor, monkeypatch):
     monkeypatch.setenv("GH_TOKEN", "t")
     vendor.route(
@@ -326,6 +327,7 @@ def test_exec_binds_inputs_from_pagerduty_and_posts_there(vendor, project, monke
     assert note.startswith("[gert] Runbook execution completed\nRunbook: t\n")
 
 
+@pytest.mark.slow
 def test_mcp_provider_reaches_the_incident_through_tools(project, tmp_path, monkeypatch):
     import sys
     from pathlib import Path
@@ -358,6 +360,7 @@ def test_mcp_provider_reaches_the_incident_through_tools(project, tmp_path, monk
         McpProvider({"command": [sys.executable, str(server)]}).get("missing")
 
 
+@pytest.mark.slow
 def test_a_provider_that_is_down_or_slow(vendor, monkeypatch):
     import socket
 

@@ -122,6 +122,7 @@ _data = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(st.dictionaries(_keys, _data, max_size=6))
 @example({"a:": ["b:", "x ", " y", "a: b", "c #d", "abc\n", "null", "~", "True", "1e3"]})

@@ -231,6 +231,7 @@ def test_html_is_a_standalone_page_with_the_chain_drawn(incident, tmp_path):
     assert "tok-zz99yy88" not in html and "<table>" in html
 
 
+@pytest.mark.slow
 def test_pdf_renders_to_pages(incident, tmp_path):
     import subprocess
 

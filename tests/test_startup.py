@@ -5,6 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+# Each test starts a fresh interpreter: what importing gert.cli pulls in is the point.
+pytestmark = pytest.mark.slow
+
 HEAVY = [
     "pydantic",
     "rich",

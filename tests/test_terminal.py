@@ -10,8 +10,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from gert.store import RunFolder
 from gert.store.trace import read_events
+
+# A real gert process on a pseudo-terminal.
+pytestmark = pytest.mark.slow
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

@@ -251,6 +251,7 @@ def test_project_config_is_validated():
     ]
 
 
+@pytest.mark.slow
 def test_simple_jsonpath_fast_path_agrees_with_the_library():
     import jsonpath
     from hypothesis import given, settings
