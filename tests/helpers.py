@@ -176,15 +176,28 @@ def alive(pid: int) -> bool:
     return fields is not None and fields[0] not in ("Z", "X")
 
 
-def children(pid: int) -> list[int]:
-    """The live child processes of *pid*."""
+def children(pid: int, command: str | None = None) -> list[int]:
+    """The live child processes of *pid* (only those running *command*, when given)."""
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
-            if fields is not None and fields[1] == str(pid) and fields[0] not in ("Z", "X"):
+            if (
+                fields is not None
+                and fields[1] == str(pid)
+                and fields[0] not in ("Z", "X")
+                and (command is None or command_of(int(entry.name)) == command)
+            ):
                 out.append(int(entry.name))
     return out
+
+
+def command_of(pid: int) -> str | None:
+    """The name of the program a process runs (once it has exec'd it)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
 
 
 # ------------------------------------------------------------------ real Mermaid

@@ -14,7 +14,7 @@ import pytest
 
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
-from helpers import children, gert, gert_process, start_gert, wait_for
+from helpers import alive, children, command_of, gert, gert_process, start_gert, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,16 +25,17 @@ def only_run(root: Path) -> RunFolder:
     return RunFolder(runs[0])
 
 
-def step_process(proc: subprocess.Popen[str]) -> int:
-    """The pid of the step's command once gert has started it (its only child)."""
-    [pid] = wait_for(lambda: children(proc.pid), what="the step's process")
+def step_process(proc: subprocess.Popen[str], command: str) -> int:
+    """The pid of the step's command once gert has started it (its only child running it)."""
+    [pid] = wait_for(lambda: children(proc.pid, command), what=f"the step's {command}")
     return pid
 
 
-def kill_group(pid: int) -> None:
-    """Stop a step's command left behind by a killed gert (it leads its own group)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+def kill_group(pid: int, command: str) -> None:
+    """Stop a step's command that gert left behind (it leads its own process group)."""
+    if alive(pid) and command_of(pid) == command:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def started(folder_root: Path, step_id: str) -> bool:
@@ -105,9 +106,10 @@ def test_ctrl_c_stops_the_step_records_it_and_exits_130(project):
     )
     proc = start_gert("exec", "long.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "hang"))
-    step_process(proc)  # `sleep 60` runs
+    step = step_process(proc, "sleep")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 130
+    kill_group(step, "sleep")  # only if gert left it behind
     folder = only_run(project.root)
     m = folder.read_manifest()
     assert m["status"] == "interrupted"
@@ -135,12 +137,12 @@ def test_kill_9_then_resume_runs_no_completed_step_twice(project, tmp_path):
     )
     proc = start_gert("exec", "r.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "wait"))
-    orphan = step_process(proc)
+    orphan = step_process(proc, "sh")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     folder = only_run(project.root)
     assert folder.read_manifest()["status"] == "running"  # a truthful manifest after a crash
-    kill_group(orphan)  # the orphaned step process
+    kill_group(orphan, "sh")  # the orphaned step process
     go.write_text("")
     r = gert_process("resume", folder.run_id, "--json", cwd=project.root)
     assert r.returncode == 0, r.stderr
@@ -227,10 +229,10 @@ def test_resume_a_killed_child_continues_the_chain(project, tmp_path):
     )
     proc = start_gert("exec", "triage.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "wait"))
-    orphan = step_process(proc)
+    orphan = step_process(proc, "sh")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    kill_group(orphan)
+    kill_group(orphan, "sh")
     go.write_text("")
     runs = {
         RunFolder(p).read_manifest()["runbook_name"]: RunFolder(p)
@@ -333,9 +335,10 @@ def test_an_interrupted_chain_is_saved_as_a_scenario_marked_interrupted(project)
     )
     proc = start_gert("exec", "long.runbook.yaml", cwd=project.root)
     wait_for(lambda: started(project.root, "hang"))
-    step_process(proc)  # `sleep 60` runs
+    step = step_process(proc, "sleep")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 130
+    kill_group(step, "sleep")  # only if gert left it behind
     saved = list((project.root / "scenarios").rglob("scenario.yaml"))
     assert len(saved) == 1 and "status: interrupted" in saved[0].read_text()
     assert (saved[0].parent / "runs" / "01-long" / "steps" / "001-first.json").is_file()
