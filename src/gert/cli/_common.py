@@ -175,7 +175,6 @@ def run_chain(
     """
     from gert.console import Progress, TerminalPrompter, interactive, print_summary
     from gert.engine import Engine, Options
-    from gert.incident import IncidentError
 
     console = console or terminal(as_json)
     chosen = Options(
@@ -186,8 +185,9 @@ def run_chain(
     try:
         with Engine(project) as engine:
             chain = start(engine, chosen)
-    except (IncidentError, FileNotFoundError) as e:
-        # an incident or a run that cannot be had is bad input here (exit 2)
+    except FileNotFoundError as e:  # a file that cannot be had is bad input here (exit 2)
+        if isinstance(e, GertError):
+            raise
         raise InvalidError(str(e)) from e
     if as_json:
         echo_json(chain.to_dict(project.root))

@@ -11,7 +11,7 @@ from typing import Any
 from gert.engine.inputs import InputsMissing, resolve_inputs
 from gert.engine.results import ChainResult, Options, RunResult
 from gert.engine.run import Resumed, Run
-from gert.errors import ChainError, InvalidError
+from gert.errors import EXIT_INVALID, ChainError, InvalidError
 from gert.executors import Executor
 from gert.executors.modes import Executors
 from gert.incident import IncidentError, Provider
@@ -21,6 +21,7 @@ from gert.store import Store, open_store
 from gert.validate import RunbookInvalid, Validator, load_runbook
 
 MODES = ("real", "dry-run", "replay")
+KINDS = ("cli", "http", "tool", "manual")  # step kinds with an executor (invoke is the engine's)
 
 
 class ResumeRefused(InvalidError):
@@ -64,7 +65,13 @@ class Engine:
         self.project = project
         self.config = project.config
         self.store = store or open_store(project)
-        self.executors = executors if executors is not None else default_executors()
+        unknown = sorted(set(executors or {}) - set(KINDS))
+        if unknown:
+            raise InvalidError(
+                f"no step kind {', '.join(unknown)}; executors are given for {', '.join(KINDS)}"
+            )
+        # The kinds given replace the real ones; the others stay real.
+        self.executors = {**default_executors(), **(executors or {})}
         self._provider = provider
         self.validator = Validator(project)
         self._checked: dict[tuple[str, int], Any] = {}
@@ -129,11 +136,17 @@ class Engine:
         root's inputs cannot be resolved (nothing has run then).
         """
         if options.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+            raise InvalidError(f"mode must be one of {', '.join(MODES)}, not {options.mode!r}")
         checked = self.load(runbook)
         if options.mode == "replay":  # everything comes from the recording, nothing live
             if options.scenario is None:
-                raise ValueError("replay needs a scenario")
+                raise InvalidError("replay needs a scenario (Options.scenario: its folder)")
+            if isinstance(options.scenario, str | Path):
+                from gert.scenario import load_scenario
+
+                options = dataclasses.replace(
+                    options, scenario=load_scenario(Path(options.scenario))
+                )
             incident = options.scenario.incident
             options = dataclasses.replace(
                 options, variables={**options.scenario.inputs, **options.variables}
@@ -317,12 +330,15 @@ class Engine:
             return None
         try:
             return self.provider.get(incident_id)
-        except IncidentError:
+        except IncidentError as e:
+            e.exit_code = EXIT_INVALID  # the run cannot start: the incident given is unusable
             raise
         except Exception as e:  # a provider that is down or answers nonsense
-            raise IncidentError(
+            error = IncidentError(
                 f"incident {incident_id}: {self.provider.name} provider failed: {e}"
-            ) from None
+            )
+            error.exit_code = EXIT_INVALID
+            raise error from None
 
     def _child(
         self, parent: Run, nxt: dict[str, Any], options: Options, incident: dict[str, Any] | None

@@ -153,9 +153,13 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def verify_trace(
-    path: Path, key: bytes | None = None, manifest: dict[str, Any] | None = None
+    path: str | Path, key: bytes | None = None, manifest: dict[str, Any] | None = None
 ) -> VerifyReport:
-    """Check a trace's hash chain: any edited, removed, inserted or reordered line shows."""
+    """Check a trace's hash chain: any edited, removed, inserted or reordered line shows.
+
+    With the run's *manifest*, a trace cut short (lines removed from its end) shows too.
+    """
+    path = Path(path)
     report = VerifyReport(path=path)
     if not path.is_file():
         report.problems.append(f"{path}: no trace file")
