@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gert.store.manifest import RunManifest
 from gert.util import parse_iso
 
 SCHEMA = """
@@ -88,35 +89,30 @@ class RunRow:
 
 def row_from_manifest(manifest: dict[str, Any], folder: Path) -> tuple[Any, ...]:
     """The index row of a run manifest."""
-    outcome = manifest.get("outcome") or {}
-    status = str(manifest.get("status", ""))
-    state = str(outcome.get("state") or status)
+    m = RunManifest.from_dict(manifest)
     duration = None
-    if manifest.get("started_at") and manifest.get("ended_at"):
+    if m.started_at and m.ended_at:
         try:
-            duration = (
-                parse_iso(manifest["ended_at"]) - parse_iso(manifest["started_at"])
-            ).total_seconds() * 1000
+            duration = (parse_iso(m.ended_at) - parse_iso(m.started_at)).total_seconds() * 1000
         except ValueError:
             duration = None
-    summary = manifest.get("steps_summary") or {}
     return (
-        str(manifest.get("run_id", folder.name)),
-        str(manifest.get("icm_id") or manifest.get("incident_id") or ""),
-        str(manifest.get("runbook", "")),
-        str(manifest.get("runbook_name", "")),
-        str(manifest.get("parent_run_id", "")),
-        status,
-        state,
-        str(outcome.get("recommendation", "")),
-        str(manifest.get("chain_error", "")),
-        str(manifest.get("mode", "")),
-        str(manifest.get("actor", "")),
-        str(manifest.get("started_at", "")),
-        str(manifest.get("ended_at", "")),
+        m.run_id or folder.name,
+        m.incident_id,
+        m.runbook,
+        m.runbook_name,
+        m.parent_run_id,
+        m.status,
+        m.state,
+        str(m.outcome.get("recommendation", "")),
+        m.chain_error,
+        m.mode,
+        m.actor,
+        m.started_at,
+        m.ended_at,
         duration,
-        int(summary.get("total", 0)),
-        int(summary.get("failed", 0)),
+        m.steps_summary.get("total", 0),
+        m.steps_summary.get("failed", 0),
         str(folder),
     )
 
