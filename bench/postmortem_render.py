@@ -13,10 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from gert import postmortem, postmortem_formats
-from gert.engine import Engine, Options, open_store
+from gert import postmortem
+from gert.engine import Engine, Options
 from gert.incident.local import LocalProvider
+from gert.postmortem import formats as postmortem_formats
 from gert.project import open_project
+from gert.store import open_store
 from gert.store.trace import read_events
 
 
