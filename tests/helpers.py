@@ -282,11 +282,10 @@ class ProjectDir:
         return Engine(open_project(self.root), **parts)
 
     def run(self, rel: str, *, executors: dict[str, Any] | None = None, **options):  # type: ignore[no-untyped-def]
-        """Run a runbook; *executors* replace the real ones by step kind."""
-        from gert.engine import Options, default_executors
+        """Run a runbook; *executors* replace the real ones of their step kinds."""
+        from gert.engine import Options
 
-        parts = {"executors": {**default_executors(), **executors}} if executors else {}
-        with self.engine(**parts) as engine:
+        with self.engine(executors=executors) as engine:
             return engine.run(self.root / rel, Options(**options))
 
     def files_text(self, under: str = ".runbook") -> str:

@@ -145,9 +145,7 @@ def counted() -> FakeCli:
 
 
 def _engine(project, prov):  # type: ignore[no-untyped-def]
-    from gert.engine import default_executors
-
-    return project.engine(provider=prov, executors={**default_executors(), "cli": counted()})
+    return project.engine(provider=prov, executors={"cli": counted()})
 
 
 def test_posting_is_retried_then_recorded_without_changing_the_exit_code(incident, monkeypatch):
