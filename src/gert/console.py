@@ -3,14 +3,17 @@ that asks the engineer for manual evidence. A surface module: only the CLI impor
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.panel import Panel
 
 from gert.engine import ChainResult
+from gert.util import shorten
 
 ICONS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]–[/]"}
 STATE_STYLE = {
@@ -36,50 +39,74 @@ class Progress:
         c = self.console
         if type_ == "run_started":
             parent = (
-                f"  [dim](chained from {data['parent_run_id']})[/]"
+                f"  [dim](chained from {plain(data['parent_run_id'])})[/]"
                 if data.get("parent_run_id")
                 else ""
             )
             c.print(
-                f"[bold]▶ {data['runbook']}[/]  [dim]run {data['run_id']} · {data['mode']}[/]{parent}"
+                f"[bold]▶ {plain(data['runbook'])}[/]  [dim]run {plain(data['run_id'])} · {plain(data['mode'])}[/]{parent}"
             )
         elif type_ == "step_completed":
-            caps = " ".join(f"{k}={_short(v)}" for k, v in (data.get("captures") or {}).items())
-            err = f"  [red]{data['error']}[/]" if data.get("error") else ""
+            caps = " ".join(
+                f"{plain(k)}={_short(v)}" for k, v in (data.get("captures") or {}).items()
+            )
+            err = f"  [red]{plain(data['error'], one_line=True)}[/]" if data.get("error") else ""
             tries = f", {data['attempts']} attempts" if data.get("attempts", 1) > 1 else ""
             c.print(
-                f"  {ICONS.get(data['status'], '?')} {data['step_id']}  "
+                f"  {ICONS.get(data['status'], '?')} {plain(data['step_id'])}  "
                 f"[dim]({data['duration_ms']:.0f} ms{tries})[/]  {caps}{err}",
                 highlight=False,
             )
         elif type_ == "step_skipped":
             c.print(
-                f"  {ICONS['skipped']} {data['step_id']}  [dim]skipped: {data['reason']}[/]",
+                f"  {ICONS['skipped']} {plain(data['step_id'])}  [dim]skipped: {plain(data['reason'], one_line=True)}[/]",
                 highlight=False,
             )
         elif type_ == "governance_blocked":
             c.print(
-                f"  [red]⛔ blocked[/] {' '.join(data['argv'])}: {data['reason']}", highlight=False
+                f"  [red]⛔ blocked[/] {plain(' '.join(data['argv']), one_line=True)}: {plain(data['reason'])}",
+                highlight=False,
             )
         elif type_ == "condition_warning":
-            c.print(f"  [yellow]! {data['warning']}[/]", highlight=False)
+            c.print(f"  [yellow]! {plain(data['warning'], one_line=True)}[/]", highlight=False)
         elif type_ == "outcome_reached":
             style = STATE_STYLE.get(data["state"], "white")
             c.print(
-                f"  → outcome [{style}]{data['state']}[/]: {data.get('recommendation', '')}",
+                f"  → outcome [{style}]{plain(data['state'])}[/]: {plain(data.get('recommendation', ''))}",
                 highlight=False,
             )
         elif type_ == "chain_started":
-            c.print(f"  ⇢ chaining to [bold]{data['file']}[/]", highlight=False)
+            c.print(
+                f"  ⇢ chaining to [bold]{plain(data['file'], one_line=True)}[/]", highlight=False
+            )
         elif type_ == "chain_error":
-            c.print(f"  [red]✗ chain error:[/] {data['error']}", highlight=False)
+            c.print(f"  [red]✗ chain error:[/] {plain(data['error'])}", highlight=False)
         elif type_ == "run_interrupted":
             c.print("  [red]interrupted[/]")
 
 
-def _short(value: str, limit: int = 40) -> str:
-    value = value.replace("\n", "⏎")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+# C0 and C1 control characters except tab and newline: ANSI/OSC escape sequences start here.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """*text* with its control characters shown as ``\\xNN`` instead of acting on the
+    terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def plain(value: Any, *, one_line: bool = False) -> str:
+    """Text that came from outside (a step, an input, an incident) as the terminal may show
+    it: never markup (``[red]`` prints as written), control sequences made visible
+    (``\\x1b``), on one line when asked."""
+    text = visible(str(value))
+    if one_line:
+        text = text.replace("\n", "⏎")
+    return escape(text)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    return plain(shorten(str(value).replace("\n", "⏎"), limit))
 
 
 def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
@@ -90,7 +117,7 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
     console.print()
     console.print(
         f"[bold]Chain:[/] {len(chain.runs)} runbook{'s' * (len(chain.runs) != 1)}, {steps} step"
-        f"{'s' * (steps != 1)}, final state: [{style}]{state}[/]"
+        f"{'s' * (steps != 1)}, final state: [{style}]{plain(state)}[/]"
     )
     for r in chain.runs:
         try:
@@ -99,27 +126,28 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
             rel = r.folder
         style = STATE_STYLE.get(r.state, "white")
         console.print(
-            f"  {r.runbook}: [{style}]{r.state}[/]  [dim]evidence {rel}[/]",
+            f"  {plain(r.runbook)}: [{style}]{plain(r.state)}[/]  [dim]evidence {plain(rel)}[/]",
             highlight=False,
             soft_wrap=True,
         )
         if r.error:
-            console.print(f"    [red]{r.error}[/]", highlight=False)
+            console.print(f"    [red]{plain(r.error)}[/]", highlight=False)
     if chain.chain_error:
-        console.print(f"[red]chain error:[/] {chain.chain_error}", highlight=False)
+        console.print(f"[red]chain error:[/] {plain(chain.chain_error)}", highlight=False)
     if chain.posted.get("entry_id"):
         console.print(
-            f"[dim]posted to the incident ({chain.posted['provider']}, entry {chain.posted['entry_id']})[/]",
+            f"[dim]posted to the incident ({plain(chain.posted['provider'])}, entry {plain(chain.posted['entry_id'])})[/]",
             highlight=False,
         )
     elif chain.posted.get("error"):
         console.print(
-            f"[yellow]posting to the incident failed: {chain.posted['error']}[/]", highlight=False
+            f"[yellow]posting to the incident failed: {plain(chain.posted['error'])}[/]",
+            highlight=False,
         )
     if chain.scenario:
-        console.print(f"[dim]scenario saved: {chain.scenario}[/]", highlight=False)
+        console.print(f"[dim]scenario saved: {plain(chain.scenario)}[/]", highlight=False)
     if chain.scenario_error:
-        console.print(f"[yellow]{chain.scenario_error}[/]", highlight=False)
+        console.print(f"[yellow]{plain(chain.scenario_error)}[/]", highlight=False)
 
 
 class TerminalPrompter:
@@ -129,7 +157,10 @@ class TerminalPrompter:
         self.console = console
 
     def show(self, title: str, markdown: str) -> None:
-        self.console.print(Panel(Markdown(markdown or ""), title=title, border_style="cyan"))
+        # Markdown is the author's; values rendered into it may not move the cursor.
+        self.console.print(
+            Panel(Markdown(visible(markdown or "")), title=plain(title), border_style="cyan")
+        )
 
     def ask_text(self, prompt: str, default: str | None = None) -> str:
         import click
@@ -141,7 +172,8 @@ class TerminalPrompter:
 
         for i, (value, label) in enumerate(options, 1):
             self.console.print(
-                f"  {i}. {label}" + (f" [dim]({value})[/]" if label != value else "")
+                f"  {i}. {plain(label)}" + (f" [dim]({plain(value)})[/]" if label != value else ""),
+                highlight=False,
             )
         n = click.prompt(prompt, type=click.IntRange(1, len(options)), err=True)
         return options[n - 1][0]
@@ -149,7 +181,7 @@ class TerminalPrompter:
     def ask_checklist(self, prompt: str, items: list[str]) -> list[str]:
         import click
 
-        self.console.print(f"[bold]{prompt}[/]")
+        self.console.print(f"[bold]{plain(prompt)}[/]")
         return [item for item in items if click.confirm(f"  ☐ {item}", default=False, err=True)]
 
     def confirm(self, prompt: str) -> bool:

@@ -43,9 +43,12 @@ class RunRecorder:
         """Append an event to the trace and tell the observer."""
         event = self.trace.emit(type_, data, sync=sync)
         if self.observer:
-            self.observer(
-                type_, {**event["data"], "run_id": self.run_id, "runbook": self.runbook_name}
-            )
+            try:
+                self.observer(
+                    type_, {**event["data"], "run_id": self.run_id, "runbook": self.runbook_name}
+                )
+            except Exception:  # a display that breaks never changes the run: stop showing
+                self.observer = None
         return event
 
     def write_step(self, number: int, step_id: str, payload: dict[str, Any]) -> str:
