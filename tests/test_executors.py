@@ -30,6 +30,23 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/slow":
             time.sleep(3)
             self._send(200, {})
+        elif self.path in ("/slowdrip", "/forever", "/big"):
+            self.send_response(200)
+            self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+            try:
+                if self.path == "/big":  # 20 MiB, sent at once
+                    self.wfile.write(b"x" * (20 * 1024 * 1024))
+                    return
+                started = time.monotonic()
+                while time.monotonic() - started < 20:  # ends by itself, whatever the client
+                    if self.path == "/slowdrip":  # a byte every 0.1 s: each read is quick
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                    else:  # an endless stream as fast as it goes
+                        self.wfile.write(b"y" * 65536)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -239,3 +256,54 @@ def test_mcp_server_that_cannot_start(project):
     )
     run = project.run("b.runbook.yaml").final
     assert run.status == "failed" and "MCP server error" in run.steps[0].error
+
+
+def _http_step(project, url: str, timeout: str) -> object:
+    project.write(
+        "h.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: h, kind: composable}}
+        steps:
+          - id: call
+            type: http
+            timeout: {timeout}
+            http: {{url: "{url}"}}
+            capture: {{code: status_code}}
+        """,
+    )
+    started = time.monotonic()
+    run = project.run("h.runbook.yaml").final
+    return run, time.monotonic() - started
+
+
+def test_http_deadline_covers_the_whole_request(project, http_url):
+    # A server that sends a byte every 0.1 s answers every read in time; the step's
+    # timeout still bounds the whole request.
+    run, took = _http_step(project, f"{http_url}/slowdrip", "1s")
+    assert run.status == "failed"
+    assert "timed out after 1s" in run.steps[0].error
+    assert took < 4
+
+
+def test_http_body_is_capped_and_the_rest_counted(project, http_url):
+    from gert.executors import MAX_OUTPUT
+
+    run, _ = _http_step(project, f"{http_url}/big", "20s")
+    assert run.status == "completed", run.error
+    record = json.loads((run.folder / "steps" / "001-call.json").read_text())
+    attempt = record["attempts"][0]
+    assert len(attempt["body"]) == MAX_OUTPUT
+    assert attempt["truncated"] == {"body": 20 * 1024 * 1024 - MAX_OUTPUT}
+
+
+def test_an_endless_http_stream_ends_at_the_deadline(project, http_url):
+    run, took = _http_step(project, f"{http_url}/forever", "2s")
+    assert run.status == "failed"
+    assert "timed out after 2s" in run.steps[0].error
+    assert took < 6
+    record = json.loads((run.folder / "steps" / "001-call.json").read_text())
+    from gert.executors import MAX_OUTPUT
+
+    assert len(record["attempts"][0]["body"]) <= MAX_OUTPUT
+    assert record["attempts"][0]["truncated"]["body"] > 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gert.executors import StepContext, StepError, StepOutput
+from gert.executors import MAX_OUTPUT, StepContext, StepError, StepOutput
 from gert.model import parse_duration
 from gert.template import render, render_tree
 
@@ -50,19 +51,41 @@ class HttpExecutor:
         elif r.get("body") is not None:
             kwargs["content"] = request["body"] = r["body"]
         out = StepOutput(request=request)
+        # One deadline for the whole request: connecting, sending and reading the body (a
+        # server that drips a byte a second must not hold the run past it).
+        deadline = time.monotonic() + timeout
+        kept, dropped = bytearray(), 0
         try:
-            with httpx2.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-                response = client.request(r["method"], url, **kwargs)
+            with (
+                httpx2.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+                client.stream(r["method"], url, **kwargs) as response,
+            ):
+                out.status_code = response.status_code
+                out.headers = dict(response.headers)
+                for chunk in response.iter_bytes():
+                    room = MAX_OUTPUT - len(kept)
+                    kept += chunk[:room]
+                    dropped += max(0, len(chunk) - room)
+                    if time.monotonic() > deadline:
+                        raise httpx2.ReadTimeout("the whole request took too long")
+                encoding = response.charset_encoding or "utf-8"
         except httpx2.TimeoutException:
             out.timed_out = True
             out.error = f"HTTP request timed out after {timeout:g}s"
+            if kept or dropped:
+                out.body = bytes(kept).decode("utf-8", errors="replace")
+                out.truncated = {"body": dropped} if dropped else {}
             return out
         except httpx2.HTTPError as e:
             out.error = f"HTTP request failed: {_reason(e)}"
             return out
-        out.status_code = response.status_code
-        out.headers = dict(response.headers)
-        out.body = response.text
+        try:
+            out.body = bytes(kept).decode(encoding, errors="replace")
+        except LookupError:  # a charset Python does not know
+            out.body = bytes(kept).decode("utf-8", errors="replace")
+        if dropped:  # the first MAX_OUTPUT bytes are kept, the rest counted, as for commands
+            out.truncated = {"body": dropped}
+            return out
         with contextlib.suppress(ValueError):
             out.data, out.has_data = json.loads(out.body), True
         return out
