@@ -791,3 +791,23 @@ def test_blocked_commands_never_reach_the_executor(project, fake_cli):
     assert fake_cli.argvs() == [["ls", "/data"]]
     assert [(s.step_id, s.status) for s in run.steps] == [("wipe", "failed"), ("look", "passed")]
     assert "'rm' is in denied_commands" in events(run, "governance_blocked")[0]["data"]["reason"]
+
+
+def test_a_nul_byte_in_a_capture_fails_the_step_that_uses_it(project):
+    # A NUL can be captured (it is data) but cannot reach a command: the step that would
+    # pass it fails with a reason, and the run is recorded as failed, not as an error.
+    project.write(
+        "n.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: n, kind: composable}
+        steps:
+          - {id: make, type: cli, with: {argv: [printf, 'a\\000b']}, capture: {v: stdout}}
+          - {id: use, type: cli, with: {argv: [echo, "{{ .v }}"]}}
+        """,
+    )
+    run = project.run("n.runbook.yaml").final
+    assert run.status == "failed"
+    assert [s.status for s in run.steps] == ["passed", "failed"]
+    assert "argument 1 contains a NUL byte" in run.steps[1].error
+    assert (run.folder / "steps" / "002-use.json").is_file()

@@ -47,6 +47,15 @@ def run_command(
 ) -> StepOutput:
     """Run argv (no shell) and collect its output; never raises for the command's failures."""
     out = StepOutput(request={"argv": argv, **({"cwd": str(cwd)} if cwd else {})})
+    # A NUL cannot be passed to a program (C strings end there): say which value holds one.
+    for n, arg in enumerate(argv):
+        if "\0" in arg:
+            out.error = f"argument {n} contains a NUL byte, which no command can receive"
+            return out
+    for name, value in (env or {}).items():
+        if "\0" in name or "\0" in value:
+            out.error = f"environment variable {name!r} contains a NUL byte"
+            return out
     try:
         proc = subprocess.Popen(
             argv,
