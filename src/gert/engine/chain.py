@@ -278,6 +278,8 @@ class Engine:
         m = self.store.read_manifest(handle)
         if m.status not in ("running", "interrupted"):
             raise ResumeRefused(f"run {run_id} already finished ({m.status}); nothing to resume")
+        if not m.runbook:
+            raise ResumeRefused(f"run {run_id}: its manifest names no runbook; cannot resume")
         path = self.project.root / m.runbook
         checked = self.load(path)
         journal: dict[tuple[str, int], dict[str, Any]] = {}

@@ -17,6 +17,20 @@ if TYPE_CHECKING:
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
+def _read(path: Path) -> dict[str, Any]:
+    """An incident file; IncidentError naming the file when it is not an incident."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise IncidentError(f"{path}: not a readable incident file ({e})", final=True) from None
+    if not isinstance(data, dict) or not isinstance(data.get("timeline", []), list):
+        raise IncidentError(
+            f"{path}: not an incident (expected a JSON object with a timeline list)", final=True
+        )
+    data.setdefault("timeline", [])
+    return data
+
+
 class LocalProvider:
     """Incidents kept in the project, managed with ``gert incident create|…``."""
 
@@ -40,12 +54,12 @@ class LocalProvider:
                 f"no incident {incident_id} (create it with: gert incident create {incident_id} --title ...)",
                 final=True,
             )
-        return json.loads(path.read_text(encoding="utf-8"))
+        return _read(path)
 
     def find(self, incident_id: str) -> dict[str, Any] | None:
         """The incident as its file holds it, or None when there is no such file."""
-        path = self.folder / f"{incident_id}.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        path = self._path(incident_id)
+        return _read(path) if path.is_file() else None
 
     def _update(self, incident_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
         incident = self.get(incident_id)
@@ -92,7 +106,7 @@ class LocalProvider:
         """Every incident, newest first."""
         if not self.folder.is_dir():
             return []
-        items = [json.loads(p.read_text(encoding="utf-8")) for p in self.folder.glob("*.json")]
+        items = [_read(p) for p in sorted(self.folder.glob("*.json"))]
         return sorted(items, key=lambda i: i.get("created_at", ""), reverse=True)
 
     def create(

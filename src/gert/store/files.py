@@ -3,6 +3,7 @@ atomically, ``trace.jsonl``, ``steps/``) and a SQLite index over them."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gert.errors import NotFound
-from gert.store.index import RunIndex, RunRow
+from gert.store.index import IndexDamaged, RunIndex, RunRow
 from gert.store.manifest import RunManifest
 from gert.store.trace import TraceWriter, read_events
 from gert.util import slug, utc_now, write_atomic
@@ -123,7 +124,9 @@ class FileStore:
         """Write a run's manifest and (unless told not to) bring its index row up to date."""
         run.write_manifest(manifest, sync)
         if index:
-            self.index.record(manifest, run.path)
+            # The run folder is the truth; gert runs reindex recovers a damaged index.
+            with contextlib.suppress(IndexDamaged):
+                self.index.record(manifest, run.path)
 
     def read_manifest(self, run: RunFolder) -> RunManifest:
         """A run's manifest, typed."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gert.errors import GertError
 from gert.store.manifest import RunManifest
 from gert.util import parse_iso
 
@@ -117,6 +118,11 @@ def row_from_manifest(manifest: dict[str, Any], folder: Path) -> tuple[Any, ...]
     )
 
 
+class IndexDamaged(GertError):
+    """The index file cannot be read as a run index; ``gert runs reindex`` rebuilds it from
+    the run folders (which are the truth)."""
+
+
 class RunIndex:
     """The SQLite index of a project's runs."""
 
@@ -128,11 +134,23 @@ class RunIndex:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            db = sqlite3.connect(self.path, timeout=10)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as e:
+                db.close()
+                raise self.damaged(e) from None
+            self._db = db
         return self._db
+
+    def damaged(self, error: Exception) -> IndexDamaged:
+        """The error for an index that cannot be used."""
+        return IndexDamaged(
+            f"the run index {self.path} is damaged ({error}); "
+            "rebuild it from the run folders with: gert runs reindex"
+        )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -147,21 +165,30 @@ class RunIndex:
     def upsert(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert or replace many rows in one transaction."""
         marks = ", ".join("?" for _ in COLUMNS)
-        with self.db:
-            self.db.executemany(
-                f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", rows
-            )
+        try:
+            with self.db:
+                self.db.executemany(
+                    f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", rows
+                )
+        except sqlite3.DatabaseError as e:
+            raise self.damaged(e) from None
 
     def rebuild(self, folders: Iterable[Any]) -> int:
-        """Recreate the index from run folders; returns how many runs it holds."""
+        """Recreate the index from run folders; returns how many runs it holds. A damaged
+        index file is replaced."""
         rows = []
         for f in folders:
             try:
                 rows.append(row_from_manifest(f.read_manifest(), f.path))
             except Exception:  # a damaged manifest is skipped, not fatal to the rebuild
                 continue
-        with self.db:
-            self.db.execute("DELETE FROM runs")
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM runs")
+        except (IndexDamaged, sqlite3.DatabaseError):
+            self.close()
+            for suffix in ("", "-wal", "-shm"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
         self.upsert(rows)
         return len(rows)
 
@@ -198,7 +225,10 @@ class RunIndex:
         sql += " ORDER BY started_at DESC, run_id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [RunRow(*r) for r in self.db.execute(sql, args)]
+        try:
+            return [RunRow(*r) for r in self.db.execute(sql, args)]
+        except sqlite3.DatabaseError as e:
+            raise self.damaged(e) from None
 
 
 def chains(rows: list[RunRow]) -> list[list[tuple[int, RunRow]]]:
