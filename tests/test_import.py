@@ -273,3 +273,12 @@ def test_a_decision_about_a_known_input_becomes_a_condition(project):
     for env, state in (("staging", "resolved"), ("prod", "escalated")):
         chain = engine.run(path, Options(post=False, variables={"env": env}))
         assert chain.final.state == state, env
+
+
+def test_a_guide_that_is_not_utf8_is_a_clear_error(tmp_path):
+    guide = tmp_path / "latin1.md"
+    guide.write_bytes("# Guide\n\nCaf\xe9 r\xe9seau\n".encode("latin-1"))
+    ran = gert("import", str(guide), cwd=tmp_path)
+    assert "Traceback" not in ran.stderr
+    assert ran.returncode == 2
+    assert "latin1.md:3: not UTF-8 text" in ran.stderr

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gert.errors import InvalidError
 from gert.mermaid import Flowchart, MermaidError
 from gert.mermaid import parse as parse_mermaid
 from gert.util import slug as _slug
@@ -124,7 +125,14 @@ def sections(text: str) -> list[Section]:
 def import_guide(path: Path, display: str | None = None) -> Imported:
     """Import one guide; *display* is the path written into ``meta.source``."""
     raw = path.read_bytes()
-    text = raw.decode("utf-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise InvalidError(
+            f"{display or path.as_posix()}:{line}: not UTF-8 text ({e.reason} at byte {e.start}); "
+            "save the guide as UTF-8"
+        ) from None
     source = {"path": display or path.as_posix(), "sha256": hashlib.sha256(raw).hexdigest()}
     result = Imported()
     found = sections(text)
