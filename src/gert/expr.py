@@ -292,12 +292,24 @@ _COMPARE: dict[str, Callable[[object, object], bool]] = {
 # ------------------------------------------------------------------ parser
 
 
+# How deeply parentheses, lists, calls and negations may nest: far beyond any real
+# condition, and well inside Python's recursion limit.
+MAX_NESTING = 64
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
         self.names: list[tuple[str, int]] = []
+        self.depth = 0
+
+    def nest(self, tok: _Tok) -> None:
+        """One level deeper; a clear error past MAX_NESTING."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(f"nested more than {MAX_NESTING} levels deep", tok)
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -347,8 +359,9 @@ class _Parser:
 
     def not_(self) -> Fn:
         if self.at("op", "!"):
-            self.next()
+            self.nest(self.next())
             inner = self.not_()
+            self.depth -= 1
             return lambda env: not _truthy(inner(env))
         return self.compare()
 
@@ -403,10 +416,13 @@ class _Parser:
             s = _unquote(t.val)
             return lambda env: s
         if t.kind == "op" and t.val == "(":
+            self.nest(t)
             inner = self.or_()
             self.expect(")", "')'")
+            self.depth -= 1
             return inner
         if t.kind == "op" and t.val == "[":
+            self.nest(t)
             items: list[Fn] = []
             if not self.at("op", "]"):
                 while True:
@@ -416,6 +432,7 @@ class _Parser:
                         continue
                     break
             self.expect("]", "']' or ','")
+            self.depth -= 1
             return lambda env: [f(env) for f in items]
         if t.kind == "name":
             if t.val in _CONSTS:
@@ -435,9 +452,10 @@ class _Parser:
         if fn is None:
             known = ", ".join(sorted(_FUNCS))
             raise self.fail(f"unknown function {t.val!r} (known: {known})", t)
-        self.next()  # (
+        self.nest(self.next())  # (
         arg = self.or_()
         self.expect(")", f"')' closing {t.val}(")
+        self.depth -= 1
         col = t.col
         name = t.val
 

@@ -46,6 +46,10 @@ class Tok:
         self.space = space
 
 
+# How deeply parenthesized pipelines and control blocks may nest (see Parser.nest).
+MAX_NESTING = 100
+
+
 def _lex(text: str) -> list[Tok]:
     """Split *text* into tokens, applying ``{{-`` / ``-}}`` trimming to text tokens."""
     toks: list[Tok] = []
@@ -421,6 +425,14 @@ class Parser:
         self.i = 0
         self.vars: list[str] = ["$"]
         self.range_depth = 0
+        self.depth = 0  # parenthesized pipelines and control blocks open around here
+
+    def nest(self, pos: int) -> None:
+        """One level deeper; a clear error past MAX_NESTING (Go allows more, but no real
+        template comes near this, and Python's stack must not overflow)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"nested more than {MAX_NESTING} levels deep", pos)
 
     # token helpers
     def peek(self) -> Tok:
@@ -491,6 +503,7 @@ class Parser:
         return self.branch(word, kw.pos)
 
     def branch(self, word: str, pos: int) -> Branch:
+        self.nest(pos)
         mark = len(self.vars)
         pipe = self.pipeline(word, "right")
         if word == "range":
@@ -515,6 +528,7 @@ class Parser:
         else:
             self.expect("right", "end")
         del self.vars[mark:]
+        self.depth -= 1
         return Branch(pos, word, pipe, body, else_body)
 
     def pipeline(self, context: str, end: str) -> Pipeline:
@@ -625,7 +639,9 @@ class Parser:
         if k in ("number", "char"):
             return Literal(t.pos, _number(t, self), "number")
         if k == "lparen":
+            self.nest(t.pos)
             pipe = self.pipeline("parenthesized pipeline", "rparen")
+            self.depth -= 1
             return pipe
         raise self.unexpected(t, "operand")
 
