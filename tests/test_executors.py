@@ -277,6 +277,7 @@ def _http_step(project, url: str, timeout: str) -> object:
     return run, time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_http_deadline_covers_the_whole_request(project, http_url):
     # A server that sends a byte every 0.1 s answers every read in time; the step's
     # timeout still bounds the whole request.
@@ -286,6 +287,7 @@ def test_http_deadline_covers_the_whole_request(project, http_url):
     assert took < 4
 
 
+@pytest.mark.slow
 def test_http_body_is_capped_and_the_rest_counted(project, http_url):
     from gert.executors import MAX_OUTPUT
 
@@ -297,6 +299,7 @@ def test_http_body_is_capped_and_the_rest_counted(project, http_url):
     assert attempt["truncated"] == {"body": 20 * 1024 * 1024 - MAX_OUTPUT}
 
 
+@pytest.mark.slow
 def test_an_endless_http_stream_ends_at_the_deadline(project, http_url):
     run, took = _http_step(project, f"{http_url}/forever", "2s")
     assert run.status == "failed"
