@@ -63,3 +63,46 @@ def test_validate_reports_deep_nesting_with_its_line(tmp_path):
     assert ran.returncode == 2
     assert "nested more than" in ran.stdout + ran.stderr
     assert "deep.runbook.yaml:6:" in ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("depth", [250, 500, 5000, 50000])
+def test_deeply_nested_yaml_is_a_clear_error_never_a_crash(depth):
+    from gert.load import LoadError, parse_text
+
+    flow = "x: " + "[" * depth + "1" + "]" * depth + "\n"
+    lines = min(depth, 1000)  # indentation grows with each line: keep the text small
+    block = "".join(" " * i + "a:\n" for i in range(lines)) + " " * lines + "b: 1\n"
+    dashes = "- " * depth + "x\n"
+    for text in (flow, block, dashes):
+        with pytest.raises(LoadError, match="nested"):
+            parse_text(text, "deep.yaml")
+
+
+def test_one_bracket_too_many_is_refused():
+    from gert.load import MAX_FLOW_DEPTH, LoadError, parse_text
+
+    with pytest.raises(LoadError, match=f"nested more than {MAX_FLOW_DEPTH} levels"):
+        parse_text("x: " + "[" * (MAX_FLOW_DEPTH + 1) + "]" * (MAX_FLOW_DEPTH + 1), "f.yaml")
+
+
+def test_yaml_as_deep_as_allowed_still_loads():
+    from gert.load import MAX_FLOW_DEPTH, MAX_INDENT, parse_text
+
+    flow = "x: " + "[" * MAX_FLOW_DEPTH + "1" + "]" * MAX_FLOW_DEPTH + "\n"
+    assert parse_text(flow, "f.yaml").data["x"] is not None
+    block = "".join(" " * i + "a:\n" for i in range(MAX_INDENT)) + " " * MAX_INDENT + "b: 1\n"
+    assert parse_text(block, "b.yaml").data["a"] is not None
+
+
+def test_an_alias_bomb_stops_early_with_a_clear_error(tmp_path):
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    (tmp_path / "bomb.runbook.yaml").write_text("\n".join(lines) + "\n")  # 612 bytes of YAML
+    started = time.monotonic()
+    ran = gert("validate", "bomb.runbook.yaml", cwd=tmp_path)
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in ran.stderr
+    assert ran.returncode == 2
+    assert "aliases are expanded" in ran.stdout + ran.stderr

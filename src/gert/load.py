@@ -110,6 +110,7 @@ class _Builder:
         self.doc = doc
         self.constructor = constructor
         self.active: set[int] = set()
+        self.values = 0  # built so far, aliases expanded (bounded by MAX_VALUES)
 
     def fail(self, node: Any, message: str, hint: str | None = None) -> LoadError:
         m = node.start_mark
@@ -119,6 +120,13 @@ class _Builder:
         from ruamel.yaml.nodes import MappingNode, SequenceNode
 
         self.doc.value_pos[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.fail(
+                node,
+                f"the document holds more than {MAX_VALUES:,} values once its aliases are expanded",
+                "an alias (*name) repeats what its anchor holds; nested aliases multiply",
+            )
         if isinstance(node, MappingNode):
             return self.mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -206,11 +214,40 @@ def _yaml() -> Any:
     return YAML(typ="safe")
 
 
+# Limits on a YAML document (DESIGN: input is bounded). No runbook comes near them; past
+# them the composer's stack overflows (deep nesting) or aliases expand without end.
+MAX_FLOW_DEPTH = 100  # [ and { open at once
+MAX_INDENT = 200  # columns of indentation and "- " before a line's content
+MAX_VALUES = 200_000  # values in the built document, aliases expanded
+_BRACKETS = re.compile(r"[\[\]{}]")
+_LEAD = re.compile(r"^[ \t-]+", re.M)
+
+
+def _check_nesting(text: str, file: str) -> None:
+    """Refuse nesting the composer could not survive, before composing (fast: C regex)."""
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        depth = depth + 1 if m.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_FLOW_DEPTH:
+            line = text.count("\n", 0, m.start()) + 1
+            col = m.start() - text.rfind("\n", 0, m.start())
+            raise LoadError(
+                file, line, col, f"nested more than {MAX_FLOW_DEPTH} levels deep ([ and {{)"
+            )
+    for m in _LEAD.finditer(text):
+        if m.end() - m.start() > MAX_INDENT:
+            line = text.count("\n", 0, m.start()) + 1
+            raise LoadError(
+                file, line, 1, f"nested too deeply (more than {MAX_INDENT} columns of indentation)"
+            )
+
+
 def parse_text(text: str, file: str = "<string>") -> Document:
     """Parse YAML text into a :class:`Document`; raises :class:`LoadError`."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     doc = Document(file=file, text=text, data=None)
+    _check_nesting(text, file)
     yaml = _yaml()
     try:
         node = yaml.compose(text)
