@@ -811,3 +811,67 @@ def test_a_nul_byte_in_a_capture_fails_the_step_that_uses_it(project):
     assert [s.status for s in run.steps] == ["passed", "failed"]
     assert "argument 1 contains a NUL byte" in run.steps[1].error
     assert (run.folder / "steps" / "002-use.json").is_file()
+
+
+def test_the_sql_tool_runs_reads_only(project):
+    import sqlite3
+
+    db = project.root / "data.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (v TEXT)")
+        conn.execute("INSERT INTO t VALUES ('kept')")
+    queries = {
+        "delete": "DELETE FROM t",
+        "two": "SELECT 1; DELETE FROM t",
+        "cte": "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+        "attach": "ATTACH DATABASE 'other.db' AS o",
+        "pragma": "PRAGMA writable_schema = 1",
+    }
+    steps = "\n".join(
+        f"  - {{id: {k}, type: tool, continue_on_fail: true, tool: {{name: sql, action: query,"
+        f' args: {{url: "sqlite:///data.db", query: "{q}"}}}}}}'
+        for k, q in queries.items()
+    )
+    project.write(
+        "r.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: r, kind: composable}\nsteps:\n"
+        + steps
+        + '\n  - {id: read, type: tool, tool: {name: sql, action: query, args: {url: "sqlite:///data.db", query: "SELECT v FROM t"}}, capture: {v: "$.data[0].v"}}\n',
+    )
+    run = project.run("r.runbook.yaml").final
+    by_id = {s.step_id: s for s in run.steps}
+    for k in queries:
+        assert by_id[k].status == "failed", k
+        assert "refused: the sql tool runs reads only" in by_id[k].error, (k, by_id[k].error)
+    assert run.captures["v"] == "kept"
+    assert not (project.root / "other.db").exists()
+
+
+@pytest.mark.slow
+def test_postgresql_queries_cannot_write_even_past_the_parser(postgres_url):
+    from pathlib import Path
+
+    import psycopg
+
+    from gert.executors.sql import _postgres, run_query
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS ro_t")
+        conn.execute("CREATE TABLE ro_t (v text)")
+    attack = (
+        "DO $$ BEGIN PERFORM set_config('default_transaction_read_only','off',false); "
+        "COMMIT; INSERT INTO ro_t VALUES ('written by a read-only runbook query'); END $$"
+    )
+    refused = run_query(postgres_url, attack, {}, Path("."))
+    assert refused["success"] is False and "DO is not a read" in refused["message"]
+    # Even when a statement gets past the parser, the explicit read-only transaction holds.
+    for statement in (
+        attack,
+        "INSERT INTO ro_t VALUES ('x')",
+        "SELECT set_config('a.b', '1', false)",
+    ):
+        _postgres(postgres_url, statement, {}, 5)
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ro_t").fetchone()[0] == 0
+        conn.execute("DROP TABLE ro_t")
+        conn.commit()

@@ -85,6 +85,7 @@ RULES = {
     "outcomes",
     "body",
     "tool",
+    "sql",
 }
 
 

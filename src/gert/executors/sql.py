@@ -3,7 +3,11 @@
 Args: ``url`` (``sqlite:///relative/or/absolute.db`` — relative to the project root —
 or ``postgresql://…``), ``query``, optional ``params`` bound by name (``:name``). It
 returns the query envelope ``{success, rowCount, columns, data, message?, metadata}``.
-SQLite databases are opened read-only: a runbook query must not change the data it reads.
+A runbook query must not change the data it reads: a SQL parser (sqlglot) admits only
+reads (SELECT, WITH … SELECT, VALUES, TABLE, SHOW, EXPLAIN without ANALYZE), one statement
+at a time; SQLite databases are opened read-only and PostgreSQL queries run inside an
+explicit read-only transaction that is always rolled back. The real protection is still a
+database role that can only read (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -59,6 +63,65 @@ def sqlite_path(url: str, project_root: Path) -> Path:
     return p if p.is_absolute() else project_root / p
 
 
+# Anything in a statement's tree that writes, locks or runs arbitrary code.
+_WRITES = (
+    "Insert",
+    "Update",
+    "Delete",
+    "Merge",
+    "Create",
+    "Drop",
+    "Alter",
+    "Command",
+    "Into",
+    "Lock",
+    "Copy",
+    "Set",
+    "Use",
+    "TruncateTable",
+    "Grant",
+)
+_EXPLAIN = re.compile(
+    r"^\s*explain\b(?P<opts>\s*\([^)]*\)|(?:\s+(?:verbose|costs|buffers|format\s+\w+|analy[sz]e))*)",
+    re.I,
+)
+
+
+def refusal(query: str, dialect: str) -> str | None:
+    """Why *query* is not a read the sql tool may run, or None when it is one."""
+    import logging
+
+    import sqlglot
+    from sqlglot import exp
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" notes
+    why = "refused: the sql tool runs reads only, in a read-only transaction"
+    try:
+        statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
+    except sqlglot.errors.SqlglotError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "cannot parse"
+        return f"{why} (the query does not parse: {first})"
+    if len(statements) != 1:
+        return f"{why}: one statement per query ({len(statements)} given)"
+    statement = statements[0]
+    if isinstance(statement, exp.Command):
+        word = str(statement.this).upper()
+        if word == "SHOW":
+            return None
+        if word == "EXPLAIN":
+            m = _EXPLAIN.match(query)
+            if m is None or re.search(r"analy[sz]e", m.group("opts"), re.I):
+                return f"{why}: EXPLAIN ANALYZE runs the statement"
+            return refusal(query[m.end() :], dialect)
+        return f"{why}: {word} is not a read"
+    if not isinstance(statement, exp.Select | exp.Union | exp.Intersect | exp.Except | exp.Values):
+        return f"{why}: {type(statement).__name__.upper()} is not a read"
+    for node in statement.walk():
+        if type(node).__name__ in _WRITES:
+            return f"{why}: it contains {type(node).__name__.upper()}"
+    return None
+
+
 def run_query(
     url: str,
     query: str,
@@ -69,8 +132,14 @@ def run_query(
     """Run one query and return its envelope (errors become ``success: false``)."""
     params = params or {}
     if url.startswith("sqlite:///"):
+        refused = refusal(query, "sqlite")
+        if refused:
+            return failure(refused, "sqlite")
         return _sqlite(sqlite_path(url, project_root), query, params, timeout)
     if url.startswith(("postgresql://", "postgres://")):
+        refused = refusal(query, "postgres")
+        if refused:
+            return failure(refused, "postgresql")
         return _postgres(url, query, params, timeout)
     raise StepError(
         f"unsupported database URL {url.split(':', 1)[0]}:// (use sqlite:/// or postgresql://)"
@@ -120,13 +189,18 @@ def _postgres(
         raise StepError("PostgreSQL queries need psycopg: pip install 'gert[postgres]'") from None
     start = time.perf_counter()
     try:
-        with psycopg.connect(url, connect_timeout=int(timeout or 10), autocommit=True) as conn:
-            if timeout:
-                conn.execute(f"SET statement_timeout = {int(timeout * 1000)}")
-            conn.execute("SET default_transaction_read_only = on")
-            cur = conn.execute(to_pyformat(query), params)
-            rows = cur.fetchall() if cur.description else []
-            columns = [d.name for d in cur.description or []]
+        # Never autocommit: one explicit READ ONLY transaction, always rolled back, so a
+        # statement cannot commit its way out of read-only mode.
+        with psycopg.connect(url, connect_timeout=int(timeout or 10), autocommit=False) as conn:
+            conn.read_only = True
+            try:
+                if timeout:
+                    conn.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+                cur = conn.execute(to_pyformat(query), params)
+                rows = cur.fetchall() if cur.description else []
+                columns = [d.name for d in cur.description or []]
+            finally:
+                conn.rollback()
     except psycopg.Error as e:
         return failure(
             str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, "postgresql"

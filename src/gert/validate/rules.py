@@ -613,6 +613,15 @@ class RunbookRules:
             required = BUILTIN_TOOLS[name][action]["required"]
             known = required | BUILTIN_TOOLS[name][action]["optional"]
             enums = {}
+            query = s.tool.args.get("query")
+            if name == "sql" and isinstance(query, str) and "{{" in query:
+                # A value spliced into SQL text is an injection waiting for a hostile input.
+                self.add(
+                    (*tp, "args", "query"),
+                    "the query is a template: values may not be spliced into SQL text",
+                    rule="sql",
+                    hint="write :name in the query and give the value in params: {name: ...}",
+                )
         else:
             declared = sorted(tools) + sorted(set(BUILTIN_TOOLS) - set(tools))
             self.add(
