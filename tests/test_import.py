@@ -282,3 +282,51 @@ def test_a_guide_that_is_not_utf8_is_a_clear_error(tmp_path):
     assert "Traceback" not in ran.stderr
     assert ran.returncode == 2
     assert "latin1.md:3: not UTF-8 text" in ran.stderr
+
+
+DESTRUCTIVE = [
+    "dd if=/dev/zero of=/dev/sdb",
+    "mkfs.ext4 /dev/sdb1",
+    "sed -i 's/a/b/' /etc/app.conf",
+    "iptables -F",
+    "crontab -r",
+    "redis-cli FLUSHALL",
+    "git push --force origin main",
+    "kubectl cordon node1",
+    "kubectl drain node1",
+    "systemctl disable app",
+    "docker system prune -af",
+    "cp /dev/null /var/lib/app/state.db",
+    "ln -sf /dev/null /etc/app.conf",
+    "userdel bob",
+    "tee /etc/app.conf",
+    "curl -X DELETE http://127.0.0.1/api/items/1",
+    'psql -c "UPDATE accounts SET locked = false"',
+    "rm -rf /var/lib/app",
+    "env rm -f /tmp/x",
+    "timeout 5 rm -f /tmp/x",
+    "find /var/log -name '*.gz' -delete",
+    "python3 -c 'import os; os.remove(\"x\")'",
+]
+READS = [
+    "kubectl -n prod get pods",
+    "systemctl status app",
+    "curl -s http://127.0.0.1/health",
+    "df -h",
+    "git log -5",
+]
+
+
+def test_destructive_commands_import_as_manual_steps(project):
+    block = "\n".join(DESTRUCTIVE + READS)
+    project.write("danger.md", f"# Danger\n\n## Steps\n\n```bash\n{block}\n```\n")
+    r = gert("import", "danger.md", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    doc = load_file(project.root / "runbooks/imported/danger/steps.runbook.yaml").data
+    steps = [n["step"] for n in doc["tree"]]
+    assert len(steps) == len(DESTRUCTIVE) + len(READS)
+    kinds = {s["title"]: s["type"] for s in steps}
+    ran = [title for title, kind in kinds.items() if kind == "cli"]
+    assert len(ran) == len(READS), f"these would run without asking: {ran}"
+    for step in steps[: len(DESTRUCTIVE)]:
+        assert step["type"] == "manual" and "Run this yourself" in step["instructions"]

@@ -34,6 +34,158 @@ STATE_CHANGING = re.compile(
     r"terminate|unset|set|switch|fix|regenerate)\b",
     re.I,
 )
+# Programs that change a system whatever their arguments: never run by an import.
+_WRITING = (
+    "dd mkfs fdisk sfdisk parted wipefs mkswap swapon swapoff mount umount losetup "
+    "iptables ip6tables nft ufw firewall-cmd route crontab at tee cp ln install truncate "
+    "shred rsync scp mv rm rmdir unlink chmod chown chgrp chattr setfacl touch mkdir "
+    "useradd userdel usermod groupadd groupdel passwd chpasswd visudo sysctl modprobe rmmod "
+    "insmod kill pkill killall reboot shutdown halt poweroff service update-rc.d "
+    "apt apt-get dpkg yum dnf rpm pip npm terraform ansible ansible-playbook wget "
+    "sudo doas su env nohup xargs timeout nice ionice stdbuf setsid busybox "
+    "sh bash dash zsh ksh fish python python3 perl ruby node php"
+)
+WRITING_PROGRAMS = frozenset(_WRITING.split())
+# Tools with subcommands: only these read-only subcommands run; any other is shown.
+READ_SUBCOMMANDS = {
+    "kubectl": {
+        "get",
+        "describe",
+        "logs",
+        "top",
+        "explain",
+        "version",
+        "api-resources",
+        "api-versions",
+        "cluster-info",
+        "auth",
+        "events",
+        "diff",
+    },
+    "oc": {"get", "describe", "logs", "status", "version", "whoami"},
+    "helm": {"list", "ls", "status", "get", "history", "show", "version", "search", "template"},
+    "docker": {
+        "ps",
+        "logs",
+        "inspect",
+        "images",
+        "stats",
+        "version",
+        "info",
+        "top",
+        "port",
+        "events",
+        "history",
+    },
+    "podman": {"ps", "logs", "inspect", "images", "stats", "version", "info", "top", "port"},
+    "systemctl": {
+        "status",
+        "show",
+        "is-active",
+        "is-enabled",
+        "is-failed",
+        "list-units",
+        "list-unit-files",
+        "list-timers",
+        "cat",
+    },
+    "git": {
+        "status",
+        "log",
+        "diff",
+        "show",
+        "blame",
+        "describe",
+        "rev-parse",
+        "ls-files",
+        "grep",
+        "shortlog",
+    },
+    "redis-cli": {
+        "ping",
+        "info",
+        "get",
+        "mget",
+        "exists",
+        "ttl",
+        "type",
+        "scan",
+        "llen",
+        "hget",
+        "hgetall",
+        "smembers",
+        "zrange",
+        "dbsize",
+        "slowlog",
+        "latency",
+    },
+    "aws": set(),  # any aws call may write: shown
+    "gcloud": set(),
+    "az": set(),
+}
+# Options that make an otherwise reading command write.
+WRITING_OPTIONS = {
+    "sed": {"-i", "--in-place"},
+    "curl": {
+        "-X",
+        "--request",
+        "-d",
+        "--data",
+        "--data-raw",
+        "--data-binary",
+        "-F",
+        "--form",
+        "-T",
+        "--upload-file",
+        "-o",
+        "--output",
+        "-O",
+        "--remote-name",
+    },
+    "sort": {"-o", "--output"},
+    "find": {"-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprintf", "-fls"},
+    "psql": {"-c", "--command", "-f", "--file"},
+    "mysql": {"-e", "--execute"},
+    "sqlite3": set(),
+}
+
+
+def changes_state(argv: list[str]) -> str | None:
+    """Why a command from a guide may change state (so it is shown, not run), or None."""
+    program = argv[0].rsplit("/", 1)[-1]
+    base = program.split(".", 1)[0]  # mkfs.ext4 is mkfs
+    if program in WRITING_PROGRAMS or base in WRITING_PROGRAMS:
+        return f"{program} changes state"
+    if program in READ_SUBCOMMANDS:
+        verb = _subcommand(argv[1:])
+        if verb not in READ_SUBCOMMANDS[program]:
+            return f"{program} {verb or '(no subcommand)'} is not a read"
+        if program == "redis-cli" or (program == "kubectl" and verb == "auth"):
+            return None
+    for option in WRITING_OPTIONS.get(program, ()):
+        if any(a == option or a.startswith(option + "=") for a in argv[1:]):
+            return f"{program} {option} writes"
+    if program == "sed" and any(a.startswith("-i") for a in argv[1:]):
+        return "sed -i writes"
+    if program in ("sqlite3",) and len(argv) > 2:
+        return f"{program} runs SQL that may write"
+    return None
+
+
+def _subcommand(args: list[str]) -> str:
+    """The first word that is neither an option nor an option's value (``-n prod``)."""
+    after_option = False
+    for a in args:
+        if a.startswith("-"):
+            after_option = "=" not in a  # "--namespace prod" or "-n prod": the next is a value
+            continue
+        if after_option:
+            after_option = False
+            continue
+        return a.lower()
+    return ""
+
+
 RESOLVED_WORDS = re.compile(r"\b(resolved|done|success|succeeds?|recovered|fixed|healthy)\b", re.I)
 ESCALATED_WORDS = re.compile(r"\b(escalate[sd]?|page|escalation)\b", re.I)
 # A terminal that names its state ("escalated: page the DBA"), as gert diagram writes them.
@@ -365,8 +517,11 @@ class _RunbookBuilder:
             env[key] = value
         # Shell syntax (pipes, redirections, substitutions) has no argv form: shown, not run.
         shell_syntax = any(c in re.sub(r"\{\{\.\w+\}\}", "", templated) for c in "|;&><`$(")
-        if not argv or STATE_CHANGING.search(command) or shell_syntax:
-            why = "changes state" if argv else "not a plain command"
+        reason = changes_state(argv) if argv else None
+        if not argv or reason or STATE_CHANGING.search(command) or shell_syntax:
+            why = ("changes state" if argv else "not a plain command") + (
+                f": {reason}" if reason else ""
+            )
             self.map(first, last, step_id, f"manual: the command {why}")
             return {
                 "id": step_id,
