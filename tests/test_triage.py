@@ -212,3 +212,55 @@ def test_postmortem_relates_incidents_started_from_the_same_signature(project, t
         "- [11] - reached the same cause (fix: resolved); started from the same failure signature (gate); also ran fix"
         in text
     )
+
+
+def test_a_regex_cannot_make_triage_slow(tmp_path):
+    # The shipped backlog signature is quadratic for a backtracking engine on a long line
+    # of "missing "; every signature runs in linear time (RE2).
+    import time
+
+    log = tmp_path / "long.log"
+    log.write_text("missing " * 20_000 + "\n")
+    started = time.monotonic()
+    ran = gert("triage", "--signatures", str(CI_SIGNATURES), str(log), cwd=tmp_path)
+    assert time.monotonic() - started < 3
+    assert ran.returncode == 1 and "no known signature" in ran.stdout
+
+
+def test_a_pattern_the_linear_engine_cannot_run_is_a_clear_error(tmp_path):
+    sigs = tmp_path / "bad.signatures.yaml"
+    sigs.write_text(
+        "apiVersion: signatures/v0\nsignatures:\n"
+        "  - {id: back, title: Backreference, match: {regex: '(a+)\\1'}}\n"
+    )
+    ran = gert("triage", "--signatures", str(sigs), "-", cwd=tmp_path, input="aa\n")
+    assert "Traceback" not in ran.stderr
+    assert ran.returncode == 2
+    assert "bad.signatures.yaml:3" in ran.stderr and "RE2" in ran.stderr
+
+
+@pytest.mark.slow
+def test_triage_streams_large_logs(tmp_path):
+    import subprocess
+    import sys
+
+    log = tmp_path / "big.log"
+    line = ("x" * 10_000 + "\n").encode()
+    with open(log, "wb") as f:
+        for _ in range(6_000):  # 60 MB
+            f.write(line)
+        f.write(b"test e2e_tui_resize ... FAILED\n")
+    code = (
+        "import resource, sys\n"
+        "from gert.cli import main\n"
+        "try:\n"
+        f"    main(['triage', '--signatures', {str(CI_SIGNATURES)!r}, {str(log)!r}, '--json'])\n"
+        "except SystemExit as e:\n"
+        "    print('exit', e.code, file=sys.stderr)\n"
+        "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert "exit 0" in out.stderr, out.stderr
+    assert '"e2e-tui"' in out.stdout
+    rss_mb = int(out.stderr.split("maxrss_kb ")[1].split()[0]) / 1024
+    assert rss_mb < 110, f"{rss_mb:.0f} MB for a 60 MB log"

@@ -37,7 +37,7 @@ _ID = re.compile(r"[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*")
 _STYLING = re.compile(r"(style|classDef|class|linkStyle|click)\b")
 # An arrow with its label inside: "-- text -->", "== text ==>", "-. text .->".
 _LABELLED = re.compile(
-    r"(?P<open><)?(?P<start>--|==|-\.)\s+(?P<text>.+?)\s*(?P<end>-{2,}[>ox]?|={2,}[>ox]?|\.-+[>ox]?)(?=\s|[A-Za-z0-9_]|$)"
+    r"(?P<open><)?(?P<start>--|==|-\.)\s+(?P<text>\S(?:.*?\S)?)\s*(?P<end>-{2,}[>ox]?|={2,}[>ox]?|\.-+[>ox]?)(?=\s|[A-Za-z0-9_]|$)"
 )
 # A plain arrow, optionally followed by "|text|".
 _ARROW = re.compile(

@@ -9,7 +9,7 @@ problem; ``match`` ranks the signatures a log shows, most specific first.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,7 @@ class Signature:
 
     id: str
     title: str
-    pattern: re.Pattern[str]
+    pattern: Any  # a compiled RE2 pattern
     literal: bool  # matched as a plain substring
     severity: str = "medium"
     runbook: str = ""
@@ -197,9 +197,7 @@ def load(path: str | Path) -> list[Signature]:
     return out
 
 
-def _pattern(
-    spec: Any, name: str, where: tuple[Any, ...], problem: Any
-) -> tuple[re.Pattern[str], bool] | None:
+def _pattern(spec: Any, name: str, where: tuple[Any, ...], problem: Any) -> tuple[Any, bool] | None:
     if (
         not isinstance(spec, dict)
         or len(spec) != 1
@@ -211,21 +209,31 @@ def _pattern(
     if not isinstance(text, str) or not text:
         problem((*where, kind), f"{name}.{kind}: expected a non-empty string")
         return None
+    import re2  # linear time whatever the log: logs are large and hostile
+
     if kind == "substring":
-        return re.compile(re.escape(text)), True
+        return re2.compile(re2.escape(text)), True
     try:
-        return re.compile(text), False
-    except re.error as e:
-        problem((*where, kind), f"{name}.regex: not a valid regular expression: {e}")
+        return re2.compile(text), False
+    except re2.error as e:
+        problem(
+            (*where, kind),
+            f"{name}.regex: not a valid regular expression for the linear-time engine (RE2): {e}",
+        )
         return None
 
 
-def match(signatures: list[Signature], log: str) -> list[Match]:
-    """The signatures *log* shows, most specific first (longest match, then most lines)."""
+def match(signatures: list[Signature], log: str | Iterable[str]) -> list[Match]:
+    """The signatures *log* shows, most specific first (longest match, then most lines).
+
+    *log* is the text or its lines (a file read line by line: logs can be large); every
+    pattern runs in linear time (RE2), so no line can make matching slow.
+    """
     found: dict[str, Match] = {}
-    lines = log.splitlines()
-    for sig in signatures:
-        for number, text in enumerate(lines, start=1):
+    lines = log.splitlines() if isinstance(log, str) else log
+    for number, line in enumerate(lines, start=1):
+        text = line.rstrip("\r\n")
+        for sig in signatures:
             m = sig.pattern.search(text)
             if m is None:
                 continue

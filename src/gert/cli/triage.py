@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -68,7 +69,7 @@ def triage(
     except sigmod.SignatureError as e:  # its lines are FILE:LINE:COL: error: ... already
         click.echo(str(e), err=True)
         sys.exit(EXIT_INVALID)
-    found = sigmod.match(known, _read(log))
+    found = sigmod.match(known, _lines(log))
     histories = sigmod.histories(project, found)
     if run_it:
         _run_best(project, found, log, incident_id, mode, as_json)
@@ -85,12 +86,15 @@ def _name(log: str) -> str:
     return "standard input" if log == "-" else log
 
 
-def _read(log: str) -> str:
-    """The log's text (undecodable bytes replaced); a log that cannot be read is a usage error."""
+def _lines(log: str) -> Iterator[str]:
+    """The log's lines, read one at a time (undecodable bytes replaced); a log that cannot
+    be read is a usage error."""
+    if log == "-":
+        yield from sys.stdin
+        return
     try:
-        if log == "-":
-            return sys.stdin.read()
-        return Path(log).read_text(encoding="utf-8", errors="replace")
+        with open(log, encoding="utf-8", errors="replace") as f:
+            yield from f
     except OSError as e:
         raise click.UsageError(f"cannot read {log}: {e.strerror}") from None
 
