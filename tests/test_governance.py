@@ -55,3 +55,28 @@ def test_rules_and_exact_secrets_apply_to_nested_data():
     assert r.data(data) == {"cmd": ["echo", "***"], "out": "key sk-*** and ab", "n": 3, "***": True}
     r.add_secret("later-secret")
     assert r.text("a later-secret b") == "a *** b"
+
+
+def test_a_value_that_becomes_an_option_is_refused(project):
+    # An incident title "... order=--output=pwned.txt" must not become sort's --output.
+    project.write(
+        "inj.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: inj, kind: composable, inputs: {order: {default: "--output=pwned.txt"}}}
+        steps:
+          - {id: sorted, type: cli, continue_on_fail: true, with: {argv: [sort, "{{ .order }}", data.txt]}}
+          - {id: as_value, type: cli, with: {argv: [sort, "--key={{ .order }}", data.txt]}, continue_on_fail: true}
+          - {id: allowed, type: cli, with: {argv: [echo, "{{ .order }}"], allow_option_values: true}, capture: {o: stdout}}
+        """,
+    )
+    (project.root / "data.txt").write_text("b\na\n")
+    run = project.run("inj.runbook.yaml").final
+    steps = {s.step_id: s for s in run.steps}
+    assert steps["sorted"].status == "failed"
+    assert "would read as an option" in steps["sorted"].error
+    assert not (project.root / "pwned.txt").exists()
+    assert (
+        steps["as_value"].error is None or "would read as an option" not in steps["as_value"].error
+    )
+    assert run.captures["o"] == "--output=pwned.txt\n"

@@ -291,6 +291,13 @@ class CliSpec(Strict):
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     stdin: str | None = None
+    allow_option_values: bool = Field(
+        False,
+        description=(
+            "Let a templated argument render to text starting with '-' (read as an option) "
+            "when its template does not start with '-'; refused otherwise."
+        ),
+    )
 
 
 class CliStep(StepBase):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from gert.executors import MAX_OUTPUT, StepContext, StepOutput, inside_project
+from gert.executors import MAX_OUTPUT, StepContext, StepError, StepOutput, inside_project
 from gert.template import render, render_tree
 
 
@@ -109,16 +109,28 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+def check_option_injection(templates: list[str], argv: list[str]) -> None:
+    """Refuse an argument whose value became an option: its template does not start with
+    '-' but what a variable put there does (``--output=…`` from an incident title)."""
+    for n, (template, value) in enumerate(zip(templates, argv, strict=True)):
+        if n and value.startswith("-") and not template.startswith("-") and "{{" in template:
+            raise StepError(
+                f"argument {n} ({template!r}) rendered to {value[:40]!r}, which the command "
+                "would read as an option; put the option in the runbook (--flag={{ .value }}), "
+                "or set with.allow_option_values: true if values may be options"
+            )
+
+
 class CliExecutor:
     """Executes ``type: cli`` steps."""
 
     def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
         """argv and env rendered element by element; cwd (kept inside the project), stdin."""
         w = step.with_
-        out: dict[str, Any] = {
-            "argv": render_tree(w.argv, values),
-            "env": render_tree(w.env, values),
-        }
+        argv = [render(a, values) for a in w.argv]
+        if not w.allow_option_values:
+            check_option_injection(w.argv, argv)
+        out: dict[str, Any] = {"argv": argv, "env": render_tree(w.env, values)}
         if w.cwd:
             out["cwd"] = inside_project(project_root, render(w.cwd, values), "cwd")
         if w.stdin is not None:
