@@ -281,6 +281,8 @@ class Engine:
         if not m.runbook:
             raise ResumeRefused(f"run {run_id}: its manifest names no runbook; cannot resume")
         path = self.project.root / m.runbook
+        if not self.project.contains(path):
+            raise ResumeRefused(f"run {run_id}: its runbook {m.runbook} is outside the project")
         checked = self.load(path)
         journal: dict[tuple[str, int], dict[str, Any]] = {}
         for e in self.store.events(handle):
@@ -404,7 +406,7 @@ class Engine:
                     ),
                     None,
                 )
-            if file is not None:
+            if file is not None and self.project.contains(file):
                 checked = self.validator.tool_file(file)
                 if checked.model is not None:
                     tools[alias] = checked.model

@@ -703,6 +703,8 @@ class Run:
         path = self.engine.resolve_runbook(rel, scope.folder)
         if path is None:
             raise StepError(f"invoked runbook '{ref}' not found")
+        if not self.project.contains(path):
+            raise StepError(f"invoked runbook '{ref}' is outside the project; refused")
         try:
             sub = load_runbook(path, self.project).model
         except RunbookInvalid as e:

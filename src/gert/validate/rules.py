@@ -550,6 +550,9 @@ class RunbookRules:
                 if file is None:
                     self.add(path, f"tool file '{rel}' does not exist", rule="tools")
                     continue
+                if not self.project.contains(file):
+                    self.add(path, f"tool file '{rel}' is outside the project", rule="tools")
+                    continue
             else:
                 for folder in self.project.tools_path:
                     if (folder / f"{alias}.tool.yaml").is_file():
@@ -655,11 +658,18 @@ class RunbookRules:
         ref = s.invoke.runbook
         if ref in self.rb.imports:
             return
-        if self.resolve(ref) is None:
+        found = self.resolve(ref)
+        if found is None:
             self.add(
                 (*p, "invoke", "runbook"),
                 f"'{ref}' is neither an import alias nor a runbook file",
                 hint="declare it under `imports:`",
+                rule="imports",
+            )
+        elif not self.project.contains(found):
+            self.add(
+                (*p, "invoke", "runbook"),
+                f"invoked runbook '{ref}' is outside the project",
                 rule="imports",
             )
         for state in s.gate.stop_if:
@@ -674,6 +684,9 @@ class RunbookRules:
             found = self.resolve(rel)
             if found is None:
                 self.add(path, f"import '{rel}' does not exist", rule="imports")
+                continue
+            if not self.project.contains(found):
+                self.add(path, f"import '{rel}' is outside the project", rule="imports")
                 continue
             cycle = _import_cycle(self.c.path.resolve(), found.resolve())
             if cycle:
