@@ -43,14 +43,20 @@ def slug(text: str) -> str:
 
 
 def scenario_folder(root: Path, started_at: str, runbook_name: str, anchor: str) -> Path:
-    """A fresh folder ``YYYY/MM/DD/<slug>-<anchor>`` under *root* (suffixed when taken)."""
+    """A new folder ``YYYY/MM/DD/<slug>-<anchor>`` under *root* (suffixed when taken),
+    created here: making it is what reserves the name, so concurrent chains never share
+    one."""
     day = started_at[:10].split("-")
     base = root / day[0] / day[1] / day[2] / f"{slug(runbook_name)}-{slug(anchor)}"
+    base.parent.mkdir(parents=True, exist_ok=True)
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
 
 
 def write_scenario(
@@ -69,7 +75,7 @@ def write_scenario(
     from gert.load import dump_yaml
     from gert.util import iso, utc_now, write_atomic
 
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # reserved by scenario_folder
     (folder / "runs").mkdir()
     chain = []
     for n, run in enumerate(runs, start=1):

@@ -243,12 +243,16 @@ class Engine:
             return
         root = runs[0]
         anchor = options.incident_id or root.run_id
-        folder = scenario_folder(
-            self.project.resolve(self.config.scenarios_dir),
-            root.result.started_at,
-            root.rb.meta.name,
-            anchor,
-        )
+        try:
+            folder = scenario_folder(
+                self.project.resolve(self.config.scenarios_dir),
+                root.result.started_at,
+                root.rb.meta.name,
+                anchor,
+            )
+        except OSError as e:  # a full disk must not cost the run its evidence or exit code
+            chain.scenario_error = f"could not save the scenario: {e}"
+            return
         rel = os.path.relpath(folder, self.project.root)
         try:
             for r in runs:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,20 @@ if TYPE_CHECKING:
     from gert.project import Project
 
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@contextmanager
+def _locked(lock: Path) -> Iterator[None]:
+    """An exclusive lock on *lock* (created if needed) for the duration of the block."""
+    import fcntl
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -62,18 +78,20 @@ class LocalProvider:
         return _read(path) if path.is_file() else None
 
     def _update(self, incident_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
-        incident = self.get(incident_id)
-        entry = {
-            "id": f"{incident_id}-{len(incident['timeline']) + 1}",
-            "ts": iso(utc_now()),
-            "kind": kind,
-            "text": text,
-            **fields,
-        }
-        incident["timeline"].append(entry)
-        write_atomic(
-            self._path(incident_id), json.dumps(incident, indent=2, ensure_ascii=False) + "\n"
-        )
+        # Read, append and write under an exclusive lock: concurrent runs of one incident
+        # each add their entry, none is lost.
+        path = self._path(incident_id)
+        with _locked(path.with_name(f".{path.name}.lock")):
+            incident = self.get(incident_id)
+            entry = {
+                "id": f"{incident_id}-{len(incident['timeline']) + 1}",
+                "ts": iso(utc_now()),
+                "kind": kind,
+                "text": text,
+                **fields,
+            }
+            incident["timeline"].append(entry)
+            write_atomic(path, json.dumps(incident, indent=2, ensure_ascii=False) + "\n")
         return entry
 
     def post(self, incident_id: str, entry: dict[str, Any]) -> dict[str, Any]:
