@@ -313,3 +313,41 @@ def test_gert_writes_no_blame_and_names_roles_not_people(project):
     assert BLAME.search(text.split("## Post-Mortem Quality Checklist")[0]) is None
     assert "alice" not in text.lower() and "| On-call engineer |" in text
     assert "- [x] No blame is assigned to individuals" in text
+
+
+@pytest.mark.slow
+def test_renderings_fetch_and_embed_nothing(project, tmp_path):
+    # Images from an incident title or a step's output stay text: the HTML page has no
+    # <img> (and a CSP that forbids fetching), the PDF embeds no image and does not fail.
+    from PIL import Image
+
+    Image.new("RGB", (4, 4), "red").save(project.root / "private-screenshot.png")
+    LocalProvider(project.root / ".runbook" / "incidents").create(
+        "950",
+        "disk full ![x](private-screenshot.png) ![y](http://attacker.example/t.png)",
+        severity=2,
+    )
+    project.write(
+        "img.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: img}
+        steps:
+          - id: out
+            type: cli
+            with: {argv: [echo, "| a | ![z](/etc/passwd) |\\n|---|---|\\n| ![w](http://10.0.0.1/x.png) | b |"]}
+            outcomes: [{state: resolved, recommendation: "see ![r](private-screenshot.png)"}]
+        """,
+    )
+    project.run("img.runbook.yaml", incident_id="950")
+    r = gert(
+        "postmortem", "950", "--no-input", "--format", "html", "--format", "pdf", cwd=project.root
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    md = next((project.root / "postmortems").glob("*.md"))
+    html = md.with_suffix(".html").read_text()
+    assert "<img" not in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    pdf = md.with_suffix(".pdf").read_bytes()
+    assert b"/Subtype /Image" not in pdf

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,7 +137,19 @@ def _body_html(markdown: str) -> str:
     from markdown_it import MarkdownIt
 
     # js-default: tables on, raw HTML off, so a step output can never inject markup.
-    return MarkdownIt("js-default").render(markdown)
+    # Images off: an image in an output, a title or an answer would be fetched by a
+    # browser (a remote URL) or embedded by the PDF (a local file); it stays text.
+    return MarkdownIt("js-default").disable("image").render(markdown)
+
+
+_CELL = re.compile(r"(<t[dh](?:\s[^>]*)?>)(.*?)(</t[dh]>)", re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _flat_cells(body: str) -> str:
+    """Table cells as plain text: the PDF renderer takes no markup inside a cell (a link
+    from an output would otherwise stop the whole rendering)."""
+    return _CELL.sub(lambda m: m.group(1) + _TAG.sub("", m.group(2)) + m.group(3), body)
 
 
 def to_html(pm: Postmortem, markdown: str) -> str:
@@ -150,6 +163,9 @@ def to_html(pm: Postmortem, markdown: str) -> str:
     )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        # Belt and braces: even a link or style could not make the page fetch anything.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">\n"
         f"<title>Post-Mortem: {title}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n"
         f"{figure}\n{_body_html(markdown)}</body>\n</html>\n"
     )
@@ -190,7 +206,8 @@ def to_pdf(pm: Postmortem, markdown: str) -> bytes:
     mono = TextStyle(font_family="dejavumono", font_size_pt=8)
     # DejaVu Sans has no colour emoji; use its own check and cross marks.
     text = markdown.replace("✅", "✔").replace("❌", "✘")
-    pdf.write_html(_body_html(text), font_family="dejavu", tag_styles={"pre": mono, "code": mono})
+    body = _flat_cells(_body_html(text))
+    pdf.write_html(body, font_family="dejavu", tag_styles={"pre": mono, "code": mono})
     return bytes(pdf.output())
 
 
