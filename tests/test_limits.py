@@ -106,3 +106,24 @@ def test_an_alias_bomb_stops_early_with_a_clear_error(tmp_path):
     assert "Traceback" not in ran.stderr
     assert ran.returncode == 2
     assert "aliases are expanded" in ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{ printf "%999999999d" 1 }}',
+        '{{ printf "%92233720368547758075d" 1 }}',
+        '{{ printf "%9223372036854775807e" 1.0 }}',
+        '{{ printf "%.99999999f" 1.0 }}',
+    ],
+)
+def test_printf_widths_past_go_limits_print_noverb_as_go_does(template):
+    # Go's fmt gives up on a width or precision that passes 1e6 mid-number.
+    assert render(template, {}).startswith("%!(NOVERB)%!(EXTRA ")
+
+
+def test_template_output_is_bounded():
+    with pytest.raises(TemplateError, match="larger than the 16 MiB"):
+        render('{{ printf "%9999999d" 1 }}{{ printf "%9999999d" 2 }}', {})
+    with pytest.raises(TemplateError, match="larger than the 16 MiB"):
+        render('{{ range $i := 100000 }}{{ printf "%999d" 1 }}{{ end }}', {})

@@ -7,7 +7,7 @@ from typing import Any
 
 from gert.template import _parse as p
 from gert.template.errors import MissingVariableError, TemplateError
-from gert.template.gofmt import sprint_value, type_name
+from gert.template.gofmt import MAX_OUTPUT, sprint_value, type_name
 
 MISSING = object()  # "no final value" sentinel, Go's missingVal
 NO_VALUE = object()  # Go's invalid reflect.Value: prints "<no value>"
@@ -57,13 +57,25 @@ def _lovely(v: object) -> object:
 class State:
     """One execution: the output buffer, the variable stack and the function table."""
 
-    __slots__ = ("funcs", "out", "text", "vars")
+    __slots__ = ("funcs", "out", "size", "text", "vars")
 
     def __init__(self, text: str, funcs: dict[str, Func], data: object):
         self.text = text
         self.funcs = funcs
         self.vars: list[tuple[str, object]] = [("$", data)]
         self.out: list[str] = []
+        self.size = 0  # characters written so far (bounded by MAX_OUTPUT)
+
+    def write(self, text: str, node: p.Node) -> None:
+        """Append output; past MAX_OUTPUT the template stops with an error."""
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            raise self.error(
+                f"the output is larger than the {MAX_OUTPUT // 1024 // 1024} MiB "
+                "a template may produce",
+                node,
+            )
+        self.out.append(text)
 
     def error(self, msg: str, node: p.Node) -> TemplateError:
         return TemplateError(msg, self.text, node.pos)
@@ -72,11 +84,11 @@ class State:
     def walk(self, dot: object, node: p.Node) -> None:
         t = type(node)
         if t is p.Text:
-            self.out.append(node.text)
+            self.write(node.text, node)
         elif t is p.Action:
             val = self.eval_pipeline(dot, node.pipe)
             if not node.pipe.decl:
-                self.out.append(self.printable(val, node))
+                self.write(self.printable(val, node), node)
         elif t is p.ListNode:
             for n in node.nodes:
                 self.walk(dot, n)

@@ -535,11 +535,9 @@ def sprintf(fmt: str, args: list[object]) -> str:
             else:
                 spec.width = w
         else:
-            ws = i
-            while i < n and fmt[i].isdigit():
-                i += 1
-            if i > ws:
-                spec.width = int(fmt[ws:i])
+            width, present, i = _parsenum(fmt, i, n)
+            if present:
+                spec.width = width
                 if found:
                     good_arg = False  # Go: "%[3]2d" is a bad index
         # precision
@@ -557,10 +555,8 @@ def sprintf(fmt: str, args: list[object]) -> str:
                 else:
                     spec.prec = p if p >= 0 else None  # a negative '*' precision means none
             else:
-                ps = i
-                while i < n and fmt[i].isdigit():
-                    i += 1
-                spec.prec = int(fmt[ps:i]) if i > ps else 0
+                prec, present, i = _parsenum(fmt, i, n)
+                spec.prec = prec if present else 0
         i, argi, ok, found3 = arg_index(i, argi)
         if found3:
             reordered = True
@@ -592,6 +588,24 @@ def sprintf(fmt: str, args: list[object]) -> str:
         )
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+# What one template may produce (gert.template._exec stops past it). Go's width and
+# precision limit (parsenum) keeps a single verb's text near 10 MB, below this.
+MAX_OUTPUT = 16 * 1024 * 1024
+
+
+def _parsenum(fmt: str, i: int, n: int) -> tuple[int, bool, int]:
+    """Go's fmt.parsenum: (number, present, next index). A number past 1e6 before its last
+    digit is an overflow: Go then treats the rest of the format as consumed (%!(NOVERB))."""
+    num, present = 0, False
+    while i < n and fmt[i].isdigit():
+        if num > 1_000_000:
+            return 0, False, n
+        num = num * 10 + int(fmt[i])
+        present = True
+        i += 1
+    return num, present, i
 
 
 def _float_bits(f: float) -> tuple[bool, int, int]:
