@@ -745,7 +745,7 @@ def test_the_executor_gets_the_rendered_step(project, fake_cli, monkeypatch):
         meta:
           name: e
           kind: composable
-          inputs: {host: {from: prompt}, token: {from: env.FAKE_SECRET_TOKEN, secret: true}}
+          inputs: {host: {from: prompt}, token: {from: prompt, secret: true}}
           governance: {deny_env_vars: ['FAKE_SECRET_*']}
         steps:
           - {id: first, type: cli, with: {argv: [resolve, "{{ .host }}"]}, capture: {ip: stdout}}
@@ -762,7 +762,9 @@ def test_the_executor_gets_the_rendered_step(project, fake_cli, monkeypatch):
     fake_cli.on("first", output("10.0.0.7"))
     fake_cli.on("second", lambda ctx: output(f"{len(ctx.rendered['argv'])} args"))
     run = project.run(
-        "e.runbook.yaml", executors={"cli": fake_cli}, variables={"host": "db1"}
+        "e.runbook.yaml",
+        executors={"cli": fake_cli},
+        variables={"host": "db1", "token": "t0k3n-value"},
     ).final
     assert run.status == "completed"
     assert fake_cli.argvs() == [["resolve", "db1"], ["ping", "-c", "1", "10.0.0.7", "t0k3n-value"]]

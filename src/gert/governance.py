@@ -8,8 +8,10 @@ to everything gert writes or shows: trace, step files, manifests, posts.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +28,183 @@ DEFAULT_REDACT: tuple[tuple[str, str], ...] = (
 )
 
 
+# Programs that run another command given in their arguments: policy checks that command.
+WRAPPERS = frozenset(
+    [
+        "env",
+        "nice",
+        "ionice",
+        "nohup",
+        "timeout",
+        "stdbuf",
+        "setsid",
+        "sudo",
+        "doas",
+        "chroot",
+        "flock",
+        "xargs",
+        "time",
+        "watch",
+        "strace",
+        "ltrace",
+        "taskset",
+        "chrt",
+        "unshare",
+        "nsenter",
+        "busybox",
+    ]
+)
+# Interpreters and the option that hands them code inline: never run where a deny list
+# exists unless the interpreter itself is allowed.
+INLINE_CODE = {
+    **{sh: ("-c",) for sh in ("sh", "bash", "dash", "zsh", "ksh", "ash", "fish", "csh", "tcsh")},
+    **{py: ("-c",) for py in ("python", "python2", "python3")},
+    "perl": ("-e", "-E"),
+    "ruby": ("-e",),
+    "node": ("-e", "--eval", "-p", "--print"),
+    "php": ("-r",),
+    "lua": ("-e",),
+    "awk": (),  # a program text is always inline; system() runs commands
+    "gawk": (),
+    "osascript": ("-e",),
+}
+# Variables a step's env: may not set: they choose which program runs or what it loads.
+PROTECTED_ENV = re.compile(
+    r"^(PATH|LD_\w*|DYLD_\w*|PYTHON\w*|PERL5\w*|PERLLIB|RUBY\w*|NODE_OPTIONS|NODE_PATH|"
+    r"BASH_ENV|ENV|IFS|GCONV_PATH|LOCPATH)$"
+)
+
+
+def protected_env(names: Iterable[str]) -> list[str]:
+    """The names among *names* that a step's env may not set."""
+    return [n for n in names if PROTECTED_ENV.match(n)]
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program as the system would run it: the name given, its real path, its content."""
+
+    given: str
+    path: str | None  # resolved through PATH, symlinks followed; None when not found
+
+    @property
+    def names(self) -> set[str]:
+        """The given name and the real file's name (a symlink's target counts)."""
+        out = {os.path.basename(self.given)}
+        if self.path:
+            out.add(os.path.basename(self.path))
+        return out
+
+    @property
+    def digest(self) -> str | None:
+        """SHA-256 of the file: a renamed copy of a denied program is still that program."""
+        return _digest(self.path) if self.path else None
+
+
+_DIGESTS: dict[tuple[str, float, int], str] = {}
+
+
+def _digest(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+        key = (path, st.st_mtime, st.st_size)
+        if key not in _DIGESTS:
+            with open(path, "rb") as f:
+                _DIGESTS[key] = hashlib.file_digest(f, "sha256").hexdigest()
+        return _DIGESTS[key]
+    except OSError:
+        return None
+
+
+def resolve(argv0: str, search_path: str | None, cwd: str | None = None) -> Program:
+    """Where *argv0* really is: a path is taken as it is (relative to *cwd*), a bare name is
+    looked up in *search_path*; symlinks are followed."""
+    if "/" in argv0:
+        candidate = os.path.join(cwd or os.getcwd(), argv0)
+        found = candidate if os.path.isfile(candidate) else None
+    else:
+        found = shutil.which(argv0, path=search_path)
+    return Program(argv0, os.path.realpath(found) if found else None)
+
+
+def wrapped_command(argv: list[str]) -> list[str] | None:
+    """The command a wrapper runs (``env X=1 rm f`` -> ``rm f``), or None for a plain one."""
+    name = os.path.basename(argv[0])
+    if name == "busybox":
+        return argv[1:] or None
+    if name == "find":
+        for i, a in enumerate(argv):
+            if a in ("-exec", "-execdir", "-ok", "-okdir"):
+                inner = argv[i + 1 :]
+                end = next((k for k, b in enumerate(inner) if b in (";", "+")), len(inner))
+                return inner[:end] or None
+            if a == "-delete":
+                return ["rm", "--"]
+        return None
+    if name not in WRAPPERS:
+        return None
+    rest = argv[1:]
+    takes_value = {
+        "-n",
+        "-c",
+        "-s",
+        "-k",
+        "-u",
+        "-g",
+        "-i",
+        "-o",
+        "-e",
+        "-p",
+        "-P",
+        "-E",
+        "-L",
+        "-d",
+        "-I",
+        "-a",
+        "-w",
+        "--signal",
+        "--kill-after",
+        "--adjustment",
+        "--user",
+        "--group",
+        "--chdir",
+        "-C",
+        "--preserve-env",
+        "--max-args",
+        "--delimiter",
+    }
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a == "--":
+            i += 1
+            break
+        if a.startswith("-"):
+            i += 2 if a in takes_value else 1
+            continue
+        if name == "env" and "=" in a:  # env VAR=value ... command
+            i += 1
+            continue
+        if (name in ("timeout", "chrt", "taskset") and i == 0) or (
+            name in ("timeout",) and re.fullmatch(r"[\d.]+[smhd]?", a)
+        ):
+            i += 1  # timeout's DURATION, taskset's mask, chrt's priority
+            continue
+        break
+    return rest[i:] or None
+
+
 @dataclass
 class Policy:
-    """The effective command policy of one run."""
+    """The effective command policy of one run.
+
+    Commands are matched on what really runs: the program resolved through the ``PATH``
+    the step will use, symlinks followed, and (for deny lists) its content, so a link or a
+    renamed copy of a denied program is that program. Wrappers (``env``, ``timeout``,
+    ``sudo``, ``xargs``, ``find -exec``, ``busybox`` …) are checked for the command they
+    run too, and inline code (``sh -c``, ``python -c`` …) is refused where a deny list
+    exists unless the interpreter is allowed. It is policy, not a sandbox.
+    """
 
     allowed: set[str] | None = None  # None: any command not denied
     denied: set[str] = field(default_factory=set)
@@ -48,26 +224,76 @@ class Policy:
             policy.deny_env.extend(p for p in g.deny_env_vars if p not in policy.deny_env)
         return policy
 
-    def blocked(self, argv0: str) -> str | None:
+    def blocked(
+        self, argv: list[str] | str, search_path: str | None = None, cwd: str | None = None
+    ) -> str | None:
         """Why a command may not run, or None when it may."""
-        name = os.path.basename(argv0)
-        if name in self.denied:
-            return f"'{name}' is in denied_commands"
-        if self.allowed is not None and name not in self.allowed:
-            allowed = ", ".join(sorted(self.allowed)) or "(none)"
-            return f"'{name}' is not in allowed_commands ({allowed})"
+        if isinstance(argv, str):
+            argv = [argv]
+        if not argv:
+            return "empty command"
+        if search_path is None:
+            search_path = os.environ.get("PATH", os.defpath)
+        seen = 0
+        while argv and seen < 8:  # wrappers of wrappers, bounded
+            seen += 1
+            reason = self._one(argv, search_path, cwd)
+            if reason:
+                return reason
+            inner = wrapped_command(argv)
+            if inner is None:
+                return None
+            argv = inner
         return None
+
+    def _one(self, argv: list[str], search_path: str, cwd: str | None) -> str | None:
+        program = resolve(argv[0], search_path, cwd)
+        shown = os.path.basename(argv[0])
+        if self.denied:
+            hit = program.names & self.denied
+            if hit:
+                return f"'{shown}' is in denied_commands ({', '.join(sorted(hit))})"
+            digest = program.digest
+            if digest:
+                for name in sorted(self.denied):
+                    other = resolve(name, search_path)
+                    if other.path and other.digest == digest:
+                        return f"'{shown}' is a copy of '{name}', which is in denied_commands"
+        if self.allowed is not None:
+            allowed = ", ".join(sorted(self.allowed)) or "(none)"
+            if shown not in self.allowed:
+                return f"'{shown}' is not in allowed_commands ({allowed})"
+            # The allowed name must be the allowed program: the same file the name resolves
+            # to on the system PATH, not a file of that name elsewhere.
+            expected = resolve(shown, os.environ.get("PATH", os.defpath))
+            if program.path != expected.path:
+                return (
+                    f"'{argv[0]}' is not the '{shown}' that allowed_commands allows "
+                    f"({expected.path or 'not found on PATH'})"
+                )
+        inline = INLINE_CODE.get(shown) or next(
+            (INLINE_CODE[n] for n in program.names if n in INLINE_CODE), None
+        )
+        if inline is not None and (self.denied or self.allowed is not None):
+            interpreter_allowed = self.allowed is not None and shown in self.allowed
+            runs_inline = not inline or any(a in inline for a in argv[1:])
+            if runs_inline and not interpreter_allowed:
+                return (
+                    f"'{shown}' with inline code is refused where commands are denied "
+                    "(allow the interpreter in allowed_commands to permit it)"
+                )
+        return None
+
+    def denies_env(self, name: str) -> bool:
+        """True when *name* matches deny_env_vars."""
+        return any(fnmatch.fnmatchcase(name, p) for p in self.deny_env)
 
     def child_env(
         self, base: Mapping[str, str], extra: Mapping[str, str] | None = None
     ) -> dict[str, str]:
         """The environment of a child process: *base* plus *extra*, less denied variables."""
         env = {**base, **(extra or {})}
-        return {
-            k: v
-            for k, v in env.items()
-            if not any(fnmatch.fnmatchcase(k, p) for p in self.deny_env)
-        }
+        return {k: v for k, v in env.items() if not self.denies_env(k)}
 
 
 # Every DEFAULT_REDACT pattern needs one of these words; most strings have none, so one

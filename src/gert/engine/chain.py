@@ -14,6 +14,7 @@ from gert.engine.run import Resumed, Run
 from gert.errors import EXIT_INVALID, ChainError, InvalidError
 from gert.executors import Executor
 from gert.executors.modes import Executors
+from gert.governance import Policy
 from gert.incident import IncidentError, Provider
 from gert.model import Runbook
 from gert.project import Project
@@ -154,8 +155,15 @@ class Engine:
         else:
             incident = self._incident(options.incident_id)
         sources: dict[str, str] = {}
+        policy = Policy.merge(self.config.governance, checked.model.meta.governance)
         inputs = resolve_inputs(
-            checked.model, options.variables, incident, None, options.prompter, sources
+            checked.model,
+            options.variables,
+            incident,
+            None,
+            options.prompter,
+            sources,
+            denied_env=policy.denies_env,
         )
         first = Run(self, checked.model, Path(runbook), options, incident, inputs, None, {})
         first.input_sources = sources

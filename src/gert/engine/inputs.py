@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gert.errors import InvalidError
@@ -28,6 +29,7 @@ def resolve_inputs(
     parent: dict[str, str] | None,
     prompter: Prompter | None,
     sources: dict[str, str] | None = None,
+    denied_env: Callable[[str], bool] = lambda name: False,
 ) -> dict[str, str]:
     """Every input's value: --var / chained inputs, then the source, then default, then a
     prompt. *sources*, when given, is filled with where each value came from."""
@@ -49,7 +51,11 @@ def resolve_inputs(
                 source,
             )
         elif source.startswith("env."):
-            value, origin = os.environ.get(source[4:]), source
+            # deny_env_vars hides a variable from inputs as it does from commands.
+            value = None if denied_env(source[4:]) else os.environ.get(source[4:])
+            origin = source
+            if denied_env(source[4:]):
+                why_not = f"environment variable {source[4:]} is in deny_env_vars"
         else:
             origin = source
         if value is not None and spec.pattern:

@@ -21,7 +21,7 @@ from gert.engine.inputs import InputsMissing, resolve_inputs, value_text
 from gert.engine.recorder import RunRecorder
 from gert.engine.results import Options, RunResult, StepRecord
 from gert.executors import StepContext, StepError, StepOutput
-from gert.governance import Policy, Redactor
+from gert.governance import Policy, Redactor, protected_env
 from gert.model import AnyStep, InvokeStep, ManualStep, Node, Runbook, as_node, parse_duration
 from gert.store import RunHandle, RunManifest, new_run_id
 from gert.template import TemplateError, render
@@ -591,7 +591,9 @@ class Run:
 
     def blocked(self, argv: list[str], scope: Scope, sid: str) -> str | None:
         """Why governance refuses a command (recorded), or None."""
-        reason = scope.policy.blocked(argv[0]) if argv else "empty command"
+        reason = scope.policy.blocked(
+            argv, os.environ.get("PATH", os.defpath), str(self.project.root)
+        )
         if reason:
             self.emit(
                 "governance_blocked", {"step_id": sid, "argv": argv, "reason": reason}, sync=True
@@ -610,6 +612,12 @@ class Run:
             else:
                 rendered = self.executors.render(step, scope.values, self.project.root)
                 if step.type == "cli":
+                    protected = protected_env(rendered.get("env") or {})
+                    if protected:
+                        raise StepError(
+                            f"env may not set {', '.join(protected)}: it chooses which program "
+                            "runs or what it loads"
+                        )
                     blocked = self.blocked(rendered["argv"], scope, sid)
                     if blocked:
                         raise StepError(blocked)
