@@ -25,7 +25,7 @@ def test_concurrent_chains_each_post_once_and_save_their_own_scenario(tmp_path):
     subprocess.run(
         [*gert, "incident", "create", "K3", "--title", "parallel"], cwd=tmp_path, check=True
     )
-    n = 10
+    n = 6
     procs = [
         subprocess.Popen(
             [*gert, "exec", "p.runbook.yaml", "--incident", "K3", "--json"],
