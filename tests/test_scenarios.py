@@ -100,7 +100,7 @@ def test_a_real_chain_is_saved_as_a_scenario(chained):
     for r in chain.runs:
         m = RunFolder(r.folder).read_manifest()
         assert m["scenario"] == chain.scenario
-        assert read_events(r.folder / "trace.jsonl")[-1]["data"] == {"path": chain.scenario}
+        assert read_events(r.folder / "trace.jsonl")[-1]["data"]["path"] == chain.scenario
     copied = (folder / "runs" / "02-unavailable" / "steps" / "001-probe.json").read_text()
     assert "at 2026-02-14T09:57:53.125Z" in copied
 

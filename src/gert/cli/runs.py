@@ -44,8 +44,13 @@ def verify(runs: tuple[str, ...], key_env: str | None) -> None:
         manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
         report = verify_trace(folder.trace_path, key, manifest)
         if report.ok:
-            signed = ", signature checked" if report.hmac_checked else ""
-            click.echo(f"{folder.run_id}: ok ({report.events} events{signed})")
+            if report.hmac_checked:
+                how = ", signature checked"
+            elif report.signed:
+                how = ", signed but not checked: give --key-env"
+            else:
+                how = ", unsigned: a rewrite of the whole trace would not show"
+            click.echo(f"{folder.run_id}: ok ({report.events} events{how})")
         else:
             bad += 1
             click.echo(f"{folder.run_id}: TAMPERED or damaged")

@@ -138,6 +138,7 @@ class Engine:
         """
         if options.mode not in MODES:
             raise InvalidError(f"mode must be one of {', '.join(MODES)}, not {options.mode!r}")
+        self._check_key(options)
         checked = self.load(runbook)
         if options.mode == "replay":  # everything comes from the recording, nothing live
             if options.scenario is None:
@@ -168,6 +169,22 @@ class Engine:
         first = Run(self, checked.model, Path(runbook), options, incident, inputs, None, {})
         first.input_sources = sources
         return self._chain(first, options, incident)
+
+    def _check_key(self, options: Options) -> None:
+        """A configured signing key that is missing stops the run before it starts: evidence
+        must not silently go unsigned."""
+        env = self.config.hmac_key_env
+        if (
+            env
+            and options.hmac_key is None
+            and options.mode == "real"
+            and not options.ephemeral
+            and not os.environ.get(env)
+        ):
+            raise InvalidError(
+                f"gert.yaml signs traces with the key in ${env}, but it is not set; set it "
+                "(or remove hmac_key_env to run unsigned)"
+            )
 
     def _depth_limit(self, options: Options) -> int:
         if options.max_chain_depth is not None:
@@ -286,6 +303,7 @@ class Engine:
         Steps the trace shows as completed are not run again: their captures are restored
         from it. The hash chain continues where it stopped. A run that finished is refused.
         """
+        self._check_key(options)
         handle = self.store.open(run_id)
         m = self.store.read_manifest(handle)
         if m.status not in ("running", "interrupted"):

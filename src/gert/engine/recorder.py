@@ -8,6 +8,7 @@ from typing import Any
 
 from gert.governance import Redactor
 from gert.store import RunHandle, RunManifest, Store
+from gert.store.trace import manifest_digest
 
 Observer = Callable[[str, dict[str, Any]], None]
 
@@ -51,11 +52,17 @@ class RunRecorder:
                 self.observer = None
         return event
 
-    def write_step(self, number: int, step_id: str, payload: dict[str, Any]) -> str:
-        """Record what a step saw (redacted); returns the record's name."""
-        return self.store.write_step(
+    def write_step(self, number: int, step_id: str, payload: dict[str, Any]) -> tuple[str, str]:
+        """Record what a step saw (redacted); returns the record's name and SHA-256 (the
+        trace seals it, so an edited or deleted step record shows)."""
+        name = self.store.write_step(
             self.run, number, step_id, self.redactor.data(payload), self.durable
         )
+        return name, self.store.step_sha256(self.run, name) or ""
+
+    def manifest_digest(self, manifest: RunManifest) -> str:
+        """SHA-256 of the manifest's sealed fields, as the manifest will be written."""
+        return manifest_digest(self.redactor.data(manifest.to_dict()))
 
     @property
     def trace_info(self) -> dict[str, Any]:

@@ -292,6 +292,9 @@ class Run:
             record.captures = self.redactor.data(record.captures)
             record.error = self.redactor.text(record.error) if record.error else record.error
         r.ended_at = iso(utc_now())
+        sealed = {}
+        if self.engine.store.keeps:  # the manifest's final fields, bound into the trace
+            sealed = {"manifest_sha256": self.recorder.manifest_digest(self.manifest())}
         self.emit(
             "run_completed",
             {
@@ -299,6 +302,7 @@ class Run:
                 "outcome": r.outcome or {},
                 "error": r.error or "",
                 "steps_summary": r.summary,
+                **sealed,
             },
             sync=True,
         )
@@ -478,8 +482,9 @@ class Run:
         if error:
             payload["error"] = error
         executed = self.executors.executes
+        digest = ""
         if executed:  # step records hold what executed steps saw; a dry-run executes nothing
-            record.step_file = self.recorder.write_step(number, sid, payload)
+            record.step_file, digest = self.recorder.write_step(number, sid, payload)
         if output is not None and output.evidence:
             self.emit(
                 "evidence_recorded",
@@ -503,6 +508,7 @@ class Run:
                 "duration_ms": payload["duration_ms"],
                 "attempts": len(attempts),
                 "step_file": record.step_file,
+                **({"step_file_sha256": digest} if digest else {}),
                 "exit_code": last.get("exit_code"),
                 "status_code": last.get("status_code"),
                 "stdout": _excerpt(last.get("stdout", "")),

@@ -74,6 +74,10 @@ class Store(Protocol):
         """Record what one step saw; returns the record's name (``steps/NNN-id.json``)."""
         ...
 
+    def step_sha256(self, run: RunHandle, name: str) -> str | None:
+        """SHA-256 of a step record as stored (the trace seals it), or None when none."""
+        ...
+
     def steps(self, run: RunHandle) -> list[tuple[str, dict[str, Any]]]:
         """Every step record of a run, in order, as (name, data)."""
         ...

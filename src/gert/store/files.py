@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 from gert.errors import NotFound
 from gert.store.index import IndexDamaged, RunIndex, RunRow
 from gert.store.manifest import RunManifest
-from gert.store.trace import TraceWriter, read_events
+from gert.store.trace import TraceWriter, file_digest, read_events
 from gert.util import slug, utc_now, write_atomic
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
@@ -40,6 +41,7 @@ class RunFolder:
     def __init__(self, path: Path):
         self.path = path
         self.run_id = path.name
+        self.digests: dict[str, str] = {}  # SHA-256 of the step records written here
 
     @property
     def manifest_path(self) -> Path:
@@ -74,6 +76,7 @@ class RunFolder:
         name = step_file_name(number, step_id)
         text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
         write_atomic(self.steps_dir / name, text, sync)
+        self.digests[f"steps/{name}"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         return f"steps/{name}"
 
     def step_files(self) -> list[Path]:
@@ -149,6 +152,12 @@ class FileStore:
     ) -> str:
         """Write ``steps/NNN-<step-id>.json``; returns its path relative to the run folder."""
         return run.write_step(number, step_id, payload, sync)
+
+    def step_sha256(self, run: RunFolder, name: str) -> str | None:
+        """SHA-256 of a step record as stored (what the trace seals), or None."""
+        if name in run.digests:
+            return run.digests[name]
+        return file_digest(run.path / name)
 
     def steps(self, run: RunFolder) -> list[tuple[str, dict[str, Any]]]:
         """Every step record in order, as (``steps/NNN-id.json``, data)."""
@@ -241,3 +250,7 @@ class EphemeralStore(FileStore):
     def events(self, run: RunFolder) -> list[dict[str, Any]]:
         """Nothing was kept."""
         return []
+
+    def step_sha256(self, run: RunFolder, name: str) -> str | None:
+        """Nothing was kept."""
+        return None

@@ -12,6 +12,7 @@ import hashlib
 import hmac as _hmac
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,49 @@ EVENTS = frozenset(
         "scenario_saved",
     }
 )
+
+
+# Events that seal the trace: each carries the hash of every line before it (and its HMAC
+# when a key is configured). A run that ended must end its trace with one, so nothing can be
+# appended after the end without a seal that only the key can make.
+SEALS = frozenset({"run_completed", "chain_error", "incident_posted", "scenario_saved"})
+# What the final manifest seals: the fields that no longer change once a run ends.
+SEALED_FIELDS = (
+    "run_id",
+    "icm_id",
+    "runbook",
+    "actor",
+    "mode",
+    "started_at",
+    "ended_at",
+    "outcome",
+    "inputs_resolved",
+    "steps_summary",
+    "parent_run_id",
+    "inherited_captures",
+    "status",
+    "error",
+    "runbook_name",
+    "runbook_sha256",
+    "triggered_by",
+)
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 of a manifest's sealed fields (recorded in ``run_completed``)."""
+    sealed = {k: manifest.get(k) for k in SEALED_FIELDS}
+    return hashlib.sha256(
+        json.dumps(sealed, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+
+
+def file_digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, or None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _line_bytes(event: dict[str, Any]) -> bytes:
@@ -88,7 +132,7 @@ class TraceWriter:
         """Append one event; ``sync`` forces it to disk (after each step)."""
         assert type_ in EVENTS, type_
         payload = self.redact.data(data or {}) if self.redact else (data or {})
-        if type_ == "run_completed":
+        if type_ in SEALS:
             chain = self.whole.hexdigest()
             payload = {**payload, "chain_hash": chain}
             if self.key:
@@ -133,6 +177,7 @@ class VerifyReport:
     events: int = 0
     completed: bool = False
     hmac_checked: bool = False
+    signed: bool = False  # its seals carry an HMAC
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -152,14 +197,38 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _check_step_file(folder: Path, n: int, data: dict[str, Any], report: VerifyReport) -> None:
+    name, want = data.get("step_file"), data.get("step_file_sha256")
+    if not name or not want:
+        return
+    got = file_digest(folder / str(name))
+    if got is None:
+        report.problems.append(f"line {n}: step file {name} is missing")
+    elif got != want:
+        report.problems.append(f"line {n}: step file {name} was edited")
+
+
+def _check_attachments(folder: Path, n: int, data: dict[str, Any], report: VerifyReport) -> None:
+    for name, item in (data.get("evidence") or {}).items():
+        if isinstance(item, dict) and item.get("kind") == "attachment" and item.get("stored"):
+            got = file_digest(folder / str(item["stored"]))
+            if got is None:
+                report.problems.append(f"line {n}: attachment {name} is missing")
+            elif got != item.get("sha256"):
+                report.problems.append(f"line {n}: attachment {name} was replaced or edited")
+
+
+RUN_FOLDER = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
+
+
 def verify_trace(
     path: str | Path, key: bytes | None = None, manifest: dict[str, Any] | None = None
 ) -> VerifyReport:
-    """Check a trace's hash chain: any edited, removed, inserted or reordered line shows.
-
-    With the run's *manifest*, a trace cut short (lines removed from its end) shows too.
-    """
+    """Check a run's evidence: any edited, removed, inserted, reordered or appended trace
+    line, any step file or attachment that differs from what the trace recorded, and (with
+    the run's *manifest*) a trace cut short or a manifest edited after the run."""
     path = Path(path)
+    folder = path.parent if path.name == "trace.jsonl" else None
     report = VerifyReport(path=path)
     if not path.is_file():
         report.problems.append(f"{path}: no trace file")
@@ -172,6 +241,8 @@ def verify_trace(
     prev = ZERO
     whole = hashlib.sha256()
     run_id = None
+    last: tuple[int, Any] = (0, None)
+    last_completed: dict[str, Any] | None = None
     for n, line in enumerate(raw.splitlines(), start=1):
         try:
             event = json.loads(line)
@@ -193,28 +264,55 @@ def verify_trace(
             run_id = event.get("run_id")
         elif event.get("run_id") != run_id:
             report.problems.append(f"line {n}: run_id {event.get('run_id')} differs from {run_id}")
-        if event.get("type") == "run_completed":
+        kind = event.get("type")
+        data = event.get("data") or {}
+        if last[1] in SEALS and kind not in SEALS and kind != "run_resumed":
+            report.problems.append(
+                f"line {n}: {kind} follows a sealed end of the run "
+                "(only a seal or gert resume may continue a trace)"
+            )
+        last = (n, kind)
+        if kind == "run_completed":
             report.completed = True
-            data = event.get("data") or {}
+            last_completed = data
+        if kind == "step_completed" and folder is not None:
+            _check_step_file(folder, n, data, report)
+        if kind == "evidence_recorded" and folder is not None:
+            _check_attachments(folder, n, data, report)
+        if kind in SEALS:
             chain = whole.hexdigest()
             if data.get("chain_hash") != chain:
                 report.problems.append(f"line {n}: chain_hash does not match the lines before it")
             if "hmac" in data:
-                if key is None:
-                    report.notes.append(
-                        "the trace is signed (hmac); give the key to check the signature"
-                    )
-                else:
+                report.signed = True
+                if key is not None:
                     want = _hmac.new(key, chain.encode(), hashlib.sha256).hexdigest()
                     report.hmac_checked = True
                     if not _hmac.compare_digest(want, str(data["hmac"])):
                         report.problems.append(
                             f"line {n}: hmac does not match (the trace was rewritten, or the key is wrong)"
                         )
-            elif key is not None:
-                report.problems.append(f"line {n}: the trace is not signed, but a key was given")
+            elif key is not None or report.signed:
+                report.problems.append(f"line {n}: {kind} is not signed, but the trace is")
         prev = hashlib.sha256(line).hexdigest()
         whole.update(line + b"\n")
+    if report.signed and key is None:
+        report.notes.append("the trace is signed (hmac); give the key to check the signature")
+    ended = manifest.get("status") not in (None, "running") if manifest else report.completed
+    if ended and last[1] is not None and last[1] not in SEALS:
+        report.problems.append(
+            f"line {last[0]}: the run ended but its trace ends with {last[1]}, not a seal"
+        )
+    if folder is not None and run_id and RUN_FOLDER.match(folder.name) and run_id != folder.name:
+        report.problems.append(
+            f"the trace belongs to run {run_id}, not to {folder.name} (copied from another run)"
+        )
+    sealed = (last_completed or {}).get("manifest_sha256")
+    if manifest and sealed and manifest_digest(manifest) != sealed:
+        report.problems.append(
+            "run.yaml differs from what the trace sealed (outcome, status, actor, inputs "
+            "or times were edited)"
+        )
     if manifest:
         trace_info = manifest.get("trace") or {}
         if trace_info.get("events") and report.events < int(trace_info["events"]):

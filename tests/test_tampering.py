@@ -1,0 +1,207 @@
+"""Evidence that cannot be edited silently (security review M1): every tampering of a
+signed run is reported by gert trace verify."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from helpers import gert
+
+KEY = "k3y-for-tests"
+RUNBOOK = """
+apiVersion: runbook/v0
+meta: {name: tamper}
+steps:
+  - {id: look, type: cli, with: {argv: [echo, "rate=42"]}, capture: {rate: stdout}}
+  - id: confirm
+    type: manual
+    instructions: Check the dashboard.
+    required_evidence: [{kind: attachment, name: screenshot}]
+    outcomes: [{state: resolved, recommendation: all good}]
+"""
+
+
+@pytest.fixture(scope="module")
+def signed_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("signed")
+    (root / "gert.yaml").write_text("record: off\nhmac_key_env: GERT_TEST_KEY\n")
+    (root / "t.runbook.yaml").write_text(RUNBOOK)
+    (root / "shot.png").write_bytes(b"\x89PNG fake screenshot")
+    (root / "answers.yaml").write_text("confirm: {screenshot: shot.png}\n")
+    ran = gert(
+        "exec",
+        "t.runbook.yaml",
+        "--evidence",
+        "answers.yaml",
+        "--json",
+        cwd=root,
+        env={**_env(), "GERT_TEST_KEY": KEY},
+    )
+    assert ran.returncode == 0, ran.stderr
+    folder = root / json.loads(ran.stdout)["runs"][0]["folder"]
+    return root, folder
+
+
+def _env():
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "GERT_TEST_KEY"}
+
+
+def _rehash(lines: list[dict]) -> list[bytes]:
+    """Re-chain forged lines as an attacker without the key would."""
+    prev, out, whole = "0" * 64, [], hashlib.sha256()
+    for n, e in enumerate(lines, start=1):
+        e = {**e, "seq": n, "prev_hash": prev}
+        if e["type"] in ("run_completed", "chain_error", "incident_posted", "scenario_saved"):
+            e["data"] = {**e["data"], "chain_hash": whole.hexdigest()}
+        b = json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode()
+        out.append(b)
+        whole.update(b + b"\n")
+        prev = hashlib.sha256(b).hexdigest()
+    return out
+
+
+def edit_step_file(f):
+    p = next((f / "steps").glob("001-*.json"))
+    p.write_text(p.read_text().replace("rate=42", "rate=1"))
+
+
+def delete_step_file(f):
+    next((f / "steps").glob("001-*.json")).unlink()
+
+
+def replace_attachment(f):
+    next((f / "attachments").iterdir()).write_bytes(b"another picture")
+
+
+def edit_manifest(field, old, new):
+    def edit(f):
+        m = f / "run.yaml"
+        text = m.read_text()
+        assert f"{field}: {old}" in text, text
+        m.write_text(text.replace(f"{field}: {old}", f"{field}: {new}"))
+
+    return edit
+
+
+def append_forged_event(f):
+    trace = f / "trace.jsonl"
+    lines = [json.loads(x) for x in trace.read_text().splitlines()]
+    forged = {**lines[-1], "type": "approval_granted", "data": {"approved_by": ["mallory"]}}
+    trace.write_bytes(b"\n".join(_rehash([*lines, forged])) + b"\n")
+
+
+def truncate_and_reset(f):
+    trace = f / "trace.jsonl"
+    lines = [json.loads(x) for x in trace.read_text().splitlines()]
+    cut = [e for e in lines if e["type"] != "run_completed"][:-1]
+    trace.write_bytes(b"\n".join(_rehash(cut)) + b"\n")
+    m = f / "run.yaml"
+    m.write_text(m.read_text().replace("status: completed", "status: running"))
+
+
+def forged_rehash_whole(f):
+    trace = f / "trace.jsonl"
+    lines = [json.loads(x) for x in trace.read_text().splitlines()]
+    for e in lines:
+        if e["type"] == "step_completed" and e["data"].get("captures"):
+            e["data"]["captures"] = {"rate": "rate=1\n"}
+    trace.write_bytes(b"\n".join(_rehash(lines)) + b"\n")
+
+
+def copy_other_runs_trace(f):
+    other = f.parent / "20200101T000000-00000000"
+    shutil.copytree(f, other)
+    shutil.rmtree(f)
+    other.rename(f.parent / "20200101T000000-11111111")
+    shutil.copytree(f.parent / "20200101T000000-11111111", f)
+    lines = [json.loads(x) for x in (f / "trace.jsonl").read_text().splitlines()]
+    for e in lines:
+        e["run_id"] = "20200101T000000-11111111"
+    (f / "trace.jsonl").write_bytes(b"\n".join(_rehash(lines)) + b"\n")
+
+
+TAMPERINGS = {
+    "edit a step file": edit_step_file,
+    "delete a step file": delete_step_file,
+    "replace an attachment": replace_attachment,
+    "edit the outcome": edit_manifest("state", "resolved", "escalated"),
+    "edit the actor": edit_manifest("actor", None, None),
+    "edit the status": edit_manifest("status", "completed", "failed"),
+    "append a forged event": append_forged_event,
+    "truncate and reset to running": truncate_and_reset,
+    "rewrite and re-hash the trace": forged_rehash_whole,
+    "another run's trace": copy_other_runs_trace,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERINGS))
+def test_every_tampering_of_a_signed_run_is_reported(signed_run, tmp_path, name):
+    root, folder = signed_run
+    project = tmp_path / "p"
+    shutil.copytree(root, project)
+    copy = project / folder.relative_to(root)
+    tamper = TAMPERINGS[name]
+    if name == "edit the actor":
+        text = (copy / "run.yaml").read_text()
+        actor = next(line for line in text.splitlines() if line.startswith("actor:"))
+        (copy / "run.yaml").write_text(text.replace(actor, "actor: mallory"))
+    else:
+        tamper(copy)
+    before = gert(
+        "trace",
+        "verify",
+        "--key-env",
+        "GERT_TEST_KEY",
+        str(copy),
+        cwd=project,
+        env={**_env(), "GERT_TEST_KEY": KEY},
+    )
+    assert before.returncode == 1, f"{name}: not detected\n{before.stdout}"
+    assert "TAMPERED" in before.stdout
+
+
+def test_an_untouched_signed_run_verifies(signed_run):
+    root, folder = signed_run
+    ran = gert(
+        "trace",
+        "verify",
+        "--key-env",
+        "GERT_TEST_KEY",
+        str(folder),
+        cwd=root,
+        env={**_env(), "GERT_TEST_KEY": KEY},
+    )
+    assert ran.returncode == 0, ran.stdout
+    assert "signature checked" in ran.stdout
+
+
+def test_an_unsigned_run_says_so(project):
+    project.write(
+        "t.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: t}\nsteps:\n"
+        "  - {id: a, type: cli, with: {argv: [echo, hi]}, outcomes: [{state: resolved}]}\n",
+    )
+    ran = gert("exec", "t.runbook.yaml", "--json", cwd=project.root)
+    folder = json.loads(ran.stdout)["runs"][0]["folder"]
+    ran = gert("trace", "verify", folder, cwd=project.root)
+    assert ran.returncode == 0
+    assert "unsigned" in ran.stdout
+
+
+def test_a_configured_key_that_is_not_set_stops_the_run(project):
+    project.config("record: off\nhmac_key_env: GERT_TEST_KEY\n")
+    project.write(
+        "t.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: t}\nsteps:\n"
+        "  - {id: a, type: cli, with: {argv: [touch, ran.txt]}, outcomes: [{state: resolved}]}\n",
+    )
+    ran = gert("exec", "t.runbook.yaml", cwd=project.root, env=_env())
+    assert ran.returncode == 2
+    assert "GERT_TEST_KEY" in ran.stderr and "not set" in ran.stderr
+    assert not (project.root / "ran.txt").exists()
