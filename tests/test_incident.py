@@ -52,6 +52,12 @@ def gert_entries(project, incident_id="747870160"):  # type: ignore[no-untyped-d
     return [e for e in provider(project).timeline(incident_id) if e["kind"] == "gert"]
 
 
+def _seal(run) -> str:  # type: ignore[no-untyped-def]
+    """The chain hash the run's run_completed sealed: the post witnesses it."""
+    ends = [e for e in read_events(run.folder / "trace.jsonl") if e["type"] == "run_completed"]
+    return ends[-1]["data"]["chain_hash"]
+
+
 def test_single_run_summary_in_seed_000_format(incident, monkeypatch):
     monkeypatch.setenv("GERT_T_TOKEN", "s3cret-t0ken")
     incident.write("triage.runbook.yaml", ONE)
@@ -66,6 +72,7 @@ def test_single_run_summary_in_seed_000_format(incident, monkeypatch):
         "Steps: 1 passed, 0 failed\n"
         "Captures: failure_count=1, raw=failures=1 token=***\n"
         "Recommendation: Route to Throttled TSG for sql01\n"
+        f"Evidence: {run.run_id} sha256:{_seal(run)}\n"
     )
     assert "s3cret-t0ken" not in json.dumps(provider(incident).get("747870160"))
     m = RunFolder(run.folder).read_manifest()
@@ -109,6 +116,8 @@ def test_chain_summary_and_exactly_once(incident):
         f"2. Throttled ({child.run_id[:15]})\n   → 2 steps passed\n   → Outcome: resolved\n"
         "   → Recommendation: Load shed on sql01\n\n"
         "Total: 3 steps, 2 runbooks, final state: resolved\n"
+        f"Evidence: {root.run_id} sha256:{_seal(root)}\n"
+        f"Evidence: {child.run_id} sha256:{_seal(child)}\n"
     )
     for r in chain.runs:
         assert RunFolder(r.folder).read_manifest()["posted"]["entry_id"] == entry["id"]

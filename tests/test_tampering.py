@@ -205,3 +205,58 @@ def test_a_configured_key_that_is_not_set_stops_the_run(project):
     assert ran.returncode == 2
     assert "GERT_TEST_KEY" in ran.stderr and "not set" in ran.stderr
     assert not (project.root / "ran.txt").exists()
+
+
+def test_the_incident_witnesses_a_run_cut_short_and_reset(tmp_path):
+    # The hardest forgery: cut the trace before run_completed, re-chain it, and make the
+    # manifest agree (status running, events and head). The trace alone looks like a
+    # crashed run; the chain hash posted to the incident does not match it.
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "gert.yaml").write_text("record: off\n")
+    (root / "t.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\nmeta: {name: t}\nsteps:\n"
+        "  - {id: a, type: cli, with: {argv: [echo, hi]}}\n"
+        "  - {id: b, type: cli, with: {argv: [echo, bye]}, outcomes: [{state: resolved}]}\n"
+    )
+    assert gert("incident", "create", "W1", "--title", "witness", cwd=root).returncode == 0
+    ran = gert("exec", "t.runbook.yaml", "--incident", "W1", "--json", cwd=root)
+    run = json.loads(ran.stdout)["runs"][0]
+    folder = root / run["folder"]
+    trace = folder / "trace.jsonl"
+    lines = [json.loads(x) for x in trace.read_text().splitlines()]
+    end = next(i for i, e in enumerate(lines) if e["type"] == "run_completed")
+    forged = _rehash(lines[: end - 1])
+    trace.write_bytes(b"\n".join(forged) + b"\n")
+    m = folder / "run.yaml"
+    text = m.read_text().replace("status: completed", "status: running")
+    head = hashlib.sha256(forged[-1]).hexdigest()
+    text = "\n".join(
+        f"  events: {len(forged)}"
+        if line.startswith("  events:")
+        else f"  head: {head}"
+        if line.startswith("  head:")
+        else line
+        for line in text.splitlines()
+    )
+    m.write_text(text + "\n")
+    alone = gert("trace", "verify", run["run_id"], cwd=root)
+    assert alone.returncode == 0  # indistinguishable from a crashed run on its own
+    witnessed = gert("trace", "verify", "--incident", "W1", cwd=root)
+    assert witnessed.returncode == 1, witnessed.stdout
+    assert "incident W1 recorded this run's sealed end, but its trace has none" in witnessed.stdout
+
+
+def test_verify_incident_passes_untouched_runs(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "gert.yaml").write_text("record: off\n")
+    (root / "t.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\nmeta: {name: t}\nsteps:\n"
+        "  - {id: a, type: cli, with: {argv: [echo, hi]}, outcomes: [{state: resolved}]}\n"
+    )
+    gert("incident", "create", "W2", "--title", "witness", cwd=root)
+    assert gert("exec", "t.runbook.yaml", "--incident", "W2", cwd=root).returncode == 0
+    ran = gert("trace", "verify", "--incident", "W2", cwd=root)
+    assert ran.returncode == 0, ran.stdout
+    assert ": ok (" in ran.stdout

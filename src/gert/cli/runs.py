@@ -23,9 +23,16 @@ def trace() -> None:
 
 
 @trace.command()
-@click.argument("runs", nargs=-1, required=True)
+@click.argument("runs", nargs=-1)
 @click.option("--key-env", metavar="VAR", help="Environment variable holding the HMAC key.")
-def verify(runs: tuple[str, ...], key_env: str | None) -> None:
+@click.option(
+    "--incident",
+    "incident_id",
+    metavar="ID",
+    help="Also check every run the incident's posted summaries name against the chain hash "
+    "they recorded (a run cut short and reset shows).",
+)
+def verify(runs: tuple[str, ...], key_env: str | None, incident_id: str | None) -> None:
     """Check that traces were not edited: RUN is a run ID, a run folder or a trace.jsonl.
 
     Any edited, removed, inserted or reordered line is reported. Exits 0 when every
@@ -33,16 +40,21 @@ def verify(runs: tuple[str, ...], key_env: str | None) -> None:
     """
     import os
 
-    from gert.store import find_run, verify_trace
+    from gert.store import check_witness, find_run, verify_trace
 
     if key_env and key_env not in os.environ:
         raise click.UsageError(f"environment variable {key_env} is not set")
     key = os.environ[key_env].encode() if key_env else None
+    if not runs and not incident_id:
+        raise click.UsageError("give RUN... or --incident ID")
+    witness = _witness(incident_id) if incident_id else {}
     bad = 0
-    for ref in runs:
+    for ref in [*runs, *(r for r in witness if r not in runs)]:
         folder = find_run(ref)
         manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
         report = verify_trace(folder.trace_path, key, manifest)
+        if folder.run_id in witness:
+            check_witness(report, witness[folder.run_id], incident_id or "")
         if report.ok:
             if report.hmac_checked:
                 how = ", signature checked"
@@ -59,6 +71,18 @@ def verify(runs: tuple[str, ...], key_env: str | None) -> None:
         for note in report.notes:
             click.echo(f"  note: {note}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+def _witness(incident_id: str) -> dict[str, str]:
+    """Run ID -> chain hash, as the incident's posted summaries recorded them."""
+    from gert.incident.posting import witnessed
+    from gert.incident.providers import look_up
+    from gert.project import open_project
+
+    info = look_up(open_project(), incident_id)
+    if info is None:
+        raise click.UsageError(f"no incident {incident_id}")
+    return witnessed([str(e.get("text", "")) for e in info.get("timeline") or []])
 
 
 @click.group()

@@ -9,6 +9,7 @@ manifest records a post is never posted again.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ class RunView:
     folder: RunFolder
     manifest: RunManifest
     captures: dict[str, str] = field(default_factory=dict)
+    seal: str = ""  # chain hash of the run's last run_completed: the incident witnesses it
 
     @property
     def name(self) -> str:
@@ -47,10 +49,13 @@ def chain_of(store: Store, run_id: str) -> list[RunView]:
         folder = store.open(current)
         manifest = store.read_manifest(folder)
         captures: dict[str, str] = {}
+        seal = ""
         for e in store.events(folder):
             if e["type"] == "step_completed":
                 captures.update({k: str(v) for k, v in (e["data"].get("captures") or {}).items()})
-        views.append(RunView(folder, manifest, captures))
+            elif e["type"] == "run_completed":
+                seal = str(e["data"].get("chain_hash", ""))
+        views.append(RunView(folder, manifest, captures, seal))
         children = manifest.child_runs
         current = str(children[-1]["run_id"]) if children else None
     return views
@@ -103,6 +108,7 @@ def summary_text(views: list[RunView], incident_id: str, markdown: bool = False)
             lines.append(f"Error: {_one_line(m.error)}")
         if m.chain_error:
             lines.append(f"Chain error: {_one_line(m.chain_error)}")
+        lines += _evidence(views)
         return nl.join(lines) + "\n"
     out = [bold(f"[gert] Runbook chain completed for incident {incident_id}"), ""]
     for n, v in enumerate(views, start=1):
@@ -124,7 +130,26 @@ def summary_text(views: list[RunView], incident_id: str, markdown: bool = False)
         out.append("")
     total = sum(v.manifest.steps_summary.get("total", 0) for v in views)
     out.append(f"Total: {total} steps, {len(views)} runbooks, final state: {final_state(views)}")
+    out.append(nl.join(_evidence(views)))
     return "\n".join(out) + "\n"
+
+
+EVIDENCE = re.compile(r"Evidence: (\d{8}T\d{6}-[0-9a-f]{8}) sha256:([0-9a-f]{64})")
+
+
+def _evidence(views: list[RunView]) -> list[str]:
+    """One line per run with its sealed chain hash: the incident becomes a witness that
+    ``gert trace verify --incident`` checks the evidence against."""
+    return [f"Evidence: {v.manifest.run_id} sha256:{v.seal}" for v in views if v.seal]
+
+
+def witnessed(texts: list[str]) -> dict[str, str]:
+    """Run ID -> sealed chain hash, from the summaries posted to an incident."""
+    out: dict[str, str] = {}
+    for text in texts:
+        for m in EVIDENCE.finditer(text):
+            out[m.group(1)] = m.group(2)
+    return out
 
 
 def _one_line(text: str) -> str:

@@ -13,7 +13,13 @@ from gert.store.base import RunHandle, Store
 from gert.store.files import EphemeralStore, FileStore, RunFolder, new_run_id
 from gert.store.index import RunIndex, RunRow, chains
 from gert.store.manifest import RunManifest
-from gert.store.trace import TraceWriter, VerifyReport, read_events, verify_trace
+from gert.store.trace import (
+    TraceWriter,
+    VerifyReport,
+    check_witness,
+    read_events,
+    verify_trace,
+)
 
 if TYPE_CHECKING:
     from gert.project import Project
@@ -29,6 +35,7 @@ __all__ = [
     "TraceWriter",
     "VerifyReport",
     "chains",
+    "check_witness",
     "find_run",
     "incidents_dir",
     "index_path",

@@ -330,3 +330,23 @@ def verify_trace(
                 f"the manifest says the run ended ({manifest.get('status')}) but the trace has no run_completed"
             )
     return report
+
+
+def check_witness(report: VerifyReport, sealed: str, incident_id: str) -> None:
+    """Compare a run's last sealed end with the chain hash its incident recorded: a trace
+    cut short and its manifest reset to ``running`` cannot match it."""
+    ends = (
+        [e for e in read_events(report.path) if e.get("type") == "run_completed"]
+        if (report.path.is_file())
+        else []
+    )
+    got = str((ends[-1].get("data") or {}).get("chain_hash", "")) if ends else ""
+    if not got:
+        report.problems.append(
+            f"incident {incident_id} recorded this run's sealed end, but its trace has none "
+            "(cut short)"
+        )
+    elif got != sealed:
+        report.problems.append(
+            f"the run's sealed end differs from the one incident {incident_id} recorded"
+        )
