@@ -80,6 +80,18 @@ def source_value(source: str, out: StepOutput, kind: str) -> str:
     raise CaptureError(f"unknown capture source '{source}'")
 
 
+# A capture is a value to decide on and to pass on, not a place to keep output: the step
+# record keeps the output. Past this it is cut, and says so.
+MAX_CAPTURE = 64 * 1024
+
+
+def cap(text: str, limit: int = MAX_CAPTURE) -> str:
+    """*text*, cut to *limit* characters with a note of how many were left out."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"... ({len(text) - limit} more characters in the step record)"
+
+
 def take_captures(step: Any, out: StepOutput) -> dict[str, str]:
     """Every capture a step declares, from its output."""
     values: dict[str, str] = {}
@@ -92,7 +104,7 @@ def take_captures(step: Any, out: StepOutput) -> dict[str, str]:
         if not isinstance(spec, str) and spec.pattern:
             m = re.search(spec.pattern, text)
             text = (m.group(1) if m.groups() else m.group(0)) if m else ""
-        values[name] = text
+        values[name] = cap(text)
     if getattr(step, "choices", None) and out.choice is not None:
         values[step.choices.variable] = out.choice
     return values

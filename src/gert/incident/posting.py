@@ -18,7 +18,7 @@ from gert.governance import Redactor
 from gert.incident import IncidentError
 from gert.incident.providers import make_provider
 from gert.store import RunFolder, RunManifest, Store, open_store
-from gert.util import iso, utc_now
+from gert.util import iso, shorten, utc_now
 
 
 @dataclass
@@ -152,8 +152,12 @@ def witnessed(texts: list[str]) -> dict[str, str]:
     return out
 
 
+# What one value may take of a post: an incident timeline is read by people.
+POST_VALUE = 300
+
+
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    return shorten(" ".join(str(text).split()), POST_VALUE)
 
 
 @dataclass

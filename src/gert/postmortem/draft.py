@@ -21,6 +21,7 @@ from typing import Any
 
 from gert.errors import GertError
 from gert.store import RunManifest
+from gert.util import shorten
 from gert.util import slug as _slug
 
 TBC = "[to be confirmed]"
@@ -383,7 +384,7 @@ def timeline(pm: Postmortem) -> list[Row]:
                     )
                 )
             elif e["type"] == "step_completed":
-                caps = ", ".join(f"{k}={v}" for k, v in (d.get("captures") or {}).items())
+                caps = ", ".join(f"{k}={_value(v)}" for k, v in (d.get("captures") or {}).items())
                 text = f"Step {d['step_id']} {d.get('status')}" + (f": {caps}" if caps else "")
                 if d.get("error"):
                     text += f" ({d['error']})"
@@ -659,7 +660,7 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add("## Supporting Data\n")
     add("### Metrics During Incident")
     add("```")
-    out.extend(f"{r.runbook}: {k}={v}" for r in pm.runs for k, v in r.captures.items())
+    out.extend(f"{r.runbook}: {k}={_value(v)}" for r in pm.runs for k, v in r.captures.items())
     add("```\n")
     add("### Graphs")
     add(f"{TBC}\n")
@@ -743,7 +744,7 @@ def _what_happened(pm: Postmortem) -> str:
     parts = []
     for r in pm.runs:
         outcome = r.manifest.outcome
-        caps = ", ".join(f"{k}={v}" for k, v in r.captures.items())
+        caps = ", ".join(f"{k}={_value(v)}" for k, v in r.captures.items())
         parts.append(
             f"Runbook **{r.runbook}** "
             + (f"found {caps} and " if caps else "")
@@ -757,7 +758,7 @@ def _what_happened(pm: Postmortem) -> str:
 def _five_whys(pm: Postmortem) -> list[str]:
     whys = []
     for r, nxt in zip(pm.runs, pm.runs[1:], strict=False):
-        caps = ", ".join(f"{k}={v}" for k, v in r.captures.items()) or "its checks"
+        caps = ", ".join(f"{k}={_value(v)}" for k, v in r.captures.items()) or "its checks"
         whys.append(
             f"**Why did triage continue past {r.runbook}?**\n   → Because {r.runbook} observed {caps} "
             f"and handed off to {nxt.runbook}"
@@ -772,6 +773,12 @@ def _cell(text: str) -> str:
 
 
 # ------------------------------------------------------------------ writing
+
+
+def _value(value: object, limit: int = 200) -> str:
+    """A captured value as a postmortem line shows it: one line, at most *limit* characters
+    (the evidence keeps the whole value)."""
+    return shorten(" ".join(str(value).split()), limit)
 
 
 def slug(text: str) -> str:
