@@ -877,3 +877,40 @@ def test_postgresql_queries_cannot_write_even_past_the_parser(postgres_url):
         assert conn.execute("SELECT count(*) FROM ro_t").fetchone()[0] == 0
         conn.execute("DROP TABLE ro_t")
         conn.commit()
+
+
+def test_cli_steps_get_the_project_default_timeout_and_leave_nothing_behind(project):
+    # No timeout on the step or the runbook: gert.yaml's step_timeout applies. A background
+    # child left in the step's process group dies with the step.
+    project.config("record: off\nstep_timeout: 1s\n")
+    project.write(
+        "t.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: t, kind: composable}
+        steps:
+          - {id: leaves, type: cli, with: {argv: [sh, -c, "sleep 30 & echo $! > bg.pid"]}}
+          - {id: hangs, type: cli, continue_on_fail: true, with: {argv: [sleep, "30"]}}
+        """,
+    )
+    import os
+    import time
+
+    started = time.monotonic()
+    run = project.run("t.runbook.yaml").final
+    assert time.monotonic() - started < 10
+    hangs = next(s for s in run.steps if s.step_id == "hangs")
+    assert "timed out after 1s" in hangs.error
+    pid = int((project.root / "bg.pid").read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{pid}/stat") as f:  # a zombie counts as gone
+            if f.read().split(") ")[-1].startswith("Z"):
+                break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the background child outlived its step")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from gert.model import Governance, RedactRule, Strict
+from gert.model import Duration, Governance, RedactRule, Strict
 
 
 class IncidentConfig(Strict):
@@ -33,6 +33,13 @@ class ProjectConfig(Strict):
     tools_path: list[str] = Field(default_factory=lambda: ["tools"])
     hmac_key_env: str | None = Field(
         None, description="Environment variable holding the key that signs trace chain hashes."
+    )
+    step_timeout: Duration = Field(
+        "1h",
+        description=(
+            "How long a cli step that sets no timeout (nor its runbook's defaults) may run "
+            "before its process group is killed."
+        ),
     )
 
 

@@ -591,8 +591,11 @@ class Run:
         return self.executors.precondition(pre, argv, self.context(step, {}, scope, sid))
 
     def timeout(self, step: AnyStep, scope: Scope) -> float | None:
-        """The step's timeout in seconds (its own, else the runbook's default)."""
+        """The step's timeout in seconds: its own, else the runbook's default, else for a
+        command gert.yaml's step_timeout (http and tool steps have their own defaults)."""
         t = step.timeout if step.timeout is not None else scope.runbook.meta.defaults.timeout
+        if t is None and step.type == "cli":
+            t = self.engine.config.step_timeout
         return parse_duration(t) if t is not None else None
 
     def blocked(self, argv: list[str], scope: Scope, sid: str) -> str | None:

@@ -93,8 +93,12 @@ def run_command(
     except BaseException:  # Ctrl-C: stop the step's processes before going on
         _kill_group(proc)
         raise
+    # The step is over: whatever it left running in its process group goes with it (a
+    # background child would otherwise outlive the step and hold its pipes open).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
     for r in readers:
-        r.join(timeout=5)
+        r.join(timeout=1 if out.timed_out else 5)
     out.exit_code = proc.returncode
     out.stdout, out.stderr = readers[0].text(), readers[1].text()
     for name, r in zip(("stdout", "stderr"), readers, strict=True):
