@@ -914,3 +914,39 @@ def test_cli_steps_get_the_project_default_timeout_and_leave_nothing_behind(proj
         time.sleep(0.05)
     else:
         raise AssertionError("the background child outlived its step")
+
+
+def test_resume_never_feeds_a_redacted_capture_to_a_later_step(project, fake_cli):
+    # A capture holding a secret is redacted in the trace; after an interruption, resume
+    # must not run the next steps with "***" in its place.
+    from gert.engine import Options
+
+    project.write(
+        "r.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: r, kind: composable, inputs: {token: {from: prompt, secret: true}}}
+        steps:
+          - {id: login, type: cli, with: {argv: [login]}, capture: {run: stdout}}
+          - {id: pause, type: cli, with: {argv: [pause]}}
+          - {id: use, type: cli, with: {argv: [write, "{{ .run }}"]}}
+        """,
+    )
+
+    def interrupt(ctx):
+        raise KeyboardInterrupt
+
+    fake_cli.on("login", output("RealToken12345"))
+    fake_cli.on("pause", interrupt)
+    first = project.run(
+        "r.runbook.yaml", executors={"cli": fake_cli}, variables={"token": "RealToken12345"}
+    ).final
+    assert first.status == "interrupted"
+    fake_cli.on("pause", output(""))
+    with project.engine(executors={"cli": fake_cli}) as engine:
+        chain = engine.resume(first.run_id, Options(variables={"token": "RealToken12345"}))
+    run = chain.runs[0]
+    use = next(s for s in run.steps if s.step_id == "use")
+    assert use.status == "failed"
+    assert "held a secret, which the trace keeps redacted" in use.error
+    assert ["write", "***"] not in fake_cli.argvs("use")

@@ -24,7 +24,7 @@ from gert.executors import StepContext, StepError, StepOutput
 from gert.governance import Policy, Redactor, protected_env
 from gert.model import AnyStep, InvokeStep, ManualStep, Node, Runbook, as_node, parse_duration
 from gert.store import RunHandle, RunManifest, new_run_id
-from gert.template import TemplateError, render
+from gert.template import MissingVariableError, TemplateError, render
 from gert.util import iso, utc_now
 from gert.validate import RunbookInvalid, load_runbook
 from gert.version import __version__
@@ -101,6 +101,7 @@ class Run:
         self.redactor = Redactor.from_config(*rules, secrets=secrets)
         self.policy = Policy.merge(cfg.governance, rb.meta.governance)
         self.journal = resumed.journal if resumed else {}
+        self.withheld: dict[str, str] = {}  # capture -> step: redacted in the trace, not restored
         self.resumed_from = resumed.manifest if resumed else None
         self.position = parent.position + 1 if parent else 1
         self.scenario_path = ""
@@ -531,6 +532,12 @@ class Run:
     ) -> tuple[StepRecord, StepOutput | None]:
         """A step the trace shows as completed: its record and captures, without running it."""
         captures = {k: str(v) for k, v in (done.get("captures") or {}).items()}
+        # The trace keeps captures redacted: a value with a redaction in it is not the value
+        # the step saw. It is withheld, so no later step runs with "***" in its place.
+        for name, value in list(captures.items()):
+            if "***" in value:
+                self.withheld[name] = done["step_id"]
+                del captures[name]
         record = StepRecord(
             done["step_id"],
             done["status"],
@@ -631,6 +638,15 @@ class Run:
                     if blocked:
                         raise StepError(blocked)
                 output = self.dispatch(step, rendered, scope, sid)
+        except MissingVariableError as e:
+            error = str(e)
+            if e.name in self.withheld:
+                error = (
+                    f"'{e.name}' was captured by step '{self.withheld[e.name]}' before the run "
+                    "was resumed and held a secret, which the trace keeps redacted; the value "
+                    "cannot be restored: run the runbook again"
+                )
+            output = StepOutput(error=error)
         except (StepError, TemplateError, _expr.ExprError) as e:
             output = StepOutput(error=str(e))
         output.started_at = output.started_at or started
