@@ -17,15 +17,83 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Always on: shapes that are secrets wherever they appear. Runbooks and gert.yaml add more.
+_SECRET_WORDS = (
+    r"client[_-]?secret|secret[_-]?access[_-]?key|secret[_-]?key|private[_-]?key|"
+    r"access[_-]?key|api[_-]?key|password|passwd|passphrase|pwd|secret|token|credentials?"
+)
 DEFAULT_REDACT: tuple[tuple[str, str], ...] = (
-    (r"(?i)(authorization:\s*(?:bearer|basic|token)\s+)[^\s\"']+", r"\1***"),
+    # key = value, key: value, "key": "value" (also DB_PASSWORD=, access_token, x-api-key)
     (
-        r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)([\"']?\s*[=:]\s*[\"']?)(?!\*\*\*)[^\s\"',;&]+",
-        r"\1\2***",
+        rf"(?i)((?<![A-Za-z0-9])(?:{_SECRET_WORDS})[\"']?\s*[=:]\s*[\"']?)(?!\*\*\*)[^\s\"',;&]+",
+        r"\1***",
     ),
-    (r"\bAKIA[0-9A-Z]{16}\b", "***"),
+    # --password X, --token=X
+    (
+        r"(?i)(--(?:password|passwd|token|secret|api-key|access-key)(?:=|\s+))(?!\*\*\*)[^\s\"']+",
+        r"\1***",
+    ),
+    # Authorization: Bearer X, a bare "Bearer X" (headers kept as a map), Basic X
+    (r"(?i)\b(bearer|basic|token)(\s+)(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", r"\1\2***"),
+    (r"(?i)((?:set-)?cookie:\s*)[^\r\n]+", r"\1***"),
+    # user:password@ in URLs (postgresql://u:pw@host, https://u:pw@host)
+    (r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)(?!\*\*\*)[^@\s/]+@", r"\1***@"),
+    # well-known token formats: GitHub, Slack, OpenAI-style keys, AWS access keys, JWTs
+    (r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})", "***"),
+    (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "***"),
+    (r"\bsk-[A-Za-z0-9_-]{16,}", "***"),
+    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "***"),
+    (r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "***"),
     (r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----", "***"),
 )
+# Words (lower case) one of which each DEFAULT_REDACT pattern needs: a pattern runs only on
+# text holding one, found with a plain substring search (fast on megabytes of output).
+DEFAULT_HINTS: tuple[tuple[str, ...], ...] = (
+    ("secret", "key", "passw", "passphrase", "pwd", "token", "credential"),
+    ("--password", "--passwd", "--token", "--secret", "--api-key", "--access-key"),
+    ("bearer", "basic", "token"),
+    ("cookie",),
+    ("://",),
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ("xox",),
+    ("sk-",),
+    ("akia", "asia"),
+    ("eyj",),
+    ("private key",),
+)
+# Header names (HTTP requests are kept as maps) whose values are secrets whatever they
+# look like.
+SECRET_KEYS = re.compile(
+    r"(?i)^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|"
+    r"x-auth-token|x-access-token|private-token|x-vault-token)$"
+)
+
+
+def secret_forms(secret: str) -> set[str]:
+    """A secret as it may appear once something encoded it: JSON strings, URLs, base64,
+    hex, HTML, JavaScript, and in upper or lower case."""
+    import base64
+    import html as _html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    raw = secret.encode("utf-8")
+    forms = {
+        secret,
+        secret.upper(),
+        secret.lower(),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+        base64.b64encode(raw).decode(),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        raw.hex(),
+        raw.hex().upper(),
+        _html.escape(secret),
+        secret.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'"),
+    }
+    return {f for f in forms if len(f) >= 3}
 
 
 # Programs that run another command given in their arguments: policy checks that command.
@@ -296,21 +364,19 @@ class Policy:
         return {k: v for k, v in env.items() if not self.denies_env(k)}
 
 
-# Every DEFAULT_REDACT pattern needs one of these words; most strings have none, so one
-# search spares them the four patterns.
-_DEFAULT_HINT = re.compile(
-    r"(?i)authorization|passw|pwd|secret|token|api[_-]?key|access[_-]?key|AKIA|PRIVATE KEY"
-)
-
-
 class Redactor:
     """Replaces secrets in text and nested data before anything is written or shown."""
 
     def __init__(self, rules: Iterable[tuple[str, str]] = (), secrets: Iterable[str] = ()):
-        self.defaults = [(re.compile(p), r) for p, r in DEFAULT_REDACT]
+        self.defaults = [
+            (re.compile(p), r, hints)
+            for (p, r), hints in zip(DEFAULT_REDACT, DEFAULT_HINTS, strict=True)
+        ]
         self.rules = [(re.compile(p), r) for p, r in rules]
-        # Longest first, so a secret containing another is replaced whole.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+        self.secrets: list[str] = []  # the values given (inherited by chained runs)
+        self.forms: list[str] = []  # every form of them, longest first
+        for s in secrets:
+            self.add_secret(s)
 
     @classmethod
     def from_config(cls, *rule_lists: Iterable[Any], secrets: Iterable[str] = ()) -> Redactor:
@@ -319,18 +385,25 @@ class Redactor:
         return cls(rules, secrets)
 
     def add_secret(self, value: str) -> None:
-        """Redact this exact value from now on (a secret input, a token)."""
+        """Redact this value, in every form it may be encoded in, from now on."""
         if value and len(value) >= 3 and value not in self.secrets:
             self.secrets.append(value)
-            self.secrets.sort(key=len, reverse=True)
+            # Longest first, so a secret containing another is replaced whole.
+            self.forms = sorted(set(self.forms) | secret_forms(value), key=len, reverse=True)
 
     def text(self, value: str) -> str:
-        """Redact one string."""
-        for secret in self.secrets:
+        """Redact one string (a secret cut short at its end, as excerpts are, included)."""
+        for secret in self.forms:
             if secret in value:
                 value = value.replace(secret, "***")
-        if _DEFAULT_HINT.search(value):
-            for pattern, replacement in self.defaults:
+        for secret in self.secrets:  # "…Zq9SECRE" where an excerpt was cut: no prefix kept
+            for n in range(min(len(secret) - 1, len(value)), 3, -1):
+                if value.endswith(secret[:n]):
+                    value = value[:-n] + "***"
+                    break
+        lower = value.lower()
+        for pattern, replacement, hints in self.defaults:
+            if any(h in lower for h in hints):
                 value = pattern.sub(replacement, value)
         for pattern, replacement in self.rules:
             value = pattern.sub(replacement, value)
@@ -342,7 +415,12 @@ class Redactor:
             return self.text(value)
         if isinstance(value, dict):
             return {
-                self.text(k) if isinstance(k, str) else k: self.data(v) for k, v in value.items()
+                self.text(k) if isinstance(k, str) else k: (
+                    "***"
+                    if isinstance(k, str) and isinstance(v, str) and v and SECRET_KEYS.match(k)
+                    else self.data(v)
+                )
+                for k, v in value.items()
             }
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]

@@ -1,0 +1,102 @@
+"""Secrets stay secret (security review H5): the built-in patterns cover the common
+credential forms, known secrets are redacted in every encoding, a secret cut short at the
+end of an excerpt leaves no prefix, and ordinary text is left alone."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote
+
+import pytest
+
+from gert.governance import Redactor
+
+FORMS = {
+    '{"access_token": "tok-aaaa1111bbbb"}': "tok-aaaa1111bbbb",
+    "refresh_token=rt-aaaa1111bbbb": "rt-aaaa1111bbbb",
+    "client_secret=cs-aaaa1111bbbb": "cs-aaaa1111bbbb",
+    "DB_PASSWORD=hunter2hunter2": "hunter2hunter2",
+    "aws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY": "wJalrXUtnFEMIK7MDENG",
+    "secret_key=sk_live_aaaa1111": "sk_live_aaaa1111",
+    "private_key: pk-aaaa1111bbbb": "pk-aaaa1111bbbb",
+    "password: p4ssw0rd-x": "p4ssw0rd-x",
+    "API_TOKEN=Zq9SECRETVALUE7731xy": "Zq9SECRETVALUE7731xy",
+    "x-api-key: key-aaaa1111bbbb": "key-aaaa1111bbbb",
+    "Bearer tok-from-login-12345": "tok-from-login-12345",
+    "Authorization: Bearer abc.def.ghi-123456": "abc.def.ghi-123456",
+    "Authorization: Basic dXNlcjpwYXNzd29yZA==": "dXNlcjpwYXNzd29yZA==",
+    "Cookie: session=abcdef123456; theme=dark": "session=abcdef123456",
+    "Set-Cookie: sid=s3ss10n-value; HttpOnly": "sid=s3ss10n-value",
+    "postgresql://gert:pg-pw-12345@db.example:5432/app": "pg-pw-12345",
+    "https://user:web-pw-12345@example.com/x": "web-pw-12345",
+    "ghp_AAAABBBBCCCCDDDDEEEEFFFFGGGGHHHHIIII": "ghp_AAAABBBBCCCCDDDDEEEE",
+    "gho_AAAABBBBCCCCDDDDEEEEFFFFGGGGHHHHIIII": "gho_AAAABBBBCCCCDDDDEEEE",
+    "xoxb-1234567890-abcdefghij": "xoxb-1234567890",
+    "sk-proj-AAAABBBBCCCCDDDD1234": "sk-proj-AAAABBBBCCCCDDDD",
+    "AKIAIOSFODNN7EXAMPLE": "AKIAIOSFODNN7EXAMPLE",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U": "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+    "mysql --password s3cr3t-pass db": "s3cr3t-pass",
+    "tool --token=t0k-aaaa1111": "t0k-aaaa1111",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----": "MIIEow",
+}
+
+
+@pytest.mark.parametrize("text", sorted(FORMS))
+def test_builtin_patterns_cover_common_credential_forms(text):
+    assert FORMS[text] not in Redactor().text(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET /api/login 500 in 42 ms",
+        "tokens processed: 42",
+        "keyboard layout: us",
+        "the password policy was updated",
+        "see https://example.com/docs/passwords",
+        "ran kubectl get pods -n prod",
+        "failure_count=42 top_error=40613",
+    ],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert Redactor().text(text) == text
+
+
+SECRET = 'p@ss/w"rd\\x-SEC2pw'
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        SECRET,
+        json.dumps({"v": SECRET}),
+        quote(SECRET, safe=""),
+        base64.b64encode(SECRET.encode()).decode(),
+        SECRET.upper(),
+        SECRET.lower(),
+        SECRET.encode().hex(),
+    ],
+)
+def test_a_known_secret_is_redacted_in_every_encoding(encoded):
+    out = Redactor(secrets=[SECRET]).text(f"value: {encoded} end")
+    assert "***" in out
+    for form in (SECRET, "SEC2pw", base64.b64encode(SECRET.encode()).decode()[:12]):
+        assert form not in out
+
+
+def test_a_secret_cut_short_leaves_no_prefix():
+    r = Redactor(secrets=["Zq9SECRETVALUE7731xy"])
+    assert r.text("output ... token Zq9SECRE") == "output ... token ***"
+    assert r.text("ends with Zq9") == "ends with Zq9"  # three characters say nothing
+
+
+def test_secret_header_and_field_names_hide_their_values():
+    data = {
+        "headers": {"Authorization": "whatever-format", "Cookie": "a=b", "Accept": "json"},
+        "api_key": "plain-value",
+        "step_id": "fetch_token",
+    }
+    out = Redactor().data(data)
+    assert out["headers"] == {"Authorization": "***", "Cookie": "***", "Accept": "json"}
+    assert out["api_key"] == "***" and out["step_id"] == "fetch_token"
