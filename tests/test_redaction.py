@@ -100,3 +100,56 @@ def test_secret_header_and_field_names_hide_their_values():
     out = Redactor().data(data)
     assert out["headers"] == {"Authorization": "***", "Cookie": "***", "Accept": "json"}
     assert out["api_key"] == "***" and out["step_id"] == "fetch_token"
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_any_sink(tmp_path, monkeypatch):
+    # Every form planted in a step's output and a secret input, then looked for in every
+    # sink: trace, step files, manifest, index, scenario, incident post, postmortem
+    # (Markdown, HTML, PDF text), console and --json output.
+    import os
+    import sqlite3
+    import subprocess
+
+    from helpers import gert
+
+    secret_input = 'p@ss/w"rd\\x-SEC2pw'
+    planted = [
+        *FORMS,
+        f"json={json.dumps({'v': secret_input})}",
+        f"b64={base64.b64encode(secret_input.encode()).decode()}",
+    ]
+    monkeypatch.setenv("DB_PW", secret_input)
+    (tmp_path / "gert.yaml").write_text("record: auto\n")
+    (tmp_path / "out.txt").write_text("\n".join(planted) + "\n")
+    (tmp_path / "s.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\n"
+        "meta: {name: s, inputs: {pw: {from: env.DB_PW, secret: true}}}\n"
+        "steps:\n"
+        "  - id: leak\n    type: cli\n    with: {argv: [cat, out.txt]}\n"
+        "    capture: {raw: stdout}\n"
+        "  - id: use\n    type: cli\n    with: {argv: [echo, '{{ .pw }}']}\n"
+        "    capture: {echoed: stdout}\n"
+        "    outcomes: [{state: resolved, recommendation: 'saw {{ .raw }} {{ .echoed }}'}]\n"
+    )
+    env = dict(os.environ)
+    assert gert("incident", "create", "S1", "--title", "secrets", cwd=tmp_path).returncode == 0
+    console = gert("exec", "s.runbook.yaml", "--incident", "S1", cwd=tmp_path, env=env)
+    as_json = gert(
+        "exec", "s.runbook.yaml", "--incident", "S1", "--json", "--no-post", cwd=tmp_path, env=env
+    )
+    pm = gert("postmortem", "S1", "--no-input", "--format", "html", "--format", "pdf", cwd=tmp_path)
+    assert console.returncode == 0 and as_json.returncode == 0 and pm.returncode == 0, pm.stderr
+    texts = [console.stdout + console.stderr, as_json.stdout + as_json.stderr]
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix not in (".pdf", ".sqlite") and path.name != "out.txt":
+            texts.append(path.read_text(errors="replace"))
+    with sqlite3.connect(tmp_path / ".runbook" / "index.sqlite") as db:
+        texts.append(json.dumps(db.execute("SELECT * FROM runs").fetchall()))
+    for pdf in tmp_path.rglob("*.pdf"):
+        texts.append(
+            subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        )
+    everything = "\n".join(texts)
+    leaked = [s for s in [*FORMS.values(), secret_input, "SEC2pw"] if s in everything]
+    assert leaked == []

@@ -205,7 +205,7 @@ class Engine:
                 chain.runs.append(result)
                 if parent is not None:
                     parent.record_child(result)
-                nxt = (result.outcome or {}).get("next_runbook")
+                nxt = run.handoff
                 if result.status != "completed" or not nxt:
                     break
                 try:

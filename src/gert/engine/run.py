@@ -101,6 +101,7 @@ class Run:
         self.redactor = Redactor.from_config(*rules, secrets=secrets)
         self.policy = Policy.merge(cfg.governance, rb.meta.governance)
         self.journal = resumed.journal if resumed else {}
+        self.handoff: dict[str, Any] | None = None  # next_runbook as rendered, unredacted
         self.withheld: dict[str, str] = {}  # capture -> step: redacted in the trace, not restored
         self.resumed_from = resumed.manifest if resumed else None
         self.position = parent.position + 1 if parent else 1
@@ -286,7 +287,10 @@ class Run:
         except Exception as e:  # a bug or an unexpected fault: record it, never lose the run
             r.status = "error"
             r.error = f"{type(e).__name__}: {e}"
-        # What surfaces show (console, --json) is redacted like everything written.
+        # What surfaces show (console, --json) is redacted like everything written; the
+        # hand-off keeps its real inputs for the child (they are redacted where recorded).
+        self.handoff = (r.outcome or {}).get("next_runbook")
+        r.outcome = self.redactor.data(r.outcome) if r.outcome else r.outcome
         r.captures = self.redactor.data(dict(self.captures))
         r.error = self.redactor.text(r.error) if r.error else r.error
         for record in r.steps:
