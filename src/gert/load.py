@@ -198,7 +198,12 @@ class _Builder:
 
         if not isinstance(node, ScalarNode):
             raise self.fail(node, "a mapping key must be a plain value, not a list or mapping")
-        value = self.constructor.construct_object(node, deep=True)
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except Exception as e:  # ConstructorError and friends: unknown tags, bad values
+            raise self.fail(node, f"cannot read key: {getattr(e, 'problem', None) or e}") from None
+        if isinstance(value, bytes):
+            raise self.fail(node, "binary values are not supported")
         if value is None:
             return "null"
         if isinstance(value, bool):
