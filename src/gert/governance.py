@@ -60,6 +60,7 @@ DEFAULT_HINTS: tuple[tuple[str, ...], ...] = (
     ("eyj",),
     ("private key",),
 )
+_ANY_HINT = re.compile("|".join(re.escape(h) for hs in DEFAULT_HINTS for h in hs), re.I)
 # Header names (HTTP requests are kept as maps) whose values are secrets whatever they
 # look like.
 SECRET_KEYS = re.compile(
@@ -361,6 +362,8 @@ class Policy:
     ) -> dict[str, str]:
         """The environment of a child process: *base* plus *extra*, less denied variables."""
         env = {**base, **(extra or {})}
+        if not self.deny_env:
+            return env
         return {k: v for k, v in env.items() if not self.denies_env(k)}
 
 
@@ -401,9 +404,15 @@ class Redactor:
                 if value.endswith(secret[:n]):
                     value = value[:-n] + "***"
                     break
-        lower = value.lower()
-        for pattern, replacement, hints in self.defaults:
-            if any(h in lower for h in hints):
+        # Most strings hold no hint word: one search rules them out. Long texts are
+        # searched for words as plain substrings (a regex alternation is slow on megabytes).
+        if len(value) < 4096:
+            candidates = self.defaults if _ANY_HINT.search(value) else ()
+        else:
+            lower = value.lower()
+            candidates = [d for d in self.defaults if any(h in lower for h in d[2])]
+        for pattern, replacement, hints in candidates:
+            if len(value) >= 4096 or any(h in value.lower() for h in hints):
                 value = pattern.sub(replacement, value)
         for pattern, replacement in self.rules:
             value = pattern.sub(replacement, value)

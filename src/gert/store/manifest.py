@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -55,8 +55,9 @@ class RunManifest:
         return _text(self.outcome.get("state")) or self.status
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data in ``run.yaml``'s order."""
-        return asdict(self)
+        """Plain data in ``run.yaml``'s order (values shared, not copied: written after
+        every step, so a deep copy would cost more than the write)."""
+        return {f.name: getattr(self, f.name) for f in _FIELDS}
 
     @classmethod
     def from_dict(cls, data: Any) -> RunManifest:
@@ -84,3 +85,6 @@ def _is_int(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+_FIELDS = fields(RunManifest)
