@@ -323,11 +323,9 @@ class Policy:
             if hit:
                 return f"'{shown}' is in denied_commands ({', '.join(sorted(hit))})"
             digest = program.digest
-            if digest:
-                for name in sorted(self.denied):
-                    other = resolve(name, search_path)
-                    if other.path and other.digest == digest:
-                        return f"'{shown}' is a copy of '{name}', which is in denied_commands"
+            copied = self._denied_digests(search_path).get(digest) if digest else None
+            if copied:
+                return f"'{shown}' is a copy of '{copied}', which is in denied_commands"
         if self.allowed is not None:
             allowed = ", ".join(sorted(self.allowed)) or "(none)"
             if shown not in self.allowed:
@@ -352,6 +350,19 @@ class Policy:
                     "(allow the interpreter in allowed_commands to permit it)"
                 )
         return None
+
+    def _denied_digests(self, search_path: str) -> dict[str, str]:
+        """SHA-256 -> name of each denied program found on *search_path* (once per policy:
+        a policy lives for one run)."""
+        cache = self.__dict__.setdefault("_digests", {})
+        if search_path not in cache:
+            found = {}
+            for name in sorted(self.denied):
+                program = resolve(name, search_path)
+                if program.digest:
+                    found.setdefault(program.digest, name)
+            cache[search_path] = found
+        return cache[search_path]
 
     def denies_env(self, name: str) -> bool:
         """True when *name* matches deny_env_vars."""
