@@ -417,13 +417,9 @@ class Redactor:
                     break
         # Most strings hold no hint word: one search rules them out. Long texts are
         # searched for words as plain substrings (a regex alternation is slow on megabytes).
-        if len(value) < 4096:
-            candidates = self.defaults if _ANY_HINT.search(value) else ()
-        else:
-            lower = value.lower()
-            candidates = [d for d in self.defaults if any(h in lower for h in d[2])]
-        for pattern, replacement, hints in candidates:
-            if len(value) >= 4096 or any(h in value.lower() for h in hints):
+        lower = value.lower() if len(value) >= 4096 or _ANY_HINT.search(value) else ""
+        for pattern, replacement, hints in self.defaults:
+            if lower and any(h in lower for h in hints):
                 value = pattern.sub(replacement, value)
         for pattern, replacement in self.rules:
             value = pattern.sub(replacement, value)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ class Engine:
 
             scenario = run.options.scenario
             recording = scenario.recording(run.position) if scenario is not None else None
-            offset = _no_offset()
+            offset = dt.timedelta(0)
             if run.options.rebase_to is not None and scenario and scenario.reference_time:
                 offset = run.options.rebase_to - parse_reference(scenario.reference_time)
             return ReplayExecutors(
@@ -441,9 +442,3 @@ class Engine:
                 if checked.model is not None:
                     tools[alias] = checked.model
         return tools
-
-
-def _no_offset() -> Any:
-    import datetime as dt
-
-    return dt.timedelta(0)

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -18,10 +17,8 @@ from typing import Any
 from gert.errors import NotFound
 from gert.store.index import IndexDamaged, RunIndex, RunRow
 from gert.store.manifest import RunManifest
-from gert.store.trace import TraceWriter, file_digest, read_events
+from gert.store.trace import RUN_ID, TraceWriter, file_digest, read_events
 from gert.util import slug, utc_now, write_atomic
-
-RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:

@@ -218,7 +218,7 @@ def _check_attachments(folder: Path, n: int, data: dict[str, Any], report: Verif
                 report.problems.append(f"line {n}: attachment {name} was replaced or edited")
 
 
-RUN_FOLDER = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
+RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")  # a run ID, and its folder's name
 
 
 def verify_trace(
@@ -303,7 +303,7 @@ def verify_trace(
         report.problems.append(
             f"line {last[0]}: the run ended but its trace ends with {last[1]}, not a seal"
         )
-    if folder is not None and run_id and RUN_FOLDER.match(folder.name) and run_id != folder.name:
+    if folder is not None and run_id and RUN_ID.match(folder.name) and run_id != folder.name:
         report.problems.append(
             f"the trace belongs to run {run_id}, not to {folder.name} (copied from another run)"
         )
