@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(postgresql)   # Debian packages the suite needs: a real PostgreSQL for the sql tool
 apt_packages+=(poppler-utils fonts-dejavu-core)   # pdftoppm checks postmortem PDFs; a Unicode font to render them
 apt_packages+=(busybox)   # governance tests: a denied command must not run through busybox
+apt_packages+=(bubblewrap)   # the cli step sandbox (bwrap); tests/test_sandbox.py runs it for real
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)   # the YAML language server test
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 if [ ${#apt_packages[@]} -gt 0 ]; then

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from gert.model import Duration, Governance, RedactRule, Strict
+from gert.model import Duration, Governance, RedactRule, SandboxSpec, Strict
 
 
 class IncidentConfig(Strict):
@@ -17,6 +17,41 @@ class IncidentConfig(Strict):
     post: Literal["auto", "off"] = "auto"
     # Each provider's settings live under its own name (webhook, pagerduty, ...).
     model_config = Strict.model_config | {"extra": "allow"}
+
+
+class SandboxConfig(Strict):
+    """The project's bubblewrap sandbox for cli steps (docs/security.md, The sandbox)."""
+
+    default: SandboxSpec | None = Field(
+        None,
+        description=(
+            "The sandbox of every cli step that sets no `sandbox:` of its own, and of those "
+            "that say `sandbox: true`."
+        ),
+    )
+    required: bool = Field(
+        False,
+        description=(
+            "Every cli step runs sandboxed: `sandbox: false` is refused; a step that sets none "
+            "gets `default`, else nothing writable and no network."
+        ),
+    )
+
+    def for_step(self, own: SandboxSpec | bool | None) -> SandboxSpec | None:
+        """The sandbox a cli step with *own* as its `sandbox:` runs in (None: none);
+        ValueError when the step asks for none and one is required."""
+        if own is False:
+            if self.required:
+                raise ValueError(
+                    "sandbox: false is refused: gert.yaml sets sandbox.required, so every cli "
+                    "step runs sandboxed"
+                )
+            return None
+        if isinstance(own, SandboxSpec):
+            return own
+        if own is True or self.required:
+            return self.default or SandboxSpec()
+        return self.default
 
 
 class ProjectConfig(Strict):
@@ -41,6 +76,7 @@ class ProjectConfig(Strict):
             "before its process group is killed."
         ),
     )
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
 
 def load_config(path: Path) -> tuple[ProjectConfig, list[Any]]:
@@ -62,4 +98,4 @@ def load_config(path: Path) -> tuple[ProjectConfig, list[Any]]:
         return ProjectConfig(), problems_from_pydantic(e, doc, ProjectConfig)
 
 
-__all__ = ["IncidentConfig", "ProjectConfig", "load_config"]
+__all__ = ["IncidentConfig", "ProjectConfig", "SandboxConfig", "load_config"]

@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -284,8 +285,54 @@ class StepBase(Strict):
     )
 
 
+def _check_sandbox_path(path: str) -> str:
+    if "{{" in path:
+        raise ValueError(
+            "a sandbox path is not a template: a value from an incident would choose what the "
+            "command may write; write the path itself"
+        )
+    if "\0" in path:
+        raise ValueError("a path cannot contain a NUL byte")
+    if path.startswith("/") and not path.strip("/"):
+        raise ValueError("the whole file system cannot be writable; name the folders to write")
+    return path
+
+
+SandboxPath = Annotated[
+    str,
+    AfterValidator(_check_sandbox_path),
+    Field(min_length=1, json_schema_extra={"not": {"pattern": r"\{\{"}}),
+]
+
+
+class SandboxSpec(Strict):
+    """A bubblewrap sandbox: the file system read-only but for `writable`, a private /tmp,
+    its own process namespace, and no network unless `network` allows it."""
+
+    writable: list[SandboxPath] = Field(
+        default_factory=list,
+        description=(
+            "Existing files and folders the command may write: relative to the project root "
+            "(and inside it) or absolute. Not templated."
+        ),
+    )
+    network: bool = Field(
+        False, description="Let the command use the network; false: loopback of its own only."
+    )
+
+
+def _sandbox_kind(value: Any) -> str:
+    return "switch" if isinstance(value, bool) else "spec"
+
+
+Sandbox = Annotated[
+    Annotated[SandboxSpec, Tag("spec")] | Annotated[bool, Tag("switch")],
+    Discriminator(_sandbox_kind),
+]
+
+
 class CliSpec(Strict):
-    """A command run without a shell: argv, environment, folder, standard input."""
+    """A command run without a shell: argv, environment, folder, standard input, sandbox."""
 
     argv: list[str] = Field(min_length=1, description="Program and arguments; no shell.")
     env: dict[str, str] = Field(default_factory=dict)
@@ -298,6 +345,21 @@ class CliSpec(Strict):
             "when its template does not start with '-'; refused otherwise."
         ),
     )
+    sandbox: Sandbox | None = Field(
+        None,
+        description=(
+            "Run the command in a bubblewrap sandbox: true (gert.yaml's sandbox.default, "
+            "else nothing writable and no network), a mapping {writable, network}, or false "
+            "for none. Absent: gert.yaml's sandbox.default, if any."
+        ),
+    )
+
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _sandbox_form(cls, value: Any) -> Any:
+        if value is None or isinstance(value, bool | dict | SandboxSpec):
+            return value
+        raise ValueError("sandbox is true, false or a mapping {writable: [paths], network: false}")
 
 
 class CliStep(StepBase):

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from gert.executors import MAX_OUTPUT, StepContext, StepError, StepOutput, inside_project
+from gert.executors.sandbox import command as sandbox_command
+from gert.executors.sandbox import explain_failure, step_sandbox
 from gert.template import render, render_tree
 
 
@@ -164,11 +166,60 @@ class CliExecutor:
             out["cwd"] = inside_project(project_root, render(w.cwd, values), "cwd")
         if w.stdin is not None:
             out["stdin"] = render(w.stdin, values)
+        # Not templated: the step's own sandbox, else gert.yaml's default (shown by a dry-run).
+        sandbox = step_sandbox(w.sandbox, project_root)
+        if sandbox is not None:
+            out["sandbox"] = sandbox
         return out
 
     def execute(self, ctx: StepContext) -> StepOutput:
-        """Run the rendered argv with the step's env, cwd and stdin."""
+        """Run the rendered argv with the step's env, cwd and stdin (in its sandbox, if any)."""
         r = ctx.rendered
         cwd = ctx.project_root / r["cwd"] if r.get("cwd") else ctx.project_root
         env = {**ctx.env, **r.get("env", {})}
+        if r.get("sandbox") is not None:
+            return run_sandboxed(
+                r["argv"],
+                r["sandbox"],
+                project_root=ctx.project_root,
+                env=env,
+                cwd=cwd,
+                stdin=r.get("stdin"),
+                timeout=ctx.timeout,
+            )
         return run_command(r["argv"], env=env, cwd=cwd, stdin=r.get("stdin"), timeout=ctx.timeout)
+
+
+def run_sandboxed(
+    argv: list[str],
+    sandbox: dict[str, Any],
+    *,
+    project_root: Path,
+    env: dict[str, str],
+    cwd: Path,
+    stdin: str | None = None,
+    timeout: float | None = None,
+) -> StepOutput:
+    """:func:`run_command` inside bubblewrap; the request records the step's own argv and
+    the sandbox. When the sandbox cannot be made, the command does not run at all."""
+    request: dict[str, Any] = {"argv": argv, "cwd": str(cwd), "sandbox": dict(sandbox)}
+    for n, arg in enumerate(argv):  # run_command's check, with the step's own numbering
+        if "\0" in arg:
+            return StepOutput(
+                request=request,
+                error=f"argument {n} contains a NUL byte, which no command can receive",
+            )
+    try:
+        wrapped, request["sandbox"] = sandbox_command(
+            argv,
+            sandbox,
+            project_root=project_root,
+            cwd=cwd,
+            path=env.get("PATH", os.defpath),
+        )
+    except StepError as e:
+        return StepOutput(request=request, error=str(e))
+    out = run_command(wrapped, env=env, cwd=cwd, stdin=stdin, timeout=timeout)
+    out.request = request
+    explain_failure(out, argv[0])
+    return out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gert.executors import Executor, Prompter, StepContext, StepError, StepOutput
 from gert.executors.cli import run_command
+from gert.executors.sandbox import command as sandbox_command
+from gert.executors.sandbox import step_sandbox
 
 
 class Executors:
@@ -41,8 +44,21 @@ class Executors:
         return self.executor(ctx.step.type).execute(ctx)
 
     def precondition(self, precondition: Any, argv: list[str], ctx: StepContext) -> str | None:
-        """Run a precondition check; the reason to skip the step, or None to run it."""
-        out = run_command(argv, env=dict(ctx.env), cwd=ctx.project_root, timeout=ctx.timeout)
+        """Run a precondition check; the reason to skip the step, or None to run it.
+
+        A cli step's check runs in the step's sandbox; when that cannot be made, the check
+        does not run and neither is the step skipped: the step fails saying why.
+        """
+        env, root, command = dict(ctx.env), ctx.project_root, argv
+        try:
+            sandbox = step_sandbox(ctx.step.with_.sandbox, root) if ctx.step.type == "cli" else None
+            if sandbox is not None:
+                command, _ = sandbox_command(
+                    argv, sandbox, project_root=root, cwd=root, path=env.get("PATH", os.defpath)
+                )
+        except StepError:
+            return None
+        out = run_command(command, env=env, cwd=root, timeout=ctx.timeout)
         ok = out.exit_code == 0 and out.error is None
         if ok == precondition.skip_if_succeeds:
             state = "succeeded" if ok else "failed"

@@ -23,6 +23,7 @@ from gert.model import (
     ManualStep,
     Node,
     Runbook,
+    SandboxSpec,
     ToolDefinition,
     ToolStep,
 )
@@ -443,6 +444,8 @@ class RunbookRules:
                         f"'{s.choices.variable}' is both the choice variable and a capture",
                         rule="manual",
                     )
+        if isinstance(s, CliStep):
+            self.sandbox(s, p)
         if isinstance(s, ToolStep):
             self.tool_step(s, p, tools)
         if isinstance(s, InvokeStep):
@@ -457,6 +460,20 @@ class RunbookRules:
                     severity="warning",
                     rule="outcomes",
                 )
+
+    def sandbox(self, s: CliStep, p: Path_) -> None:
+        """`sandbox: false` where gert.yaml requires one; writable paths out of the project."""
+        own, sp = s.with_.sandbox, (*p, "with", "sandbox")
+        if own is False and self.project.config.sandbox.required:
+            self.add(
+                sp,
+                "sandbox: false is refused: gert.yaml sets sandbox.required",
+                hint="remove it (the step gets gert.yaml's sandbox.default) or give its own",
+                rule="sandbox",
+            )
+        if isinstance(own, SandboxSpec):
+            for i, problem in sandbox_path_problems(own, self.project.root):
+                self.add((*sp, "writable", i), problem, rule="sandbox", hint=SANDBOX_PATH_HINT)
 
     def capture_source(self, source: str, kind: str, path: Path_, step: AnyStep) -> None:
         if source.startswith("$"):
@@ -729,6 +746,19 @@ class RunbookRules:
                         rule="unreachable",
                     )
                     break
+
+
+SANDBOX_PATH_HINT = "relative paths stay inside the project; write a path elsewhere absolute"
+
+
+def sandbox_path_problems(spec: SandboxSpec, root: Path) -> list[tuple[int, str]]:
+    """(index, problem) of each relative writable path that leaves the project *root*."""
+    out = []
+    base = root.resolve()
+    for i, path in enumerate(spec.writable):
+        if not Path(path).is_absolute() and not (base / path).resolve().is_relative_to(base):
+            out.append((i, f"sandbox writable path '{path}' is outside the project"))
+    return out
 
 
 def _imports_of(path: Path) -> list[Path]:

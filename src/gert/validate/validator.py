@@ -16,7 +16,12 @@ from gert.model import (
 )
 from gert.problems import Problem, Report, RunbookInvalid
 from gert.project import Project, open_project
-from gert.validate.rules import RunbookRules, ToolRules
+from gert.validate.rules import (
+    SANDBOX_PATH_HINT,
+    RunbookRules,
+    ToolRules,
+    sandbox_path_problems,
+)
 from gert.validate.schema import problems_from_pydantic, yaml_type
 
 
@@ -123,7 +128,8 @@ class Validator:
         return result
 
     def check_config(self, path: Path) -> Checked:
-        """Validate a project's gert.yaml: schema, then its governance and redaction rules."""
+        """Validate a project's gert.yaml: schema, then its governance, sandbox and redaction
+        rules."""
         from gert.config import load_config
 
         result = Checked(path=path, kind="config")
@@ -143,6 +149,21 @@ class Validator:
                         f"{', '.join(both)} both allowed and denied",
                         field="governance.denied_commands",
                         rule="governance-overlap",
+                    )
+                )
+        if not problems and config.sandbox.default is not None:
+            doc = load_file(path)
+            for i, message in sandbox_path_problems(config.sandbox.default, path.parent):
+                line, col = doc.position(("sandbox", "default", "writable", i))
+                result.problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        col,
+                        message,
+                        field=f"sandbox.default.writable[{i}]",
+                        hint=SANDBOX_PATH_HINT,
+                        rule="sandbox",
                     )
                 )
         if not problems:
