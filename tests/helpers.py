@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import textwrap
@@ -28,6 +29,8 @@ from click.testing import CliRunner
 
 from gert.executors import StepContext, StepOutput
 from gert.executors.cli import CliExecutor
+from gert.store import RunFolder
+from gert.store.trace import read_events
 
 # ------------------------------------------------------------------ the CLI
 
@@ -198,6 +201,42 @@ def command_of(pid: int) -> str | None:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except (FileNotFoundError, ProcessLookupError):
         return None
+
+
+# ------------------------------------------------------------------ runs being killed
+
+
+def only_run(root: Path) -> RunFolder:
+    runs = sorted((root / ".runbook" / "runs").iterdir())
+    assert len(runs) == 1
+    return RunFolder(runs[0])
+
+
+def step_process(proc: subprocess.Popen[str], command: str) -> int:
+    """The pid of the step's command once gert has started it (its only child running it)."""
+    [pid] = wait_for(lambda: children(proc.pid, command), what=f"the step's {command}")
+    return pid
+
+
+def kill_group(pid: int, command: str) -> None:
+    """Stop a step's command that gert left behind (it leads its own process group)."""
+    if alive(pid) and command_of(pid) == command:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def started(folder_root: Path, step_id: str) -> bool:
+    runs = folder_root / ".runbook" / "runs"
+    if not runs.is_dir():
+        return False
+    for run in runs.iterdir():
+        trace = run / "trace.jsonl"
+        if trace.exists() and any(
+            e["type"] == "step_started" and e["data"]["step_id"] == step_id
+            for e in read_events(trace)
+        ):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------ real Mermaid

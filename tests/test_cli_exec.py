@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -14,42 +13,18 @@ import pytest
 
 from gert.store import RunFolder, verify_trace
 from gert.store.trace import read_events
-from helpers import alive, children, command_of, gert, gert_process, start_gert, wait_for
+from helpers import (
+    gert,
+    gert_process,
+    kill_group,
+    only_run,
+    start_gert,
+    started,
+    step_process,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def only_run(root: Path) -> RunFolder:
-    runs = sorted((root / ".runbook" / "runs").iterdir())
-    assert len(runs) == 1
-    return RunFolder(runs[0])
-
-
-def step_process(proc: subprocess.Popen[str], command: str) -> int:
-    """The pid of the step's command once gert has started it (its only child running it)."""
-    [pid] = wait_for(lambda: children(proc.pid, command), what=f"the step's {command}")
-    return pid
-
-
-def kill_group(pid: int, command: str) -> None:
-    """Stop a step's command that gert left behind (it leads its own process group)."""
-    if alive(pid) and command_of(pid) == command:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-
-
-def started(folder_root: Path, step_id: str) -> bool:
-    runs = folder_root / ".runbook" / "runs"
-    if not runs.is_dir():
-        return False
-    for run in runs.iterdir():
-        trace = run / "trace.jsonl"
-        if trace.exists() and any(
-            e["type"] == "step_started" and e["data"]["step_id"] == step_id
-            for e in read_events(trace)
-        ):
-            return True
-    return False
 
 
 def test_exit_codes(project):
@@ -144,7 +119,11 @@ def test_kill_9_then_resume_runs_no_completed_step_twice(project, tmp_path):
     assert folder.read_manifest()["status"] == "running"  # a truthful manifest after a crash
     kill_group(orphan, "sh")  # the orphaned step process
     go.write_text("")
+    before = folder.trace_path.read_bytes()
     r = gert_process("resume", folder.run_id, "--json", cwd=project.root)
+    assert r.returncode == 2 and "--retry-step wait" in r.stderr  # it may have had effects
+    assert folder.trace_path.read_bytes() == before  # a refusal writes nothing
+    r = gert_process("resume", folder.run_id, "--retry-step", "wait", "--json", cwd=project.root)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)["runs"][0]
     assert counter.read_text().count("x") == 1  # the completed step did not run again
@@ -152,8 +131,11 @@ def test_kill_9_then_resume_runs_no_completed_step_twice(project, tmp_path):
     assert [s["status"] for s in result["steps"]] == ["passed", "passed", "passed"]
     m = folder.read_manifest()
     assert m["status"] == "completed" and m["steps_summary"]["passed"] == 3
-    types = [e["type"] for e in read_events(folder.trace_path)]
+    events = read_events(folder.trace_path)
+    types = [e["type"] for e in events]
     assert types.count("run_resumed") == 1 and types.count("run_started") == 1
+    [recovered] = [e["data"] for e in events if e["type"] == "step_recovered"]
+    assert recovered["step_id"] == "wait" and recovered["decision"] == "retry"
     assert verify_trace(folder.trace_path, manifest=m).ok
     assert [p.name for p in folder.step_files()] == [
         "001-first.json",
@@ -238,12 +220,13 @@ def test_resume_a_killed_child_continues_the_chain(project, tmp_path):
         RunFolder(p).read_manifest()["runbook_name"]: RunFolder(p)
         for p in (project.root / ".runbook" / "runs").iterdir()
     }
-    r = gert_process("resume", runs["mid"].run_id, "--json", cwd=project.root)
+    r = gert_process(
+        "resume", runs["mid"].run_id, "--retry-step", "wait", "--json", cwd=project.root
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert [x["runbook"] for x in out["runs"]] == ["mid", "final"] and out[
-        "final_state"
-    ] == "resolved"
+    assert [x["runbook"] for x in out["runs"]] == ["triage", "mid", "final"]  # the whole chain
+    assert out["final_state"] == "resolved"
     assert (
         runs["triage"].read_manifest()["child_runs"][0]["outcome"] == "needs_rca"
     )  # updated from "running"

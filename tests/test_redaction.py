@@ -130,6 +130,8 @@ def test_no_secret_reaches_any_sink(tmp_path, monkeypatch):
         "    capture: {raw: stdout}\n"
         "  - id: use\n    type: cli\n    with: {argv: [echo, '{{ .pw }}']}\n"
         "    capture: {echoed: stdout}\n"
+        "  - id: derive\n    type: cli\n"
+        "    with: {argv: [echo, '{{ printf \"%.7s\" .pw }}', '{{ slice .pw 8 16 }}']}\n"
         "    outcomes: [{state: resolved, recommendation: 'saw {{ .raw }} {{ .echoed }}'}]\n"
     )
     env = dict(os.environ)
@@ -151,5 +153,33 @@ def test_no_secret_reaches_any_sink(tmp_path, monkeypatch):
             subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
         )
     everything = "\n".join(texts)
-    leaked = [s for s in [*FORMS.values(), secret_input, "SEC2pw"] if s in everything]
+    derived = [secret_input[:7], secret_input[8:16]]  # what the templates cut from it
+    leaked = [s for s in [*FORMS.values(), secret_input, "SEC2pw", *derived] if s in everything]
     assert leaked == []
+
+
+def test_values_a_template_derives_from_a_secret_are_secret(project):
+    project.write(
+        "d.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: d, kind: composable, inputs: {token: {from: prompt, secret: true}, host: {from: prompt}}}
+        steps:
+          - id: cut
+            type: cli
+            with: {argv: [echo, '{{ printf "%.6s" .token }}', '{{ $t := .token }}{{ slice $t 6 12 }}', '{{ .host }}']}
+            capture: {out: stdout}
+          - id: later
+            type: cli
+            with: {argv: [echo, 'prefix Tk9abc again']}
+            capture: {again: stdout}
+        """,
+    )
+    run = project.run(
+        "d.runbook.yaml", variables={"token": "Tk9abcDEF456ghiJKL", "host": "db1"}
+    ).final
+    assert run.status == "completed"
+    evidence = project.files_text()
+    assert "Tk9abc" not in evidence and "DEF456" not in evidence
+    assert "db1" in evidence  # what is not derived from the secret stays readable
+    assert run.captures == {"out": "*** *** db1\n", "again": "prefix *** again\n"}

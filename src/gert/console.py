@@ -46,6 +46,20 @@ class Progress:
             c.print(
                 f"[bold]▶ {plain(data['runbook'])}[/]  [dim]run {plain(data['run_id'])} · {plain(data['mode'])}[/]{parent}"
             )
+        elif type_ == "run_resumed":
+            c.print(
+                f"[bold]▶ {plain(data['runbook'])}[/]  [dim]run {plain(data['run_id'])} · resumed[/]"
+            )
+        elif type_ == "step_recovered":
+            pids = ", ".join(str(p["pid"]) for p in data.get("processes") or [])
+            if pids:
+                doing = "killing" if data.get("processes_action") == "kill" else "waiting for"
+                c.print(f"  [yellow]… {doing} processes left running: {pids}[/]", highlight=False)
+            if data.get("step_id"):
+                c.print(
+                    f"  [yellow]↻ {plain(data['step_id'])}[/]  [dim]{plain(data['reason'], one_line=True)}[/]",
+                    highlight=False,
+                )
         elif type_ == "step_completed":
             caps = " ".join(
                 f"{plain(k)}={_short(v)}" for k, v in (data.get("captures") or {}).items()

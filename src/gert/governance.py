@@ -140,7 +140,7 @@ INLINE_CODE = {
 # Variables a step's env: may not set: they choose which program runs or what it loads.
 PROTECTED_ENV = re.compile(
     r"^(PATH|LD_\w*|DYLD_\w*|PYTHON\w*|PERL5\w*|PERLLIB|RUBY\w*|NODE_OPTIONS|NODE_PATH|"
-    r"BASH_ENV|ENV|IFS|GCONV_PATH|LOCPATH)$"
+    r"BASH_ENV|ENV|IFS|GCONV_PATH|LOCPATH|GERT_STEP)$"  # GERT_STEP: the step's processes' mark
 )
 
 

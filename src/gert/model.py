@@ -275,6 +275,13 @@ class StepBase(Strict):
     timeout: Duration | None = None
     retry: Retry | None = None
     continue_on_fail: bool = False
+    idempotent: bool = Field(
+        False,
+        description=(
+            "Running the step twice does no harm: `gert resume` may run it again when the "
+            "run was stopped while it ran (otherwise it asks: --retry-step/--skip-step)."
+        ),
+    )
     branches: list[Branch] = Field(
         default_factory=list, description="Only in the flat `steps` spelling."
     )

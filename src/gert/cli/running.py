@@ -103,21 +103,55 @@ def _replay(scenario_dir: str | None, rebase_time: str | None) -> dict[str, Any]
 
 @click.command()
 @click.argument("run_id")
+@click.option(
+    "--retry-step",
+    "retry_steps",
+    multiple=True,
+    metavar="STEP",
+    help="Run this step again if it was running when the run stopped (repeatable).",
+)
+@click.option(
+    "--skip-step",
+    "skip_steps",
+    multiple=True,
+    metavar="STEP",
+    help="Go on without this step if it was running when the run stopped (repeatable).",
+)
+@click.option(
+    "--in-flight",
+    type=click.Choice(["wait", "kill"]),
+    help="What to do with processes the stopped step left running.",
+)
 @evidence_option
 @json_option("Print the result as JSON instead of progress.")
-def resume(run_id: str, answers_file: str | None, as_json: bool) -> None:
-    """Continue a run that was killed or interrupted, from its trace.
+def resume(
+    run_id: str,
+    retry_steps: tuple[str, ...],
+    skip_steps: tuple[str, ...],
+    in_flight: str | None,
+    answers_file: str | None,
+    as_json: bool,
+) -> None:
+    """Continue a run that was killed or interrupted, from its trace, and its chain.
 
     Steps the trace shows as completed are not run again; evidence is kept and the
-    trace's hash chain continues. A run that already finished is refused.
+    trace's hash chain continues. A step that was running when the run stopped is run
+    again only if it is marked idempotent or is read-only; otherwise say what to do with
+    --retry-step or --skip-step (a terminal asks). A run that already finished is refused.
     """
     from gert.project import open_project
 
+    both = set(retry_steps) & set(skip_steps)
+    if both:
+        raise click.UsageError(f"--retry-step and --skip-step both name {', '.join(sorted(both))}")
     run_chain(
         open_project(),
         as_json,
         lambda engine, chosen: engine.resume(run_id, chosen),
         answers=load_answers(answers_file),
+        retry_steps=retry_steps,
+        skip_steps=skip_steps,
+        in_flight=in_flight,
     )
 
 

@@ -112,6 +112,8 @@ def runs_list(
     as_json: bool,
 ) -> None:
     """List runs from the index, newest first."""
+    from gert.store.index import HANDOFF_PENDING
+
     rows = run_index().query(
         incident=incident_id,
         runbook=runbook,
@@ -131,6 +133,7 @@ def runs_list(
         click.echo(
             f"{r.run_id:26} {r.started_at[:19]:20} {r.incident_id or '-':12} {r.runbook_name[:34]:34} "
             f"{r.state:12} {duration(r.duration_ms)}"
+            + (f"  hand-off pending: gert resume {r.run_id}" if r.status == HANDOFF_PENDING else "")
         )
 
 

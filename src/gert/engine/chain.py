@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gert.engine import recovery
 from gert.engine.inputs import InputsMissing, resolve_inputs
+from gert.engine.recovery import ResumeRefused
 from gert.engine.results import ChainResult, Options, RunResult
 from gert.engine.run import Resumed, Run
 from gert.errors import EXIT_INVALID, ChainError, InvalidError
@@ -24,10 +26,6 @@ from gert.validate import RunbookInvalid, Validator, load_runbook
 
 MODES = ("real", "dry-run", "replay")
 KINDS = ("cli", "http", "tool", "manual")  # step kinds with an executor (invoke is the engine's)
-
-
-class ResumeRefused(InvalidError):
-    """A run that cannot be resumed (it finished, or it does not exist)."""
 
 
 class ChainStop(ChainError):
@@ -192,17 +190,29 @@ class Engine:
             return options.max_chain_depth
         return self.config.max_chain_depth
 
-    def _chain(self, run: Run, options: Options, incident: dict[str, Any] | None) -> ChainResult:
-        """Execute *run*, then each runbook its outcome chains to (DESIGN §5, rules 1-6)."""
+    def _chain(
+        self,
+        run: Run,
+        options: Options,
+        incident: dict[str, Any] | None,
+        earlier: list[Run] | None = None,
+        ended: RunResult | None = None,
+    ) -> ChainResult:
+        """Execute *run*, then each runbook its outcome chains to (DESIGN §5, rules 1-6).
+
+        *earlier* are the chain's runs before *run* (a resumed chain), reopened; *ended* is
+        *run*'s result when it already ended (its hand-off is what is left to do).
+        """
         depth_limit = self._depth_limit(options)
-        chain = ChainResult()
-        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        parent: Run | None = None
-        runs = [run]
+        earlier = earlier or []
+        chain = ChainResult(runs=[r.result for r in earlier])
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = {_identity(r) for r in earlier}
+        parent: Run | None = earlier[-1] if earlier else None
+        runs = [*earlier, run]
         try:
             while True:
-                seen.add((str(run.path.resolve()), tuple(sorted(run.inputs.items()))))
-                result = run.execute()
+                seen.add(_identity(run))
+                result, ended = (ended, None) if ended is not None else (run.execute(), None)
                 chain.runs.append(result)
                 if parent is not None:
                     parent.record_child(result)
@@ -226,7 +236,10 @@ class Engine:
                 parent = run
                 run = Run(self, checked.model, path, options, incident, inputs, parent, inherited)
                 runs.append(run)
-                # Linked from the start: a crash leaves a truthful parent.
+                # The child's manifest first, then the parent's link to it: killed in
+                # between, the parent still shows its hand-off as pending (gert resume
+                # starts the child); killed after, the child is there to resume.
+                run.save()
                 parent.record_child(run.result)
             self._post(runs, chain, options)
             self._save_scenario(runs, chain, options, incident)
@@ -269,12 +282,10 @@ class Engine:
             return
         root = runs[0]
         anchor = options.incident_id or root.run_id
+        scenarios = self.project.resolve(self.config.scenarios_dir)
         try:
-            folder = scenario_folder(
-                self.project.resolve(self.config.scenarios_dir),
-                root.result.started_at,
-                root.rb.meta.name,
-                anchor,
+            folder = _saved_before(root, scenarios, self.project.root) or scenario_folder(
+                scenarios, root.result.started_at, root.rb.meta.name, anchor
             )
         except OSError as e:  # a full disk must not cost the run its evidence or exit code
             chain.scenario_error = f"could not save the scenario: {e}"
@@ -299,27 +310,24 @@ class Engine:
             chain.scenario_error = f"could not save the scenario at {rel}: {e}"
 
     def resume(self, run_id: str, options: Options) -> ChainResult:
-        """Continue a run that was killed or interrupted, from its trace.
+        """Continue a run that was killed or interrupted, from its trace, and the chain
+        after it.
 
         Steps the trace shows as completed are not run again: their captures are restored
-        from it. The hash chain continues where it stopped. A run that finished is refused.
+        from it. A step that was running when the run stopped is run again only when that
+        is harmless, or when the operator says so (:mod:`gert.engine.recovery`). A run
+        that ended with a hand-off that never started starts its child. The hash chain
+        continues where it stopped; the post and the scenario cover the whole chain. A
+        run that finished is refused.
         """
         self._check_key(options)
         handle = self.store.open(run_id)
         m = self.store.read_manifest(handle)
-        if m.status not in ("running", "interrupted"):
+        if m.status not in ("running", "interrupted") and not m.handoff_pending:
             raise ResumeRefused(f"run {run_id} already finished ({m.status}); nothing to resume")
-        if not m.runbook:
-            raise ResumeRefused(f"run {run_id}: its manifest names no runbook; cannot resume")
-        path = self.project.root / m.runbook
-        if not self.project.contains(path):
-            raise ResumeRefused(f"run {run_id}: its runbook {m.runbook} is outside the project")
-        checked = self.load(path)
-        journal: dict[tuple[str, int], dict[str, Any]] = {}
-        for e in self.store.events(handle):
-            if e["type"] == "step_completed":
-                d = e["data"]
-                journal[(d["step_id"], int(d.get("occurrence") or 1))] = d
+        journal, in_flight = recovery.read_journal(self.store.events(handle))
+        # Decided by who resumes, before anything is written: a refusal leaves no trace.
+        recovered = {} if m.handoff_pending else recovery.plan(run_id, in_flight, options)
         options = dataclasses.replace(
             options,
             incident_id=options.incident_id or m.incident_id or None,
@@ -327,38 +335,80 @@ class Engine:
             actor=m.actor or options.actor,
         )
         incident = self._incident(options.incident_id)
+        earlier = self._earlier(m, options, incident)
+        run = self._reopen(
+            handle, m, journal, options, incident, recovered, earlier[-1] if earlier else None
+        )
+        if m.handoff_pending:
+            ended = run.finished()
+            run.handoff = _handoff_of(m.outcome)
+            return self._chain(run, options, incident, earlier, ended)
+        return self._chain(run, options, incident, earlier)
+
+    def _reopen(
+        self,
+        handle: Any,
+        m: Any,
+        journal: dict[tuple[str, int], dict[str, Any]],
+        options: Options,
+        incident: dict[str, Any] | None,
+        recovered: dict[tuple[str, int], dict[str, Any]] | None = None,
+        parent: Run | None = None,
+    ) -> Run:
+        """A recorded run as a :class:`Run` again: to go on with, or (earlier in a chain)
+        to link, post and save with the rest of it."""
+        if not m.runbook:
+            raise ResumeRefused(f"run {m.run_id}: its manifest names no runbook; cannot resume")
+        path = self.project.root / m.runbook
+        if not self.project.contains(path):
+            raise ResumeRefused(f"run {m.run_id}: its runbook {m.runbook} is outside the project")
+        checked = self.load(path)
         secret = {n for n, spec in checked.model.meta.inputs.items() if spec.secret}
         given = {k: str(v) for k, v in m.inputs_resolved.items() if k not in secret}
-        inputs = resolve_inputs(
-            checked.model, {**given, **options.variables}, incident, None, options.prompter
-        )
-        inherited = {k: str(v) for k, v in m.inherited_captures.items()}
-        run = Run(
+        if m.status in ("running", "interrupted"):  # it goes on: its inputs must be real
+            inputs = resolve_inputs(
+                checked.model, {**given, **options.variables}, incident, None, options.prompter
+            )
+        else:
+            inputs = given
+        return Run(
             self,
             checked.model,
             path,
             options,
             incident,
             inputs,
-            None,
-            inherited,
-            resumed=Resumed(handle, m, journal),
+            parent,
+            {k: str(v) for k, v in m.inherited_captures.items()},
+            resumed=Resumed(handle, m, journal, recovered or {}),
         )
-        chain = self._chain(run, options, incident)
-        if m.parent_run_id:
-            self._update_parent(m.parent_run_id, chain.runs[0])
-        return chain
 
-    def _update_parent(self, parent_id: str, child: RunResult) -> None:
-        try:
-            parent = self.store.open(parent_id)
-        except FileNotFoundError:
-            return
-        pm = self.store.read_manifest(parent)
-        for entry in pm.child_runs:
-            if entry.get("run_id") == child.run_id:
-                entry["outcome"] = child.state
-        self.store.save(parent, pm.to_dict())
+    def _earlier(self, m: Any, options: Options, incident: dict[str, Any] | None) -> list[Run]:
+        """The runs of the chain before *m*'s run, root first, reopened (as far back as
+        their runbooks still load)."""
+        recorded: list[tuple[Any, Any, dict[tuple[str, int], dict[str, Any]]]] = []
+        parent_id, seen = m.parent_run_id, {m.run_id}
+        while parent_id and parent_id not in seen:
+            seen.add(parent_id)
+            try:
+                handle = self.store.open(parent_id)
+                pm = self.store.read_manifest(handle)
+            except FileNotFoundError:
+                break
+            recorded.insert(0, (handle, pm, recovery.read_journal(self.store.events(handle))[0]))
+            parent_id = pm.parent_run_id
+        earlier: list[Run] = []
+        for handle, pm, journal in recorded:
+            try:
+                run = self._reopen(
+                    handle, pm, journal, options, incident, parent=earlier[-1] if earlier else None
+                )
+            except (ResumeRefused, RunbookInvalid, FileNotFoundError):
+                earlier = []  # a gone or changed runbook: the chain is saved from after it
+                continue
+            run.finished()
+            earlier.append(run)
+        return earlier
 
     def _incident(self, incident_id: str | None) -> dict[str, Any] | None:
         if not incident_id:
@@ -397,6 +447,8 @@ class Engine:
             raise ChainStop(f"next runbook '{rel}' is invalid{detail}") from None
         # Precedence: next_runbook.inputs, then the parent's captures, then its vars/inputs.
         parent_values = {**parent.values_without_captures(), **parent.captures}
+        if parent.reopened:  # recorded values are redacted: "***" is not the value
+            parent_values = {k: v for k, v in parent_values.items() if "***" not in v}
         given = dict(nxt.get("inputs") or {})
         try:
             inputs = resolve_inputs(
@@ -442,3 +494,34 @@ class Engine:
                 if checked.model is not None:
                     tools[alias] = checked.model
         return tools
+
+
+def _identity(run: Run) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What makes a chain loop: the same runbook with the same inputs."""
+    return (str(run.path.resolve()), tuple(sorted(run.inputs.items())))
+
+
+def _handoff_of(outcome: dict[str, Any]) -> dict[str, Any]:
+    """A recorded hand-off, to start again: values the trace keeps redacted are left out,
+    so the child resolves them itself (or says they are missing)."""
+    nxt = dict(outcome.get("next_runbook") or {})
+    nxt["inputs"] = {k: v for k, v in (nxt.get("inputs") or {}).items() if "***" not in str(v)}
+    return nxt
+
+
+def _saved_before(root: Run, scenarios: Path, project_root: Path) -> Path | None:
+    """The scenario folder an earlier attempt of this chain saved (a Ctrl-C'd run that was
+    resumed), emptied so this save replaces it; None when there is none to reuse."""
+    import shutil
+
+    if not root.scenario_path:
+        return None
+    folder = (project_root / root.scenario_path).resolve()
+    if not folder.is_relative_to(scenarios.resolve()) or not (folder / "scenario.yaml").is_file():
+        return None
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return folder

@@ -150,6 +150,10 @@ class Options:
     ephemeral: bool = False  # evidence nobody keeps (gert test): written, never fsynced
     post: bool = True  # post the chain's summary to the incident (unless gert.yaml says post: off)
     trigger: dict[str, Any] | None = None  # what started the chain (gert triage: the signature)
+    # gert resume, for a step that was running when the run stopped (see engine.recovery):
+    retry_steps: tuple[str, ...] = ()  # run these again
+    skip_steps: tuple[str, ...] = ()  # go on without these
+    in_flight: str | None = None  # "wait" for its processes, or "kill" them
 
 
 def default_actor() -> str:

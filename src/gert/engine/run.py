@@ -7,6 +7,7 @@ approvals, and records everything through its :class:`RunRecorder`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import platform
@@ -21,10 +22,11 @@ from gert.engine.inputs import InputsMissing, resolve_inputs, value_text
 from gert.engine.recorder import RunRecorder
 from gert.engine.results import Options, RunResult, StepRecord
 from gert.executors import StepContext, StepError, StepOutput
+from gert.executors.processes import STEP_MARK, settle, step_mark
 from gert.governance import Policy, Redactor, protected_env
 from gert.model import AnyStep, InvokeStep, ManualStep, Node, Runbook, as_node, parse_duration
 from gert.store import RunHandle, RunManifest, new_run_id
-from gert.template import MissingVariableError, TemplateError, render
+from gert.template import MissingVariableError, TemplateError, derived_values, render
 from gert.util import iso, utc_now
 from gert.validate import RunbookInvalid, load_runbook
 from gert.version import __version__
@@ -63,6 +65,9 @@ class Resumed:
     handle: RunHandle
     manifest: RunManifest
     journal: dict[tuple[str, int], dict[str, Any]]
+    # Steps that were running when the run stopped: (step ID, occurrence) -> what to do,
+    # as a step_recovered event's data (decision "retry" or "skip", and why).
+    recovered: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
 
 class Run:
@@ -101,9 +106,11 @@ class Run:
         self.redactor = Redactor.from_config(*rules, secrets=secrets)
         self.policy = Policy.merge(cfg.governance, rb.meta.governance)
         self.journal = resumed.journal if resumed else {}
+        self.recovered = resumed.recovered if resumed else {}
         self.handoff: dict[str, Any] | None = None  # next_runbook as rendered, unredacted
         self.withheld: dict[str, str] = {}  # capture -> step: redacted in the trace, not restored
         self.resumed_from = resumed.manifest if resumed else None
+        self.reopened = False  # a run that ended before: its manifest's sealed fields stay
         self.position = parent.position + 1 if parent else 1
         self.scenario_path = ""
         self.posted: dict[str, Any] = {}
@@ -147,6 +154,8 @@ class Run:
             self.step_number = max(
                 (int(d.get("number") or 0) for d in self.journal.values()), default=0
             )
+            self.scenario_path = m.scenario
+            self.posted = dict(m.posted)
 
     # state ----------------------------------------------------------------------
     @property
@@ -181,6 +190,15 @@ class Run:
 
     def manifest(self) -> RunManifest:
         """The run's manifest as it stands."""
+        if self.reopened and self.resumed_from is not None:
+            return dataclasses.replace(
+                self.resumed_from,
+                child_runs=self.children,
+                chain_error=self.result.chain_error or "",
+                scenario=self.scenario_path,
+                posted=self.posted,
+                trace=self.recorder.trace_info,
+            )
         r = self.result
         return RunManifest(
             run_id=self.run_id,
@@ -234,6 +252,32 @@ class Run:
         self.recorder.close()
         self.save()
 
+    def finished(self) -> RunResult:
+        """The result of a run that ended before, as its manifest and trace recorded it (a
+        resumed chain's earlier runs; a parent whose hand-off did not happen)."""
+        m, r = self.resumed_from, self.result
+        assert m is not None, "only a reopened run has a recorded result"
+        self.reopened = True
+        r.status, r.outcome = m.status, dict(m.outcome) or None
+        r.error, r.chain_error, r.ended_at = m.error or None, m.chain_error or None, m.ended_at
+        for (sid, _), done in self.journal.items():
+            r.steps.append(
+                StepRecord(
+                    sid,
+                    done["status"],
+                    dict(done.get("captures") or {}),
+                    done.get("error"),
+                    done.get("step_file"),
+                )
+            )
+            if done["status"] == "passed" and "/" not in sid:
+                self.captures.update({k: str(v) for k, v in (done.get("captures") or {}).items()})
+        for name, value in list(self.captures.items()):
+            if "***" in value:  # redacted in the trace: not the value the run saw
+                del self.captures[name]
+        r.captures = dict(self.captures)
+        return r
+
     # the run --------------------------------------------------------------------
     def execute(self) -> RunResult:
         """Walk the runbook to its end; the result says how it went (never raises for a
@@ -264,6 +308,7 @@ class Run:
                 "run_resumed", {"completed_steps": done, "actor": self.options.actor}, sync=True
             )
         try:
+            self.recover_in_flight()
             outcome = self.walk(self.rb.body(), self.scope())
             r.status = "completed"
             if outcome is not None:
@@ -314,6 +359,14 @@ class Run:
         self.recorder.close()
         self.save()
         return r
+
+    def recover_in_flight(self) -> None:
+        """Before a resumed run goes on: record what it does about the steps that were
+        running when it stopped, and wait for or kill what they left running."""
+        for data in self.recovered.values():
+            self.emit("step_recovered", data, sync=True)
+            if data["processes"]:
+                settle(data["processes"], data["processes_action"])
 
     def walk(self, nodes: list[Node], scope: Scope) -> dict[str, Any] | None:
         """Run nodes in order; return the first outcome reached (None: the body ended)."""
@@ -421,20 +474,25 @@ class Run:
         if done is not None:  # completed before the run was killed: restore, do not re-run
             self.occurrences[sid] = occurrence
             return self.restore(step, scope, done)
+        recovered = self.recovered.get((sid, occurrence))
+        if recovered is not None and recovered["decision"] == "skip":
+            self.occurrences[sid] = occurrence
+            return self.skip(sid, recovered["reason"], occurrence), None
         self.step_number += 1
         number = self.step_number
         self.occurrences[sid] = occurrence
         started = utc_now()
-        self.emit(
-            "step_started",
-            {
-                "step_id": sid,
-                "number": number,
-                "type": step.type,
-                "title": step.title or "",
-                "occurrence": occurrence,
-            },
-        )
+        started_data: dict[str, Any] = {
+            "step_id": sid,
+            "number": number,
+            "type": step.type,
+            "title": step.title or "",
+            "occurrence": occurrence,
+        }
+        repeatable = self.repeatable(step, scope)
+        if repeatable:  # what gert resume needs if the run stops while this step runs
+            started_data["repeatable"] = repeatable
+        self.emit("step_started", started_data)
         if step.precondition:
             skip = self.precondition(step, scope, sid)
             if skip:
@@ -560,6 +618,24 @@ class Run:
             output.choice = captures.get(step.choices.variable)
         return record, output
 
+    def repeatable(self, step: AnyStep, scope: Scope) -> str:
+        """Why running *step* a second time does no harm, or '' when it might."""
+        if step.idempotent:
+            return "marked idempotent"
+        if isinstance(step, ManualStep):
+            return "a manual step: the engineer is asked again"
+        if step.type == "http" and step.http.method in ("GET", "HEAD", "OPTIONS"):
+            return f"an HTTP {step.http.method}"
+        if step.type == "tool":
+            tool = scope.tools.get(step.tool.name)
+            if tool is None:
+                return "a read-only SQL query" if step.tool.name == "sql" else ""
+            action = tool.actions.get(step.tool.action)
+            read_only = action.governance.read_only if action is not None else None
+            if read_only if read_only is not None else tool.governance.read_only:
+                return "a read-only tool action"
+        return ""
+
     def skip(self, sid: str, reason: str, occurrence: int | None = None) -> StepRecord:
         """Record a skipped step."""
         data: dict[str, Any] = {"step_id": sid, "reason": reason}
@@ -575,12 +651,15 @@ class Run:
     ) -> StepContext:
         """What an executor gets for one try of a step."""
         answers = self.answers.get(sid)
+        occurrence = self.occurrences.get(sid, 1)
+        env = scope.policy.child_env(os.environ)
+        env[STEP_MARK] = step_mark(self.run_id, sid, occurrence)  # finds its processes later
         return StepContext(
             step=step,
             rendered=rendered,
             project_root=self.project.root,
             run_folder=self.handle.path,
-            env=scope.policy.child_env(os.environ),
+            env=env,
             timeout=self.timeout(step, scope),
             answers=answers if isinstance(answers, dict) else {},
             prompter=self.prompter,
@@ -588,7 +667,7 @@ class Run:
             check_command=lambda argv: self.blocked(argv, scope, sid),
             actor=self.options.actor,
             step_id=sid,
-            occurrence=self.occurrences.get(sid, 1),
+            occurrence=occurrence,
             attempt=self.attempt_no,
         )
 
@@ -631,6 +710,7 @@ class Run:
                 output = self.invoke(step, scope, sid)
             else:
                 rendered = self.executors.render(step, scope.values, self.project.root)
+                self.hide_derived(step, scope.values)
                 if step.type == "cli":
                     protected = protected_env(rendered.get("env") or {})
                     if protected:
@@ -675,6 +755,20 @@ class Run:
                 f"assertion {a['check']} failed: expected {a['expected']!r}, got {a['actual']!r}",
             )
         return output, captures, assertions, None
+
+    def hide_derived(self, step: AnyStep, values: dict[str, str]) -> None:
+        """Values the step's templates derive from a secret (``printf "%.6s"``, ``slice``)
+        are secrets too: redacted, from now on, wherever the secret itself would be."""
+        secrets = self.redactor.secrets
+        if not secrets:
+            return
+        names = {k for k, v in values.items() if any(s in v for s in secrets)}
+        if not names:
+            return
+        for text in _templates(step.model_dump(by_alias=True, exclude_none=True)):
+            for value in derived_values(text, values, names):
+                if _worth_hiding(value):
+                    self.redactor.add_secret(value)
 
     def approve(self, sid: str, need: int, roles: list[str], reason: str) -> list[str]:
         """Collect approvals (answers file, else a prompt); raise StepError when too few.
@@ -795,3 +889,23 @@ def _excerpt(text: str) -> str:
         text[:TRACE_EXCERPT]
         + f"\n... ({len(text) - TRACE_EXCERPT} more characters in the step file)"
     )
+
+
+def _templates(value: Any) -> list[str]:
+    """The template strings inside a step's fields."""
+    if isinstance(value, str):
+        return [value] if "{{" in value else []
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _templates(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _templates(v)]
+    return []
+
+
+def _worth_hiding(value: str) -> bool:
+    """A derived value that could give a secret away: not a yes/no, a small number or a
+    few characters (hiding those everywhere would blank unrelated evidence)."""
+    text = value.strip()
+    if len(text) < 4 or text.lower() in ("true", "false", "<no value>"):
+        return False
+    return not (text.isdigit() and len(text) < 8)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gert.executors import MAX_OUTPUT, StepContext, StepError, StepOutput, inside_project
+from gert.executors.processes import STEP_MARK, become_subreaper, end_orphans
 from gert.executors.sandbox import command as sandbox_command
 from gert.executors.sandbox import explain_failure, step_sandbox
 from gert.template import render, render_tree
@@ -59,6 +60,9 @@ def run_command(
         if "\0" in name or "\0" in value:
             out.error = f"environment variable {name!r} contains a NUL byte"
             return out
+    mark = (env or {}).get(STEP_MARK)
+    if mark:  # the step's orphans come back to gert, which ends them with the step
+        become_subreaper()
     try:
         proc = subprocess.Popen(
             argv,
@@ -94,11 +98,15 @@ def run_command(
             _kill_group(proc)
     except BaseException:  # Ctrl-C: stop the step's processes before going on
         _kill_group(proc)
+        if mark:
+            end_orphans(mark)
         raise
     # The step is over: whatever it left running in its process group goes with it (a
     # background child would otherwise outlive the step and hold its pipes open).
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    if mark:  # and what left the group (setsid, a daemon's double fork)
+        end_orphans(mark)
     for r in readers:
         r.join(timeout=1 if out.timed_out else 5)
     out.exit_code = proc.returncode

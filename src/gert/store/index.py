@@ -40,6 +40,8 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE INDEX IF NOT EXISTS runs_state ON runs (state, started_at);
 CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_run_id);
 """
+# The status a run has in the index while its hand-off has not started (gert resume starts it).
+HANDOFF_PENDING = "handoff_pending"
 COLUMNS = (
     "run_id",
     "incident_id",
@@ -103,7 +105,7 @@ def row_from_manifest(manifest: dict[str, Any], folder: Path) -> tuple[Any, ...]
         m.runbook,
         m.runbook_name,
         m.parent_run_id,
-        m.status,
+        HANDOFF_PENDING if m.handoff_pending else m.status,
         m.state,
         str(m.outcome.get("recommendation", "")),
         m.chain_error,

@@ -54,6 +54,17 @@ class RunManifest:
         """The outcome state, else the status."""
         return _text(self.outcome.get("state")) or self.status
 
+    @property
+    def handoff_pending(self) -> bool:
+        """It reached an outcome that hands off, but no child run was started (gert was
+        stopped in between): the chain is not finished, and ``gert resume`` goes on."""
+        return (
+            self.status == "completed"
+            and bool(self.outcome.get("next_runbook"))
+            and not self.child_runs
+            and not self.chain_error
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data in ``run.yaml``'s order (values shared, not copied: written after
         every step, so a deep copy would cost more than the write)."""

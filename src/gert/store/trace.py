@@ -37,6 +37,7 @@ EVENTS = frozenset(
         "run_completed",
         "run_interrupted",
         "run_resumed",
+        "step_recovered",
         "condition_warning",
         "incident_posted",
         "scenario_saved",

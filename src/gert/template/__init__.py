@@ -21,6 +21,7 @@ __all__ = [
     "MissingVariableError",
     "Template",
     "TemplateError",
+    "derived_values",
     "is_template",
     "parse",
     "referenced_variables",
@@ -79,6 +80,52 @@ def render_tree(value: Any, data: object) -> Any:
     if isinstance(value, list):
         return [render_tree(v, data) for v in value]
     return value
+
+
+def derived_values(text: str, data: object, names: set[str]) -> list[str]:
+    """What the parts of *text* that use one of *names* put in the output.
+
+    For values derived from secrets (``{{ printf "%.6s" .token }}``): the template is
+    rendered once, and the output of each top-level part that reads one of *names*, or a
+    ``$variable`` (which may hold one), is returned on its own.
+    """
+    if "{{" not in text or not names:
+        return []
+    template = parse(text)
+    if not {n for n, _ in template.variables()} & names:
+        return []
+    state = State(text, FUNCS, data)
+    out = []
+    for node in template._root.nodes:
+        first = len(state.out)
+        state.walk(data, node)
+        if type(node) is _p.Text:
+            continue
+        found: list[tuple[str, int]] = []
+        _collect(node, True, found)
+        if any(n in names for n, _ in found) or _uses_variable(node):
+            out.append("".join(state.out[first:]))
+    return out
+
+
+def _uses_variable(node: object) -> bool:
+    """True when *node* reads a ``$variable`` other than ``$`` itself."""
+    t = type(node)
+    if t is _p.Variable:
+        return node.names[0] != "$"
+    if t is _p.ListNode:
+        return any(_uses_variable(n) for n in node.nodes)
+    if t is _p.Action:
+        return _uses_variable(node.pipe)
+    if t is _p.Branch:
+        return any(
+            _uses_variable(n) for n in (node.pipe, node.body, node.else_body) if n is not None
+        )
+    if t is _p.Pipeline:
+        return any(_uses_variable(a) for c in node.cmds for a in c.args)
+    if t is _p.Chain:
+        return _uses_variable(node.node)
+    return False
 
 
 def is_template(text: str) -> bool:
