@@ -1,4 +1,4 @@
-"""Output is not amplified (security review L7): a large output stays in the step record;
+"""Output is not amplified: a large output stays in the step record;
 captures, incident posts and postmortems carry bounded extracts of it."""
 
 from __future__ import annotations

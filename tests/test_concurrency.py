@@ -1,5 +1,5 @@
 """Concurrent runs in one project lose nothing: every chain posts once to the incident and
-saves its own scenario (security review M5). Real processes, started together."""
+saves its own scenario. Real processes, started together."""
 
 from __future__ import annotations
 

@@ -345,3 +345,23 @@ def test_a_double_forked_daemon_ends_with_its_step(project, tmp_path):
     assert run.status == "completed", run.steps
     pid = int(pidfile.read_text())
     assert not alive(pid), "a double-forked daemon outlived its step"
+
+
+@pytest.mark.slow
+def test_kill_9_trials_repeat_nothing_and_lose_nothing():
+    # bench/crash_trials.py's trials, a few of them: kill -9 at random moments, resume as
+    # an operator would until the chain ends.
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "crash_trials.py"
+    spec = importlib.util.spec_from_file_location("crash_trials", path)
+    assert spec is not None and spec.loader is not None
+    trials = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trials)
+    totals = trials.main(3)
+    assert {k: v for k, v in totals.items() if k != "resumed"} == {
+        "repeated": 0,
+        "broken": 0,
+        "partial": 0,
+        "unfinished": 0,
+    }

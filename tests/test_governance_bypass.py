@@ -1,5 +1,5 @@
-"""Governance that holds: the review's bypass attempts, each against a canary file and real
-commands (security review H2). A blocked attempt fails its step and leaves the file."""
+"""Governance that holds: attempts to run a denied command in disguise, each against a canary
+file and real commands. A blocked attempt fails its step and leaves the file."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ ATTEMPTS = {
     "env_wrapper": "[env, rm, canary]",
     "env_assign": "[env, X=1, rm, canary]",
     "dash_c": '[dash, -c, "rm canary"]',
+    "bash_c": '[bash, -c, "rm canary"]',
+    "sh_path_c": '[/usr/bin/sh, -c, "rm canary"]',
+    "unlink": "[unlink, canary]",
+    "shred": "[shred, -u, canary]",
     "symlink": "[bin/myrm, canary]",
     "copy": "[bin/rm2, canary]",
     "python_c": "[python3, -c, \"import os; os.remove('canary')\"]",

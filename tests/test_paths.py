@@ -1,5 +1,5 @@
 """Paths stay in the project: imports, invoke, tool files, incident IDs and resume are
-confined as next_runbook is (security review L5)."""
+confined as next_runbook is."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secrets stay secret (security review H5): the built-in patterns cover the common
+"""Secrets stay secret: the built-in patterns cover the common
 credential forms, known secrets are redacted in every encoding, a secret cut short at the
 end of an excerpt leaves no prefix, and ordinary text is left alone."""
 
@@ -37,6 +37,8 @@ FORMS = {
     "AKIAIOSFODNN7EXAMPLE": "AKIAIOSFODNN7EXAMPLE",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U": "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
     "mysql --password s3cr3t-pass db": "s3cr3t-pass",
+    "mysql -u root -pGlu3d-pass db": "Glu3d-pass",
+    "mariadb-dump -h db1 -pMar1a-pass app": "Mar1a-pass",
     "tool --token=t0k-aaaa1111": "t0k-aaaa1111",
     "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----": "MIIEow",
 }

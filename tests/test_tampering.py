@@ -1,4 +1,4 @@
-"""Evidence that cannot be edited silently (security review M1): every tampering of a
+"""Evidence that cannot be edited silently: every tampering of a
 signed run is reported by gert trace verify."""
 
 from __future__ import annotations
@@ -114,6 +114,69 @@ def forged_rehash_whole(f):
     trace.write_bytes(b"\n".join(_rehash(lines)) + b"\n")
 
 
+def _trace_lines(f):
+    return (f / "trace.jsonl").read_bytes().splitlines()
+
+
+def _write_lines(f, lines):
+    (f / "trace.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def edit_a_line(f):
+    lines = _trace_lines(f)
+    n = next(i for i, line in enumerate(lines) if b"rate=42" in line)
+    lines[n] = lines[n].replace(b"rate=42", b"rate=1")
+    _write_lines(f, lines)
+
+
+def delete_a_line(f):
+    lines = _trace_lines(f)
+    _write_lines(f, lines[:3] + lines[4:])
+
+
+def insert_a_line(f):
+    lines = _trace_lines(f)
+    _write_lines(f, [*lines[:3], lines[3], *lines[3:]])
+
+
+def swap_two_lines(f):
+    lines = _trace_lines(f)
+    lines[2], lines[3] = lines[3], lines[2]
+    _write_lines(f, lines)
+
+
+def cut_the_end(f):
+    _write_lines(f, _trace_lines(f)[:-2])
+
+
+def tear_the_last_line(f):
+    raw = (f / "trace.jsonl").read_bytes()
+    (f / "trace.jsonl").write_bytes(raw[:-20])
+
+
+def add_a_garbage_line(f):
+    _write_lines(f, [*_trace_lines(f)[:4], b"not json at all", *_trace_lines(f)[4:]])
+
+
+def delete_the_trace(f):
+    (f / "trace.jsonl").unlink()
+
+
+def empty_the_trace(f):
+    (f / "trace.jsonl").write_bytes(b"")
+
+
+def delete_the_manifest(f):
+    (f / "run.yaml").unlink()
+
+
+def edit_the_inputs(f):
+    m = f / "run.yaml"
+    text = m.read_text()
+    assert "inputs_resolved: {}" in text, text
+    m.write_text(text.replace("inputs_resolved: {}", "inputs_resolved: {host: db9}"))
+
+
 def copy_other_runs_trace(f):
     other = f.parent / "20200101T000000-00000000"
     shutil.copytree(f, other)
@@ -137,6 +200,18 @@ TAMPERINGS = {
     "truncate and reset to running": truncate_and_reset,
     "rewrite and re-hash the trace": forged_rehash_whole,
     "another run's trace": copy_other_runs_trace,
+    "edit a trace line": edit_a_line,
+    "delete a trace line": delete_a_line,
+    "insert a trace line": insert_a_line,
+    "swap two trace lines": swap_two_lines,
+    "cut the end of the trace": cut_the_end,
+    "tear the last line": tear_the_last_line,
+    "add a garbage line": add_a_garbage_line,
+    "delete the trace": delete_the_trace,
+    "empty the trace": empty_the_trace,
+    "delete run.yaml": delete_the_manifest,
+    "edit the inputs": edit_the_inputs,
+    "edit the recommendation": edit_manifest("recommendation", "all good", "nothing to do"),
 }
 
 

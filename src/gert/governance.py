@@ -32,6 +32,8 @@ DEFAULT_REDACT: tuple[tuple[str, str], ...] = (
         r"(?i)(--(?:password|passwd|token|secret|api-key|access-key)(?:=|\s+))(?!\*\*\*)[^\s\"']+",
         r"\1***",
     ),
+    # mysql -pX (the password glued to -p, as the MySQL and MariaDB clients take it)
+    (r"(?i)(\b(?:mysql|mariadb)[\w-]*\b[^\n]*?\s-p)(?!\*\*\*)([^\s\"']+)", r"\1***"),
     # Authorization: Bearer X, a bare "Bearer X" (headers kept as a map), Basic X
     (r"(?i)\b(bearer|basic|token)(\s+)(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", r"\1\2***"),
     (r"(?i)((?:set-)?cookie:\s*)[^\r\n]+", r"\1***"),
@@ -50,6 +52,7 @@ DEFAULT_REDACT: tuple[tuple[str, str], ...] = (
 DEFAULT_HINTS: tuple[tuple[str, ...], ...] = (
     ("secret", "key", "passw", "passphrase", "pwd", "token", "credential"),
     ("--password", "--passwd", "--token", "--secret", "--api-key", "--access-key"),
+    ("mysql", "mariadb"),
     ("bearer", "basic", "token"),
     ("cookie",),
     ("://",),
@@ -263,6 +266,26 @@ def wrapped_command(argv: list[str]) -> list[str] | None:
     return rest[i:] or None
 
 
+# Programs that do another's job: denying the one denies these too (a deny list means what
+# a program does, and `unlink f` removes a file as surely as `rm f`).
+STAND_INS = {
+    "rm": frozenset({"unlink", "shred", "rmdir"}),
+    "curl": frozenset({"wget"}),
+    "wget": frozenset({"curl"}),
+    "sh": frozenset({"dash", "ash", "bash", "ksh", "mksh", "zsh"}),
+    "bash": frozenset({"sh", "dash", "ash", "ksh", "mksh", "zsh"}),
+}
+
+
+def with_stand_ins(names: set[str]) -> dict[str, str]:
+    """Each denied name and stand-in -> the denied name it stands for."""
+    out = {n: n for n in names}
+    for name in sorted(names):
+        for other in STAND_INS.get(name, ()):
+            out.setdefault(other, name)
+    return out
+
+
 @dataclass
 class Policy:
     """The effective command policy of one run.
@@ -322,6 +345,13 @@ class Policy:
             hit = program.names & self.denied
             if hit:
                 return f"'{shown}' is in denied_commands ({', '.join(sorted(hit))})"
+            stands_for = with_stand_ins(self.denied)
+            stand_in = next((n for n in sorted(program.names) if n in stands_for), None)
+            if stand_in is not None:
+                return (
+                    f"'{shown}' does the job of '{stands_for[stand_in]}', which is in "
+                    "denied_commands"
+                )
             digest = program.digest
             copied = self._denied_digests(search_path).get(digest) if digest else None
             if copied:

@@ -297,6 +297,8 @@ def verify_trace(
                 report.problems.append(f"line {n}: {kind} is not signed, but the trace is")
         prev = hashlib.sha256(line).hexdigest()
         whole.update(line + b"\n")
+    if manifest is None and folder is not None and not (folder / "run.yaml").exists():
+        report.problems.append("run.yaml is missing (the run's manifest was deleted)")
     if report.signed and key is None:
         report.notes.append("the trace is signed (hmac); give the key to check the signature")
     ended = manifest.get("status") not in (None, "running") if manifest else report.completed
