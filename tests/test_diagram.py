@@ -135,3 +135,71 @@ def test_cli_ascii_and_invalid_runbook(branchy):
     bad.write_text("apiVersion: runbook/v0\nmeta: {name: bad}\nsteps:\n  - {id: x, type: nope}\n")
     r = gert("diagram", str(bad), cwd=branchy.parent)
     assert r.returncode == 2 and "bad.runbook.yaml:4" in r.stderr
+
+
+EXAMPLE_RUNBOOKS = sorted((ROOT / "examples").rglob("*.runbook.yaml"))
+
+
+def _outcome_labels(path: Path) -> list[str]:
+    """The start of the label of every outcome box the runbook's steps should draw: its
+    state, and the beginning of its recommendation."""
+    from gert.validate import walk_steps
+
+    model = load_runbook(path).model
+    return [
+        f"{o.state}: {o.recommendation.strip()[:20]}" if o.recommendation else o.state
+        for info in walk_steps(model)
+        for o in info.step.outcomes
+    ]
+
+
+def test_every_outcome_of_every_example_is_drawn_in_both_formats():
+    from gert.diagram import _mermaid_text, to_ascii
+
+    assert len(EXAMPLE_RUNBOOKS) >= 4
+    missing = []
+    for path in EXAMPLE_RUNBOOKS:
+        graph = build(load_runbook(path).model, path)
+        boxes = [ln[2:] for ln in to_ascii(graph).splitlines() if ln.startswith("● ")]
+        mermaid = re.findall(r'^\s+n\d+\{\{"(.*)"\}\}$', to_mermaid(graph), re.M)
+        labels = _outcome_labels(path)
+        assert labels or path.name == "collect-diagnostics.runbook.yaml", path
+        for label in labels:
+            if not any(box.startswith(label) for box in boxes):
+                missing.append(f"{path.name}: ascii: {label}")
+            if not any(box.startswith(_mermaid_text(label)) for box in mermaid):
+                missing.append(f"{path.name}: mermaid: {label}")
+        # as many outcome boxes as outcomes: none drawn twice, none left out
+        assert (len(boxes), len(mermaid)) == (len(labels), len(labels)), path
+    assert missing == []
+
+
+def test_a_manual_step_draws_every_outcome_the_engineer_can_pick(tmp_path):
+    path = tmp_path / "pick.runbook.yaml"
+    path.write_text(
+        """
+apiVersion: runbook/v0
+meta: {name: pick}
+steps:
+  - id: look
+    type: manual
+    instructions: Look.
+    choices: {variable: cause, options: [{value: disk, label: Disk full}, {value: net}]}
+    outcomes:
+      - {when: cause == "net", state: escalated, recommendation: Call the network team.}
+      - {state: resolved, recommendation: Fixed.}
+      - {state: needs_rca, recommendation: Dig deeper.}
+"""
+    )
+    graph = build(load_runbook(path).model, path)
+    text = to_mermaid(graph)
+    e = edges(text)
+    look = "look (manual) · choice cause: disk, net"
+    assert (look, "cause == #quot;net#quot;", "escalated: Call the network team.") in e
+    assert (look, "engineer picks", "resolved: Fixed.") in e
+    assert (look, "engineer picks", "needs_rca: Dig deeper.") in e
+    assert "completed" not in text  # every way out is an outcome
+    assert f'{{"{look}"}}' in text  # the engineer decides: a diamond
+    assert mermaid_parse([text])[0]["ok"]
+    r = gert("diagram", str(path), "--format", "ascii", cwd=tmp_path)
+    assert "    └─ [engineer picks] → ● needs_rca: Dig deeper." in r.stdout.splitlines()

@@ -47,6 +47,14 @@ def _short(text: str, limit: int = 60) -> str:
     return shorten(str(text), limit, one_line=True)
 
 
+def outcome_label(outcome: Any) -> str:
+    """An outcome's box: its state and the start of its recommendation."""
+    label = f"{outcome.state}"
+    if outcome.recommendation:
+        label += f": {_short(outcome.recommendation, 50)}"
+    return label
+
+
 def _step_label(step: Any) -> str:
     kind = step.type
     if kind == "tool":
@@ -56,7 +64,12 @@ def _step_label(step: Any) -> str:
         label += f": {step.title}"
     if step.when:
         label += f" [when {step.when}]"
-    return _short(label, 80)
+    label = _short(label, 80)
+    choices = getattr(step, "choices", None)
+    if choices:  # what the engineer chooses among: the values the conditions test
+        values = ", ".join(o.value for o in choices.options)
+        label += f" · choice {choices.variable}: {_short(values, 60)}"
+    return label
 
 
 class _Builder:
@@ -102,22 +115,29 @@ class _Builder:
         group: str,
     ) -> list[tuple[str, str]]:
         step = node.step
-        decides = bool(node.branches) or any(o.when for o in step.outcomes)
+        manual = step.type == "manual"
+        # A manual step with several unconditional outcomes: the engineer picks one of them.
+        picks = manual and sum(not o.when for o in step.outcomes) > 1
+        decides = bool(node.branches) or picks or any(o.when for o in step.outcomes)
         box = self.graph.add("decision" if decides else "step", _step_label(step), group)
         self.link(exits, box)
         out: list[tuple[str, str]] = []
         ends_here = False
         for outcome in step.outcomes:
-            label = f"{outcome.state}"
-            if outcome.recommendation:
-                label += f": {_short(outcome.recommendation, 50)}"
-            target = self.graph.add("outcome", label, group)
-            self.graph.edges.append((box, target, _short(outcome.when or "", 40)))
+            target = self.graph.add("outcome", outcome_label(outcome), group)
+            if outcome.when:
+                when = _short(outcome.when, 40)
+            elif picks:
+                when = "engineer picks"
+            else:  # the one left when no condition held
+                when = "otherwise" if any(o.when for o in step.outcomes) else ""
+            self.graph.edges.append((box, target, when))
             if outcome.next_runbook is not None:
                 self.handoff(target, outcome.next_runbook, path, group)
             if not outcome.when:
                 ends_here = True  # an unconditional outcome always ends the run here
-                break
+                if not manual:
+                    break  # the engine takes the first; later ones are never checked
         if ends_here:
             return []
         otherwise = "otherwise" if decides else ""
