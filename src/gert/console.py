@@ -46,6 +46,14 @@ class Progress:
             c.print(
                 f"[bold]▶ {plain(data['runbook'])}[/]  [dim]run {plain(data['run_id'])} · {plain(data['mode'])}[/]{parent}"
             )
+        elif type_ == "inputs_resolved":
+            made_up = [n for n, src in (data.get("sources") or {}).items() if src == "placeholder"]
+            if made_up:
+                c.print(
+                    f"  [yellow]! no value for {plain(', '.join(made_up))}: the dry-run uses "
+                    f"{plain(', '.join(f'<{n}>' for n in made_up))}[/]",
+                    highlight=False,
+                )
         elif type_ == "run_resumed":
             c.print(
                 f"[bold]▶ {plain(data['runbook'])}[/]  [dim]run {plain(data['run_id'])} · resumed[/]"
@@ -92,6 +100,12 @@ class Progress:
         elif type_ == "chain_started":
             c.print(
                 f"  ⇢ chaining to [bold]{plain(data['file'], one_line=True)}[/]", highlight=False
+            )
+        elif type_ == "reference_linked":
+            c.print(
+                f"  ↗ see [bold]{plain(data['name'])}[/] ({plain(data['file'])}): a reference, "
+                "not run",
+                highlight=False,
             )
         elif type_ == "chain_error":
             c.print(f"  [red]✗ chain error:[/] {plain(data['error'])}", highlight=False)

@@ -71,6 +71,8 @@ def exec_(
     from gert.project import open_project
 
     project = open_project(runbook)
+    if _print_reference(runbook, project):
+        return
     options: dict[str, Any] = {
         "mode": mode,
         "incident_id": incident_id,
@@ -87,6 +89,26 @@ def exec_(
     if mode == "replay":
         options.update(_replay(scenario_dir, rebase_time))
     run_chain(project, as_json, lambda engine, chosen: engine.run(runbook, chosen), **options)
+
+
+def _print_reference(runbook: str, project: Any) -> bool:
+    """Print a ``kind: reference`` runbook (linked, never run); False for any other."""
+    import re
+
+    try:
+        text = Path(runbook).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False  # the engine reports the file
+    if not re.search(r"^\s*kind:\s*[\"']?reference\b", text, re.M):
+        return False
+    from gert.reference import reference_markdown
+    from gert.validate import load_runbook
+
+    model = load_runbook(runbook, project).model
+    if model.meta.kind != "reference":
+        return False
+    click.echo(reference_markdown(model), nl=False)
+    return True
 
 
 def _replay(scenario_dir: str | None, rebase_time: str | None) -> dict[str, Any]:

@@ -139,6 +139,11 @@ class Engine:
             raise InvalidError(f"mode must be one of {', '.join(MODES)}, not {options.mode!r}")
         self._check_key(options)
         checked = self.load(runbook)
+        if checked.model.meta.kind == "reference":
+            raise InvalidError(
+                f"{checked.model.meta.name} is a reference runbook: it is linked from "
+                "outcomes and read, never run (gert exec prints it)"
+            )
         if options.mode == "replay":  # everything comes from the recording, nothing live
             if options.scenario is None:
                 raise InvalidError("replay needs a scenario (Options.scenario: its folder)")
@@ -164,6 +169,7 @@ class Engine:
             options.prompter,
             sources,
             denied_env=policy.denies_env,
+            placeholders=options.mode == "dry-run",
         )
         first = Run(self, checked.model, Path(runbook), options, incident, inputs, None, {})
         first.input_sources = sources
@@ -452,11 +458,35 @@ class Engine:
         given = dict(nxt.get("inputs") or {})
         try:
             inputs = resolve_inputs(
-                checked.model, {}, incident, {**parent_values, **given}, options.prompter
+                checked.model,
+                {},
+                incident,
+                {**parent_values, **given},
+                options.prompter,
+                placeholders=options.mode == "dry-run",
             )
         except InputsMissing as e:
             raise ChainStop(f"next runbook '{rel}': {e}") from None
         return path, checked, inputs, dict(parent.captures)
+
+    def reference_of(self, outcome: dict[str, Any], folder: Path) -> dict[str, str] | None:
+        """The reference runbook an outcome's ``next_runbook`` names (``{file, name,
+        description}``), or None when it names one to run (or none)."""
+        nxt = outcome.get("next_runbook")
+        path = self.resolve_runbook(nxt["file"], folder) if nxt else None
+        if path is None or not self.project.contains(path):
+            return None
+        try:
+            model = self.load(path).model
+        except RunbookInvalid:
+            return None  # the hand-off reports it
+        if model.meta.kind != "reference":
+            return None
+        return {
+            "file": os.path.relpath(path.resolve(), self.project.root.resolve()),
+            "name": model.meta.name,
+            "description": model.meta.description or "",
+        }
 
     def resolve_runbook(self, rel: str, folder: Path) -> Path | None:
         """A runbook path: relative to *folder*, then the project root; .runbook.yaml added."""

@@ -12,6 +12,8 @@ from gert.executors import Prompter
 from gert.incident import field_value
 from gert.model import Runbook
 
+PLACEHOLDER = "placeholder"  # the source of an input a dry-run made up
+
 
 class InputsMissing(InvalidError):
     """Inputs that no source could supply; the message lists each and where it could come from."""
@@ -30,9 +32,14 @@ def resolve_inputs(
     prompter: Prompter | None,
     sources: dict[str, str] | None = None,
     denied_env: Callable[[str], bool] = lambda name: False,
+    placeholders: bool = False,
 ) -> dict[str, str]:
     """Every input's value: --var / chained inputs, then the source, then default, then a
-    prompt. *sources*, when given, is filled with where each value came from."""
+    prompt. *sources*, when given, is filled with where each value came from.
+
+    With *placeholders* (a dry-run), an input nothing supplies is ``<name>`` (its source
+    ``placeholder``) instead of an error.
+    """
     values: dict[str, str] = {}
     missing: dict[str, str] = {}
     where: dict[str, str] = {}
@@ -67,6 +74,8 @@ def resolve_inputs(
             value, origin = spec.default, "default"
         if value is None and prompter is not None and source != "parent":
             value, origin = prompter.ask_text(spec.description or name, None), "prompt"
+        if value is None and placeholders:
+            value, origin = f"<{name}>", PLACEHOLDER
         if value is None:
             missing[name] = (
                 (why_not + f"; or --var {name}=VALUE")

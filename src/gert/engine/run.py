@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gert import expr as _expr
-from gert.capture import CaptureError, check_assertions, take_captures
-from gert.engine.inputs import InputsMissing, resolve_inputs, value_text
+from gert.capture import CaptureError, check_assertions
+from gert.engine.inputs import PLACEHOLDER, InputsMissing, resolve_inputs, value_text
 from gert.engine.recorder import RunRecorder
 from gert.engine.results import Options, RunResult, StepRecord
 from gert.executors import StepContext, StepError, StepOutput
@@ -116,7 +116,11 @@ class Run:
         self.posted: dict[str, Any] = {}
         # Only the chain's root records what started it; children point to their parent.
         self.triggered_by: dict[str, Any] = dict(options.trigger or {}) if parent is None else {}
-        self.input_sources: dict[str, str] = {n: "parent" for n in inputs} if parent else {}
+        self.input_sources: dict[str, str] = (
+            {n: PLACEHOLDER if v == f"<{n}>" else "parent" for n, v in inputs.items()}
+            if parent
+            else {}
+        )
         self.attempt_no = 1
         self.executors = engine.executors_for(self)
         self.answers = self.executors.answers(options.answers)
@@ -313,8 +317,15 @@ class Run:
             r.status = "completed"
             if outcome is not None:
                 r.outcome = outcome
+                reference = self.engine.reference_of(outcome, self.path.parent)
+                if reference is not None:  # linked, never run: the chain ends here
+                    outcome["reference"] = reference
+                    del outcome["next_runbook"]
+                r.outcome = outcome
                 self.emit("outcome_reached", outcome, sync=True)
-                if outcome.get("next_runbook"):
+                if reference is not None:
+                    self.emit("reference_linked", reference)
+                elif outcome.get("next_runbook"):
                     self.emit(
                         "chain_started",
                         {
@@ -395,7 +406,13 @@ class Run:
     def condition(self, text: str, scope: Scope, step_id: str) -> bool:
         """Evaluate a condition; undefined names are recorded as warnings."""
         warnings: list[str] = []
-        value = _expr.evaluate(text, scope.values, warnings)
+        try:
+            value = _expr.evaluate(text, scope.values, warnings)
+        except _expr.ExprError as e:
+            if self.executors.executes:
+                raise
+            # A dry-run's values are placeholders: a comparison they cannot make is false.
+            value, warnings = False, [f"dry-run: {text!r} taken as false ({e})"]
         for w in warnings:
             self.emit("condition_warning", {"step_id": scope.prefix + step_id, "warning": w})
         return value
@@ -440,6 +457,16 @@ class Run:
         """The outcome an engineer picks (answers file, else a prompt)."""
         answers = self.answers.get(step.id, {})
         given = answers.get("outcome")
+        if given is None and not self.executors.executes:  # a dry-run: the first, said so
+            self.emit(
+                "condition_warning",
+                {
+                    "step_id": step.id,
+                    "warning": f"dry-run: took the first outcome, {states[0]} "
+                    f"(of {', '.join(states)})",
+                },
+            )
+            return states[0]
         if given is None and self.options.prompter:
             given = self.options.prompter.ask_choice(
                 f"{step.title or step.id}: which outcome?", [(s, s) for s in states]
@@ -500,7 +527,8 @@ class Run:
                 return self.skip(sid, skip, occurrence), None
         attempts: list[dict[str, Any]] = []
         retry = step.retry or scope.runbook.meta.defaults.retry
-        tries = retry.attempts if retry else 1
+        # A dry-run shows each step once: nothing ran, so nothing to try again or wait for.
+        tries = retry.attempts if retry and self.executors.executes else 1
         output: StepOutput | None = None
         captures: dict[str, str] = {}
         assertions: list[dict[str, Any]] = []
@@ -738,12 +766,13 @@ class Run:
         if output.error:
             return output, {}, [], output.error
         try:
-            captures = {} if isinstance(step, InvokeStep) else take_captures(step, output)
+            captures = (
+                {} if isinstance(step, InvokeStep) else self.executors.take_captures(step, output)
+            )
         except CaptureError as e:
             return output, {}, [], str(e)
         if isinstance(step, InvokeStep):
             captures = dict(output.evidence.get("captures", {}))
-        captures = self.executors.captures(captures)
         assertions = check_assertions(step, output) if self.executors.executes else []
         failed = [a for a in assertions if not a["passed"]]
         if failed:

@@ -7,6 +7,8 @@ from typing import Any
 from gert.executors import StepContext, StepOutput
 from gert.executors.modes import Executors
 
+PLACEHOLDER = "<dry-run>"  # every capture's value in a dry-run
+
 
 class DryRunExecutors(Executors):
     """Renders each step through its real executor and returns what would run."""
@@ -19,9 +21,14 @@ class DryRunExecutors(Executors):
         """What the step would run; manual steps show their instructions."""
         if ctx.step.type == "manual":
             self.executor("manual")  # an unknown kind still fails as in a real run
-            return StepOutput(
+            out = StepOutput(
                 request={"dry_run": True, "instructions": ctx.rendered.get("instructions", "")}
             )
+            choices = ctx.step.choices
+            if choices:  # the walk goes on as if the first option were chosen, and says so
+                out.choice = choices.options[0].value
+                out.request["choice"] = f"{out.choice} (a dry-run takes the first option)"
+            return out
         return StepOutput(
             request={"dry_run": True, **{k: v for k, v in ctx.rendered.items() if v is not None}}
         )
@@ -30,6 +37,10 @@ class DryRunExecutors(Executors):
         """Preconditions are not run: the step is shown."""
         return None
 
-    def captures(self, captures: dict[str, str]) -> dict[str, str]:
-        """Every capture is ``<dry-run>``."""
-        return {k: "<dry-run>" for k in captures}
+    def take_captures(self, step: Any, output: StepOutput) -> dict[str, str]:
+        """Every capture is ``<dry-run>``, nothing parsed (there is no output); a manual
+        choice is the option taken."""
+        values = {name: PLACEHOLDER for name in step.capture}
+        if getattr(step, "choices", None) and output.choice is not None:
+            values[step.choices.variable] = output.choice
+        return values

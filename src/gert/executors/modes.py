@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gert.capture import take_captures
 from gert.executors import Executor, Prompter, StepContext, StepError, StepOutput
 from gert.executors.cli import run_command
 from gert.executors.sandbox import command as sandbox_command
@@ -73,9 +74,9 @@ class Executors:
         """Who manual steps may ask."""
         return given
 
-    def captures(self, captures: dict[str, str]) -> dict[str, str]:
-        """The captures a step's output gave."""
-        return captures
+    def take_captures(self, step: Any, output: StepOutput) -> dict[str, str]:
+        """The captures a step's output gives."""
+        return take_captures(step, output)
 
     def step_times(
         self, step_id: str, occurrence: int, started: dt.datetime, ended: dt.datetime

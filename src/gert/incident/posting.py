@@ -104,6 +104,7 @@ def summary_text(views: list[RunView], incident_id: str, markdown: bool = False)
         recommendation = m.outcome.get("recommendation")
         if recommendation:
             lines.append(f"Recommendation: {_one_line(recommendation)}")
+        lines += _reference(m.outcome, "")
         if m.error:
             lines.append(f"Error: {_one_line(m.error)}")
         if m.chain_error:
@@ -122,6 +123,7 @@ def summary_text(views: list[RunView], incident_id: str, markdown: bool = False)
         recommendation = m.outcome.get("recommendation")
         if recommendation and n == len(views):
             entry.append(f"   → Recommendation: {_one_line(recommendation)}")
+        entry += _reference(m.outcome, "   → ")
         if m.error:
             entry.append(f"   → Error: {_one_line(m.error)}")
         if m.chain_error:
@@ -132,6 +134,14 @@ def summary_text(views: list[RunView], incident_id: str, markdown: bool = False)
     out.append(f"Total: {total} steps, {len(views)} runbooks, final state: {final_state(views)}")
     out.append(nl.join(_evidence(views)))
     return "\n".join(out) + "\n"
+
+
+def _reference(outcome: dict[str, Any], prefix: str) -> list[str]:
+    """The reference runbook an outcome links to (read, not run)."""
+    ref = outcome.get("reference")
+    if not isinstance(ref, dict):
+        return []
+    return [f"{prefix}See: {_one_line(str(ref.get('name', '')))} ({_one_line(str(ref.get('file', '')))})"]
 
 
 EVIDENCE = re.compile(r"Evidence: (\d{8}T\d{6}-[0-9a-f]{8}) sha256:([0-9a-f]{64})")

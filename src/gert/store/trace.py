@@ -33,6 +33,7 @@ EVENTS = frozenset(
         "governance_blocked",
         "outcome_reached",
         "chain_started",
+        "reference_linked",
         "chain_error",
         "run_completed",
         "run_interrupted",
