@@ -185,32 +185,68 @@ class TerminalPrompter:
         self.console = console
 
     def show(self, title: str, markdown: str) -> None:
+        """The instructions in a panel, wrapped to the terminal's width (never cut off); a
+        title too long for the panel's top border goes inside it, wrapped too."""
+        from rich.cells import cell_len
+        from rich.console import Group
+        from rich.text import Text
+
         # Markdown is the author's; values rendered into it may not move the cursor.
+        body: Any = Markdown(visible(markdown or ""))
+        heading = visible(title)
+        fits = cell_len(heading) + 6 <= self.console.width
+        if not fits:
+            body = Group(Text(heading, style="bold"), Text(""), body)
+        # The console soft-wraps (its lines end up in logs), which would crop a panel's lines.
         self.console.print(
-            Panel(Markdown(visible(markdown or "")), title=plain(title), border_style="cyan")
+            Panel(body, title=plain(title) if fits else None, border_style="cyan"),
+            soft_wrap=False,
         )
 
     def ask_text(self, prompt: str, default: str | None = None) -> str:
         import click
 
-        return str(click.prompt(prompt, default=default, err=True))
+        return str(click.prompt(visible(prompt), default=default, err=True))
 
     def ask_choice(self, prompt: str, options: list[tuple[str, str]]) -> str:
+        """Numbered options, each wrapped under its own number; the value in parentheses
+        when the label does not already start with it."""
         import click
+        from rich.table import Table
+        from rich.text import Text
 
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_column(ratio=1, overflow="fold")
         for i, (value, label) in enumerate(options, 1):
-            self.console.print(
-                f"  {i}. {plain(label)}" + (f" [dim]({plain(value)})[/]" if label != value else ""),
-                highlight=False,
-            )
-        n = click.prompt(prompt, type=click.IntRange(1, len(options)), err=True)
+            text = Text(visible(label))
+            if not label.startswith(value):
+                text.append(f" ({visible(value)})", style="dim")
+            grid.add_row(f"  {i}.", text)
+        self.console.print(grid, soft_wrap=False)
+        n = click.prompt(visible(prompt), type=click.IntRange(1, len(options)), err=True)
         return options[n - 1][0]
 
     def ask_checklist(self, prompt: str, items: list[str]) -> list[str]:
+        """Each item asked in turn; its line then shows ☑ when ticked, ☐ when not."""
         import click
+        from rich.cells import cell_len
 
         self.console.print(f"[bold]{plain(prompt)}[/]")
-        return [item for item in items if click.confirm(f"  ☐ {item}", default=False, err=True)]
+        ticked = []
+        for item in items:
+            question = f"  ☐ {visible(item)}"
+            yes = click.confirm(question, default=False, err=True)
+            if yes:
+                ticked.append(item)
+            if self.console.is_terminal:  # put the answer in the question's place
+                rows = -(
+                    -cell_len(f"{question} [y/N]: {'y' if yes else 'n'}") // self.console.width
+                )
+                self.console.file.write(f"\x1b[{rows}A\r\x1b[J")
+            mark = "[green]☑[/]" if yes else "[dim]☐[/]"
+            self.console.print(f"  {mark} {plain(item)}", highlight=False)
+        return ticked
 
     def confirm(self, prompt: str) -> bool:
         import click

@@ -429,7 +429,8 @@ class Run:
         if chosen is None:
             unconditional = [o for o in step.outcomes if not o.when]
             if isinstance(step, ManualStep) and len(unconditional) > 1:
-                state = self.ask_outcome(step, [o.state for o in unconditional])
+                offered = [(o.state, self.offer(o, scope)) for o in unconditional]
+                state = self.ask_outcome(step, [o.state for o in unconditional], offered)
                 chosen = next(o for o in unconditional if o.state == state)
             elif unconditional:
                 chosen = unconditional[0]
@@ -453,8 +454,19 @@ class Run:
             }
         return out
 
-    def ask_outcome(self, step: ManualStep, states: list[str]) -> str:
-        """The outcome an engineer picks (answers file, else a prompt)."""
+    def offer(self, outcome: Any, scope: Scope) -> str:
+        """An outcome as the engineer is offered it: its state and recommendation."""
+        try:
+            text = render(outcome.recommendation or "", scope.values).strip()
+        except TemplateError:
+            text = (outcome.recommendation or "").strip()
+        return self.redactor.text(f"{outcome.state}: {text}" if text else outcome.state)
+
+    def ask_outcome(
+        self, step: ManualStep, states: list[str], offered: list[tuple[str, str]] | None = None
+    ) -> str:
+        """The outcome an engineer picks (answers file, else a prompt, which shows
+        *offered*: each state with its label)."""
         answers = self.answers.get(step.id, {})
         given = answers.get("outcome")
         if given is None and not self.executors.executes:  # a dry-run: the first, said so
@@ -469,7 +481,7 @@ class Run:
             return states[0]
         if given is None and self.options.prompter:
             given = self.options.prompter.ask_choice(
-                f"{step.title or step.id}: which outcome?", [(s, s) for s in states]
+                f"{step.title or step.id}: which outcome?", offered or [(s, s) for s in states]
             )
         if given is None:
             raise StepFailed(
