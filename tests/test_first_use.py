@@ -158,3 +158,209 @@ def test_exec_of_a_reference_runbook_prints_it_and_runs_nothing(project):
     assert r.stdout.startswith("# query-library\n")
     assert "Then DO NOT restart the primary." in r.stdout and "`echo select 1`" in r.stdout
     assert not (project.root / ".runbook" / "runs").exists()
+
+
+# ------------------------------------------------------------------ 2. not evidence
+
+
+def test_dry_runs_and_replays_are_not_incident_evidence(project):
+    project.config("record: on\n")
+    project.write(
+        "t.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: t}
+        steps:
+          - {id: s, type: cli, with: {argv: [echo, "real work"]}, capture: {o: stdout}, outcomes: [{state: resolved}]}
+        """,
+    )
+    assert gert("incident", "create", "E1", "--title", "t", cwd=project.root).returncode == 0
+    real = json.loads(
+        gert("exec", "t.runbook.yaml", "--incident", "E1", "--json", cwd=project.root).stdout
+    )
+    assert real["posted"]
+    dry = gert(
+        "exec",
+        "t.runbook.yaml",
+        "--incident",
+        "E1",
+        "--mode",
+        "dry-run",
+        "--json",
+        cwd=project.root,
+    )
+    assert json.loads(dry.stdout)["posted"] == {}
+    replay = gert(
+        "exec",
+        "t.runbook.yaml",
+        "--incident",
+        "E1",
+        "--mode",
+        "replay",
+        "--scenario",
+        real["scenario"],
+        "--json",
+        cwd=project.root,
+    )
+    assert replay.returncode == 0, replay.stderr
+    show = gert("incident", "show", "E1", cwd=project.root).stdout
+    assert show.count("[gert]") == 1  # one post: the real run's
+    assert "1 run in 1 chain (2 dry-run or replay run(s) not shown: --all)" in show
+    everything = gert("incident", "show", "E1", "--all", cwd=project.root).stdout
+    assert "(dry-run)" in everything and "(replay)" in everything
+    listed = gert("runs", "list", cwd=project.root).stdout
+    assert "MODE" in listed.splitlines()[0]
+    assert {"real", "dry-run", "replay"} <= {line.split()[4] for line in listed.splitlines()[1:]}
+    pm = gert("postmortem", "E1", "--no-input", cwd=project.root)
+    assert pm.returncode == 0, pm.stderr
+    text = (
+        (project.root / pm.stdout.strip().split()[-1]).read_text()
+        if "postmortems" in pm.stdout
+        else pm.stdout
+    )
+    assert "dry-run" not in text.lower() and "replay" not in text.lower()
+
+
+# ------------------------------------------------------------------ 4. Ctrl-C at a prompt
+
+MANUAL = """
+apiVersion: runbook/v0
+meta: {name: m}
+steps:
+  - {id: first, type: cli, with: {argv: [echo, one]}}
+  - id: confirm
+    type: manual
+    instructions: Look at the dashboard.
+    required_evidence: [{kind: text, name: link}]
+    outcomes: [{state: resolved}]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer_with", ["ctrl-c", "ctrl-d"])
+def test_ctrl_c_at_a_prompt_is_an_interruption_that_resumes(project, answer_with):
+    import sys
+
+    from gert.store import RunFolder
+    from test_terminal import Terminal
+
+    project.write("m.runbook.yaml", MANUAL)
+    term = Terminal([sys.executable, "-m", "gert.cli", "exec", "m.runbook.yaml"], project.root)
+    term.expect("link: ")
+    if answer_with == "ctrl-c":  # what the terminal sends its foreground process on ^C
+        import signal
+        import time
+
+        time.sleep(0.3)  # it waits at the prompt
+
+        term.proc.send_signal(signal.SIGINT)
+    else:
+        term.type("\x04")
+    term.expect("gert resume ")
+    assert term.wait() == 130
+    [folder] = (project.root / ".runbook" / "runs").iterdir()
+    run = RunFolder(folder)
+    m = run.read_manifest()
+    assert m["status"] == "interrupted" and "Abort" not in (m.get("error") or "")
+    assert f"interrupted: go on with  gert resume {run.run_id}" in term.screen
+    project.write("answers.yaml", "confirm: {link: https://dash/1}\n")
+    r = gert("resume", run.run_id, "--evidence", "answers.yaml", "--json", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["final_state"] == "resolved"
+
+
+# ------------------------------------------------------------------ 5. resume keeps options
+
+
+def test_resume_keeps_the_runs_options_and_posts_once(project, fake_cli):
+    from gert.engine import Options
+
+    project.config("record: on\n")
+    project.write(
+        "p.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: p}
+        steps:
+          - {id: a, type: cli, with: {argv: [a]}}
+          - {id: b, type: cli, idempotent: true, with: {argv: [b]}, outcomes: [{state: resolved}]}
+        """,
+    )
+    assert gert("incident", "create", "K1", "--title", "t", cwd=project.root).returncode == 0
+
+    def interrupt(ctx):
+        raise KeyboardInterrupt
+
+    from helpers import output
+
+    fake_cli.on("a", output("")).on("b", interrupt)
+    quiet = project.run(
+        "p.runbook.yaml", executors={"cli": fake_cli}, incident_id="K1", post=False, record=False
+    )
+    assert quiet.final.status == "interrupted" and not quiet.posted and not quiet.scenario
+    fake_cli.on("b", output(""))
+    with project.engine(executors={"cli": fake_cli}) as engine:
+        chain = engine.resume(quiet.final.run_id, Options())
+    assert chain.final_state == "resolved"
+    assert not chain.posted and chain.scenario is None  # as the run was started
+    timeline = gert("incident", "show", "K1", cwd=project.root).stdout
+    assert "[gert]" not in timeline
+
+    # An interrupted chain that posts is posted once, when it ends.
+    fake_cli.on("b", interrupt)
+    loud = project.run("p.runbook.yaml", executors={"cli": fake_cli}, incident_id="K1")
+    assert loud.final.status == "interrupted" and not loud.posted
+    fake_cli.on("b", output(""))
+    with project.engine(executors={"cli": fake_cli}) as engine:
+        chain = engine.resume(loud.final.run_id, Options())
+    assert chain.posted and chain.scenario == loud.scenario
+    timeline = gert("incident", "show", "K1", cwd=project.root).stdout
+    assert timeline.count("[gert]") == 1
+
+
+def test_gert_test_update_never_writes_a_test_for_a_half_chain(project, fake_cli):
+    project.config("record: on\n")
+    project.write(
+        "p.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: p}
+        steps:
+          - {id: a, type: cli, with: {argv: [a]}}
+          - {id: b, type: cli, with: {argv: [b]}, outcomes: [{state: resolved}]}
+        """,
+    )
+
+    def interrupt(ctx):
+        raise KeyboardInterrupt
+
+    from helpers import output
+
+    fake_cli.on("a", output("")).on("b", interrupt)
+    half = project.run("p.runbook.yaml", executors={"cli": fake_cli})
+    assert half.scenario
+    r = gert("test", "--update", cwd=project.root)
+    assert "interrupted" in r.stdout + r.stderr
+    assert not (project.root / half.scenario / "test.yaml").exists()
+
+
+# ------------------------------------------------------------------ 6. evidence later
+
+
+def test_a_run_stopped_for_missing_evidence_resumes_with_it(project):
+    project.write("m.runbook.yaml", MANUAL)
+    r = gert("exec", "m.runbook.yaml", cwd=project.root)
+    assert r.returncode == 1
+    [folder] = (project.root / ".runbook" / "runs").iterdir()
+    assert f"gert resume {folder.name} --evidence FILE" in r.stderr
+    project.write("answers.yaml", "confirm: {link: https://dash/1}\n")
+    r = gert("resume", folder.name, "--evidence", "answers.yaml", "--json", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["final_state"] == "resolved"
+    steps = [(s["step_id"], s["status"]) for s in out["runs"][0]["steps"]]
+    assert steps[0] == ("first", "passed") and steps[-1] == ("confirm", "passed")
+    from gert.store import RunFolder, verify_trace
+
+    run = RunFolder(folder)
+    assert verify_trace(run.trace_path, manifest=run.read_manifest()).ok

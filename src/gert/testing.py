@@ -566,16 +566,35 @@ def run_tests(
     """``gert test``: each case's result in order. With *update*, a scenario without
     test.yaml is replayed once to learn its expectations, and every scenario replayed
     gets its test.yaml written (its result then passes, saying ``wrote PATH``)."""
+    untested = {c.folder for c in cases if c.test is None}
     if update:
         cases = [
             Case(c.folder, c.runbook, TestSpec()) if c.test is None and c.error is None else c
             for c in cases
         ]
     for result in run_cases(project, cases, jobs=jobs):
+        if update and result.case.folder in untested and _interrupted(result.case.folder):
+            result.status = "skipped"  # half a chain is no test: resume it first
+            result.failures = [
+                "the chain was interrupted: resume it (gert resume RUN_ID), then --update"
+            ]
+            yield result
+            continue
         if update and result.status in ("passed", "failed"):
             path = write_test_yaml(result.case, result)
             result.status, result.failures = "passed", [f"wrote {path}"]
         yield result
+
+
+def _interrupted(folder: Path) -> bool:
+    """The scenario saved a chain that was interrupted (half of it)."""
+    from gert.load import LoadError, load_file
+
+    try:
+        data = load_file(folder / "scenario.yaml").data
+    except LoadError:
+        return False
+    return isinstance(data, dict) and data.get("status") == "interrupted"
 
 
 @dataclass

@@ -178,7 +178,9 @@ def run_chain(
 
     console = console or terminal(as_json)
     chosen = Options(
-        prompter=TerminalPrompter(console) if interactive() and not as_json else None,
+        prompter=Interruptible(TerminalPrompter(console))
+        if interactive() and not as_json
+        else None,
         observer=None if as_json else Progress(console),
         **options,
     )
@@ -193,4 +195,48 @@ def run_chain(
         echo_json(chain.to_dict(project.root))
     else:
         print_summary(console, chain, project.root)
+    hint = resume_hint(chain)
+    if hint:
+        click.echo(hint, err=True)
     sys.exit(chain.exit_code)
+
+
+def resume_hint(chain: ChainResult) -> str:
+    """The command that goes on with a chain that stopped part-way, or ''."""
+    for run in chain.runs:
+        if run.status == "interrupted":
+            return f"interrupted: go on with  gert resume {run.run_id}"
+        if run.status == "failed" and run.error and "--evidence FILE" in run.error:
+            return (
+                f"evidence missing: give it and go on with  "
+                f"gert resume {run.run_id} --evidence FILE"
+            )
+    return ""
+
+
+class Interruptible:
+    """A prompter whose Ctrl-C (click's Abort) is an interruption, as Ctrl-C is anywhere
+    else: the run is recorded as interrupted and can be resumed."""
+
+    def __init__(self, prompter: Any):
+        self.prompter = prompter
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.prompter, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except (click.Abort, EOFError):
+                raise KeyboardInterrupt from None
+
+        return call
+
+
+def project_relative(path: str | None, project: Project) -> str | None:
+    """*path* (given on the command line) relative to the project root, for the manifest."""
+    if not path:
+        return None
+    import os
+
+    return os.path.relpath(os.path.abspath(path), project.root)

@@ -29,9 +29,13 @@ def incident() -> None:
 
 @incident.command("show")
 @click.argument("incident_id")
+@click.option("--all", "show_all", is_flag=True, help="Also show dry-runs and replays.")
 @json_option()
-def incident_show(incident_id: str, as_json: bool) -> None:
-    """Every run of an incident, drawn as chains with outcomes and durations."""
+def incident_show(incident_id: str, show_all: bool, as_json: bool) -> None:
+    """Every run of an incident, drawn as chains with outcomes and durations.
+
+    Dry-runs and replays are not evidence of the incident: they are left out unless --all.
+    """
     from gert.incident import IncidentError
     from gert.incident.providers import look_up
     from gert.project import open_project
@@ -42,7 +46,8 @@ def incident_show(incident_id: str, as_json: bool) -> None:
     except IncidentError as e:  # the provider is down or refuses: show the runs anyway
         click.echo(f"warning: {e}", err=True)
         info = None
-    rows = run_index().query(incident=incident_id, limit=None)
+    every = run_index().query(incident=incident_id, limit=None)
+    rows = every if show_all else [r for r in every if r.mode in ("real", "")]
     grouped = chains(rows)
     if as_json:
         echo_json(
@@ -55,7 +60,9 @@ def incident_show(incident_id: str, as_json: bool) -> None:
     if info is None and not rows:
         raise click.ClickException(f"no incident {incident_id} and no runs for it")
     _print_incident(incident_id, info)
-    click.echo(f"{plural(len(rows), 'run')} in {plural(len(grouped), 'chain')}")
+    hidden = len(every) - len(rows)
+    note = f" ({hidden} dry-run or replay run(s) not shown: --all)" if hidden else ""
+    click.echo(f"{plural(len(rows), 'run')} in {plural(len(grouped), 'chain')}{note}")
     _print_chains(grouped)
 
 
@@ -86,8 +93,9 @@ def _print_chains(grouped: list[list[tuple[int, Any]]]) -> None:
         for depth, r in chain:
             lead = "  " * (depth - 1) + "└─ " if depth else ""
             note = f"  chain error: {r.chain_error}" if r.chain_error else ""
+            mode = f"  ({r.mode})" if r.mode not in ("real", "") else ""
             click.echo(
-                f"  {lead}{r.runbook_name}  {r.state}  {duration(r.duration_ms)}  "
+                f"  {lead}{r.runbook_name}{mode}  {r.state}  {duration(r.duration_ms)}  "
                 f"[{r.run_id}, {r.started_at[:19]}]{note}"
             )
             if r.recommendation:

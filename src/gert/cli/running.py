@@ -13,6 +13,7 @@ from gert.cli._common import (
     json_option,
     load_answers,
     parse_pairs,
+    project_relative,
     run_chain,
 )
 
@@ -78,6 +79,7 @@ def exec_(
         "incident_id": incident_id,
         "variables": parse_pairs(variables),
         "answers": load_answers(answers_file),
+        "answers_file": project_relative(answers_file, project),
         "max_chain_depth": max_chain_depth,
         "record": not no_record,
         "post": not no_post,
@@ -166,11 +168,13 @@ def resume(
     both = set(retry_steps) & set(skip_steps)
     if both:
         raise click.UsageError(f"--retry-step and --skip-step both name {', '.join(sorted(both))}")
+    project = open_project()
     run_chain(
-        open_project(),
+        project,
         as_json,
         lambda engine, chosen: engine.resume(run_id, chosen),
         answers=load_answers(answers_file),
+        answers_file=project_relative(answers_file, project),
         retry_steps=retry_steps,
         skip_steps=skip_steps,
         in_flight=in_flight,

@@ -128,11 +128,13 @@ def runs_list(
     if not rows:
         click.echo("no runs match", err=True)
         return
-    click.echo(f"{'RUN':26} {'STARTED':20} {'INCIDENT':12} {'RUNBOOK':34} {'STATE':12} DURATION")
+    click.echo(
+        f"{'RUN':26} {'STARTED':20} {'INCIDENT':12} {'RUNBOOK':34} {'MODE':8} {'STATE':12} DURATION"
+    )
     for r in rows:
         click.echo(
             f"{r.run_id:26} {r.started_at[:19]:20} {r.incident_id or '-':12} {r.runbook_name[:34]:34} "
-            f"{r.state:12} {duration(r.duration_ms)}"
+            f"{r.mode or 'real':8} {r.state:12} {duration(r.duration_ms)}"
             + (f"  hand-off pending: gert resume {r.run_id}" if r.status == HANDOFF_PENDING else "")
         )
 

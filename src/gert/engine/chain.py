@@ -260,6 +260,7 @@ class Engine:
 
         if (
             options.mode != "real"
+            or chain.final_state == "interrupted"  # posted once, when resumed to its end
             or not options.post
             or not options.incident_id
             or self.config.incident.post == "off"
@@ -329,17 +330,26 @@ class Engine:
         self._check_key(options)
         handle = self.store.open(run_id)
         m = self.store.read_manifest(handle)
-        if m.status not in ("running", "interrupted") and not m.handoff_pending:
-            raise ResumeRefused(f"run {run_id} already finished ({m.status}); nothing to resume")
         journal, in_flight = recovery.read_journal(self.store.events(handle))
+        recovered_evidence: dict[tuple[str, int], dict[str, Any]] = {}
+        # A run stopped only by evidence nobody could give goes on from that step.
+        waiting = {k for k, d in journal.items() if recovery.needs_evidence(d)}
+        if m.status == "failed" and waiting:
+            for key in waiting:  # run again, with the evidence given now
+                recovered_evidence[key] = {
+                    "step_id": key[0],
+                    "occurrence": key[1],
+                    "decision": "retry",
+                    "reason": "run again: it was waiting for evidence",
+                    "processes": [],
+                    "processes_action": "",
+                }
+        elif m.status not in ("running", "interrupted") and not m.handoff_pending:
+            raise ResumeRefused(f"run {run_id} already finished ({m.status}); nothing to resume")
         # Decided by who resumes, before anything is written: a refusal leaves no trace.
         recovered = {} if m.handoff_pending else recovery.plan(run_id, in_flight, options)
-        options = dataclasses.replace(
-            options,
-            incident_id=options.incident_id or m.incident_id or None,
-            mode=m.mode or options.mode,
-            actor=m.actor or options.actor,
-        )
+        recovered.update(recovered_evidence)
+        options = self._as_first_run(options, m)
         incident = self._incident(options.incident_id)
         earlier = self._earlier(m, options, incident)
         run = self._reopen(
@@ -350,6 +360,30 @@ class Engine:
             run.handoff = _handoff_of(m.outcome)
             return self._chain(run, options, incident, earlier, ended)
         return self._chain(run, options, incident, earlier)
+
+    def _as_first_run(self, options: Options, m: Any) -> Options:
+        """*options* as the run was first started: its incident, mode, actor, and whether
+        it posts, records and where its answers came from (unless given again now)."""
+        first = m.options or {}
+        answers, answers_file = options.answers, options.answers_file
+        if not answers_file and first.get("evidence"):
+            from gert.executors.manual import load_answers
+
+            answers_file = str(first["evidence"])
+            path = self.project.root / answers_file
+            if self.project.contains(path) and path.is_file():
+                answers = load_answers(path)
+        return dataclasses.replace(
+            options,
+            incident_id=options.incident_id or m.incident_id or None,
+            mode=m.mode or options.mode,
+            actor=m.actor or options.actor,
+            post=options.post and first.get("post", True),
+            record=options.record and first.get("record", True),
+            answers=answers,
+            answers_file=answers_file,
+            max_chain_depth=first.get("max_chain_depth", options.max_chain_depth),
+        )
 
     def _reopen(
         self,

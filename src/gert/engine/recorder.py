@@ -52,6 +52,33 @@ class RunRecorder:
                 self.observer = None
         return event
 
+    def output_watcher(self, step_id: str) -> Callable[[str], None] | None:
+        """What a step's command tells each line it prints as it runs (StepContext.on_output):
+        the line goes, redacted, to the observer as a ``step_output`` event, from the
+        thread that read it. Not a trace event: the step record keeps the output. None
+        without an observer."""
+        if self.observer is None:
+            return None
+
+        def watch(line: str) -> None:
+            observer = self.observer
+            if observer is None:
+                return
+            try:
+                observer(
+                    "step_output",
+                    {
+                        "step_id": step_id,
+                        "line": self.redactor.text(line),
+                        "run_id": self.run_id,
+                        "runbook": self.runbook_name,
+                    },
+                )
+            except Exception:  # a display that breaks never changes the run: stop showing
+                self.observer = None
+
+        return watch
+
     def write_step(self, number: int, step_id: str, payload: dict[str, Any]) -> tuple[str, str]:
         """Record what a step saw (redacted); returns the record's name and SHA-256 (the
         trace seals it, so an edited or deleted step record shows)."""

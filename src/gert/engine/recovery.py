@@ -54,6 +54,14 @@ def read_journal(
     return completed, started
 
 
+def needs_evidence(completed: dict[str, Any]) -> bool:
+    """A step that failed only because nobody could give its evidence (a manual step run
+    without a terminal or an answer): resumable with ``--evidence FILE``."""
+    return completed.get("status") == "failed" and "in --evidence FILE" in str(
+        completed.get("error") or ""
+    )
+
+
 def plan(run_id: str, in_flight: dict[Key, dict[str, Any]], options: Options) -> dict[Key, dict]:
     """What to do about each step that was running: a ``step_recovered`` event's data per
     step. Raises ResumeRefused when a decision is needed and nobody can give it."""

@@ -140,6 +140,7 @@ class Options:
     variables: dict[str, str] = field(default_factory=dict)
     actor: str = field(default_factory=lambda: default_actor())
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers_file: str | None = None  # where *answers* came from (kept for gert resume)
     max_chain_depth: int | None = None
     prompter: Prompter | None = None
     observer: Callable[[str, dict[str, Any]], None] | None = None

@@ -228,8 +228,23 @@ class Run:
             scenario=self.scenario_path,
             posted=self.posted,
             triggered_by=self.triggered_by,
+            options=self.recorded_options(),
             trace=self.recorder.trace_info,
         )
+
+    def recorded_options(self) -> dict[str, Any]:
+        """How the chain was run, for gert resume (only what differs from the defaults)."""
+        o = self.options
+        out: dict[str, Any] = {}
+        if not o.post:
+            out["post"] = False
+        if not o.record:
+            out["record"] = False
+        if o.answers_file:
+            out["evidence"] = o.answers_file
+        if o.max_chain_depth is not None:
+            out["max_chain_depth"] = o.max_chain_depth
+        return out
 
     def save(self, index: bool = True) -> None:
         """Rewrite the manifest; ``index=False`` after a step."""
@@ -510,7 +525,8 @@ class Run:
             return self.skip(sid, f"when is false: {step.when}"), None
         occurrence = self.occurrences.get(sid, 0) + 1
         done = self.journal.get((sid, occurrence))
-        if done is not None:  # completed before the run was killed: restore, do not re-run
+        again = self.recovered.get((sid, occurrence), {}).get("decision") == "retry"
+        if done is not None and not again:  # completed before the run stopped: restore it
             self.occurrences[sid] = occurrence
             return self.restore(step, scope, done)
         recovered = self.recovered.get((sid, occurrence))
@@ -709,6 +725,7 @@ class Run:
             step_id=sid,
             occurrence=occurrence,
             attempt=self.attempt_no,
+            on_output=self.recorder.output_watcher(sid),
         )
 
     def precondition(self, step: AnyStep, scope: Scope, sid: str) -> str | None:

@@ -164,9 +164,12 @@ class Postmortem:
 
 
 def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
-    """Every run of the incident, oldest first, with what its trace and step files say."""
+    """Every real run of the incident, oldest first, with what its trace and step files
+    say (dry-runs and replays are not what happened)."""
     facts = []
     for row in store.incident_runs(incident_id):
+        if row.mode not in ("real", ""):
+            continue
         folder = store.open(row.run_id)
         manifest = store.read_manifest(folder)
         events = store.events(folder)

@@ -42,6 +42,9 @@ class RunManifest:
     scenario: str = ""
     posted: dict[str, Any] = field(default_factory=dict)
     triggered_by: dict[str, Any] = field(default_factory=dict)
+    # How the chain was run, so gert resume goes on the same way: post, record, evidence
+    # (the answers file, relative to the project), max_chain_depth.
+    options: dict[str, Any] = field(default_factory=dict)
     trace: dict[str, Any] = field(default_factory=dict)  # {events, head} when last saved
 
     @property
