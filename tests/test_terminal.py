@@ -37,6 +37,7 @@ class Terminal:
         os.close(slave)
         self.master = master
         self.screen = ""
+        self.raw = ""  # with the escape sequences
 
     def expect(self, text: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -46,6 +47,7 @@ class Terminal:
             if ready:
                 try:
                     raw = os.read(self.master, 4096).decode("utf-8", "replace")
+                    self.raw += raw
                     self.screen += ANSI.sub("", raw)
                 except OSError:  # the process exited and closed the terminal
                     break
@@ -195,3 +197,45 @@ def test_nothing_an_engineer_must_read_is_cut_off(project, columns):
     assert _words_in_order(step["outcomes"][1]["recommendation"], after) == []
     assert "…" not in screen
     assert "☑ nobody else was running a failover" in screen  # the ticked item, ticked
+
+
+SLOW = """
+apiVersion: runbook/v0
+meta: {name: slow}
+steps:
+  - id: copy
+    type: cli
+    title: Copy the blocks to the new volume
+    with:
+      argv: [sh, -c, 'echo starting; sleep 1.2; echo "block 42 of 99"; sleep 1.3; echo done']
+    outcomes: [{state: resolved, recommendation: copied}]
+"""
+
+
+def test_a_running_step_shows_a_live_line(project):
+    project.write("slow.runbook.yaml", SLOW)
+    t = Terminal([sys.executable, "-m", "gert.cli", "exec", "slow.runbook.yaml"], project.root, 80)
+    t.expect("final state")
+    assert t.wait() == 0
+    before, done = t.raw.split("✓", 1)
+    # While the step ran: its ID, title, elapsed time and last output line, redrawn in place.
+    assert "Copy the blocks to the new volume" in ANSI.sub("", before)
+    assert re.search(r"copy.*\d\.\d s.*Copy the blocks.*starting", ANSI.sub("", before))
+    assert re.search(r"copy.*[12]\.\d s.*block 42 of 99", ANSI.sub("", before))
+    assert "\r" in before.split("Copy the blocks", 1)[1]  # drawn over itself, not scrolled
+    # Erased before the step's result line is printed; never left on the screen.
+    assert re.search(r"\r\x1b\[2K *(\x1b\[[0-9;]*m)?$", before)
+    assert "block 42" not in done
+
+
+def test_no_live_line_when_output_is_not_a_terminal(project):
+    from helpers import gert_process
+
+    project.write("slow.runbook.yaml", SLOW.replace("sleep 1.2", "sleep 0.7"))
+    for extra in ([], ["--json"]):
+        ran = gert_process("exec", "slow.runbook.yaml", *extra, cwd=project.root)
+        assert ran.returncode == 0, ran.stderr
+        both = ran.stdout + ran.stderr
+        assert "\r" not in both and "\x1b" not in both
+        assert "block 42" not in both and "starting" not in both
+        assert "0.7 s" not in both and "Copy the blocks" not in both

@@ -3,9 +3,16 @@ that asks the engineer for manual evidence. A surface module: only the CLI impor
 
 from __future__ import annotations
 
+import atexit
+import functools
 import re
 import sys
-from typing import Any
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -30,12 +37,35 @@ STATE_STYLE = {
 
 
 class Progress:
-    """Prints each event of a run as it happens (the engine's observer)."""
+    """Prints each event of a run as it happens (the engine's observer); on a terminal, a
+    live line shows the step that is running (:class:`LiveLine`)."""
 
     def __init__(self, console: Console):
         self.console = console
+        self.live: LiveLine | None = None
+        if console.is_interactive and _isatty(console.file):  # a person watches a terminal
+            self.live = _LIVE_LINES[console] = LiveLine(console)
 
     def __call__(self, type_: str, data: dict[str, Any]) -> None:
+        live = self.live
+        if type_ == "step_output":  # from a reader thread, while the step runs
+            if live is not None:
+                live.output(data["step_id"], data["line"])
+            return
+        if live is None:
+            self.show(type_, data)
+            return
+        with live.hidden():  # printed above the live line, which is drawn again after
+            self.show(type_, data)
+            if type_ == "step_started":
+                live.started(data["step_id"], data.get("title") or "", data.get("type") or "")
+            elif type_ in ("step_completed", "step_skipped"):
+                live.ended(data["step_id"])
+            elif type_ in ("run_completed", "run_interrupted"):
+                live.reset()
+
+    def show(self, type_: str, data: dict[str, Any]) -> None:
+        """Print one event."""
         c = self.console
         if type_ == "run_started":
             parent = (
@@ -113,6 +143,182 @@ class Progress:
             c.print("  [red]interrupted[/]")
 
 
+class _Running:
+    """A step on the live line: its ID, title, kind, start and the last line it printed."""
+
+    def __init__(self, step_id: str, title: str, kind: str):
+        self.step_id, self.title, self.kind = step_id, title, kind
+        self.started = time.monotonic()
+        self.last = ""
+
+
+class LiveLine:
+    """The line at the bottom of a terminal while a step runs: its ID and title, how long it
+    has run, and the last line its command printed.
+
+    A background thread draws it four times a second once the step has run for half a
+    second (quick steps never show it); it is erased before anything else is printed
+    (:meth:`hidden`) and while the engineer is asked something (:meth:`paused`), and never
+    drawn for a manual step. Step output is shown as text, control characters visible.
+    """
+
+    TICK = 0.25  # seconds between draws
+    DELAY = 0.5  # a step shows once it has run this long
+    SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.lock = threading.RLock()
+        self.steps: list[_Running] = []  # innermost last (an invoked runbook's steps)
+        self.drawn = False
+        self.pauses = 0
+        self.thread: threading.Thread | None = None
+        self.closed = threading.Event()
+
+    def started(self, step_id: str, title: str, kind: str) -> None:
+        with self.lock:
+            self.steps.append(_Running(step_id, title, kind))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="gert-live", daemon=True)
+                self.thread.start()
+                atexit.register(self.close)
+
+    def output(self, step_id: str, line: str) -> None:
+        with self.lock:
+            for running in reversed(self.steps):
+                if running.step_id == step_id:
+                    running.last = line
+                    break
+
+    def ended(self, step_id: str) -> None:
+        with self.lock:
+            for n in range(len(self.steps) - 1, -1, -1):
+                if self.steps[n].step_id == step_id:
+                    del self.steps[n]
+                    break
+            self.erase()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.steps.clear()
+            self.erase()
+
+    def close(self) -> None:
+        """Stop drawing and leave the terminal as it was."""
+        self.closed.set()
+        self.reset()
+
+    @contextmanager
+    def hidden(self) -> Iterator[None]:
+        """Erased while the caller prints; drawn again on the next tick."""
+        with self.lock:
+            self.erase()
+            yield
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Not drawn until the block ends (a prompt is waiting for the engineer)."""
+        with self.lock:
+            self.erase()
+            self.pauses += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.pauses -= 1
+
+    def erase(self) -> None:
+        if self.drawn:
+            self._write("\r\x1b[2K")
+            self.drawn = False
+
+    def text(self, now: float) -> tuple[str, str, str, str] | None:
+        """What the line shows — the step, how long it has run, its title, its last
+        output line — or None when nothing is to be shown."""
+        if not self.steps or self.pauses:
+            return None
+        top = self.steps[-1]
+        seconds = now - top.started
+        if top.kind == "manual" or seconds < self.DELAY:
+            return None
+        last = visible(top.last.replace("\t", " ")).strip()
+        return visible(top.step_id), _elapsed(seconds), visible(top.title), last
+
+    def draw(self) -> None:
+        from rich.cells import cell_len, set_cell_size
+
+        now = time.monotonic()
+        shown = self.text(now)
+        if shown is None:
+            self.erase()
+            return
+        step_id, elapsed, title, last = shown
+        spin = self.SPINNER[int(now / self.TICK) % len(self.SPINNER)]
+        room = self.console.width - 1  # the last column would wrap on some terminals
+        # The step and its time always show; the title and the output share what is left.
+        head = f"  {spin} {step_id}  {elapsed}"
+        rest = room - cell_len(head)
+        if title and last:
+            title = _fit(title, max(rest // 2, rest - cell_len(last) - 4) - 2)
+        parts = [(f"  {spin} ", "\x1b[36m"), (step_id, "\x1b[1m"), (f"  {elapsed}", "\x1b[2m")]
+        if title:
+            parts.append((f"  {title}", ""))
+        if last:
+            parts.append((f"  {last}", "\x1b[2m"))
+        colour = self.console.color_system is not None and not self.console.no_color
+        out = ["\r"]
+        for text, style in parts:
+            if room <= 0:
+                break
+            if cell_len(text) > room:
+                text = set_cell_size(text, room - 1) + "…"
+            room -= cell_len(text)
+            out.append(f"{style}{text}\x1b[0m" if colour and style else text)
+        out.append("\x1b[K")
+        self._write("".join(out))
+        self.drawn = True
+
+    def _run(self) -> None:
+        while not self.closed.wait(self.TICK):
+            with self.lock:
+                try:
+                    self.draw()
+                except Exception:  # a display that breaks never changes the run
+                    self.closed.set()
+
+    def _write(self, text: str) -> None:
+        file = self.console.file
+        file.write(text)
+        file.flush()
+
+
+def _elapsed(seconds: float) -> str:
+    s = int(seconds)
+    if s < 10:
+        return f"{seconds:.1f} s"
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
+
+
+def _fit(text: str, cells: int) -> str:
+    """*text* in at most *cells* terminal cells, with … where it was cut."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, cells - 1) + "…" if cells > 1 else ""
+
+
+def _isatty(file: Any) -> bool:
+    try:
+        return bool(file.isatty())
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False
+
+
+# The live line of each console, so that its prompter can pause it.
+_LIVE_LINES: weakref.WeakKeyDictionary[Console, LiveLine] = weakref.WeakKeyDictionary()
+
+
 # C0 and C1 control characters except tab and newline: ANSI/OSC escape sequences start here.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -178,12 +384,30 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
         console.print(f"[yellow]{plain(chain.scenario_error)}[/]", highlight=False)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _pausing(method: F) -> F:
+    """The prompter's *method*, with its console's live line paused while it asks."""
+
+    @functools.wraps(method)
+    def asking(self: TerminalPrompter, *args: Any, **kwargs: Any) -> Any:
+        live = _LIVE_LINES.get(self.console)
+        if live is None:
+            return method(self, *args, **kwargs)
+        with live.paused():
+            return method(self, *args, **kwargs)
+
+    return asking  # type: ignore[return-value]
+
+
 class TerminalPrompter:
     """Asks the engineer on a terminal (used only when stdin is a TTY)."""
 
     def __init__(self, console: Console):
         self.console = console
 
+    @_pausing
     def show(self, title: str, markdown: str) -> None:
         """The instructions in a panel, wrapped to the terminal's width (never cut off); a
         title too long for the panel's top border goes inside it, wrapped too."""
@@ -203,11 +427,13 @@ class TerminalPrompter:
             soft_wrap=False,
         )
 
+    @_pausing
     def ask_text(self, prompt: str, default: str | None = None) -> str:
         import click
 
         return str(click.prompt(visible(prompt), default=default, err=True))
 
+    @_pausing
     def ask_choice(self, prompt: str, options: list[tuple[str, str]]) -> str:
         """Numbered options, each wrapped under its own number; the value in parentheses
         when the label does not already start with it."""
@@ -227,6 +453,7 @@ class TerminalPrompter:
         n = click.prompt(visible(prompt), type=click.IntRange(1, len(options)), err=True)
         return options[n - 1][0]
 
+    @_pausing
     def ask_checklist(self, prompt: str, items: list[str]) -> list[str]:
         """Each item asked in turn; its line then shows ☑ when ticked, ☐ when not."""
         import click
@@ -248,6 +475,7 @@ class TerminalPrompter:
             self.console.print(f"  {mark} {plain(item)}", highlight=False)
         return ticked
 
+    @_pausing
     def confirm(self, prompt: str) -> bool:
         import click
 

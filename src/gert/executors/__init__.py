@@ -114,6 +114,9 @@ class StepContext:
     step_id: str = ""  # as recorded: <invoke step>/<id> inside an invoked runbook
     occurrence: int = 1  # how many times this step has run in this run, this time included
     attempt: int = 1  # the try, with retries
+    # Told each line a command prints while it runs (the last of a chunk, as it arrives, from
+    # a reader thread), for a display; None when nobody watches. Never part of the evidence.
+    on_output: Callable[[str], None] | None = None
 
 
 class Executor(Protocol):

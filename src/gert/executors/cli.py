@@ -8,7 +8,7 @@ import select
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,24 +18,49 @@ from gert.executors.sandbox import command as sandbox_command
 from gert.executors.sandbox import explain_failure, step_sandbox
 from gert.template import render, render_tree
 
+LINE_SHOWN = 4096  # bytes of a line passed to on_output (a display shows its start)
+
 
 class _Collector(threading.Thread):
-    """Reads a stream to the end, keeping at most MAX_OUTPUT bytes and counting the rest."""
+    """Reads a stream to the end, keeping at most MAX_OUTPUT bytes and counting the rest;
+    with *on_line*, tells it the last line of what arrived, as it arrives."""
 
-    def __init__(self, stream: IO[bytes]):
+    def __init__(self, stream: IO[bytes], on_line: Callable[[str], None] | None = None):
         super().__init__(daemon=True)
         self.stream = stream
         self.chunks: list[bytes] = []
         self.kept = 0
         self.dropped = 0
+        self.on_line = on_line
+        self.partial = b""  # the start of a line still being written
 
     def run(self) -> None:
-        while chunk := self.stream.read(65536):
+        # read1 returns what the pipe holds now; read waits for 64 KiB (or the end).
+        read = self.stream.read1 if self.on_line else self.stream.read  # type: ignore[attr-defined]
+        while chunk := read(65536):
             room = MAX_OUTPUT - self.kept
             if room > 0:
                 self.chunks.append(chunk[:room])
                 self.kept += min(room, len(chunk))
             self.dropped += max(0, len(chunk) - max(room, 0))
+            if self.on_line:
+                self.tell(chunk)
+
+    def tell(self, chunk: bytes) -> None:
+        """Pass the last complete, non-blank line to on_line (a carriage return ends a
+        line too, as progress meters write them)."""
+        head, newline, tail = chunk.replace(b"\r", b"\n").rpartition(b"\n")
+        if newline:
+            done = (self.partial + head).rstrip()
+            self.partial = tail[:LINE_SHOWN]
+            line = done[done.rfind(b"\n") + 1 :][:LINE_SHOWN]
+            if line.strip():
+                try:
+                    self.on_line(line.decode("utf-8", errors="replace"))  # type: ignore[misc]
+                except Exception:  # a display that breaks never changes the step
+                    self.on_line = None
+        else:
+            self.partial = (self.partial + tail)[:LINE_SHOWN]
 
     def text(self) -> str:
         return b"".join(self.chunks).decode("utf-8", errors="replace")
@@ -48,8 +73,10 @@ def run_command(
     cwd: Path | None = None,
     stdin: str | None = None,
     timeout: float | None = None,
+    on_output: Callable[[str], None] | None = None,
 ) -> StepOutput:
-    """Run argv (no shell) and collect its output; never raises for the command's failures."""
+    """Run argv (no shell) and collect its output; never raises for the command's failures.
+    *on_output* is told the last line printed, as the command runs."""
     out = StepOutput(request={"argv": argv, **({"cwd": str(cwd)} if cwd else {})})
     # A NUL cannot be passed to a program (C strings end there): say which value holds one.
     for n, arg in enumerate(argv):
@@ -82,7 +109,8 @@ def run_command(
     except OSError as e:
         out.error = f"cannot start {argv[0]}: {e.strerror or e}"
         return out
-    readers = [_Collector(proc.stdout), _Collector(proc.stderr)]  # type: ignore[arg-type]
+    streams: list[IO[bytes]] = [proc.stdout, proc.stderr]  # type: ignore[list-item]
+    readers = [_Collector(s, on_output) for s in streams]
     for r in readers:
         r.start()
     try:
@@ -194,8 +222,16 @@ class CliExecutor:
                 cwd=cwd,
                 stdin=r.get("stdin"),
                 timeout=ctx.timeout,
+                on_output=ctx.on_output,
             )
-        return run_command(r["argv"], env=env, cwd=cwd, stdin=r.get("stdin"), timeout=ctx.timeout)
+        return run_command(
+            r["argv"],
+            env=env,
+            cwd=cwd,
+            stdin=r.get("stdin"),
+            timeout=ctx.timeout,
+            on_output=ctx.on_output,
+        )
 
 
 def run_sandboxed(
@@ -207,6 +243,7 @@ def run_sandboxed(
     cwd: Path,
     stdin: str | None = None,
     timeout: float | None = None,
+    on_output: Callable[[str], None] | None = None,
 ) -> StepOutput:
     """:func:`run_command` inside bubblewrap; the request records the step's own argv and
     the sandbox. When the sandbox cannot be made, the command does not run at all."""
@@ -227,7 +264,7 @@ def run_sandboxed(
         )
     except StepError as e:
         return StepOutput(request=request, error=str(e))
-    out = run_command(wrapped, env=env, cwd=cwd, stdin=stdin, timeout=timeout)
+    out = run_command(wrapped, env=env, cwd=cwd, stdin=stdin, timeout=timeout, on_output=on_output)
     out.request = request
     explain_failure(out, argv[0])
     return out
