@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml.error import MarkedYAMLError
 
-from gert.load import LoadError, load_file, parse_text
+from gert.load import LoadError, _yaml, dump_yaml, load_file, parse_text
 
 
 def test_positions_of_keys_values_and_items():
@@ -82,17 +85,136 @@ def test_load_file_errors(tmp_path):
         load_file(bad)
 
 
+def _pure(text: str):
+    """The document as ruamel's pure-Python scanner (YAML 1.2 in flow collections) reads it."""
+    import gert.load as load
+
+    real = load._yaml
+    load._yaml = lambda pure=False: real(pure=True)
+    try:
+        return parse_text(text)
+    finally:
+        load._yaml = real
+
+
+def test_colons_inside_plain_scalars_of_flow_collections_load_as_yaml_1_2():
+    text = (
+        "argv: [curl, -s, http://127.0.0.1:8080/x, {url: 'http://x:80/a', b: http://y/}]\n"
+        'more: {a: a:b, t: 12:30, d: 2026-02-14 10:00:00, q: "q:x", n: 1.10}\n'
+    )
+    doc = parse_text(text)
+    assert doc.data == {
+        "argv": [
+            "curl",
+            "-s",
+            "http://127.0.0.1:8080/x",
+            {"url": "http://x:80/a", "b": "http://y/"},
+        ],
+        "more": {"a": "a:b", "t": "12:30", "d": "2026-02-14T10:00:00", "q": "q:x", "n": 1.1},
+    }
+    assert doc.value_pos[("argv", 3, "b")] == (1, 69)
+    assert doc.key_pos[("more", "q")] == (2, 50)
+    ref = _pure(text)
+    assert (doc.data, doc.value_pos, doc.key_pos, doc.block, doc.plain) == (
+        ref.data,
+        ref.value_pos,
+        ref.key_pos,
+        ref.block,
+        ref.plain,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: [x, y:z, !!str 1:2]\n",  # a tag: the pure scanner reads it
+        "%YAML 1.2\n---\na: [http://x]\n",  # a directive: likewise
+        "a: [b:c, \ue000]\n",  # the stand-in itself in the text: likewise
+        "a: [b:c, {x: y: z}]\n",  # still invalid after the swap: the error is YAML 1.2's
+    ],
+)
+def test_yaml_1_2_colons_fall_back_to_the_pure_scanner(text):
+    try:
+        got = parse_text(text, "f.yaml")
+    except LoadError as e:
+        with pytest.raises(LoadError) as ref:
+            _pure(text)
+        assert (e.line, e.col, e.message) == (ref.value.line, ref.value.col, ref.value.message)
+        return
+    ref = _pure(text)
+    assert (got.data, got.value_pos) == (ref.data, ref.value_pos)
+
+
+_PLAIN = (
+    st.lists(
+        st.sampled_from(["a", "b", "1", ":", "/", "//", ".", "-", " ", "#", "x:", ":y"]),
+        min_size=1,
+        max_size=6,
+    )
+    .map("".join)
+    .filter(str.strip)  # an empty value's position differs between the two scanners anyway
+)
+_PIECES = st.one_of(_PLAIN, _PLAIN.map(lambda t: f"'{t}'"), _PLAIN.map(lambda t: f'"{t}"'))
+
+
+@settings(max_examples=300)
+@given(st.lists(_PIECES, min_size=1, max_size=5), st.booleans())
+def test_yaml_1_2_colons_agree_with_the_pure_scanner(items, mapping):
+    """Whatever a flow collection the C scanner refuses holds, gert reads it as the pure
+    (YAML 1.2) scanner does, positions included, or refuses it as that scanner does."""
+    body = ", ".join(f"k{i}: {v}" for i, v in enumerate(items)) if mapping else ", ".join(items)
+    text = f"top:\n  x: {'{' if mapping else '['}{body}{'}' if mapping else ']'}\n  y: c:d\n"
+    try:
+        _yaml().compose(text)
+        assume(False)  # the C scanner reads it: not the path under test
+    except MarkedYAMLError:
+        pass
+    try:
+        ref = _pure(text)
+    except LoadError:
+        with pytest.raises(LoadError):
+            parse_text(text)
+        return
+    got = parse_text(text)
+    assert (got.data, _written(got), got.key_pos, got.plain) == (
+        ref.data,
+        _written(ref),
+        ref.key_pos,
+        ref.plain,
+    )
+
+
+def _written(doc):
+    """Positions of the values written (the scanners place an empty value differently)."""
+
+    def at(path):
+        node = doc.data
+        for el in path:
+            node = node[el]
+        return node
+
+    return {p: pos for p, pos in doc.value_pos.items() if at(p) is not None or p in doc.plain}
+
+
+def test_plain_scalars_keep_the_text_the_author_wrote():
+    doc = parse_text("a: [sleep, 5, 1.10, true, ~, null, 0x1F, '7', x]\nb:\n")
+    assert doc.data == {"a": ["sleep", 5, 1.1, True, None, None, 31, "7", "x"], "b": None}
+    assert doc.plain == {
+        ("a", 1): "5",
+        ("a", 2): "1.10",
+        ("a", 3): "true",
+        ("a", 4): "~",
+        ("a", 5): "null",
+        ("a", 6): "0x1F",
+    }
+
+
 def test_format_detection():
     assert parse_text("apiVersion: runbook/v0\n").kind == "runbook"
     assert parse_text("apiVersion: tool/v0\n").kind == "tool"
     assert parse_text("apiVersion: other/v1\n", "x.runbook.yaml").kind is None
     assert parse_text("meta: {}\n", "x.tool.yaml").kind == "tool"
 
-
-from hypothesis import example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from gert.load import dump_yaml  # noqa: E402
 
 # Text that YAML reads as something else, or not at all, unless quoted: reserved words,
 # numbers, dates, indicators, separators, line breaks and unprintables. Random text seldom

@@ -50,6 +50,9 @@ class Document:
     value_pos: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     key_pos: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     block: dict[Path_, str] = field(default_factory=dict)  # scalar style: "|", ">", "'", '"'
+    # The text of each plain scalar YAML read as a number, boolean or null (`5`, `1.10`,
+    # `true`, `~`): where a format wants a string, the author's text is taken instead.
+    plain: dict[Path_, str] = field(default_factory=dict)
 
     @property
     def kind(self) -> str | None:
@@ -111,6 +114,17 @@ class _Builder:
         self.constructor = constructor
         self.active: set[int] = set()
         self.values = 0  # built so far, aliases expanded (bounded by MAX_VALUES)
+        self.resolver: Any = None  # set when ':' stand-ins are to be put back
+
+    def restore(self, node: Any) -> None:
+        """Put back the ':' a stand-in replaced (_compose_yaml_1_2), and type the scalar
+        as YAML reads its real text."""
+        if _COLON in node.value:
+            from ruamel.yaml.nodes import ScalarNode
+
+            node.value = node.value.replace(_COLON, ":")
+            if not node.style:
+                node.tag = self.resolver.resolve(ScalarNode, node.value, (True, False))
 
     def fail(self, node: Any, message: str, hint: str | None = None) -> LoadError:
         m = node.start_mark
@@ -136,6 +150,8 @@ class _Builder:
             items = [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
             self.active.discard(id(node))
             return items
+        if self.resolver is not None:
+            self.restore(node)
         style = _STYLES.get(node.style or "")
         if style:
             self.doc.block[path] = style
@@ -145,6 +161,8 @@ class _Builder:
             raise self.fail(
                 node, f"cannot read value: {getattr(e, 'problem', None) or e}"
             ) from None
+        if not style and node.value and (value is None or isinstance(value, bool | int | float)):
+            self.doc.plain[path] = node.value
         if isinstance(value, _dt.datetime | _dt.date):
             return value.isoformat()
         if isinstance(value, bytes):
@@ -198,6 +216,8 @@ class _Builder:
 
         if not isinstance(node, ScalarNode):
             raise self.fail(node, "a mapping key must be a plain value, not a list or mapping")
+        if self.resolver is not None:
+            self.restore(node)
         try:
             value = self.constructor.construct_object(node, deep=True)
         except Exception as e:  # ConstructorError and friends: unknown tags, bad values
@@ -211,12 +231,59 @@ class _Builder:
         return str(value)
 
 
-@lru_cache(maxsize=1)
-def _yaml() -> Any:
+@lru_cache(maxsize=2)
+def _yaml(pure: bool = False) -> Any:
     from ruamel.yaml import YAML
 
     # typ "safe" uses the C parser when ruamel.yaml.clib is installed, else pure Python.
-    return YAML(typ="safe")
+    return YAML(typ="safe", pure=pure)
+
+
+def _yaml_1_1_colon(error: Any) -> bool:
+    """The C scanner's YAML 1.1 rule: no ':' inside a plain scalar in a flow collection
+    (``[curl, http://host/]``). YAML 1.2, Go's yaml.v3 and ruamel's pure-Python scanner
+    allow it."""
+    return (error.problem or "").strip() == "found unexpected ':'" and (
+        error.context or ""
+    ).strip() == "while scanning a plain scalar"
+
+
+# A ':' that YAML 1.2 reads as part of a plain scalar wherever it stands: not after a space
+# or a quoted key or flow collection (JSON-like `{"a":1}`), not before a space, the end, or a
+# flow indicator.
+_INNER_COLON = re.compile(r"(?<=[^\s\"'\]}]):(?=[^\s,\[\]{}])")
+_COLON = "\ue000"  # stands in for such a ':' (private use: no author writes it)
+
+
+def _compose_yaml_1_2(text: str, error: Any) -> tuple[Any, Any, bool]:
+    """(yaml, root node, whether ':' stand-ins were used) for a document the C scanner
+    refused with *error*: it reads YAML 1.1 in places (':' in a flow collection), and gert
+    reads YAML 1.2.
+
+    First each ':' inside a plain scalar is swapped for a one-character stand-in, so the
+    C scanner reads the document with every position unchanged; the builder puts the ':'
+    back and resolves the scalar's type again. Documents with tags or directives (where
+    ':' belongs to a tag), and anything the swap does not cure, go to ruamel's pure-Python
+    scanner (YAML 1.2, about eight times slower). When it refuses the document too, its
+    error is reported if the C scanner's was about a ':', else the C scanner's.
+    """
+    from ruamel.yaml.error import MarkedYAMLError
+
+    if _COLON not in text and not re.search(r"^%|!<", text, re.M):
+        patched = _INNER_COLON.sub(_COLON, text)
+        if patched != text:
+            yaml = _yaml()
+            try:
+                return yaml, yaml.compose(patched), True
+            except MarkedYAMLError:
+                pass
+    yaml = _yaml(pure=True)
+    try:
+        return yaml, yaml.compose(text), False
+    except MarkedYAMLError:
+        if _yaml_1_1_colon(error):
+            raise
+        raise error from None
 
 
 # Limits on a YAML document (DESIGN: input is bounded). No runbook comes near them; past
@@ -253,9 +320,12 @@ def parse_text(text: str, file: str = "<string>") -> Document:
 
     doc = Document(file=file, text=text, data=None)
     _check_nesting(text, file)
-    yaml = _yaml()
+    yaml, colons = _yaml(), False
     try:
-        node = yaml.compose(text)
+        try:
+            node = yaml.compose(text)
+        except MarkedYAMLError as e:
+            yaml, node, colons = _compose_yaml_1_2(text, e)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -269,7 +339,10 @@ def parse_text(text: str, file: str = "<string>") -> Document:
         return doc
     from ruamel.yaml.constructor import SafeConstructor
 
-    doc.data = _Builder(doc, SafeConstructor(loader=yaml)).build(node, ())
+    builder = _Builder(doc, SafeConstructor(loader=yaml))
+    if colons:
+        builder.resolver = yaml.resolver
+    doc.data = builder.build(node, ())
     doc.value_pos[()] = (1, 1)
     return doc
 
