@@ -52,6 +52,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.diagram",
             "gert.importer",
             "gert.reference",
+            "gert.scaffold",
+            "gert.catalog",
         ),
     ),
     ("surfaces", ("gert.cli", "gert.console")),

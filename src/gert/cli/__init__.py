@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from gert.cli import authoring, incidents, running, runs, testing, triage
+from gert.cli import authoring, incidents, project, running, runs, testing, triage
 from gert.cli._common import GertGroup
 
 __all__ = ["main"]
@@ -28,12 +28,14 @@ def main() -> None:
     """Run incident-response runbooks as governed, traceable programs.
 
     \b
+    Start:    gert init [DIR]                      gert runbooks
     Run:      gert exec RUNBOOK --incident ID      gert trace verify RUN
     Author:   gert validate PATH...                gert schema runbook|tool
     """
 
 
 for _command in (
+    *project.COMMANDS,
     *authoring.COMMANDS,
     *running.COMMANDS,
     *testing.COMMANDS,
