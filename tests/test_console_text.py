@@ -79,3 +79,43 @@ def test_an_observer_that_breaks_does_not_change_the_run(project):
     assert chain.final_state == "resolved"
     assert [s.status for s in chain.runs[0].steps] == ["passed", "passed"]
     assert calls == ["run_started"]  # stopped showing after it broke
+
+
+def test_the_outcome_prompt_offers_each_recommendation_redacted(project):
+    from gert.engine import Options
+
+    project.write(
+        "pick.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: pick, inputs: {token: {default: "s3cr3t-value-42", secret: true}}}
+        steps:
+          - id: decide
+            type: manual
+            title: Decide
+            instructions: Look.
+            outcomes:
+              - {state: resolved, recommendation: "Fixed with {{ .token }}."}
+              - {state: escalated, recommendation: "Call the owner."}
+              - {state: no_action}
+        """,
+    )
+
+    offered = []
+
+    class Asked:
+        def show(self, title, markdown):
+            pass
+
+        def ask_choice(self, prompt, options):
+            offered.extend(options)
+            return "escalated"
+
+    with project.engine() as engine:
+        chain = engine.run(project.root / "pick.runbook.yaml", Options(prompter=Asked()))
+    assert chain.final_state == "escalated"
+    assert offered == [
+        ("resolved", "resolved: Fixed with ***."),  # the secret never reaches the screen
+        ("escalated", "escalated: Call the owner."),
+        ("no_action", "no_action"),
+    ]

@@ -11,7 +11,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from rich.console import Console
@@ -206,7 +206,8 @@ class LiveLine:
     def close(self) -> None:
         """Stop drawing and leave the terminal as it was."""
         self.closed.set()
-        self.reset()
+        with suppress(OSError, ValueError):  # the terminal went away first
+            self.reset()
 
     @contextmanager
     def hidden(self) -> Iterator[None]:
@@ -466,7 +467,8 @@ class TerminalPrompter:
             yes = click.confirm(question, default=False, err=True)
             if yes:
                 ticked.append(item)
-            if self.console.is_terminal:  # put the answer in the question's place
+            # The question was asked on stderr: on the same terminal, the answer takes its place.
+            if _isatty(self.console.file) and _isatty(sys.stderr):
                 rows = -(
                     -cell_len(f"{question} [y/N]: {'y' if yes else 'n'}") // self.console.width
                 )
