@@ -102,7 +102,7 @@ def trial(seed: int, workdir: Path) -> dict[str, int]:
     project.mkdir()
     fx = project / "effects"
     times = {f"t{i}": round(rnd.uniform(0.05, 0.4), 2) for i in range(1, 6)}
-    (project / "gert.yaml").write_text("record: on\n")
+    (project / "gert.yaml").write_text("record: auto\n")
     (project / "triage.runbook.yaml").write_text(TRIAGE.format(fx=fx, **times))
     (project / "fix.runbook.yaml").write_text(FIX.format(fx=fx, **times))
     proc = subprocess.Popen(

@@ -65,7 +65,7 @@ def test_three_level_chain_links_runs_both_ways(three):
     assert mid["child_runs"][0]["outcome"] == "resolved"
     assert last["parent_run_id"] == chain.runs[1].run_id
     assert mid["inputs_resolved"] == {"server": "db1", "depth": "triage"}
-    assert mid["inherited_captures"] == {"said_triage": "triage on db1 after none\n"}
+    assert mid["inherited_captures"] == {"said_triage": "triage on db1 after none"}
     assert last["inputs_resolved"] == {"server": "db1", "depth": "db1-cause"}
     started = [
         e for e in read_events(chain.runs[0].folder / "trace.jsonl") if e["type"] == "chain_started"

@@ -193,7 +193,7 @@ main()
 
 
 def test_a_hand_off_lost_to_a_crash_is_resumed(project, tmp_path):
-    project.config("record: on\n")
+    project.config("record: auto\n")
     project.write(
         "triage.runbook.yaml",
         """
@@ -236,7 +236,7 @@ def test_a_hand_off_lost_to_a_crash_is_resumed(project, tmp_path):
     out = json.loads(r.stdout)
     assert [x["runbook"] for x in out["runs"]] == ["triage", "fix"]
     assert out["final_state"] == "resolved"
-    assert out["runs"][1]["captures"] == {"out": "fixing db1\n"}
+    assert out["runs"][1]["captures"] == {"out": "fixing db1"}
     runs = runs_by_name(project.root)
     assert runs["triage"].read_manifest()["child_runs"][0]["run_id"] == runs["fix"].run_id
     assert runs["fix"].read_manifest()["parent_run_id"] == runs["triage"].run_id
@@ -253,7 +253,7 @@ def test_a_hand_off_lost_to_a_crash_is_resumed(project, tmp_path):
 def test_a_resumed_chain_replaces_its_interrupted_scenario(project, fake_cli):
     from gert.engine import Options
 
-    project.config("record: on\n")
+    project.config("record: auto\n")
     project.write(
         "triage.runbook.yaml",
         """

@@ -48,7 +48,7 @@ def test_captures_outcome_and_evidence_files(project):
     chain = project.run("a.runbook.yaml")
     run = chain.final
     assert (chain.exit_code, run.status, run.state) == (0, "completed", "resolved")
-    assert run.captures == {"n": "7", "out": "hello world\nn=7\n", "code": "0"}
+    assert run.captures == {"n": "7", "out": "hello world\nn=7", "code": "0"}
     assert run.outcome == {"state": "resolved", "step_id": "greet", "recommendation": "n was 7"}
     m = manifest(run)
     assert m["steps_summary"] == {"total": 1, "passed": 1, "failed": 0, "skipped": 0}
@@ -278,7 +278,7 @@ def test_inputs_from_incident_with_pattern(project):
         """,
     )
     run = project.run("p.runbook.yaml", incident_id="42").final
-    assert run.captures["o"] == "sql9 eu1 Throttled\n"
+    assert run.captures["o"] == "sql9 eu1 Throttled"
     assert manifest(run)["icm_id"] == "42"
 
 
@@ -569,7 +569,7 @@ def test_invoke_runs_inline_with_gate_and_capture_mapping(project):
         """,
     )
     run = project.run("parent.runbook.yaml", variables={"t": "good"}).final
-    assert run.status == "completed" and run.captures["said"] == "got probe-good\n\n"
+    assert run.status == "completed" and run.captures["said"] == "got probe-good"
     assert [s.step_id for s in run.steps] == ["call/probe", "call/judge", "call", "after"]
     run = project.run("parent.runbook.yaml", variables={"t": "bad"}).final
     assert run.state == "escalated" and run.outcome["recommendation"] == "bad is bad"
@@ -653,7 +653,7 @@ def test_scripted_output_is_captured_and_chooses_the_outcome(project, fake_cli):
     chain = project.run("s.runbook.yaml", executors={"cli": fake_cli}, variables={"ns": "prod"})
     run = chain.final
     assert fake_cli.argvs() == [["kubectl", "get", "pods", "-n", "prod"]]  # no kubectl needed
-    assert run.captures == {"n": "2", "out": "ready=2 of 5\n", "code": "0"}
+    assert run.captures == {"n": "2", "out": "ready=2 of 5", "code": "0"}
     assert run.state == "escalated" and run.outcome["recommendation"] == "only 2 ready in prod"
     step = json.loads((run.folder / "steps" / "001-pods.json").read_text())
     assert step["attempts"][0]["request"] == {"argv": ["kubectl", "get", "pods", "-n", "prod"]}
@@ -724,7 +724,7 @@ def test_retries_are_counted_and_each_attempt_recorded(project, fake_cli):
     fake_cli.on("dead", output("down\n", exit_code=2))  # the last answer repeats
     run = project.run("r.runbook.yaml", executors={"cli": fake_cli}).final
     assert [c.step.id for c in fake_cli.calls] == ["flaky"] * 3 + ["dead"] * 2
-    assert run.captures == {"said": "ok\n"}  # from the attempt that passed
+    assert run.captures == {"said": "ok"}  # from the attempt that passed
     flaky = json.loads((run.folder / "steps" / "001-flaky.json").read_text())
     assert [(a["attempt"], a["exit_code"]) for a in flaky["attempts"]] == [(1, 1), (2, 1), (3, 0)]
     assert flaky["status"] == "passed"

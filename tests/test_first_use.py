@@ -120,7 +120,7 @@ steps:
 
 
 def test_a_reference_runbook_is_linked_never_run(project):
-    project.config("record: on\n")
+    project.config("record: auto\n")
     project.write("lib.runbook.yaml", REFERENCE)
     project.write(
         "triage.runbook.yaml",
@@ -164,7 +164,7 @@ def test_exec_of_a_reference_runbook_prints_it_and_runs_nothing(project):
 
 
 def test_dry_runs_and_replays_are_not_incident_evidence(project):
-    project.config("record: on\n")
+    project.config("record: auto\n")
     project.write(
         "t.runbook.yaml",
         """
@@ -275,7 +275,7 @@ def test_ctrl_c_at_a_prompt_is_an_interruption_that_resumes(project, answer_with
 def test_resume_keeps_the_runs_options_and_posts_once(project, fake_cli):
     from gert.engine import Options
 
-    project.config("record: on\n")
+    project.config("record: auto\n")
     project.write(
         "p.runbook.yaml",
         """
@@ -319,7 +319,7 @@ def test_resume_keeps_the_runs_options_and_posts_once(project, fake_cli):
 
 
 def test_gert_test_update_never_writes_a_test_for_a_half_chain(project, fake_cli):
-    project.config("record: on\n")
+    project.config("record: auto\n")
     project.write(
         "p.runbook.yaml",
         """
@@ -364,3 +364,99 @@ def test_a_run_stopped_for_missing_evidence_resumes_with_it(project):
 
     run = RunFolder(folder)
     assert verify_trace(run.trace_path, manifest=run.read_manifest()).ok
+
+
+# ------------------------------------------------------------------ 6. answers up front
+
+CHECKED = """
+apiVersion: runbook/v0
+meta: {name: c}
+steps:
+  - {id: work, type: cli, with: {argv: [sh, -c, 'echo ran >> ran.txt']}}
+  - id: confirm_dashboard
+    type: manual
+    instructions: Look.
+    required_evidence:
+      - {kind: checklist, name: checks, items: [graphs green, alerts quiet]}
+    choices: {variable: action, options: [{value: restart}, {value: wait}]}
+    outcomes: [{state: resolved}, {state: escalated}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ("confirm_dashbord: {checks: [graphs green]}", "did you mean 'confirm_dashboard'?"),
+        ("confirm_dashboard: {check: [graphs green]}", "did you mean 'checks'?"),
+        ("confirm_dashboard: {checks: [graphs gren]}", "did you mean 'graphs green'?"),
+        ("confirm_dashboard: {choice: restrat}", "did you mean 'restart'?"),
+        ("confirm_dashboard: {outcome: resolve}", "did you mean 'resolved'?"),
+    ],
+)
+def test_an_answers_file_is_checked_before_anything_runs(project, answers, expected):
+    project.write("c.runbook.yaml", CHECKED)
+    project.write("answers.yaml", answers + "\n")
+    r = gert("exec", "c.runbook.yaml", "--evidence", "answers.yaml", cwd=project.root)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expected in r.stderr and "nothing was run" in r.stderr and "Traceback" not in r.stderr
+    assert not (project.root / "ran.txt").exists()
+
+
+def test_answers_for_the_chain_and_invoked_steps_pass_the_check(project):
+    project.write(
+        "c.runbook.yaml",
+        CHECKED.replace(
+            "outcomes: [{state: resolved}, {state: escalated}]",
+            "outcomes: [{state: needs_rca, next_runbook: {file: child}}]",
+        ),
+    )
+    project.write(
+        "child.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: child}
+        steps:
+          - {id: sub, type: invoke, invoke: {runbook: lib}}
+          - {id: done, type: manual, instructions: ok, outcomes: [{state: resolved}]}
+        """,
+    )
+    project.write(
+        "lib.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: lib, kind: composable}
+        steps: [{id: ask, type: manual, instructions: note it, required_evidence: [{kind: text, name: note}]}]
+        """,
+    )
+    project.write(
+        "answers.yaml",
+        "confirm_dashboard: {checks: [graphs green], choice: wait}\nsub/ask: {note: seen}\ndone: {}\n",
+    )
+    r = gert("exec", "c.runbook.yaml", "--evidence", "answers.yaml", "--json", cwd=project.root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["final_state"] == "resolved"
+
+
+def test_a_missing_checklist_names_its_items(project):
+    project.write("c.runbook.yaml", CHECKED)
+    r = gert("exec", "c.runbook.yaml", cwd=project.root)
+    assert "checks: [ticked items, of: graphs green, alerts quiet]" in r.stdout + r.stderr
+
+
+# ------------------------------------------------------------------ 7. --incident
+
+
+def test_an_unknown_local_incident_is_opened_on_first_use(project):
+    project.write(
+        "t.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: t}
+        steps: [{id: s, type: cli, with: {argv: [echo, hi]}, outcomes: [{state: resolved}]}]
+        """,
+    )
+    r = gert("exec", "t.runbook.yaml", "--incident", "INC-9", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    assert "incident INC-9 is new: opened it (local provider)" in r.stderr
+    shown = gert("incident", "show", "INC-9", cwd=project.root).stdout
+    assert "opened by gert exec" in shown and "[gert]" in shown

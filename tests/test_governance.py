@@ -79,4 +79,4 @@ def test_a_value_that_becomes_an_option_is_refused(project):
     assert (
         steps["as_value"].error is None or "would read as an option" not in steps["as_value"].error
     )
-    assert run.captures["o"] == "--output=pwned.txt\n"
+    assert run.captures["o"] == "--output=pwned.txt"

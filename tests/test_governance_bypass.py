@@ -68,7 +68,7 @@ def test_the_allow_list_allows_only_the_real_program(project):
     shutil.copy(shutil.which("rm"), project.root / "evil" / "echo")
     (project.root / "canary").write_text("alive")
     run = project.run("gov.runbook.yaml").final
-    assert run.captures["o"] == "ok\n"
+    assert run.captures["o"] == "ok"
     assert (project.root / "canary").exists()
     assert "is not the 'echo' that allowed_commands allows" in run.steps[1].error
 

@@ -84,7 +84,7 @@ def test_stdin_and_environment_reach_the_command_as_in_a_real_process(project):
         real = gert_process(*args, cwd=project.root, **kw)
         here = gert(*args, cwd=project.root, **kw)
         assert (here.returncode, normal(here.stdout)) == (real.returncode, normal(real.stdout))
-    assert '"v": "from-env\\n"' in here.stdout
+    assert '"v": "from-env"' in here.stdout
 
 
 def test_in_process_runs_leave_cwd_and_environment_as_they_were(project, tmp_path):

@@ -409,3 +409,31 @@ def test_incident_show_asks_a_remote_provider(vendor, project, monkeypatch):
     assert r.returncode == 0, r.stderr
     assert "Incident 12: Latency (open)" in r.stdout
     assert "2026-02-14T10:00:00  comment [gert] Runbook execution completed" in r.stdout
+
+
+def test_an_incident_is_fetched_only_when_an_input_needs_it(project, vendor):
+    # A webhook provider can receive posts but not be asked for incidents.
+    vendor.route("POST", "/hook", (200, {"id": "evt-1"}))
+    url = vendor.url + "/hook"
+    project.config(f"record: off\nincident: {{provider: webhook, webhook: {{url: '{url}'}}}}\n")
+    project.write(
+        "t.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: t}
+        steps: [{id: s, type: cli, with: {argv: [echo, hi]}, outcomes: [{state: resolved}]}]
+        """,
+    )
+    r = gert("exec", "t.runbook.yaml", "--incident", "W-1", "--json", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["posted"].get("provider") == "webhook"
+    project.write(
+        "needs.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: needs, kind: composable, inputs: {title: {from: incident.title}}}
+        steps: [{id: s, type: cli, with: {argv: [echo, "{{ .title }}"]}}]
+        """,
+    )
+    r = gert("exec", "needs.runbook.yaml", "--incident", "W-1", cwd=project.root)
+    assert r.returncode == 2 and "cannot fetch incidents" in r.stderr

@@ -52,7 +52,7 @@ def test_the_engine_never_changes_the_options_it_is_given(project):
     before = repr(options)
     with project.engine() as engine:
         chain = engine.run(project.root / "s.runbook.yaml", options)
-    assert chain.runs[0].captures == {"out": "db2\n"}
+    assert chain.runs[0].captures == {"out": "db2"}
     assert repr(options) == before
 
 
@@ -64,7 +64,7 @@ def test_executors_given_replace_only_their_kind(project, fake_cli):
         from gert.engine import Options
 
         chain = engine.run(project.root / "s.runbook.yaml", Options())
-    assert chain.runs[0].captures == {"out": "scripted\n"}
+    assert chain.runs[0].captures == {"out": "scripted"}
     with pytest.raises(InvalidError, match="no step kind shell"):
         project.engine(executors={"shell": fake_cli})
 
@@ -84,7 +84,11 @@ def test_an_incident_that_cannot_be_had_is_invalid_input(project):
     from gert.engine import Options
     from gert.incident import IncidentError
 
-    project.write("s.runbook.yaml", RUNBOOK)
+    # Fetched only when an input comes from it: then a missing one stops the run.
+    project.write(
+        "s.runbook.yaml",
+        RUNBOOK.replace("{host: {default: db1}}", "{host: {from: incident.title}}"),
+    )
     with project.engine() as engine, pytest.raises(IncidentError) as caught:
         engine.run(project.root / "s.runbook.yaml", Options(incident_id="999"))
     assert caught.value.exit_code == EXIT_INVALID  # as gert exec exits
@@ -104,7 +108,7 @@ def test_replay_takes_a_scenario_folder_by_path(project):
             Options(mode="replay", scenario=str(project.root / chain.scenario)),
         )
     assert again.final_state == "resolved"
-    assert again.runs[0].captures == {"out": "db3\n"}
+    assert again.runs[0].captures == {"out": "db3"}
 
 
 def test_verify_trace_takes_a_plain_path(project):

@@ -184,4 +184,4 @@ def test_values_a_template_derives_from_a_secret_are_secret(project):
     evidence = project.files_text()
     assert "Tk9abc" not in evidence and "DEF456" not in evidence
     assert "db1" in evidence  # what is not derived from the secret stays readable
-    assert run.captures == {"out": "*** *** db1\n", "again": "prefix *** again\n"}
+    assert run.captures == {"out": "*** *** db1", "again": "prefix *** again"}

@@ -43,12 +43,20 @@ def _data(out: StepOutput, kind: str) -> Any:
         raise CaptureError(f"the {what} is not JSON: {(text or '')[:80]!r}") from None
 
 
+def _chomp(text: str) -> str:
+    """Output without the one newline that ends its last line (``host: stdout`` of
+    ``hostname`` is ``vm``, not ``vm\n``), as a shell's ``$(...)`` takes it."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
+
+
 def source_value(source: str, out: StepOutput, kind: str) -> str:
     """The text of one capture source in a step's output."""
     if source == "stdout":
-        return out.stdout
+        return _chomp(out.stdout)
     if source == "stderr":
-        return out.stderr
+        return _chomp(out.stderr)
     if source == "exit_code":
         return "" if out.exit_code is None else str(out.exit_code)
     if source == "status_code":

@@ -151,11 +151,11 @@ def terminal(as_json: bool) -> Console:
 
 
 def run_index() -> RunIndex:
-    """The project's run index (read without loading gert.yaml)."""
-    from gert.project import find_root
+    """The project's run index (gert.yaml is checked first, as by every command)."""
+    from gert.project import open_project
     from gert.store import open_index
 
-    return open_index(find_root())
+    return open_index(open_project().root)
 
 
 # ------------------------------------------------------------------ chains
@@ -231,6 +231,25 @@ class Interruptible:
                 raise KeyboardInterrupt from None
 
         return call
+
+
+def open_local_incident(project: Project, incident_id: str | None, command: str) -> None:
+    """With the local provider, an incident ID used for the first time is opened (said on
+    stderr, recorded as opened by *command*)."""
+    if not incident_id or project.config.incident.provider != "local":
+        return
+    from gert.incident import IncidentError
+    from gert.incident.local import local_provider
+
+    provider = local_provider(project)
+    try:
+        if provider.find(incident_id) is not None:
+            return
+        provider.create(incident_id, f"opened by {command}")
+    except IncidentError as e:
+        e.exit_code = 2
+        raise
+    click.echo(f"incident {incident_id} is new: opened it (local provider)", err=True)
 
 
 def project_relative(path: str | None, project: Project) -> str | None:

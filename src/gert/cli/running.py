@@ -12,6 +12,7 @@ from gert.cli._common import (
     incident_option,
     json_option,
     load_answers,
+    open_local_incident,
     parse_pairs,
     project_relative,
     run_chain,
@@ -90,6 +91,8 @@ def exec_(
         raise click.UsageError("--scenario and --rebase-time go with --mode replay")
     if mode == "replay":
         options.update(_replay(scenario_dir, rebase_time))
+    elif mode == "real":
+        open_local_incident(project, incident_id, "gert exec")
     run_chain(project, as_json, lambda engine, chosen: engine.run(runbook, chosen), **options)
 
 

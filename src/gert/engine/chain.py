@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gert.engine import recovery
+from gert.engine.answers import check_answers
 from gert.engine.inputs import InputsMissing, resolve_inputs
 from gert.engine.recovery import ResumeRefused
 from gert.engine.results import ChainResult, Options, RunResult
@@ -75,6 +76,7 @@ class Engine:
         self._provider = provider
         self.validator = Validator(project)
         self._checked: dict[tuple[str, int], Any] = {}
+        self._incidents: dict[str, dict[str, Any] | None] = {}  # fetched, by ID
 
     def __enter__(self) -> Engine:
         return self
@@ -144,6 +146,14 @@ class Engine:
                 f"{checked.model.meta.name} is a reference runbook: it is linked from "
                 "outcomes and read, never run (gert exec prints it)"
             )
+        if options.answers and options.mode != "replay":
+            check_answers(
+                self,
+                checked.model,
+                Path(runbook),
+                options.answers,
+                options.answers_file or "answers",
+            )
         if options.mode == "replay":  # everything comes from the recording, nothing live
             if options.scenario is None:
                 raise InvalidError("replay needs a scenario (Options.scenario: its folder)")
@@ -158,7 +168,7 @@ class Engine:
                 options, variables={**options.scenario.inputs, **options.variables}
             )
         else:
-            incident = self._incident(options.incident_id)
+            incident = self.incident_for(checked.model, options.incident_id)
         sources: dict[str, str] = {}
         policy = Policy.merge(self.config.governance, checked.model.meta.governance)
         inputs = resolve_inputs(
@@ -350,7 +360,7 @@ class Engine:
         recovered = {} if m.handoff_pending else recovery.plan(run_id, in_flight, options)
         recovered.update(recovered_evidence)
         options = self._as_first_run(options, m)
-        incident = self._incident(options.incident_id)
+        incident = None  # fetched when an input needs it (see incident_for)
         earlier = self._earlier(m, options, incident)
         run = self._reopen(
             handle, m, journal, options, incident, recovered, earlier[-1] if earlier else None
@@ -406,6 +416,7 @@ class Engine:
         secret = {n for n, spec in checked.model.meta.inputs.items() if spec.secret}
         given = {k: str(v) for k, v in m.inputs_resolved.items() if k not in secret}
         if m.status in ("running", "interrupted"):  # it goes on: its inputs must be real
+            incident = incident or self.incident_for(checked.model, options.incident_id)
             inputs = resolve_inputs(
                 checked.model, {**given, **options.variables}, incident, None, options.prompter
             )
@@ -450,6 +461,18 @@ class Engine:
             earlier.append(run)
         return earlier
 
+    def incident_for(self, rb: Runbook, incident_id: str | None) -> dict[str, Any] | None:
+        """The incident, fetched only when an input of *rb* comes from it (a provider that
+        can only receive posts, or an unreachable one, is no obstacle otherwise)."""
+        if not incident_id:
+            return None
+        if incident_id in self._incidents:
+            return self._incidents[incident_id]
+        if not any((spec.from_ or "").startswith("incident") for spec in rb.meta.inputs.values()):
+            return None
+        found = self._incidents[incident_id] = self._incident(incident_id)
+        return found
+
     def _incident(self, incident_id: str | None) -> dict[str, Any] | None:
         if not incident_id:
             return None
@@ -485,6 +508,7 @@ class Engine:
             first = next((p for p in e.problems if p.severity == "error"), None)
             detail = f": {first.format()}" if first else ""
             raise ChainStop(f"next runbook '{rel}' is invalid{detail}") from None
+        incident = incident or self.incident_for(checked.model, options.incident_id)
         # Precedence: next_runbook.inputs, then the parent's captures, then its vars/inputs.
         parent_values = {**parent.values_without_captures(), **parent.captures}
         if parent.reopened:  # recorded values are redacted: "***" is not the value

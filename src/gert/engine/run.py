@@ -902,8 +902,9 @@ class Run:
             ) from None
         given = {k: render(v, scope.values) for k, v in step.invoke.inputs.items()}
         try:
+            incident = self.incident or self.engine.incident_for(sub, self.options.incident_id)
             inputs = resolve_inputs(
-                sub, {}, self.incident, {**scope.values, **given}, self.options.prompter
+                sub, {}, incident, {**scope.values, **given}, self.options.prompter
             )
         except InputsMissing as e:
             raise StepError(str(e)) from None

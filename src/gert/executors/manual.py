@@ -89,7 +89,8 @@ class ManualExecutor:
             if given is None and prompter:
                 given = prompter.ask_checklist(ev.description or ev.name, ev.items)
             if given is None:
-                missing.append(f"checklist '{ev.name}' ({ev.name}: [ticked items])")
+                items = ", ".join(ev.items)
+                missing.append(f"checklist '{ev.name}' ({ev.name}: [ticked items, of: {items}])")
                 return None
             ticked = [given] if isinstance(given, str) else list(given)
             unknown = [t for t in ticked if t not in ev.items]

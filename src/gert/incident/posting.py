@@ -141,7 +141,9 @@ def _reference(outcome: dict[str, Any], prefix: str) -> list[str]:
     ref = outcome.get("reference")
     if not isinstance(ref, dict):
         return []
-    return [f"{prefix}See: {_one_line(str(ref.get('name', '')))} ({_one_line(str(ref.get('file', '')))})"]
+    return [
+        f"{prefix}See: {_one_line(str(ref.get('name', '')))} ({_one_line(str(ref.get('file', '')))})"
+    ]
 
 
 EVIDENCE = re.compile(r"Evidence: (\d{8}T\d{6}-[0-9a-f]{8}) sha256:([0-9a-f]{64})")
