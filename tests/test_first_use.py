@@ -460,3 +460,51 @@ def test_an_unknown_local_incident_is_opened_on_first_use(project):
     assert "incident INC-9 is new: opened it (local provider)" in r.stderr
     shown = gert("incident", "show", "INC-9", cwd=project.root).stdout
     assert "opened by gert exec" in shown and "[gert]" in shown
+
+
+# ------------------------------------------------------------------ 8. captures
+
+
+def test_stdout_captures_drop_the_newline_that_ends_the_output(project):
+    project.write(
+        "c.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: c, kind: composable}
+        steps:
+          - {id: host, type: cli, with: {argv: [echo, vm]}, capture: {host: stdout}}
+          - {id: blank, type: cli, with: {argv: [printf, 'a\\n\\n']}, capture: {two: stdout}}
+          - {id: none, type: cli, with: {argv: [printf, 'b']}, capture: {bare: stdout}}
+          - {id: err, type: cli, with: {argv: [sh, -c, 'echo oops >&2']}, capture: {e: stderr}}
+        """,
+    )
+    run = project.run("c.runbook.yaml").final
+    assert run.captures == {"host": "vm", "two": "a\n", "bare": "b", "e": "oops"}
+
+
+# ------------------------------------------------------------------ 14. where things are
+
+
+def test_read_only_commands_outside_a_project_write_nothing(tmp_path):
+    empty = tmp_path / "nowhere"
+    empty.mkdir()
+    for args in (["runs", "list"], ["incident", "list"], ["runs", "list", "--json"]):
+        gert(*args, cwd=empty)
+    assert list(empty.iterdir()) == []
+
+
+def test_dash_c_runs_in_the_project_and_paths_are_shown_from_here(tmp_path):
+    ex = _copy(ROOT / "examples", tmp_path / "examples")
+    r = gert("-C", str(ex), "runbooks", cwd=tmp_path)
+    assert r.returncode == 0 and "login-success-rate-below-target" in r.stdout
+    r = gert(
+        "exec",
+        "examples/runbooks/web-health.runbook.yaml",
+        "--mode",
+        "dry-run",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "evidence examples/.runbook/runs/" in r.stdout  # from here, not from the project
+    r = gert("-C", "examples", "runs", "list", cwd=tmp_path)
+    assert r.returncode == 0 and "web-health" in r.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import re
 import sys
 import threading
@@ -356,9 +357,9 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
     )
     for r in chain.runs:
         try:
-            rel = r.folder.relative_to(root)
+            rel = os.path.relpath(r.folder.resolve(), root)
         except ValueError:
-            rel = r.folder
+            rel = str(r.folder)
         style = STATE_STYLE.get(r.state, "white")
         console.print(
             f"  {plain(r.runbook)}: [{style}]{plain(r.state)}[/]  [dim]evidence {plain(rel)}[/]",

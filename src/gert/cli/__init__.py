@@ -24,7 +24,15 @@ __all__ = ["main"]
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(message="gert %(version)s", package_name="gert")
-def main() -> None:
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    help="Run as if gert was started in DIR (its project).",
+)
+def main(project_dir: str | None) -> None:
     """Run incident-response runbooks as governed, traceable programs.
 
     \b
@@ -32,6 +40,10 @@ def main() -> None:
     Run:      gert exec RUNBOOK --incident ID      gert trace verify RUN
     Author:   gert validate PATH...                gert schema runbook|tool
     """
+    if project_dir:
+        import os
+
+        os.chdir(project_dir)
 
 
 for _command in (

@@ -17,6 +17,8 @@ import click
 from gert.errors import GertError, InvalidError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
     from gert.engine import ChainResult, Engine, Options
@@ -119,6 +121,17 @@ def load_answers(path: str | None) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------ output
 
 
+def shown(path: str | Path) -> str:
+    """A path as the user can use it from where they are: relative to the current folder
+    (``../x`` when it lies beside it), else absolute."""
+    import os
+    from pathlib import Path as _Path
+
+    full = _Path(path).resolve()
+    rel = os.path.relpath(full, _Path.cwd().resolve())
+    return str(full) if rel.startswith(("../../..",)) else rel
+
+
 def echo_json(data: Any) -> None:
     """Print *data* as indented JSON on stdout."""
     import json
@@ -191,10 +204,14 @@ def run_chain(
         if isinstance(e, GertError):
             raise
         raise InvalidError(str(e)) from e
+    from pathlib import Path
+
+    if chain.scenario:  # paths as the user can use them from where they are
+        chain.scenario = shown(project.root / chain.scenario)
     if as_json:
-        echo_json(chain.to_dict(project.root))
+        echo_json(chain.to_dict(Path.cwd().resolve()))
     else:
-        print_summary(console, chain, project.root)
+        print_summary(console, chain, Path.cwd().resolve())
     hint = resume_hint(chain)
     if hint:
         click.echo(hint, err=True)

@@ -17,6 +17,7 @@ from gert.cli._common import (
     parse_pairs,
     plural,
     run_index,
+    shown,
     usage_errors,
 )
 from gert.errors import EXIT_FAILED
@@ -256,10 +257,10 @@ def postmortem(
     tracking = project.root / "POST_MORTEM_TRACKING.md"
     path, kept = pmod.write(pm, pmod.render(pm), folder, tracking, force=force)
     kept_note = " (kept the sections a person had written)" if kept else ""
-    click.echo(f"wrote {_shown(path)}{kept_note}")
+    click.echo(f"wrote {shown(path)}{kept_note}")
     with click_errors(pmod.RenderError):
         for rendered in pmod.write_renderings(pm, path, formats):
-            click.echo(f"wrote {_shown(rendered)}")
+            click.echo(f"wrote {shown(rendered)}")
     for flagged in pm.blame:
         click.echo(f"blameless check: restate without blame: {flagged}", err=True)
 
@@ -271,12 +272,6 @@ def _ask(question: str, options: list[str]) -> str:
     letters = [chr(65 + i) for i in range(len(options))]
     choice = click.prompt(question, type=click.Choice(letters), err=True)
     return options[ord(choice) - 65]
-
-
-def _shown(path: Path) -> Path:
-    """A path relative to the current folder when it lies inside it."""
-    here = Path.cwd().resolve()
-    return path.resolve().relative_to(here) if path.resolve().is_relative_to(here) else path
 
 
 COMMANDS = (incident, postmortem)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gert.cli._common import echo_json, json_option, plural, usage_errors
+from gert.cli._common import echo_json, json_option, plural, shown, usage_errors
 from gert.errors import EXIT_FAILED
 
 scenario_paths = click.argument("paths", nargs=-1, type=click.Path())
@@ -73,10 +74,7 @@ def test_(
 
 def _print_case(result: Any, root: Path) -> None:
     """``PASS    scenarios/x  (resolved, 3 steps, 12 ms)`` and the failures under it."""
-    try:
-        name = str(result.case.folder.resolve().relative_to(root.resolve()))
-    except ValueError:
-        name = str(result.case.folder)
+    name = shown(result.case.folder)
     label = LABELS[result.status]
     detail = (
         f"  ({result.final_state}, {plural(result.steps, 'step')}, {result.seconds * 1000:.0f} ms)"
@@ -84,8 +82,8 @@ def _print_case(result: Any, root: Path) -> None:
         else ""
     )
     click.echo(f"{label:7} {name}{detail}")
-    for failure in result.failures:
-        click.echo(f"        {failure}")
+    for failure in result.failures:  # one per line; a hint under its problem
+        click.echo(textwrap.indent(failure, " " * 8))
 
 
 @click.command()

@@ -61,9 +61,9 @@ class RunResult:
 
     def to_dict(self, root: Path | None = None) -> dict[str, Any]:
         """The run as plain data; its folder relative to *root* when inside it."""
-        folder = self.folder
-        if root is not None and folder.is_relative_to(root):
-            folder = folder.relative_to(root)
+        folder: Any = self.folder
+        if root is not None:
+            folder = os.path.relpath(folder.resolve(), root)
         return {
             "run_id": self.run_id,
             "runbook": self.runbook,

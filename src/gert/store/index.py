@@ -205,6 +205,8 @@ class RunIndex:
         limit: int | None = 100,
     ) -> list[RunRow]:
         """Runs matching every filter given, newest first."""
+        if self._db is None and not self.path.exists():
+            return []  # no run yet: reading creates nothing (outside a project too)
         where, args = [], []
         if incident is not None:
             where.append("incident_id = ?")
