@@ -4,6 +4,7 @@ and the README's console transcripts match what the commands print."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,7 @@ _VARYING = [
     (re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}"), "RUN"),
     (re.compile(r"\b\d+ ms\b"), "N ms"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "DATE"),  # the example incident opens at set-up
+    (re.compile(r"\b\d{4}/\d{2}/\d{2}\b"), "DATE"),  # scenarios/YYYY/MM/DD/
 ]
 
 
@@ -128,45 +130,63 @@ def _transcript(text: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _fresh_copy(dest: Path) -> Path:
+    """The repository as a fresh clone has it (tracked files only), after set-up's example
+    data (what ``scripts/setup.sh`` leaves)."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for rel in filter(None, tracked):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    subprocess.run(
+        [sys.executable, str(dest / "examples" / "create_example_data.py")],
+        check=True,
+        capture_output=True,
+    )
+    return dest
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("text", CONSOLE)
-def test_readme_console_transcripts(text, tmp_path):
+def test_readme_console_transcripts_in_sequence(tmp_path):
+    """Every console block of the README, in order, in one fresh copy, as a user types
+    them: ``cd`` moves, state carries over, and each shown line is printed."""
     import glob
     import shlex
-    import shutil
 
-    cwd = ROOT
-    for command, expected in _transcript(text):
-        argv = shlex.split(command)
-        if argv[0] == "cd":
-            if argv[1] == "examples":  # a fresh copy, as set-up leaves it
-                cwd = tmp_path / "examples"
-                shutil.copytree(
-                    ROOT / "examples", cwd, ignore=shutil.ignore_patterns(".runbook", "data", "20*")
-                )
-                subprocess.run(
-                    [sys.executable, str(cwd / "create_example_data.py")],
-                    check=True,
-                    capture_output=True,
-                )
-            else:
-                cwd = cwd / argv[1]
-            continue
-        assert argv[0].endswith(".venv/bin/gert"), command
-        args = [
-            a
-            for arg in argv[1:]
-            for a in (sorted(glob.glob(arg, root_dir=cwd)) if "*" in arg else [arg])
-        ]
-        r = subprocess.run(
-            [sys.executable, "-m", "gert.cli", *args], capture_output=True, text=True, cwd=cwd
-        )
-        printed = [_normal(ln) for ln in (r.stdout + r.stderr).splitlines()]
-        assert "Traceback" not in r.stderr, r.stderr
-        for line in expected:
-            assert _normal(line) in printed, f"{line!r} not printed by {command}:\n" + "\n".join(
-                printed
+    assert CONSOLE, "the README has console transcripts"
+    root = _fresh_copy(tmp_path / "gert")
+    cwd = root
+    for text in CONSOLE:
+        for command, expected in _transcript(text):
+            argv = shlex.split(command)
+            if argv[0] == "cd":
+                cwd = (cwd / argv[1]).resolve()
+                assert cwd.is_dir(), f"{command}: no such folder {cwd}"
+                continue
+            assert argv[0].endswith(".venv/bin/gert"), command
+            args = [
+                a
+                for arg in argv[1:]
+                for a in (sorted(glob.glob(arg, root_dir=cwd)) if "*" in arg else [arg])
+            ]
+            r = subprocess.run(
+                [sys.executable, "-m", "gert.cli", *args], capture_output=True, text=True, cwd=cwd
             )
+            printed = [_normal(ln) for ln in (r.stdout + r.stderr).splitlines()]
+            assert "Traceback" not in r.stderr, r.stderr
+            for line in expected:
+                assert _normal(line) in printed, (
+                    f"{line!r} not printed by {command} in {cwd}:\n" + "\n".join(printed)
+                )
+
+
+def test_readme_speaks_of_the_project_alone():
+    text = (ROOT / "README.md").read_text()
+    for word in ("../shared", "seeds/", "seed 0", "review"):
+        assert word not in text, word
 
 
 def test_readme_python_example():
