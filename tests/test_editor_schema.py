@@ -167,3 +167,18 @@ def test_schema_errors_are_reported_at_their_lines(server):
     assert 4 in lines and 9 in lines, diags
     messages = " ".join(d["message"] for d in diags)
     assert "comand" in messages
+
+
+def test_yaml_as_written_is_accepted_as_gert_accepts_it(server):
+    text = with_schema(
+        "apiVersion: runbook/v0\n"
+        "meta: {name: x, kind: composable}\n"
+        "steps:\n"
+        "  - id: a\n"
+        "    type: cli\n"
+        "    precondition: {check: [true]}\n"
+        "    with: {argv: [curl, -s, http://127.0.0.1:8080/x, 5, 1.10]}\n"
+        "  - {id: 5, type: cli, with: {argv: [echo]}}\n"  # line 8: an ID is no number
+    )
+    diags = server.diagnostics((ROOT / "c-as-written.runbook.yaml").as_uri(), text)
+    assert sorted({d["range"]["start"]["line"] for d in diags}) == [8], diags

@@ -138,6 +138,33 @@ def test_fail_fast_and_invalid_runbooks(examples):
     assert r.returncode == 2 and "INVALID" in r.stdout and "unknown step type 'toolz'" in r.stdout
 
 
+def test_any_runbook_file_selects_its_scenarios(examples):
+    rb = examples / "runbooks/login-success-rate-below-target.runbook.yaml"
+    renamed = rb.with_name("login-triage.yaml")
+    rb.rename(renamed)
+    r = gert("test", "runbooks/login-triage.yaml", cwd=examples)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1] == "3 passed, 0 failed, 0 skipped"
+    r = gert("test", "gert.yaml", cwd=examples)
+    assert r.returncode == 2
+    assert "gert.yaml: not a runbook (a runbook starts with apiVersion: runbook/v0)" in r.stderr
+
+
+def test_every_problem_of_a_test_file_on_its_own_line(examples):
+    folder = examples / "scenarios/login-success-rate-below-target/no-failures"
+    (folder / "test.yaml").write_text("expect_outcome: resolved\nmust_reach: check\n")
+    r = gert("test", cwd=examples)
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    at = lines.index("ERROR   scenarios/login-success-rate-below-target/no-failures")
+    test_yaml = folder / "test.yaml"
+    assert lines[at + 1 : at + 4] == [
+        f"        {test_yaml}:1:1: error: expect_outcome: unknown field 'expect_outcome'",
+        "            hint: did you mean 'expected_outcome'?",
+        f"        {test_yaml}:2:13: error: must_reach: expected a list, got a string",
+    ]
+
+
 @pytest.mark.parametrize(
     ("want", "got", "ok"),
     [

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from gert.model import Duration, Governance, RedactRule, SandboxSpec, Strict
+from gert.problems import Problem, RunbookInvalid
+
+ProviderName = Literal["local", "webhook", "pagerduty", "jira", "github", "servicenow", "mcp"]
+INCIDENT_PROVIDERS: tuple[str, ...] = get_args(ProviderName)
+ProviderSettings = dict[str, Any] | None
 
 
 class IncidentConfig(Strict):
-    """Which incident system gert talks to, and whether it posts summaries there."""
+    """Which incident system gert talks to, and whether it posts summaries there. Each
+    provider's settings live under its own name (docs/incidents.md)."""
 
-    provider: str = "local"
+    provider: ProviderName = "local"
     post: Literal["auto", "off"] = "auto"
-    # Each provider's settings live under its own name (webhook, pagerduty, ...).
-    model_config = Strict.model_config | {"extra": "allow"}
+    webhook: ProviderSettings = None
+    pagerduty: ProviderSettings = None
+    jira: ProviderSettings = None
+    github: ProviderSettings = None
+    servicenow: ProviderSettings = None
+    mcp: ProviderSettings = None
 
 
 class SandboxConfig(Strict):
@@ -78,24 +89,111 @@ class ProjectConfig(Strict):
     )
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if value != "files" and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"store is `files` or a postgresql:// URL, not {value!r}")
+        return value
 
-def load_config(path: Path) -> tuple[ProjectConfig, list[Any]]:
-    """Load gert.yaml; on problems return defaults plus the problems (never raises)."""
+
+SANDBOX_PATH_HINT = "relative paths stay inside the project; write a path elsewhere absolute"
+
+
+def sandbox_path_problems(spec: SandboxSpec, root: Path) -> list[tuple[int, str]]:
+    """(index, problem) of each relative writable path that leaves the project *root*."""
+    out = []
+    base = root.resolve()
+    for i, path in enumerate(spec.writable):
+        if not Path(path).is_absolute() and not (base / path).resolve().is_relative_to(base):
+            out.append((i, f"sandbox writable path '{path}' is outside the project"))
+    return out
+
+
+class ConfigInvalid(RunbookInvalid):
+    """A gert.yaml with errors: no command runs on it (each problem names file, line and
+    field)."""
+
+
+def load_config(path: Path) -> tuple[ProjectConfig, list[Problem]]:
+    """Read and check gert.yaml: its schema (unknown keys and values are errors, with a
+    did-you-mean), then its governance, sandbox and redaction rules.
+
+    Returns the configuration and the problems found (never raises): the defaults when
+    the schema fails. The one path every command and ``gert validate`` take; a project
+    refuses to use a configuration with errors (:class:`gert.project.Project`).
+    """
     from gert.load import LoadError, load_file
-    from gert.problems import Problem
-    from gert.validate.schema import problems_from_pydantic
+    from gert.validate.schema import problems_from_pydantic, validate_model, yaml_type
 
     try:
         doc = load_file(path)
     except LoadError as e:
-        return ProjectConfig(), [Problem(e.file, e.line, e.col, e.message, hint=e.hint)]
-    data = doc.data if doc.data is not None else {}
-    if not isinstance(data, dict):
-        return ProjectConfig(), [Problem(str(path), 1, 1, "gert.yaml must be a mapping")]
+        problem = Problem(e.file, e.line, e.col, e.message, hint=e.hint, rule="structure")
+        return ProjectConfig(), [problem]
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        message = f"gert.yaml must be a mapping of settings, not {yaml_type(doc.data)}"
+        return ProjectConfig(), [Problem(str(path), 1, 1, message, rule="structure")]
     try:
-        return ProjectConfig.model_validate(data), []
+        config = validate_model(ProjectConfig, doc)
     except ValidationError as e:
-        return ProjectConfig(), problems_from_pydantic(e, doc, ProjectConfig)
+        found = problems_from_pydantic(e, doc, ProjectConfig)
+        return ProjectConfig(), sorted(found, key=lambda p: (p.line, p.col))
+    return config, _rules(config, doc, path)
 
 
-__all__ = ["IncidentConfig", "ProjectConfig", "SandboxConfig", "load_config"]
+def _rules(config: ProjectConfig, doc: Any, path: Path) -> list[Problem]:
+    """What the schema cannot say: a command both allowed and denied, sandbox paths out
+    of the project, redaction patterns that do not compile."""
+    from gert.validate.schema import field_path
+
+    problems: list[Problem] = []
+
+    def add(where: tuple[str | int, ...], message: str, field: str, **kw: Any) -> None:
+        line, col = doc.position(where)
+        problems.append(Problem(str(path), line, col, message, field=field, **kw))
+
+    gov = config.governance
+    if gov is not None:
+        both = sorted(set(gov.allowed_commands or []) & set(gov.denied_commands))
+        if both:
+            add(
+                ("governance", "denied_commands"),
+                f"{', '.join(both)} both allowed and denied",
+                "governance.denied_commands",
+                rule="governance-overlap",
+            )
+    if config.sandbox.default is not None:
+        for i, message in sandbox_path_problems(config.sandbox.default, path.parent):
+            add(
+                ("sandbox", "default", "writable", i),
+                message,
+                f"sandbox.default.writable[{i}]",
+                hint=SANDBOX_PATH_HINT,
+                rule="sandbox",
+            )
+    rules = [(("redact", i), r) for i, r in enumerate(config.redact)]
+    rules += [(("governance", "redact", i), r) for i, r in enumerate(gov.redact if gov else [])]
+    for where, rule in rules:
+        try:
+            re.compile(rule.pattern)
+        except re.error as e:
+            add(
+                (*where, "pattern"),
+                f"invalid regular expression: {e.msg}",
+                field_path((*where, "pattern")),
+                rule="regex",
+            )
+    return problems
+
+
+__all__ = [
+    "INCIDENT_PROVIDERS",
+    "ConfigInvalid",
+    "IncidentConfig",
+    "ProjectConfig",
+    "SandboxConfig",
+    "load_config",
+]

@@ -363,6 +363,28 @@ def load_file(path: str | Path) -> Document:
     return parse_text(text, str(path))
 
 
+_API_VERSION = re.compile(r"""^["']?apiVersion["']?[ \t]*:[ \t]*["']?([^\s"'#,}]+)""", re.M)
+
+
+def api_version(path: str | Path) -> str | None:
+    """The ``apiVersion`` a YAML file declares at its top level, read without parsing the
+    file (None when it declares none or cannot be read): how gert tells its files apart
+    from other YAML in a folder, whatever their names."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    m = _API_VERSION.search(text)
+    if m is None and "apiVersion" in text:  # a flow mapping, or a key written otherwise
+        try:
+            data = parse_text(text, str(path)).data
+        except LoadError:
+            return None
+        api = data.get("apiVersion") if isinstance(data, dict) else None
+        return api if isinstance(api, str) else None
+    return m.group(1) if m else None
+
+
 def load_mapping(
     path: str | Path, expected: str, fits: Callable[[dict[str, Any]], bool] = lambda _: True
 ) -> dict[str, Any]:

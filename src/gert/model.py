@@ -685,9 +685,24 @@ def tool_json_schema() -> dict[str, Any]:
 
 def _schema(model: type[BaseModel], name: str, title: str) -> dict[str, Any]:
     schema = model.model_json_schema(by_alias=True, mode="validation")
+    _plain_scalars_are_text(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://gert.dev/schemas/{name}.schema.json",
         "title": title,
         **{k: v for k, v in schema.items() if k != "title"},
     }
+
+
+def _plain_scalars_are_text(node: Any) -> None:
+    """Where gert takes any text, an unquoted number or boolean is that text (`argv:
+    [sleep, 5]`, gert.validate.schema.validate_model): let the schema accept them too, so
+    an editor agrees with gert. Constrained strings (enums, patterns) stay strings."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"enum", "const", "pattern", "format"} & set(node):
+            node["type"] = ["string", "number", "boolean"]
+        for value in node.values():
+            _plain_scalars_are_text(value)
+    elif isinstance(node, list):
+        for value in node:
+            _plain_scalars_are_text(value)

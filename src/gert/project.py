@@ -30,16 +30,21 @@ def find_root(start: str | Path | None = None) -> Path:
 
 @dataclass
 class Project:
-    """A project root; its ``gert.yaml`` is read on first use (defaults when absent)."""
+    """A project root; its ``gert.yaml`` is read on first use (defaults when absent).
+
+    A gert.yaml with errors (an unknown key or value, a bad pattern) is never used:
+    :attr:`config` raises :class:`gert.config.ConfigInvalid` naming each problem's file,
+    line and field, unless the project is opened with ``strict=False`` (``gert validate``,
+    which reports the problems and checks runbooks against the defaults).
+    """
 
     root: Path
     config_file: Path | None = None
+    strict: bool = True
     _config: Any = field(default=None, repr=False)
     _problems: list[Any] = field(default_factory=list, repr=False)
 
-    @property
-    def config(self) -> Any:
-        """The parsed gert.yaml (a gert.config.ProjectConfig)."""
+    def _load(self) -> Any:
         if self._config is None:
             from gert.config import ProjectConfig, load_config
 
@@ -50,9 +55,19 @@ class Project:
         return self._config
 
     @property
+    def config(self) -> Any:
+        """The checked gert.yaml (a gert.config.ProjectConfig)."""
+        config = self._load()
+        if self.strict and any(p.severity == "error" for p in self._problems):
+            from gert.config import ConfigInvalid
+
+            raise ConfigInvalid(self._problems)
+        return config
+
+    @property
     def problems(self) -> list[Any]:
-        """Problems found in gert.yaml (it is loaded to find them)."""
-        _ = self.config
+        """Problems found in gert.yaml (it is loaded to find them; never raises)."""
+        self._load()
         return self._problems
 
     @property
@@ -74,8 +89,16 @@ class Project:
         return True
 
 
-def open_project(start: str | Path | None = None) -> Project:
-    """Find the project for *start*; its gert.yaml is loaded when first needed."""
+def open_project(start: str | Path | None = None, strict: bool = True) -> Project:
+    """Find the project for *start* and check its gert.yaml.
+
+    Raises :class:`gert.config.ConfigInvalid` when gert.yaml has errors, so that nothing
+    runs on a misspelt setting; ``strict=False`` defers reading it to first use and then
+    falls back to the defaults (the problems are in :attr:`Project.problems`).
+    """
     root = find_root(start)
     cfg_file = root / CONFIG_NAME
-    return Project(root=root, config_file=cfg_file if cfg_file.is_file() else None)
+    project = Project(root, cfg_file if cfg_file.is_file() else None, strict=strict)
+    if strict and project.config_file is not None:
+        _ = project.config
+    return project

@@ -101,17 +101,32 @@ class TestSpec(Strict):
 
 
 def _parse(model: type[Strict], path: Path) -> Any:
-    data = read_yaml(path)
-    if data is None:
-        data = {}
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        from gert.load import load_file
-        from gert.validate import problems_from_pydantic
+    """A scenario's YAML file as *model*; ScenarioError with every problem, one per line."""
+    from gert.load import LoadError, load_file
+    from gert.validate import problems_from_pydantic
+    from gert.validate.schema import validate_model
 
-        problems = problems_from_pydantic(e, load_file(path), model)
-        raise ScenarioError("; ".join(p.format() for p in problems)) from None
+    try:
+        doc = load_file(path)
+    except LoadError as e:
+        raise ScenarioError(str(e)) from None
+    if doc.data is None:
+        doc.data = {}
+    try:
+        return validate_model(model, doc)
+    except ValidationError as e:
+        problems = sorted(problems_from_pydantic(e, doc, model), key=lambda p: (p.line, p.col))
+        raise ScenarioError("\n".join(p.format() for p in problems)) from None
+
+
+def is_runbook_file(path: Path) -> bool:
+    """A runbook file, whatever its name: ``*.runbook.yaml``, or YAML with ``apiVersion:
+    runbook/v0``."""
+    from gert.load import api_version
+
+    if path.name.endswith((".runbook.yaml", ".runbook.yml")):
+        return True
+    return path.suffix in (".yaml", ".yml") and api_version(path) == "runbook/v0"
 
 
 # ------------------------------------------------------------------ hand-written replay
@@ -250,9 +265,12 @@ class RunbookNames:
             from gert.load import LoadError, load_file
 
             self._names = {}
-            for f in sorted(self.root.rglob("*.runbook.yaml")):
-                if self.skip in f.resolve().parents or any(
-                    p.startswith(".") for p in f.relative_to(self.root).parts
+            found = [f for ext in ("*.yaml", "*.yml") for f in self.root.rglob(ext)]
+            for f in sorted(found, key=lambda f: (not f.name.endswith(".runbook.yaml"), f)):
+                if (
+                    self.skip in f.resolve().parents
+                    or any(p.startswith(".") for p in f.relative_to(self.root).parts)
+                    or not is_runbook_file(f)
                 ):
                     continue
                 try:
@@ -270,7 +288,7 @@ def discover(paths: list[Path], project: Any) -> list[Case]:
     names = RunbookNames(project.root, scenarios_dir)
     folders: list[tuple[Path, Path | None]] = []
     for p in paths or [scenarios_dir]:
-        if p.is_file() and p.name.endswith((".runbook.yaml", ".runbook.yml")):
+        if p.is_file() and is_runbook_file(p):
             name = ((read_yaml(p) or {}).get("meta") or {}).get("name", "")
             own = scenarios_dir / str(name)
             folders += [(f, p) for f in (find_scenarios(own) if own.is_dir() else [])]
@@ -284,8 +302,12 @@ def discover(paths: list[Path], project: Any) -> list[Case]:
                     folders.append((f, p))
         elif p.is_dir():
             folders += [(f, None) for f in find_scenarios(p)]
+        elif p.is_file():
+            raise ScenarioError(
+                f"{p}: not a runbook (a runbook starts with apiVersion: runbook/v0)"
+            )
         else:
-            raise ScenarioError(f"{p}: neither a runbook file nor a folder")
+            raise ScenarioError(f"{p}: no such file or folder")
     cases, seen = [], set()
     for folder, runbook in folders:
         if folder.resolve() in seen:
@@ -449,7 +471,8 @@ class Runner:
 
         start = time.perf_counter()
         if case.error:
-            return CaseResult(case, "error", [case.error])
+            # one failure per problem (a problem's hint stays with it)
+            return CaseResult(case, "error", re.split(r"\n(?=\S)", case.error))
         if case.test is None:
             return CaseResult(case, "skipped", ["no test.yaml"])
         try:
@@ -463,8 +486,8 @@ class Runner:
             )
             chain = self.engine.run(case.runbook, options)
         except RunbookInvalid as e:
-            first = next((p for p in e.problems if p.severity == "error"), None)
-            return CaseResult(case, "invalid", [first.format() if first else "invalid runbook"])
+            errors = [p.format() for p in e.problems if p.severity == "error"]
+            return CaseResult(case, "invalid", errors or ["invalid runbook"])
         except (ScenarioError, InputsMissing, IncidentError, OSError) as e:
             return CaseResult(case, "error", [str(e)], seconds=time.perf_counter() - start)
         failures = check(case.test, chain)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from gert.config import INCIDENT_PROVIDERS as KNOWN
 from gert.incident import IncidentError, Provider
-
-KNOWN = ("local", "webhook", "pagerduty", "jira", "github", "servicenow", "mcp")
 
 
 def make_provider(project: Any) -> Provider:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gert import expr as _expr
 from gert import template as _template
+from gert.config import SANDBOX_PATH_HINT, sandbox_path_problems
 from gert.load import Document, LoadError, load_file
 from gert.model import (
     STATES,
@@ -746,19 +747,6 @@ class RunbookRules:
                         rule="unreachable",
                     )
                     break
-
-
-SANDBOX_PATH_HINT = "relative paths stay inside the project; write a path elsewhere absolute"
-
-
-def sandbox_path_problems(spec: SandboxSpec, root: Path) -> list[tuple[int, str]]:
-    """(index, problem) of each relative writable path that leaves the project *root*."""
-    out = []
-    base = root.resolve()
-    for i, path in enumerate(spec.writable):
-        if not Path(path).is_absolute() and not (base / path).resolve().is_relative_to(base):
-            out.append((i, f"sandbox writable path '{path}' is outside the project"))
-    return out
 
 
 def _imports_of(path: Path) -> list[Path]:

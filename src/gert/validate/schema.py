@@ -3,7 +3,8 @@ and hints (did you mean, expected forms)."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -97,6 +98,69 @@ def yaml_type(v: Any) -> str:
     return type(v).__name__
 
 
+def doc_path(loc: tuple[Any, ...], data: Any, typ: str = "") -> tuple[Path_, bool]:
+    """The path in the document of a pydantic error location, and whether it is about a
+    mapping key: the tags pydantic adds to a location (union members) are left out."""
+    raw: list[str | int] = []
+    node: Any = data
+    tagged: set[int] = set()  # dicts whose discriminator tag was already skipped
+    on_key = False
+    for i, el in enumerate(loc):
+        if el == "[key]":
+            on_key = True
+        elif isinstance(node, dict) and node.get("type") == el and id(node) not in tagged:
+            tagged.add(id(node))  # pydantic's union tag (cli, http, ...), not a YAML key
+        elif (isinstance(node, dict) and el in node) or (
+            isinstance(node, list) and isinstance(el, int) and 0 <= el < len(node)
+        ):
+            raw.append(el)
+            node = node[el]
+        elif i == len(loc) - 1 and typ in ("missing", "extra_forbidden"):
+            raw.append(el)
+        # else: a union tag pydantic adds to the location; it is not in the file
+    return tuple(raw), on_key
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], doc: Document) -> M:
+    """*model* from the document's data, where a string is wanted taking the text the
+    author wrote for a plain scalar that YAML read as a number, boolean or null
+    (``argv: [sleep, 5]``, ``check: [true]``, ``1.10`` stays ``1.10``).
+
+    Fields that accept numbers or booleans (``vars``, an input's ``default``) keep what
+    YAML read. Raises pydantic's ValidationError for what remains wrong.
+    """
+    data = doc.data
+    while True:
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            if not _take_text(e, doc):
+                raise
+
+
+def _take_text(error: ValidationError, doc: Document) -> bool:
+    """Replace, in the document's data, each value a string was wanted for by the author's
+    text of it; False when there was none to replace."""
+    changed = False
+    for err in error.errors(include_url=False):
+        if err["type"] != "string_type" or isinstance(err.get("input"), str):
+            continue
+        path, on_key = doc_path(err["loc"], doc.data, err["type"])
+        text = doc.plain.get(path)
+        if text is None or on_key or not path:
+            continue
+        parent: Any = doc.data
+        for el in path[:-1]:
+            parent = parent[el]
+        if not isinstance(parent[path[-1]], str):
+            parent[path[-1]] = text
+            changed = True
+    return changed
+
+
 def problems_from_pydantic(
     error: ValidationError, doc: Document, model: type[BaseModel] | None = None
 ) -> list[Problem]:
@@ -104,26 +168,8 @@ def problems_from_pydantic(
     problems: list[Problem] = []
     seen: set[tuple[Path_, str]] = set()
     for err in error.errors(include_url=False):
-        loc = err["loc"]
         typ = err["type"]
-        raw: list[str | int] = []
-        node: Any = doc.data
-        tagged: set[int] = set()  # dicts whose discriminator tag was already skipped
-        on_key = False
-        for i, el in enumerate(loc):
-            if el == "[key]":
-                on_key = True
-            elif isinstance(node, dict) and node.get("type") == el and id(node) not in tagged:
-                tagged.add(id(node))  # pydantic's union tag (cli, http, ...), not a YAML key
-            elif (isinstance(node, dict) and el in node) or (
-                isinstance(node, list) and isinstance(el, int) and 0 <= el < len(node)
-            ):
-                raw.append(el)
-                node = node[el]
-            elif i == len(loc) - 1 and typ in ("missing", "extra_forbidden"):
-                raw.append(el)
-            # else: a union tag pydantic adds to the location; it is not in the file
-        path = tuple(raw)
+        path, on_key = doc_path(err["loc"], doc.data, typ)
         fname = field_path(path)
         inp = err.get("input")
         ctx = err.get("ctx") or {}
@@ -151,6 +197,7 @@ def problems_from_pydantic(
                 hint = "a step needs type: cli, http, tool, manual or invoke"
             elif typ == "literal_error":
                 msg = f"must be one of {ctx.get('expected')}; got {inp!r}"
+                hint = _value_hint(inp, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
             elif typ == "string_pattern_mismatch":
                 msg, hint = _pattern_message(path, inp, on_key)
             elif typ == "too_short":
@@ -175,6 +222,14 @@ def problems_from_pydantic(
         seen.add((path, msg))
         problems.append(Problem(doc.file, line, col, msg, field=fname, hint=hint, rule="schema"))
     return problems
+
+
+def _value_hint(value: Any, allowed: list[str]) -> str | None:
+    """``did you mean 'local'?`` for a value close to one of the allowed ones."""
+    import difflib
+
+    close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close and close[0] != str(value) else None
 
 
 def _pattern_message(path: Path_, value: Any, on_key: bool = False) -> tuple[str, str | None]:

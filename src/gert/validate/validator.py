@@ -3,7 +3,6 @@ gert.yaml, with a cache of tool definitions."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,14 +14,12 @@ from gert.model import (
     ToolDefinition,
 )
 from gert.problems import Problem, Report, RunbookInvalid
-from gert.project import Project, open_project
+from gert.project import Project, find_root, open_project
 from gert.validate.rules import (
-    SANDBOX_PATH_HINT,
     RunbookRules,
     ToolRules,
-    sandbox_path_problems,
 )
-from gert.validate.schema import problems_from_pydantic, yaml_type
+from gert.validate.schema import problems_from_pydantic, validate_model, yaml_type
 
 
 @dataclass
@@ -47,10 +44,17 @@ class Validator:
     def __init__(self, project: Project | None = None):
         self.project = project
         self._tools: dict[Path, Checked] = {}
+        self._projects: dict[Path, Project] = {}
 
     def project_for(self, path: Path) -> Project:
-        """The project a file belongs to (the one given, else found from the file)."""
-        return self.project or open_project(path)
+        """The project a file belongs to (the one given, else found from the file; when its
+        gert.yaml has errors, runbooks are checked against the defaults)."""
+        if self.project is not None:
+            return self.project
+        root = find_root(path)
+        if root not in self._projects:
+            self._projects[root] = open_project(root, strict=False)
+        return self._projects[root]
 
     # phase 1 + 2
     def check(self, path: str | Path, expect: str | None = None) -> Checked:
@@ -101,7 +105,6 @@ class Validator:
             return result
         result.kind = kind
         model_cls = Runbook if kind == "runbook" else ToolDefinition
-        data = doc.data
         if api is None:
             result.problems.append(
                 Problem(
@@ -116,7 +119,7 @@ class Validator:
             )
             return result
         try:
-            result.model = model_cls.model_validate(data)
+            result.model = validate_model(model_cls, doc)
         except ValidationError as e:
             result.problems.extend(problems_from_pydantic(e, doc, model_cls))
             return result
@@ -128,61 +131,12 @@ class Validator:
         return result
 
     def check_config(self, path: Path) -> Checked:
-        """Validate a project's gert.yaml: schema, then its governance, sandbox and redaction
-        rules."""
+        """Validate a project's gert.yaml as every command reads it (gert.config.load_config):
+        schema, then its governance, sandbox and redaction rules."""
         from gert.config import load_config
 
         result = Checked(path=path, kind="config")
-        config, problems = load_config(path)
-        result.problems.extend(problems)
-        if not problems and config.governance is not None:
-            doc = load_file(path)
-            gov = config.governance
-            both = sorted(set(gov.allowed_commands or []) & set(gov.denied_commands))
-            if both:
-                line, col = doc.position(("governance", "denied_commands"))
-                result.problems.append(
-                    Problem(
-                        str(path),
-                        line,
-                        col,
-                        f"{', '.join(both)} both allowed and denied",
-                        field="governance.denied_commands",
-                        rule="governance-overlap",
-                    )
-                )
-        if not problems and config.sandbox.default is not None:
-            doc = load_file(path)
-            for i, message in sandbox_path_problems(config.sandbox.default, path.parent):
-                line, col = doc.position(("sandbox", "default", "writable", i))
-                result.problems.append(
-                    Problem(
-                        str(path),
-                        line,
-                        col,
-                        message,
-                        field=f"sandbox.default.writable[{i}]",
-                        hint=SANDBOX_PATH_HINT,
-                        rule="sandbox",
-                    )
-                )
-        if not problems:
-            doc = load_file(path)
-            for i, rule in enumerate(config.redact):
-                try:
-                    re.compile(rule.pattern)
-                except re.error as e:
-                    line, col = doc.position(("redact", i, "pattern"))
-                    result.problems.append(
-                        Problem(
-                            str(path),
-                            line,
-                            col,
-                            f"invalid regular expression: {e.msg}",
-                            field=f"redact[{i}].pattern",
-                            rule="regex",
-                        )
-                    )
+        result.problems.extend(load_config(path)[1])
         return result
 
     def tool_file(self, path: Path) -> Checked:
@@ -218,13 +172,27 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
 
 
 def validate_paths(paths: list[str | Path], project: Project | None = None) -> Report:
-    """Validate files and folders; returns every problem found."""
+    """Validate files and folders; returns every problem found.
+
+    The gert.yaml of each project a file belongs to is checked too (every command refuses
+    to run on one with errors): its problems are reported once, with the file.
+    """
     report = Report()
     validator = Validator(project)
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    configs = {f.resolve() for f in files if f.name == "gert.yaml"}
+    for path in files:
         report.files.append(str(path))
         checked = validator.check(path)
         report.problems.extend(checked.problems)
+        if project is None and path.name != "gert.yaml":
+            owner = validator.project_for(path)
+            cfg = owner.config_file
+            if cfg is not None and cfg.resolve() not in configs:
+                configs.add(cfg.resolve())
+                if owner.problems:
+                    report.files.append(str(cfg))
+                    report.problems.extend(owner.problems)
     return report
 
 
