@@ -1,4 +1,4 @@
-"""Chaining through next_runbook (DESIGN §5, seed 001) and trace tamper-evidence."""
+"""Chaining through next_runbook and trace tamper-evidence."""
 
 from __future__ import annotations
 

@@ -196,10 +196,10 @@ steps:
     e = edges(text)
     look = "look (manual) · choice cause: disk, net"
     assert (look, "cause == #quot;net#quot;", "escalated: Call the network team.") in e
-    assert (look, "engineer picks", "resolved: Fixed.") in e
-    assert (look, "engineer picks", "needs_rca: Dig deeper.") in e
+    assert (look, "picks resolved", "resolved: Fixed.") in e
+    assert (look, "picks needs_rca", "needs_rca: Dig deeper.") in e
     assert "completed" not in text  # every way out is an outcome
     assert f'{{"{look}"}}' in text  # the engineer decides: a diamond
     assert mermaid_parse([text])[0]["ok"]
     r = gert("diagram", str(path), "--format", "ascii", cwd=tmp_path)
-    assert "    └─ [engineer picks] → ● needs_rca: Dig deeper." in r.stdout.splitlines()
+    assert "    └─ [picks needs_rca] → ● needs_rca: Dig deeper." in r.stdout.splitlines()

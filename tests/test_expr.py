@@ -1,4 +1,4 @@
-"""The condition language: examples from DESIGN §4.1 plus hypothesis properties."""
+"""The condition language: documented examples plus hypothesis properties."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`gert test`: replaying scenarios and checking test.yaml (DESIGN §9)."""
+"""`gert test`: replaying scenarios and checking test.yaml."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""gert import: prose guides (seeds 002 and 004) into runbooks that validate, dry-run and draw."""
+"""gert import: prose guides (the sample incident and CI guides) into runbooks that validate, dry-run and draw."""
 
 from __future__ import annotations
 
@@ -17,18 +17,18 @@ from gert.project import open_project
 from gert.validate import load_runbook
 from helpers import gert, mermaid_parse
 
-SEEDS = Path(__file__).parent / "fixtures" / "seeds"
+GUIDES = Path(__file__).parent / "fixtures" / "guides"
 
 
 def imported(project, guide: str, *extra: str):  # type: ignore[no-untyped-def]
-    shutil.copy(SEEDS / guide, project.root / guide)
+    shutil.copy(GUIDES / guide, project.root / guide)
     r = gert("import", guide, *extra, cwd=project.root)
     folder = project.root / "runbooks" / "imported" / Path(guide).stem
     return r, folder, sorted(folder.glob("*.runbook.yaml"))
 
 
-@pytest.mark.parametrize("guide", ["002-incident-guide.md", "004-ci-signatures.md"])
-def test_seed_guides_import_validate_dry_run_and_draw(project, guide):
+@pytest.mark.parametrize("guide", ["incident-guide.md", "ci-signatures.md"])
+def test_sample_guides_import_validate_dry_run_and_draw(project, guide):
     project.config("record: 'off'\n")
     r, folder, runbooks = imported(project, guide)
     assert r.returncode == 0, r.stderr
@@ -47,19 +47,19 @@ def test_seed_guides_import_validate_dry_run_and_draw(project, guide):
 
 
 def test_import_is_byte_identical_twice(project, tmp_path):
-    _, folder, first = imported(project, "002-incident-guide.md", "--mapping")
+    _, folder, first = imported(project, "incident-guide.md", "--mapping")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     shutil.rmtree(folder)
-    _, _, second = imported(project, "002-incident-guide.md", "--mapping")
+    _, _, second = imported(project, "incident-guide.md", "--mapping")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert len(first) == len(second)
 
 
 def test_flowchart_becomes_a_tree_with_choices_loops_and_outcomes(project):
-    _, folder, _ = imported(project, "002-incident-guide.md", "--mapping")
+    _, folder, _ = imported(project, "incident-guide.md", "--mapping")
     doc = load_file(folder / "1-first-triage-flow.runbook.yaml").data
     assert doc["meta"]["kind"] == "mitigation"
-    assert doc["meta"]["source"]["path"] == "002-incident-guide.md"
+    assert doc["meta"]["source"]["path"] == "incident-guide.md"
     assert len(doc["meta"]["source"]["sha256"]) == 64 and doc["meta"]["source"]["lines"] == [5, 19]
     decision = next(n for n in doc["tree"] if "branches" in n)
     step = decision["step"]
@@ -69,18 +69,18 @@ def test_flowchart_becomes_a_tree_with_choices_loops_and_outcomes(project):
     assert yes["condition"] == 'decision == "yes"'
     assert yes["steps"][-1]["outcomes"] == [{"state": "resolved", "recommendation": "resolved"}]
     assert no["steps"][-1]["id"] == "repeat_validate_run_id"  # I --> C loops back
-    r = gert("import", "002-incident-guide.md", cwd=project.root)
+    r = gert("import", "incident-guide.md", cwd=project.root)
     assert (
-        "002-incident-guide.md:10: warning: the flowchart loops back to C (validate <run_id>); "
+        "incident-guide.md:10: warning: the flowchart loops back to C (validate <run_id>); "
         "imported as a 'go back to step validate_run_id' step" in r.stderr
     )
-    mapping = (folder / "002-incident-guide.mapping.md").read_text()
+    mapping = (folder / "incident-guide.mapping.md").read_text()
     assert "- lines 11-11 -> 1-first-triage-flow/validation_passes (decision (2 ways))" in mapping
     assert "prose, not imported" in mapping
 
 
 def test_shell_blocks_become_cli_steps_and_state_changes_manual(project):
-    _, folder, _ = imported(project, "004-ci-signatures.md")
+    _, folder, _ = imported(project, "ci-signatures.md")
     doc = load_file(folder / "quick-reference-replay-from-any-failure.runbook.yaml").data
     steps = [n["step"] for n in doc["tree"]]
     first = steps[0]
@@ -131,15 +131,15 @@ def test_bad_guides_say_what_and_where_and_keep_what_they_could(project):
     assert r.returncode == 0 and "flat.md:1: warning: no headings" in r.stderr
 
 
-def test_seed_004_signatures_route_failure_logs_to_the_imported_runbooks(project, tmp_path):
+def test_ci_guide_signatures_route_failure_logs_to_the_imported_runbooks(project, tmp_path):
     from gert.signatures import load, match
     from test_triage import LOGS, cargo_log
 
     project.config("record: 'off'\n")
-    r, folder, _ = imported(project, "004-ci-signatures.md")
+    r, folder, _ = imported(project, "ci-signatures.md")
     assert "and a signatures file" in r.stdout
     assert "names no literal text (in `backticks`) to match" in r.stderr  # the flaky-test one
-    known = load(folder / "004-ci-signatures.signatures.yaml")
+    known = load(folder / "ci-signatures.signatures.yaml")
     assert len(known) == 11
     by_id = {s.id: s for s in known}
     nonmock = by_id["non-mock-compliance-gate-failure"]
@@ -167,9 +167,9 @@ def test_seed_004_signatures_route_failure_logs_to_the_imported_runbooks(project
     assert chain["runs"][0]["runbook"] == "e2e-tui-test-failure"
 
 
-def test_seed_002_classification_flow_becomes_a_router_into_the_recovery_runbooks(project):
+def test_incident_guide_classification_flow_becomes_a_router_into_the_recovery_runbooks(project):
     project.config("record: 'off'\n")
-    _, folder, _ = imported(project, "002-incident-guide.md", "--mapping")
+    _, folder, _ = imported(project, "incident-guide.md", "--mapping")
     doc = load_file(folder / "2-failure-classification-flow.runbook.yaml").data
     decision = next(n for n in doc["tree"] if "branches" in n)
     assert [o["value"] for o in decision["step"]["choices"]["options"]][:2] == [
@@ -205,7 +205,7 @@ def test_seed_002_classification_flow_becomes_a_router_into_the_recovery_runbook
     ]
     assert (
         "(hand-off to e-invalid-openai-base-url)"
-        in (folder / "002-incident-guide.mapping.md").read_text()
+        in (folder / "incident-guide.mapping.md").read_text()
     )
 
 

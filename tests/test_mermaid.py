@@ -129,7 +129,7 @@ def test_every_diagram_gert_draws_reads_back_as_the_same_graph():
         assert [(e.source, e.target, e.label) for e in chart.edges] == graph.edges, path
 
 
-SEED_002 = Path(__file__).parent / "fixtures" / "seeds" / "002-incident-guide.md"
+INCIDENT_GUIDE = Path(__file__).parent / "fixtures" / "guides" / "incident-guide.md"
 
 
 def mermaid_blocks(path: Path) -> list[tuple[int, str]]:
@@ -145,15 +145,15 @@ def mermaid_blocks(path: Path) -> list[tuple[int, str]]:
     return blocks
 
 
-def test_seed_002_flowcharts_parse_here_and_in_real_mermaid():
-    blocks = mermaid_blocks(SEED_002)
+def test_incident_guide_flowcharts_parse_here_and_in_real_mermaid():
+    blocks = mermaid_blocks(INCIDENT_GUIDE)
     assert len(blocks) >= 6
     assert all(r["ok"] for r in mermaid_parse([text for _, text in blocks]))
     charts = [parse(text, first_line=start) for start, text in blocks]
     first = charts[0]
     assert first.nodes["D"].shape == "rhombus" and first.nodes["D"].label == "validation passes"
     assert [(e.label, e.target) for e in first.outgoing("D")] == [("yes", "E"), ("no", "H")]
-    assert first.nodes["A"].line == 9  # the seed's own line number
+    assert first.nodes["A"].line == 9  # the guide's own line number
     routing = charts[1]
     assert [e.label for e in routing.outgoing("B")][:2] == ["stage_conflict", "validation failures"]
 

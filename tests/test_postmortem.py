@@ -1,4 +1,4 @@
-"""gert postmortem: a blameless draft built from an incident's evidence (seed 003)."""
+"""gert postmortem: a blameless draft built from an incident's evidence."""
 
 from __future__ import annotations
 
@@ -309,7 +309,7 @@ def test_gert_writes_no_blame_and_names_roles_not_people(project):
     text = next((project.root / "postmortems").glob("*.md")).read_text()
     from gert.postmortem import BLAME
 
-    # Everything gert wrote (the checklist is seed 003's own wording, "No blame is assigned").
+    # Everything gert wrote (the checklist's own wording, "No blame is assigned").
     assert BLAME.search(text.split("## Post-Mortem Quality Checklist")[0]) is None
     assert "alice" not in text.lower() and "| On-call engineer |" in text
     assert "- [x] No blame is assigned to individuals" in text

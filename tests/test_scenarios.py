@@ -1,4 +1,4 @@
-"""Scenarios: real chains saved, then replayed offline (DESIGN §8)."""
+"""Scenarios: real chains saved, then replayed offline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""gert triage: failure logs named by the signatures of seed 004 (signatures/v0)."""
+"""gert triage: failure logs named by the signatures of the CI guide (signatures/v0)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from helpers import gert
 ROOT = Path(__file__).resolve().parent.parent
 CI_SIGNATURES = ROOT / "examples" / "signatures" / "ci.signatures.yaml"
 
-# A failure log as the CI prints it, for every signature of seed 004 that a log can show.
+# A failure log as the CI prints it, for every signature of the CI guide that a log can show.
 LOGS = {
     "non-mock-compliance-gate": "test gates::non_mock_compliance_gate ... FAILED",
     "extension-conformance-gate": "test conformance_must_pass_gate ... FAILED",

@@ -1,6 +1,6 @@
 """Captures and assertions: turning a step's output into string values and checks.
 
-Captures are strings (DESIGN §4). A JSONPath that matches several values joins them with
+Captures are strings. A JSONPath that matches several values joins them with
 newlines; one that matches nothing gives ``""``, so a query that returned no rows yields
 empty captures and the step passes: an empty result is a signal.
 """

@@ -1,4 +1,4 @@
-"""Runbooks drawn as flowcharts (``gert diagram``; DESIGN §12).
+"""Runbooks drawn as flowcharts (``gert diagram``).
 
 ``build`` turns a runbook into a small graph that follows the engine's walk: steps in order,
 a step's outcomes (checked first; an unconditional one ends the run there), then its
@@ -10,6 +10,7 @@ Mermaid (``to_mermaid``) or as plain text (``to_ascii``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ class _Builder:
             if outcome.when:
                 when = _short(outcome.when, 40)
             elif picks:
-                when = "engineer picks"
+                when = f"picks {outcome.state}"  # distinct: each is an answer
             else:  # the one left when no condition held
                 when = "otherwise" if any(o.when for o in step.outcomes) else ""
             self.graph.edges.append((box, target, when))
@@ -149,6 +150,8 @@ class _Builder:
                     (box, self.graph.nodes[first].id, _short(branch.label or branch.condition, 40))
                 )
             out += branch_exits
+        if _every_choice_branches(step, node.branches):
+            return out  # one branch always runs: nothing falls through
         return [*out, (box, otherwise)]
 
     def handoff(self, outcome: str, nxt: Any, path: Path, group: str) -> None:
@@ -165,6 +168,16 @@ class _Builder:
 
             start = self.runbook(load_runbook(child).model, child)  # type: ignore[arg-type]
         self.graph.edges.append((box, start, ""))
+
+
+def _every_choice_branches(step: Any, branches: list[Any]) -> bool:
+    """A manual choice with a branch for each of its options (``var == "value"``)."""
+    choices = getattr(step, "choices", None)
+    if not choices or not branches:
+        return False
+    pattern = re.compile(rf'^\s*{re.escape(choices.variable)}\s*==\s*"(.*)"\s*$')
+    covered = {m.group(1) for b in branches if (m := pattern.match(b.condition or ""))}
+    return {o.value for o in choices.options} <= covered
 
 
 def build(rb: Runbook, path: Path, chain: bool = False, project_root: Path | None = None) -> Graph:

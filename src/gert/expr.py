@@ -1,4 +1,4 @@
-"""The condition language of ``when:`` and ``condition:`` (DESIGN §4.1).
+"""The condition language of ``when:`` and ``condition:``.
 
 >>> evaluate('failure_count == "0"', {"failure_count": "0"})
 True

@@ -1,4 +1,4 @@
-"""Command policy and redaction (DESIGN §5 Governance).
+"""Command policy and redaction.
 
 The project's policy (gert.yaml) and the runbook's are intersected: a command runs only
 when both allow it, and is blocked when either denies it (deny wins). Redaction applies

@@ -1,4 +1,4 @@
-"""Prose troubleshooting guides imported into runbooks (``gert import``; DESIGN §12).
+"""Prose troubleshooting guides imported into runbooks (``gert import``).
 
 Deterministic: no network, no model; the same guide gives byte-identical files. The guide
 is read with markdown-it-py and split into sections at its headings. A section with a

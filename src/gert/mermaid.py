@@ -1,4 +1,4 @@
-"""A parser for the Mermaid flowchart subset that troubleshooting guides use (DESIGN §12).
+"""A parser for the Mermaid flowchart subset that troubleshooting guides use.
 
 Covered: the ``flowchart``/``graph`` header with its direction; node shapes (rectangle,
 round, stadium, subroutine, cylinder, circle, double circle, rhombus, hexagon,

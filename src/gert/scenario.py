@@ -1,5 +1,4 @@
-"""Scenarios: every real chain saved, replayed offline (DESIGN §8; seed 000: "the evidence
-IS the scenario").
+"""Scenarios: every real chain saved, replayed offline.
 
 A saved scenario is a folder::
 

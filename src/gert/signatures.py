@@ -1,4 +1,4 @@
-"""Failure-signature maps and matching failure logs against them (seed 004; DESIGN §12).
+"""Failure-signature maps and matching failure logs against them.
 
 A ``signatures.yaml`` (``apiVersion: signatures/v0``) lists known failures: how to recognise
 one in a log (a substring, or a regular expression whose named groups become runbook

@@ -227,7 +227,7 @@ def postmortem(
     force: bool,
     formats: tuple[str, ...],
 ) -> None:
-    """Draft a blameless postmortem of an incident from its evidence (seed 003's structure).
+    """Draft a blameless postmortem of an incident from its evidence.
 
     Writes postmortems/post-mortem-YYYY-MM-DD-<slug>.md and a row of
     POST_MORTEM_TRACKING.md; --format html / pdf also render it (the run chain drawn)

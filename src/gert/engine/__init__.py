@@ -1,5 +1,5 @@
 """The engine: walks a runbook, runs its steps, records evidence, picks an outcome, and
-chains into the runbook that outcome names (DESIGN §4, §5, §7; seeds 000 and 001).
+chains into the runbook that outcome names.
 
 The engine knows executors, the store and incident providers only through small
 interfaces, and never prints or prompts: surfaces pass a :class:`~gert.executors.Prompter`

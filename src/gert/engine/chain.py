@@ -1,5 +1,4 @@
-"""The engine: runs a runbook and the chain its outcomes name, and resumes killed runs
-(DESIGN §5 chaining; seeds 000 and 001)."""
+"""The engine: runs a runbook and the chain its outcomes name, and resumes killed runs."""
 
 from __future__ import annotations
 
@@ -214,7 +213,7 @@ class Engine:
         earlier: list[Run] | None = None,
         ended: RunResult | None = None,
     ) -> ChainResult:
-        """Execute *run*, then each runbook its outcome chains to (DESIGN §5, rules 1-6).
+        """Execute *run*, then each runbook its outcome chains to.
 
         *earlier* are the chain's runs before *run* (a resumed chain), reopened; *ended* is
         *run*'s result when it already ended (its hand-off is what is left to do).
@@ -264,7 +263,7 @@ class Engine:
         return chain
 
     def _post(self, runs: list[Run], chain: ChainResult, options: Options) -> None:
-        """Post one summary of the chain to its incident (DESIGN §10); never changes the
+        """Post one summary of the chain to its incident; never changes the
         exit code, never loses evidence, never posts twice."""
         from gert.incident.posting import build_entry, chain_of, post_record, send
 
@@ -292,7 +291,7 @@ class Engine:
         options: Options,
         incident: dict[str, Any] | None,
     ) -> None:
-        """Save a real chain as a scenario (DESIGN §8): failed and interrupted ones too."""
+        """Save a real chain as a scenario: failed and interrupted ones too."""
         from gert.scenario import scenario_folder, write_scenario
 
         if options.mode != "real" or not options.record or self.config.record == "off":
@@ -491,7 +490,7 @@ class Engine:
     def _child(
         self, parent: Run, nxt: dict[str, Any], options: Options, incident: dict[str, Any] | None
     ) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
-        """Resolve, load and validate the next runbook and its inputs (DESIGN §5 chaining)."""
+        """Resolve, load and validate the next runbook and its inputs."""
         rel = nxt["file"]
         path = self.resolve_runbook(rel, parent.path.parent)
         if path is None:

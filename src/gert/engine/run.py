@@ -1,4 +1,4 @@
-"""One run of one runbook: the walk of its body and each step's lifecycle (DESIGN §4, §5).
+"""One run of one runbook: the walk of its body and each step's lifecycle.
 
 A :class:`Run` asks its executors (real, dry-run or replay, chosen once) to render and
 execute steps, takes captures and assertions, picks outcomes and branches, collects
@@ -458,7 +458,7 @@ class Run:
             if chosen.recommendation
             else "",
         }
-        if not scope.prefix:  # which outcome, for coverage (the manifest keeps seed 000's fields)
+        if not scope.prefix:  # which outcome, for coverage (the manifest keeps the standard fields)
             self.result.outcome_index = (step.id, step.outcomes.index(chosen))
         if chosen.next_runbook and not scope.prefix:
             out["next_runbook"] = {

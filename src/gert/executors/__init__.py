@@ -1,4 +1,4 @@
-"""Step executors: one module per step kind behind one small interface (DESIGN §2).
+"""Step executors: one module per step kind behind one small interface.
 
 The engine renders a step's templated fields, checks governance, and hands the result to
 an executor as a :class:`StepContext`; the executor does the work and returns a

@@ -1,4 +1,4 @@
-"""Dry-run: every step rendered and shown, nothing executed (DESIGN §5 modes)."""
+"""Dry-run: every step rendered and shown, nothing executed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replay: every step's response from a recorded scenario, never live (DESIGN §8)."""
+"""Replay: every step's response from a recorded scenario, never live."""
 
 from __future__ import annotations
 

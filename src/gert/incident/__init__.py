@@ -1,4 +1,4 @@
-"""Incident providers: where inputs come from and where summaries go (DESIGN §10).
+"""Incident providers: where inputs come from and where summaries go.
 
 A provider can ``get(incident_id)`` an incident as plain data: ``id``, ``title``,
 ``severity``, ``status``, times, ``custom_fields`` and ``location``. The ``local``

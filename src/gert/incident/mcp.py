@@ -1,5 +1,5 @@
 """The ``mcp`` incident provider: an incident system reached through tools of an MCP server,
-as seed 000's incident system is.
+as an incident system usually is.
 
 gert.yaml::
 

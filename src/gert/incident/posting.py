@@ -1,4 +1,4 @@
-"""Posting a chain's summary to its incident (DESIGN §10; seed 000's two formats).
+"""Posting a chain's summary to its incident.
 
 The summary is built from the run folders — manifests and traces, already redacted — so
 the automatic post after ``gert exec`` and a later ``gert incident post RUN_ID`` say the
@@ -77,7 +77,7 @@ def final_state(views: list[RunView]) -> str:
 
 
 def summary_text(views: list[RunView], incident_id: str, markdown: bool = False) -> str:
-    """Seed 000's single-run or chain summary (Markdown where the system renders it)."""
+    """The single-run or chain summary (Markdown where the system renders it)."""
     bold = (lambda s: f"**{s}**") if markdown else (lambda s: s)
     nl = "  \n" if markdown else "\n"  # a Markdown line break inside one paragraph
     if len(views) == 1:

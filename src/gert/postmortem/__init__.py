@@ -1,4 +1,4 @@
-"""Postmortems drafted from evidence (DESIGN §11; seed 003's structure).
+"""Postmortems drafted from evidence.
 
 - :mod:`gert.postmortem.draft`: the facts of an incident's runs, the document in Markdown,
   writing and merging it;

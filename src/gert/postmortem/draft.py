@@ -1,7 +1,7 @@
-"""Postmortems drafted from evidence (DESIGN §11; seed 003's structure and conventions).
+"""Postmortems drafted from evidence.
 
 ``build`` collects an incident (through its provider) and every run of it (through the
-index and the run folders); ``render`` writes every section of seed 003, in its order, filling
+index and the run folders); ``render`` writes every section of the standard structure, in its order, filling
 what the evidence says and leaving visible ``[to be confirmed]`` placeholders for the rest;
 ``write`` saves ``postmortems/post-mortem-YYYY-MM-DD-<slug>.md``, keeps what a person already
 wrote in the sections gert cannot fill, and updates ``POST_MORTEM_TRACKING.md``.
@@ -268,7 +268,7 @@ def answer_questions(
     asker: Any = None,
     runs: list[RunFacts] | None = None,
 ) -> dict[str, str]:
-    """Seed 003's five questions: from the incident, else the answers file, else asked, else TBC."""
+    """The five questions: from the incident, else the answers file, else asked, else TBC."""
     answers: dict[str, str] = {}
     sev = incident.get("severity")
     from_incident = {
@@ -539,7 +539,7 @@ def action_items(pm: Postmortem) -> list[tuple[str, str, str]]:
 
 
 def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
-    """The Markdown document, every section of seed 003 in its order."""
+    """The Markdown document, every section of the standard structure in its order."""
     inc = pm.incident
     title = inc.get("title") or f"Incident {pm.incident_id}"
     opened = _parse(inc.get("created_at", ""))
@@ -721,7 +721,7 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
 
 
 def checklist(pm: Postmortem, rows: list[Row], text: str) -> list[tuple[str, bool]]:
-    """Seed 003's checklist, each box ticked only when the document satisfies it."""
+    """The review checklist, each box ticked only when the document satisfies it."""
     sorted_ok = all(a.ts <= b.ts for a, b in itertools.pairwise(rows))
     return [
         (

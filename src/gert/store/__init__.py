@@ -1,6 +1,6 @@
 """The run store: where runs, their traces, step records and manifests live, and the index.
 
-DESIGN §7. :class:`Store` is the protocol every backend implements; :class:`FileStore`
+:class:`Store` is the protocol every backend implements; :class:`FileStore`
 (one folder per run + a SQLite index, rebuildable from the folders) is the default.
 """
 

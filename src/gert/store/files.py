@@ -167,7 +167,7 @@ class FileStore:
         return out
 
     def export(self, run: RunFolder, dest: Path) -> None:
-        """Write the run's evidence as seed 000's folder layout (run.yaml, trace.jsonl,
+        """Write the run's evidence as the standard folder layout (run.yaml, trace.jsonl,
         steps/, attachments) into *dest*, which must not exist."""
         shutil.copytree(run.path, dest, ignore=shutil.ignore_patterns(".*.tmp"))
 

@@ -1,4 +1,4 @@
-"""The typed manifest of a run (``run.yaml``): seed 000's fields plus gert's own."""
+"""The typed manifest of a run (``run.yaml``): the standard fields plus gert's own."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class RunManifest:
     """What ``run.yaml`` records about one run, in the order it is written."""
 
     run_id: str = ""
-    icm_id: str = ""  # the incident ID (seed 000's name); also readable as incident_id
+    icm_id: str = ""  # the incident ID (its historical name); also readable as incident_id
     runbook: str = ""  # path relative to the project root
     actor: str = ""
     mode: str = ""

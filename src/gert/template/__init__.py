@@ -1,4 +1,4 @@
-"""Go ``text/template`` subset used for interpolation in runbooks (DESIGN §4.1).
+"""Go ``text/template`` subset used for interpolation in runbooks.
 
 >>> render("{{ .server }}:{{ printf \\"%04d\\" .port }}", {"server": "db1", "port": 42})
 'db1:0042'

@@ -1,4 +1,4 @@
-"""Lexer and parser for the Go ``text/template`` subset (DESIGN §4.1).
+"""Lexer and parser for the Go ``text/template`` subset.
 
 The grammar and the error cases follow Go's ``text/template/parse`` so that the
 same template is accepted or refused by both.

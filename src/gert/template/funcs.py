@@ -1,4 +1,4 @@
-"""The template function table: Go's builtins plus gert's helpers (DESIGN §4.1).
+"""The template function table: Go's builtins plus gert's helpers.
 
 The helpers' semantics are defined by the Go oracle in ``tests/template_oracle``;
 this module must behave the same.
