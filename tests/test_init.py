@@ -24,7 +24,8 @@ def test_init_makes_a_project_that_validates_runs_and_tests(tmp_path):
     assert (ops / "gert.yaml").read_text().startswith("# gert project configuration")
     checked = gert("validate", ".", "--strict", cwd=ops)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "2 files: 0 errors, 0 warnings" in checked.stderr  # gert.yaml and the runbook
+    # gert.yaml, the runbook, and each scenario's scenario.yaml and test.yaml
+    assert "6 files: 0 errors, 0 warnings" in checked.stderr
     tested = gert("test", cwd=ops)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "2 passed, 0 failed, 0 skipped" in tested.stdout

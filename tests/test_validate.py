@@ -266,3 +266,245 @@ def test_simple_jsonpath_fast_path_agrees_with_the_library():
         jsonpath.compile(query)  # raises if the fast path accepted an invalid query
 
     check()
+
+
+# ------------------------------------------------------------------ diagnostics that never mislead
+
+
+MISPLACED = [
+    (
+        "r.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: r, kind: composable}
+        steps:
+          - id: s
+            with:
+              argv: [echo]
+              type: cli
+        """,
+        [
+            ("4:5", "steps[0]", "missing field 'type'", "'type' is inside 'with' (line 7)"),
+            (
+                "7:7",
+                "steps[0].with.type",
+                "unknown field 'type'",
+                "'type' belongs to the step (steps[0]), not inside 'with' (indent it one level less)",
+            ),
+        ],
+    ),
+    (
+        "r.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: r, kind: composable}
+        inputs: {x: {from: prompt}}
+        steps:
+          - id: s
+            type: cli
+            with: {argv: [echo], timeout: 5s}
+          - id: t
+            type: tool
+            tool: {name: sql}
+            action: query
+            outcomes: [{state: resolved, next_runbook: {file: x}, inputs: {a: b}}]
+        """,
+        [
+            (
+                "3:1",
+                "inputs",
+                "unknown field 'inputs'",
+                "'inputs' belongs under 'meta:' (indent it one level more)",
+            ),
+            (
+                "7:26",
+                "steps[0].with.timeout",
+                "unknown field 'timeout'",
+                "'timeout' belongs to the step (steps[0]), not inside 'with' (indent it one level less)",
+            ),
+            ("10:11", "steps[1].tool.action", "missing required field 'action'", None),
+            (
+                "11:5",
+                "steps[1].action",
+                "unknown field 'action'",
+                "'action' belongs under 'tool:' (indent it one level more)",
+            ),
+            (
+                "12:59",
+                "steps[1].outcomes[0].inputs",
+                "unknown field 'inputs'",
+                "'inputs' belongs under 'next_runbook:' (indent it one level more)",
+            ),
+        ],
+    ),
+    (
+        "r.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: r, kind: composable}
+        tree:
+          - id: s
+            type: cli
+        """,
+        [
+            ("4:5", "tree[0].step", "missing required field 'step'", None),
+            *(
+                (
+                    f"{line}:5",
+                    f"tree[0].{key}",
+                    f"unknown field '{key}'",
+                    f"'{key}' belongs under 'step:', which is missing here (write 'step:' and "
+                    "indent the fields under it)",
+                )
+                for line, key in ((4, "id"), (5, "type"))
+            ),
+        ],
+    ),
+    (
+        "t.tool.yaml",
+        """
+        apiVersion: tool/v0
+        meta:
+          name: t
+          transport: {mode: stdio}
+        actions:
+          get:
+            argv: [x]
+            args: {name: {type: string}}
+            required: true
+        """,
+        [
+            (
+                "4:3",
+                "meta.transport",
+                "unknown field 'transport'",
+                "'transport' belongs to the top level, not inside 'meta' (indent it one level less)",
+            ),
+            (
+                "9:5",
+                "actions.get.required",
+                "unknown field 'required'",
+                "'required' belongs to each entry of 'args:' (under 'name:', indented two levels more)",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), MISPLACED)
+def test_a_field_under_the_wrong_parent_says_where_it_belongs(project, name, text, expected):
+    project.write(name, text)
+    r = run_gert("validate", "--json", name, cwd=project.root)
+    errors = json.loads(r.stdout)["errors"]
+    got = [(f"{e['line']}:{e['col']}", e["field"], e["message"], e["hint"]) for e in errors]
+    assert sorted(got) == sorted(expected)
+    for e in errors:  # never "unknown field 'x'" with "did you mean 'x'?"
+        assert f"did you mean '{e['field'].rsplit('.', 1)[-1]}'" not in (e["hint"] or "")
+
+
+def test_a_misspelt_type_is_named_beside_the_missing_one(project):
+    project.write(
+        "r.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: r, kind: composable}
+        steps:
+          - {id: s, typ: cli, with: {argv: [echo]}}
+          - {id: t, type: clii, with: {argv: [echo]}}
+        """,
+    )
+    r = run_gert("validate", "r.runbook.yaml", cwd=project.root)
+    assert r.returncode == 2
+    assert r.stdout.splitlines() == [
+        "r.runbook.yaml:4:5: error: steps[0]: missing field 'type'",
+        "    hint: a step needs type: cli, http, tool, manual or invoke",
+        "r.runbook.yaml:4:13: error: steps[0].typ: unknown field 'typ'",
+        "    hint: did you mean 'type'?",
+        "r.runbook.yaml:5:19: error: steps[1].type: unknown step type 'clii'; expected one of "
+        "cli, http, tool, manual, invoke",
+        "    hint: did you mean 'cli'?",
+    ]
+
+
+def test_gert_yaml_hints_come_from_its_own_fields(project):
+    project.config("governance: {denied_command: [rm]}\nrecord: of\n")
+    r = run_gert("validate", "gert.yaml", cwd=project.root)
+    assert r.stdout.splitlines() == [
+        "gert.yaml:1:14: error: governance.denied_command: unknown field 'denied_command'",
+        "    hint: did you mean 'denied_commands'?",
+        "gert.yaml:2:9: error: record: must be one of 'auto' or 'off'; got 'of'",
+        "    hint: did you mean 'off'?",
+    ]
+
+
+def test_validate_finds_gert_files_in_a_folder_by_their_api_version(project):
+    project.write(
+        "runbooks/ok.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: ok, kind: composable}
+        steps: [{id: s, type: cli, with: {argv: [echo]}}]
+        """,
+    )
+    project.write("runbooks/bad.yml", "apiVersion: runbook/v0\nmeta: {name: bad}\nsteps: []\n")
+    project.write("runbooks/later.yaml", "apiVersion: runbook/v1\nmeta: {name: later}\n")
+    project.write("deploy/app.yaml", "apiVersion: apps/v1\nkind: Deployment\n")  # not gert's
+    project.write("ci/test.yaml", "jobs: {}\n")  # a test.yaml outside a scenario
+    project.write("failures.yaml", "apiVersion: signatures/v0\nsignatures: [{id: x}]\n")
+    folder = "scenarios/ok/one"
+    project.write(f"{folder}/inputs.yaml", "{}\n")
+    project.write(f"{folder}/test.yaml", "expected_outcom: completed\n")
+    r = run_gert("validate", "--json", ".", cwd=project.root)
+    data = json.loads(r.stdout)
+    assert r.returncode == 2
+    assert data["files"] == [
+        "failures.yaml",
+        "gert.yaml",
+        "runbooks/bad.yml",
+        "runbooks/later.yaml",
+        "runbooks/ok.yaml",
+        f"{folder}/test.yaml",
+    ]
+    got = sorted((e["file"], e["line"], e["field"]) for e in data["errors"])
+    assert got == [
+        ("failures.yaml", 2, "signatures[0].match"),
+        ("runbooks/bad.yml", 1, ""),
+        ("runbooks/later.yaml", 1, "apiVersion"),
+        (f"{folder}/test.yaml", 1, "expected_outcom"),
+    ]
+
+
+@pytest.mark.parametrize("content", [None, "apiVersion: apps/v1\n"])
+def test_validate_a_folder_without_gert_files_is_an_error(tmp_path, content):
+    if content:
+        (tmp_path / "app.yaml").write_text(content)
+    r = run_gert("validate", ".", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.startswith(
+        "error: no runbooks, tool files, signatures, scenarios or gert.yaml in ."
+    )
+    assert ("1 YAML file there, none of them gert's" in r.stderr) == bool(content)
+    assert "0 files" not in r.stderr
+
+
+def test_validate_a_signatures_file(project):
+    r = run_gert("validate", str(ROOT / "examples/signatures/ci.signatures.yaml"), cwd=ROOT)
+    assert r.returncode == 0, r.stdout
+    project.write(
+        "ci.signatures.yaml",
+        """
+        apiVersion: signatures/v0
+        signatures:
+          - {id: a, match: {regex: '('}, severity: hgh}
+          - {id: b, match: {substring: x}, replay: [make, 5]}
+        """,
+    )
+    r = run_gert("validate", "ci.signatures.yaml", cwd=project.root)
+    assert r.returncode == 2
+    assert r.stdout.splitlines()[:3] == [
+        "ci.signatures.yaml:3:28: error: signatures[0].match.regex: not a valid regular "
+        "expression for the linear-time engine (RE2): missing ): (",
+        "ci.signatures.yaml:3:44: error: signatures[0].severity: 'hgh' is not one of critical, "
+        "high, medium, low",
+        "    hint: did you mean 'high'?",
+    ]

@@ -19,12 +19,19 @@ from gert.errors import InvalidError
 
 Path_ = tuple[str | int, ...]
 
-FORMATS = {"runbook/v0": "runbook", "tool/v0": "tool"}
+FORMATS = {
+    "runbook/v0": "runbook",
+    "tool/v0": "tool",
+    "signatures/v0": "signatures",
+    "scenario/v0": "scenario",
+}
 SUFFIXES = {
     ".runbook.yaml": "runbook",
     ".runbook.yml": "runbook",
     ".tool.yaml": "tool",
     ".tool.yml": "tool",
+    ".signatures.yaml": "signatures",
+    ".signatures.yml": "signatures",
 }
 
 
@@ -56,7 +63,8 @@ class Document:
 
     @property
     def kind(self) -> str | None:
-        """``runbook``, ``tool`` or None, from apiVersion, else from the file name."""
+        """``runbook``, ``tool``, ``signatures``, ``scenario`` or None, from apiVersion,
+        else from the file name."""
         if isinstance(self.data, dict):
             api = self.data.get("apiVersion")
             if isinstance(api, str) and api in FORMATS:

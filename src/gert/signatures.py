@@ -15,22 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gert.errors import InvalidError
+from gert.validate.formats import SEVERITIES, SIGNATURES_API
 
 if TYPE_CHECKING:
     from gert.project import Project
 
-API_VERSION = "signatures/v0"
-SEVERITIES = ("critical", "high", "medium", "low")
-_FIELDS = {
-    "id",
-    "title",
-    "match",
-    "severity",
-    "runbook",
-    "replay",
-    "artifacts",
-    "remediation",
-}
+API_VERSION = SIGNATURES_API
 
 
 class SignatureError(InvalidError):
@@ -125,102 +115,35 @@ def load_all(paths: list[Path]) -> list[Signature]:
 
 
 def load(path: str | Path) -> list[Signature]:
-    """Read a signatures file; every problem is reported at once, with its position."""
+    """Read a signatures file; every problem is reported at once, with its position (the
+    checks ``gert validate`` makes: gert.validate.formats)."""
     from gert.load import LoadError, load_file
+    from gert.validate.formats import check_signatures
 
     try:
         doc = load_file(path)
     except LoadError as e:
         raise SignatureError(str(e)) from None
-    problems: list[str] = []
-
-    def problem(where: tuple[Any, ...], message: str) -> None:
-        line, col = doc.position(where)
-        problems.append(f"{doc.file}:{line}:{col}: error: {message}")
-
-    data = doc.data
-    if not isinstance(data, dict) or data.get("apiVersion") != API_VERSION:
-        problem(("apiVersion",), f"apiVersion: expected {API_VERSION}")
-        raise SignatureError("\n".join(problems))
-    entries = data.get("signatures")
-    if not isinstance(entries, list):
-        problem(("signatures",), "signatures: expected a list of signatures")
-        raise SignatureError("\n".join(problems))
-    out: list[Signature] = []
-    seen: dict[str, int] = {}
-    for n, entry in enumerate(entries):
-        at = ("signatures", n)
-        if not isinstance(entry, dict):
-            problem(at, f"signatures[{n}]: expected a mapping")
-            continue
-        for key in sorted(set(entry) - _FIELDS):
-            problem((*at, key), f"signatures[{n}].{key}: unknown field")
-        sig_id = entry.get("id")
-        if not isinstance(sig_id, str) or not sig_id:
-            problem((*at, "id"), f"signatures[{n}].id: required, a non-empty string")
-            continue
-        if sig_id in seen:
-            problem((*at, "id"), f"signatures[{n}].id: duplicate id {sig_id!r}")
-        seen[sig_id] = n
-        compiled = _pattern(entry.get("match"), f"signatures[{n}].match", (*at, "match"), problem)
-        severity = str(entry.get("severity", "medium"))
-        if severity not in SEVERITIES:
-            problem(
-                (*at, "severity"),
-                f"signatures[{n}].severity: {severity!r} is not one of {', '.join(SEVERITIES)}",
-            )
-        lists = {}
-        for key in ("replay", "artifacts", "remediation"):
-            value = entry.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                problem((*at, key), f"signatures[{n}].{key}: expected a list of strings")
-                value = []
-            lists[key] = value
-        if compiled is None:
-            continue
-        line, _ = doc.position(at)
-        out.append(
-            Signature(
-                sig_id,
-                str(entry.get("title") or sig_id),
-                compiled[0],
-                compiled[1],
-                severity,
-                str(entry.get("runbook") or ""),
-                source=f"{doc.file}:{line}",
-                base_dir=str(Path(doc.file).parent),
-                **lists,
-            )
-        )
+    entries, problems = check_signatures(doc)
     if problems:
-        raise SignatureError("\n".join(problems))
-    return out
-
-
-def _pattern(spec: Any, name: str, where: tuple[Any, ...], problem: Any) -> tuple[Any, bool] | None:
-    if (
-        not isinstance(spec, dict)
-        or len(spec) != 1
-        or next(iter(spec)) not in ("substring", "regex")
-    ):
-        problem(where, f"{name}: expected one of {{substring: TEXT}} or {{regex: PATTERN}}")
-        return None
-    kind, text = next(iter(spec.items()))
-    if not isinstance(text, str) or not text:
-        problem((*where, kind), f"{name}.{kind}: expected a non-empty string")
-        return None
-    import re2  # linear time whatever the log: logs are large and hostile
-
-    if kind == "substring":
-        return re2.compile(re2.escape(text)), True
-    try:
-        return re2.compile(text), False
-    except re2.error as e:
-        problem(
-            (*where, kind),
-            f"{name}.regex: not a valid regular expression for the linear-time engine (RE2): {e}",
+        raise SignatureError("\n".join(p.format() for p in problems))
+    base_dir = str(Path(doc.file).parent)
+    return [
+        Signature(
+            e["id"],
+            e["title"],
+            e["pattern"],
+            e["literal"],
+            e["severity"],
+            e["runbook"],
+            e["replay"],
+            e["artifacts"],
+            e["remediation"],
+            source=f"{doc.file}:{e['line']}",
+            base_dir=base_dir,
         )
-        return None
+        for e in entries
+    ]
 
 
 def match(signatures: list[Signature], log: str | Iterable[str]) -> list[Match]:

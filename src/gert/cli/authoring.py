@@ -18,14 +18,17 @@ from gert.errors import EXIT_INVALID, EXIT_OK
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only, no summary or warnings.")
 def validate(paths: tuple[str, ...], as_json: bool, strict: bool, quiet: bool) -> None:
-    """Check runbooks and tool files (files or folders).
+    """Check runbooks, tool files, signatures, scenarios and gert.yaml (files or folders).
 
+    In folders, every YAML file whose apiVersion is gert's is checked, whatever its name.
     Prints FILE:LINE:COL: error: MESSAGE for each problem, warnings after errors.
-    Exits 0 when everything is valid, 2 when something is not.
+    Exits 0 when everything is valid, 2 when something is not or nothing was found.
     """
     from gert.validate import validate_paths
 
     report = validate_paths(list(paths))
+    if not report.files:
+        _nothing_found(paths, as_json)
     failed = bool(report.errors) or (strict and bool(report.warnings))
     if as_json:
         echo_json(
@@ -39,6 +42,24 @@ def validate(paths: tuple[str, ...], as_json: bool, strict: bool, quiet: bool) -
     else:
         _print_report(report, quiet)
     sys.exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+def _nothing_found(paths: tuple[str, ...], as_json: bool) -> None:
+    """No gert file in the folders named: say so and what was seen (exit 2), rather than
+    call nothing valid."""
+    yaml = [f for p in paths for ext in ("*.yaml", "*.yml") for f in Path(p).rglob(ext)]
+    seen = f"; {plural(len(yaml), 'YAML file')} there, none of them gert's" if yaml else ""
+    message = (
+        f"no runbooks, tool files, signatures, scenarios or gert.yaml in {', '.join(paths)}{seen}"
+    )
+    hint = (
+        "gert knows its files by their apiVersion: runbook/v0, tool/v0, signatures/v0, scenario/v0"
+    )
+    if as_json:
+        echo_json({"valid": False, "files": [], "errors": [], "warnings": [], "error": message})
+    else:
+        click.echo(f"error: {message}\n    hint: {hint}", err=True)
+    sys.exit(EXIT_INVALID)
 
 
 def _print_report(report: Any, quiet: bool) -> None:

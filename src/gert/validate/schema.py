@@ -4,7 +4,8 @@ and hints (did you mean, expected forms)."""
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,25 +47,170 @@ def _aliases(model: type[BaseModel]) -> set[str]:
     return {f.alias or name for name, f in model.model_fields.items()}
 
 
-def _field_hint(bad: str, siblings: set[str]) -> str | None:
-    """Guess the intended field: the model whose fields best fit the sibling keys."""
-    best: tuple[int, set[str]] | None = None
-    for m in _all_models():
-        names = _aliases(m)
-        if not siblings <= names:
-            continue
-        score = len(siblings)
-        if best is None or score > best[0] or (score == best[0] and len(names) < len(best[1])):
-            best = (score, names)
-    vocabulary = best[1] if best else set().union(*(_aliases(m) for m in _all_models()))
+def _field_hint(bad: str, siblings: set[str], here: list[type[BaseModel]]) -> str | None:
+    """What to say about an unknown field *bad*: a close name the mapping does take, else
+    what it takes; never the name itself. *here* are the models the mapping may be (by
+    its place in the file); without them, the model whose fields best fit the siblings."""
+    if here:
+        names = set().union(*(_aliases(m) for m in here))
+        allowed = names
+    else:
+        best: tuple[int, set[str]] | None = None
+        for m in _all_models():
+            names = _aliases(m)
+            if not siblings <= names:
+                continue
+            score = len(siblings)
+            if best is None or score > best[0] or (score == best[0] and len(names) < len(best[1])):
+                best = (score, names)
+        names = best[1] if best else set().union(*(_aliases(m) for m in _all_models()))
+        allowed = best[1] if best else set()
     import difflib  # only needed when there is a mistake to explain
 
-    close = difflib.get_close_matches(bad, sorted(vocabulary), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(bad, sorted(names - {bad}), n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
-    if best and len(best[1]) <= 14:
-        return "allowed here: " + ", ".join(sorted(best[1] - siblings))
+    if allowed and len(allowed) <= 14 and allowed - siblings:
+        return "allowed here: " + ", ".join(sorted(allowed - siblings))
     return None
+
+
+# ------------------------------------------------------------- where a field belongs
+
+
+def _members(annotation: Any, node: Any) -> list[Any]:
+    """The types an annotation allows, Annotated and Optional unwrapped; a union of models
+    told apart by ``type`` (steps) narrowed to the one *node* names, when it names one."""
+    if get_origin(annotation) is Annotated:
+        return _members(get_args(annotation)[0], node)
+    if get_origin(annotation) in (Union, UnionType):
+        out = [t for arg in get_args(annotation) for t in _members(arg, node)]
+        out = [t for t in out if t is not type(None)]
+        if isinstance(node, dict) and "type" in node:
+            named = [t for t in out if _is_model(t) and node["type"] in _literal(t, "type")]
+            if named:
+                return named
+        return out
+    return [annotation]
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _literal(model: type[BaseModel], name: str) -> tuple[Any, ...]:
+    f = model.model_fields.get(name)
+    return get_args(f.annotation) if f is not None and get_origin(f.annotation) is Literal else ()
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    for name, f in model.model_fields.items():
+        if (f.alias or name) == key:
+            return f.annotation
+    return None
+
+
+def models_at(root: type[BaseModel], data: Any, path: Path_) -> list[type[BaseModel]]:
+    """The models the mapping at *path* of a document of *root* may be: one, or several
+    when a union cannot tell (a step without a known ``type``); [] when it is no model."""
+    current: list[Any] = [root]
+    node = data
+    for el in path:
+        following: list[Any] = []
+        for annotation in current:
+            for t in _members(annotation, node):
+                origin, args = get_origin(t), get_args(t)
+                if _is_model(t) and isinstance(el, str):
+                    found = _field(t, el)
+                    if found is not None:
+                        following.append(found)
+                elif origin is dict and isinstance(el, str) and len(args) == 2:
+                    following.append(args[1])
+                elif origin is list and isinstance(el, int) and args:
+                    following.append(args[0])
+        current = following
+        try:
+            node = node[el]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    out: list[type[BaseModel]] = []
+    for annotation in current:
+        out += [t for t in _members(annotation, node) if _is_model(t) and t not in out]
+    return out
+
+
+_LEVELS = {1: "one level", 2: "two levels", 3: "three levels"}
+
+
+def _belongs_hint(root: type[BaseModel], doc: Document, path: Path_) -> str | None:
+    """Where an unknown field that is a field elsewhere belongs: an enclosing mapping (it
+    is indented too far), or a mapping inside this one (not indented enough)."""
+    bad, parent_path = path[-1], path[:-1]
+    takes = lambda p: any(bad in _aliases(m) for m in models_at(root, doc.data, p))  # noqa: E731
+    levels = 0
+    for k in range(len(parent_path) - 1, -1, -1):
+        levels += isinstance(parent_path[k], str)
+        up = parent_path[:k]
+        node = _get(doc.data, up)
+        if isinstance(node, dict) and bad not in node and takes(up):
+            inside = field_path(parent_path[k:]) if isinstance(parent_path[k], str) else ""
+            return (
+                f"'{bad}' belongs to {_describe(root, doc, up)}"
+                + (f", not inside '{inside}'" if inside else "")
+                + f" (indent it {_LEVELS.get(levels, f'{levels} levels')} less)"
+            )
+    parent = _get(doc.data, parent_path)
+    if not isinstance(parent, dict):
+        return None
+    for key, value in parent.items():
+        child = (*parent_path, key)
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            value, child = value[0], (*child, 0)
+        if not isinstance(value, dict) or bad in value:
+            continue
+        if takes(child):
+            return f"'{bad}' belongs under '{key}:' (indent it one level more)"
+        entry = next(iter(value), None)  # a mapping of names to mappings (args, inputs)
+        if (
+            not models_at(root, doc.data, child)
+            and isinstance(value.get(entry), dict)
+            and takes((*child, entry))
+        ):
+            return (
+                f"'{bad}' belongs to each entry of '{key}:' (under '{entry}:', indented "
+                "two levels more)"
+            )
+    for model in models_at(root, doc.data, parent_path):  # a wrapper that is missing
+        for name, f in model.model_fields.items():
+            key = f.alias or name
+            if key in parent:
+                continue
+            inner = [t for a in _members(f.annotation, parent) for t in _members(a, parent)]
+            if any(_is_model(t) and bad in _aliases(t) for t in inner):
+                return (
+                    f"'{bad}' belongs under '{key}:', which is missing here "
+                    f"(write '{key}:' and indent the fields under it)"
+                )
+    return None
+
+
+def _get(data: Any, path: Path_) -> Any:
+    for el in path:
+        try:
+            data = data[el]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _describe(root: type[BaseModel], doc: Document, path: Path_) -> str:
+    """How to name the mapping at *path* in a hint: the top level, the step, or its field."""
+    if not path:
+        return "the top level"
+    models = models_at(root, doc.data, path)
+    if models and all(m.__name__.endswith("Step") for m in models):
+        return f"the step ({field_path(path)})"
+    return field_path(path)
 
 
 _KIND_NAMES = {
@@ -179,22 +325,60 @@ def problems_from_pydantic(
             line, col = doc.position(path[:-1])
         elif typ == "extra_forbidden":
             msg = f"unknown field '{path[-1]}'"
-            parent = doc.data
-            for el in path[:-1]:
-                parent = parent[el]
+            parent = _get(doc.data, path[:-1])
             siblings = set(parent) - {path[-1]} if isinstance(parent, dict) else set()
-            hint = _field_hint(str(path[-1]), siblings)
+            here = models_at(model, doc.data, path[:-1]) if model else []
+            hint = (_belongs_hint(model, doc, path) if model else None) or _field_hint(
+                str(path[-1]), siblings, here
+            )
             line, col = doc.position(path, key=True)
         else:
             line, col = doc.position(path, key=on_key)
             if typ == "union_tag_invalid":
                 expected = ctx.get("expected_tags", "").replace("'", "")
                 msg = f"unknown step type '{ctx.get('tag')}'; expected one of {expected}"
+                hint = _value_hint(ctx.get("tag"), re.findall(r"\w+", expected))
                 fname = field_path((*path, "type"))
                 line, col = doc.position((*path, "type"))
             elif typ == "union_tag_not_found":
                 msg = "missing field 'type'"
                 hint = "a step needs type: cli, http, tool, manual or invoke"
+                node = _get(doc.data, path)
+                if model is not None and isinstance(node, dict):
+                    inside = _misplaced_type(node)
+                    if inside is not None:  # `type:` indented under `with:`
+                        at = (*path, inside, "type")
+                        hint = f"'type' is inside '{inside}' (line {doc.position(at)[0]})"
+                        tline, tcol = doc.position(at, key=True)
+                        seen.add((at, "unknown field 'type'"))
+                        problems.append(
+                            Problem(
+                                doc.file,
+                                tline,
+                                tcol,
+                                "unknown field 'type'",
+                                field=field_path(at),
+                                hint=_belongs_hint(model, doc, at),
+                                rule="schema",
+                            )
+                        )
+                    # pydantic stops at the missing tag: name the keys no step has (`typ:`)
+                    here = models_at(model, doc.data, path)
+                    known = set().union(*(_aliases(m) for m in here))
+                    for key in [k for k in node if here and k not in known]:
+                        kline, kcol = doc.position((*path, key), key=True)
+                        unknown = Problem(
+                            doc.file,
+                            kline,
+                            kcol,
+                            f"unknown field '{key}'",
+                            field=field_path((*path, key)),
+                            hint=_field_hint(key, set(node) - {key}, here),
+                            rule="schema",
+                        )
+                        if ((*path, key), unknown.message) not in seen:
+                            seen.add(((*path, key), unknown.message))
+                            problems.append(unknown)
             elif typ == "literal_error":
                 msg = f"must be one of {ctx.get('expected')}; got {inp!r}"
                 hint = _value_hint(inp, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
@@ -222,6 +406,11 @@ def problems_from_pydantic(
         seen.add((path, msg))
         problems.append(Problem(doc.file, line, col, msg, field=fname, hint=hint, rule="schema"))
     return problems
+
+
+def _misplaced_type(step: dict[str, Any]) -> str | None:
+    """The field of a step without ``type`` that holds it (indented one level too deep)."""
+    return next((k for k, v in step.items() if isinstance(v, dict) and "type" in v), None)
 
 
 def _value_hint(value: Any, allowed: list[str]) -> str | None:

@@ -3,18 +3,26 @@ gert.yaml, with a cache of tool definitions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from gert.load import Document, LoadError, load_file
+from gert.load import FORMATS, SUFFIXES, Document, LoadError, api_version, load_file
 from gert.model import (
     Runbook,
     ToolDefinition,
 )
 from gert.problems import Problem, Report, RunbookInvalid
 from gert.project import Project, find_root, open_project
+from gert.validate.formats import (
+    HandwrittenScenario,
+    SavedScenario,
+    TestSpec,
+    check_signatures,
+    saved_scenario_problems,
+)
 from gert.validate.rules import (
     RunbookRules,
     ToolRules,
@@ -72,6 +80,9 @@ class Validator:
             return result
         result.doc = doc
         file = doc.file
+        by_name = _SCENARIO_FILES.get(p.name) if expect is None else None
+        if doc.data is None and by_name:
+            doc.data = {}  # an empty test.yaml expects nothing
         if doc.data is None:
             result.problems.append(Problem(file, 1, 1, "the file is empty", rule="structure"))
             return result
@@ -86,8 +97,8 @@ class Validator:
                 )
             )
             return result
-        kind = doc.kind
         api = doc.data.get("apiVersion")
+        kind = doc.kind or (by_name if api is None else None)
         if kind is None or (expect and kind != expect):
             if api is None:
                 msg, hint = (
@@ -95,7 +106,7 @@ class Validator:
                     "start the file with `apiVersion: runbook/v0` or `apiVersion: tool/v0`",
                 )
             else:
-                msg, hint = f"unknown apiVersion {api!r}", "gert reads runbook/v0 and tool/v0"
+                msg, hint = f"unknown apiVersion {api!r}", f"gert reads {_KNOWN}"
             if expect and kind and kind != expect:
                 msg, hint = f"expected a {expect} file, got {kind}", None
             line, col = doc.position(("apiVersion",)) if api is not None else (1, 1)
@@ -104,6 +115,9 @@ class Validator:
             )
             return result
         result.kind = kind
+        if kind in _OTHER_FORMATS:
+            result.problems.extend(_OTHER_FORMATS[kind](doc))
+            return result
         model_cls = Runbook if kind == "runbook" else ToolDefinition
         if api is None:
             result.problems.append(
@@ -147,23 +161,71 @@ class Validator:
         return self._tools[key]
 
 
+def _signatures(doc: Document) -> list[Problem]:
+    return check_signatures(doc)[1]
+
+
+def _saved_scenario(doc: Document) -> list[Problem]:
+    try:
+        scenario = validate_model(SavedScenario, doc)
+    except ValidationError as e:
+        return problems_from_pydantic(e, doc, SavedScenario)
+    return saved_scenario_problems(scenario, doc)
+
+
+def _model_only(model: type[BaseModel]) -> Callable[[Document], list[Problem]]:
+    def check(doc: Document) -> list[Problem]:
+        try:
+            validate_model(model, doc)
+        except ValidationError as e:
+            return problems_from_pydantic(e, doc, model)
+        return []
+
+    return check
+
+
+# Formats checked by their schema and checks alone (gert.validate.formats).
+_OTHER_FORMATS: dict[str, Callable[[Document], list[Problem]]] = {
+    "signatures": _signatures,
+    "scenario": _saved_scenario,
+    "test": _model_only(TestSpec),
+    "handwritten scenario": _model_only(HandwrittenScenario),
+}
+# Files of a scenario folder, known by their names (they carry no apiVersion).
+_SCENARIO_FILES = {"test.yaml": "test", "scenario.yaml": "handwritten scenario"}
+_KNOWN = ", ".join(list(FORMATS)[:-1]) + f" and {list(FORMATS)[-1]}"
+_GERT_KINDS = tuple(f"{api.split('/')[0]}/" for api in FORMATS)
+
+
+def is_gert_file(path: Path) -> bool:
+    """A file ``gert validate`` checks when it finds it in a folder: gert.yaml; a file whose
+    apiVersion is one of gert's (runbook/, tool/, signatures/, scenario/), whatever its
+    name; one named like them (``*.runbook.yaml``, ...); a scenario's test.yaml and
+    scenario.yaml."""
+    name = path.name
+    if name == "gert.yaml" or name.endswith(tuple(SUFFIXES)):
+        return True
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    api = api_version(path)
+    if api is not None:
+        return api.startswith(_GERT_KINDS)
+    return name in _SCENARIO_FILES and (path.parent / "inputs.yaml").is_file()
+
+
 def expand_paths(paths: list[str | Path]) -> list[Path]:
-    """Files named, plus every runbook, tool file and gert.yaml under folders named."""
+    """Files named, plus every gert file (:func:`is_gert_file`) under folders named, hidden
+    folders and run evidence left out."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             found = sorted(
                 f
-                for pattern in (
-                    "*.runbook.yaml",
-                    "*.runbook.yml",
-                    "*.tool.yaml",
-                    "*.tool.yml",
-                    "gert.yaml",
-                )
+                for pattern in ("*.yaml", "*.yml")
                 for f in p.rglob(pattern)
                 if not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and is_gert_file(f)
             )
             out.extend(found)
         else:
