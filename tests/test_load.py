@@ -284,3 +284,13 @@ def test_dump_yaml_quotes_what_would_read_back_differently(text):
     dumped = dump_yaml({"k": text})
     assert dumped.startswith('k: "')
     assert parse_text(dumped).data == {"k": text}
+
+
+def test_the_pure_scanner_prints_no_warnings(recwarn):
+    """A document only the pure scanner reads may reuse an anchor: YAML 1.2 allows it, and
+    gert prints nothing about it."""
+    doc = parse_text("a: [&x http://a, &x b:c, *x]\n")
+    assert doc.data == {"a": ["http://a", "b:c", "b:c"]}
+    with pytest.raises(LoadError):
+        parse_text("a: [&x [&x \n")
+    assert [str(w.message) for w in recwarn] == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -287,7 +288,9 @@ def _compose_yaml_1_2(text: str, error: Any) -> tuple[Any, Any, bool]:
                 pass
     yaml = _yaml(pure=True)
     try:
-        return yaml, yaml.compose(text), False
+        with warnings.catch_warnings():  # an anchor defined twice: YAML 1.2 allows it
+            warnings.simplefilter("ignore")
+            return yaml, yaml.compose(text), False
     except MarkedYAMLError:
         if _yaml_1_1_colon(error):
             raise
