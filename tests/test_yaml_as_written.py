@@ -121,12 +121,12 @@ def test_gert_test_files_take_the_author_s_text(project):
         "r.yaml",
         """
         apiVersion: runbook/v0
-        meta: {name: r, kind: composable}
-        steps: [{id: s, type: cli, with: {argv: [echo, 1.10]}, capture: {v: stdout}}]
+        meta: {name: r, kind: composable, inputs: {version: {from: prompt}}}
+        steps: [{id: s, type: cli, with: {argv: [echo, "{{ .version }}"]}, capture: {v: stdout}}]
         """,
     )
     folder = "scenarios/r/one"
-    project.write(f"{folder}/inputs.yaml", "{}\n")
+    project.write(f"{folder}/inputs.yaml", "version: 1.10\n")
     project.write(f"{folder}/scenario.yaml", "commands: [{argv: [echo, 1.10], stdout: 1.10}]\n")
     project.write(f"{folder}/test.yaml", "expected_captures: {v: 1.10}\nmust_reach: [s]\n")
     r = gert("test", cwd=project.root)

@@ -156,12 +156,18 @@ def load_any_scenario(folder: Path) -> Scenario:
     inputs_file = folder / "inputs.yaml"
     if not inputs_file.is_file():
         raise ScenarioError(f"{inputs_file}: missing (a scenario needs the inputs it runs with)")
-    inputs = read_yaml(inputs_file) or {}
+    from gert.load import LoadError, load_file
+
+    try:
+        doc = load_file(inputs_file)
+    except LoadError as e:
+        raise ScenarioError(str(e)) from None
+    inputs = doc.data or {}
     if not isinstance(inputs, dict):
         raise ScenarioError(f"{inputs_file}: must be a mapping of input names to values")
     return Scenario(
         folder,
-        {k: str(v) for k, v in inputs.items()},
+        {k: doc.plain.get((k,), str(v)) for k, v in inputs.items()},  # 1.10 stays 1.10
         spec.incident,
         [],
         handwritten=HandwrittenRecording(folder, spec),
