@@ -365,3 +365,37 @@ def test_kill_9_trials_repeat_nothing_and_lose_nothing():
         "partial": 0,
         "unfinished": 0,
     }
+
+
+@pytest.mark.slow
+def test_a_run_another_gert_is_running_cannot_be_resumed(project, tmp_path):
+    effects, go = tmp_path / "effects", tmp_path / "go"
+    project.write("work.runbook.yaml", WORK.format(effects=effects, go=go, idempotent=""))
+    proc = start_gert("exec", "work.runbook.yaml", cwd=project.root)
+    try:
+        wait_for(lambda: started(project.root, "restart"))
+        folder = only_run(project.root)
+        before = folder.trace_path.read_bytes()
+        r = gert_process(
+            "resume",
+            folder.run_id,
+            "--in-flight",
+            "kill",
+            "--retry-step",
+            "restart",
+            cwd=project.root,
+        )
+        assert r.returncode == 2, r.stderr
+        assert f"is being run by another gert process (pid {proc.pid})" in r.stderr
+        assert folder.trace_path.read_bytes() == before  # nothing written, nothing killed
+        listed = gert("runs", "list", cwd=project.root).stdout
+        assert "running" in listed and "gert resume" not in listed
+        os.kill(proc.pid, 9)
+        proc.wait()
+        listed = gert("runs", "list", cwd=project.root).stdout
+        assert "stopped" in listed and f"go on with: gert resume {folder.run_id}" in listed
+    finally:
+        go.write_text("")
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

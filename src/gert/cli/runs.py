@@ -112,6 +112,9 @@ def runs_list(
     as_json: bool,
 ) -> None:
     """List runs from the index, newest first."""
+    from pathlib import Path
+
+    from gert.store import run_holder
     from gert.store.index import HANDOFF_PENDING
 
     rows = run_index().query(
@@ -132,10 +135,15 @@ def runs_list(
         f"{'RUN':26} {'STARTED':20} {'INCIDENT':12} {'RUNBOOK':34} {'MODE':8} {'STATE':12} DURATION"
     )
     for r in rows:
+        state, note = r.state, ""
+        if r.status == HANDOFF_PENDING:
+            note = f"  hand-off pending: gert resume {r.run_id}"
+        elif r.status in ("running", "interrupted") and run_holder(Path(r.folder)) is None:
+            state = "stopped" if r.status == "running" else state  # nobody runs it any more
+            note = f"  go on with: gert resume {r.run_id}"
         click.echo(
             f"{r.run_id:26} {r.started_at[:19]:20} {r.incident_id or '-':12} {r.runbook_name[:34]:34} "
-            f"{r.mode or 'real':8} {r.state:12} {duration(r.duration_ms)}"
-            + (f"  hand-off pending: gert resume {r.run_id}" if r.status == HANDOFF_PENDING else "")
+            f"{r.mode or 'real':8} {state:12} {duration(r.duration_ms)}{note}"
         )
 
 

@@ -338,6 +338,7 @@ class Engine:
         """
         self._check_key(options)
         handle = self.store.open(run_id)
+        self.store.claim(handle)  # refused while another gert process runs it
         m = self.store.read_manifest(handle)
         journal, in_flight = recovery.read_journal(self.store.events(handle))
         recovered_evidence: dict[tuple[str, int], dict[str, Any]] = {}

@@ -126,6 +126,8 @@ class Run:
         self.answers = self.executors.answers(options.answers)
         self.prompter = self.executors.prompter(options.prompter)
         handle = resumed.handle if resumed is not None else engine.store.create(new_run_id())
+        if resumed is None and _keeps_evidence(engine, options):
+            engine.store.claim(handle)  # no gert resume of it while this process runs it
         self.run_id = handle.run_id
         self.handle = handle
         key = options.hmac_key
@@ -968,3 +970,8 @@ def _worth_hiding(value: str) -> bool:
     if len(text) < 4 or text.lower() in ("true", "false", "<no value>"):
         return False
     return not (text.isdigit() and len(text) < 8)
+
+
+def _keeps_evidence(engine: Any, options: Options) -> bool:
+    """Whether a run's evidence is kept (so another process could try to resume it)."""
+    return bool(engine.store.keeps) and not options.ephemeral

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gert.store.base import RunHandle, Store
-from gert.store.files import EphemeralStore, FileStore, RunFolder, new_run_id
+from gert.store.files import EphemeralStore, FileStore, RunBusy, RunFolder, new_run_id, run_holder
 from gert.store.index import RunIndex, RunRow, chains
 from gert.store.manifest import RunManifest
 from gert.store.trace import (
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EphemeralStore",
     "FileStore",
+    "RunBusy",
     "RunFolder",
     "RunHandle",
     "RunManifest",
@@ -43,6 +44,7 @@ __all__ = [
     "open_index",
     "open_store",
     "read_events",
+    "run_holder",
     "verify_trace",
 ]
 

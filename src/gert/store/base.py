@@ -109,6 +109,11 @@ class Store(Protocol):
         """Rebuild the index from the runs; returns how many it holds."""
         ...
 
+    def claim(self, run: RunHandle) -> None:
+        """Hold *run* for this process (exec, resume) until :meth:`close`; raises an
+        InvalidError when another process holds it."""
+        ...
+
     def close(self) -> None:
-        """Release connections; the store may be used again afterwards."""
+        """Release connections and held runs; the store may be used again afterwards."""
         ...

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gert.errors import NotFound
+from gert.errors import InvalidError, NotFound
 from gert.store.index import IndexDamaged, RunIndex, RunRow
 from gert.store.manifest import RunManifest
 from gert.store.trace import RUN_ID, TraceWriter, file_digest, read_events
@@ -30,6 +30,31 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 def step_file_name(number: int, step_id: str) -> str:
     """``NNN-<step-id>.json``: the name of a step record."""
     return f"{number:03d}-{slug(step_id, 60, 'step', lower=False)}.json"
+
+
+LOCK_NAME = ".lock"  # held (flock) by the gert process running the run; holds its pid
+
+
+class RunBusy(InvalidError):
+    """A run another gert process is running (exec or resume): it cannot be resumed now."""
+
+
+def run_holder(folder: Path) -> int | None:
+    """The pid of the gert process running the run in *folder*, or None when none is."""
+    import fcntl
+
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else -1
+    finally:
+        os.close(fd)
+    return None
 
 
 class RunFolder:
@@ -90,6 +115,28 @@ class FileStore:
     def __init__(self, runs_dir: Path, index_path: Path | None = None):
         self.runs_dir = runs_dir
         self.index = RunIndex(index_path or runs_dir.parent / "index.sqlite")
+        self._held: dict[str, int] = {}  # run ID -> the locked descriptor
+
+    def claim(self, run: RunFolder) -> None:
+        """Hold *run* for this process until :meth:`close` (or its exit): no other gert
+        process can resume it meanwhile. Raises RunBusy naming the process that holds it."""
+        import fcntl
+
+        if run.run_id in self._held:
+            return
+        fd = os.open(run.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise RunBusy(
+                f"run {run.run_id} is being run by another gert process (pid {text or '?'}); "
+                "wait for it to end, or stop it and resume then"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._held[run.run_id] = fd
 
     # runs
     def create(self, run_id: str) -> RunFolder:
@@ -169,7 +216,7 @@ class FileStore:
     def export(self, run: RunFolder, dest: Path) -> None:
         """Write the run's evidence as the standard folder layout (run.yaml, trace.jsonl,
         steps/, attachments) into *dest*, which must not exist."""
-        shutil.copytree(run.path, dest, ignore=shutil.ignore_patterns(".*.tmp"))
+        shutil.copytree(run.path, dest, ignore=shutil.ignore_patterns(".*.tmp", LOCK_NAME))
 
     # the index
     def query(self, **filters: Any) -> list[RunRow]:
@@ -186,8 +233,11 @@ class FileStore:
         return self.index.rebuild(self.folders())
 
     def close(self) -> None:
-        """Close the index."""
+        """Close the index and let go of the runs this process held."""
         self.index.close()
+        for fd in self._held.values():
+            os.close(fd)
+        self._held.clear()
 
 
 class _NoIndex:
@@ -234,10 +284,14 @@ class EphemeralStore(FileStore):
     def __init__(self, scratch: Path):
         self.runs_dir = scratch
         self.index = _NoIndex()  # type: ignore[assignment]
+        self._held = {}
 
     def create(self, run_id: str) -> RunFolder:
         """A folder object; the directory is made only if an attachment needs it."""
         return EphemeralFolder(self.runs_dir / run_id)
+
+    def claim(self, run: RunFolder) -> None:
+        """Nobody resumes a run nobody keeps."""
 
     def save(
         self, run: RunFolder, manifest: dict[str, Any], sync: bool = True, index: bool = True
