@@ -29,7 +29,31 @@ ATTEMPTS = {
     "nice_n": "[nice, -n, '5', rm, canary]",
     "xargs": "[xargs, -a, list.txt, rm]",
     "busybox": "[busybox, rm, canary]",
+    # wrappers with options, and wrappers of wrappers
+    "env_i_path": "[env, -i, /usr/bin/rm, canary]",
+    "env_split_string": '[env, -S, "rm canary"]',
+    "setsid_options": "[setsid, -f, -w, rm, canary]",
+    "find_exec_env": "[find, canary, -exec, env, -i, /usr/bin/rm, '{}', ';']",
+    "flock_wrapper": "[flock, lockfile, rm, canary]",
+    "prlimit": "[prlimit, --nofile=100, rm, canary]",
+    "runuser": "[runuser, -u, root, --, rm, canary]",
+    "chroot": "[chroot, /, rm, '{root}/canary']",
+    "loader": "['{loader}', /usr/bin/rm, canary]",
+    # code handed to an interpreter in another spelling
+    "sh_ec": '[sh, -ec, "rm canary"]',
+    "python_joined": "[python3, \"-cimport os;os.remove('canary')\"]",
+    "perl_ne": "[perl, -ne, \"unlink 'canary'\", list.txt]",
+    "mawk": "[mawk, 'BEGIN{system(\"rm canary\")}']",
+    "sed_e": "[sed, -n, '1e rm canary', list.txt]",
+    "flock_c": '[flock, lockfile, -c, "rm canary"]',
+    "script_c": '[script, -qc, "rm canary", /dev/null]',
+    "su_c": '[su, root, -c, "rm canary"]',
+    "watch": '[watch, -n1, "rm -f canary"]',
+    "git_alias": "[git, -c, 'alias.x=!rm canary', x]",
+    "make": "[make, -f, Makefile]",
 }
+LOADER = next(iter(sorted(__import__("glob").glob("/lib*/ld-linux*.so*"))), "/lib64/ld-linux.so")
+STDIN_CODE = ["[sh]", "[sh, -s]", "[bash, /dev/stdin]", "[python3, -]", "[perl]"]
 
 
 def _project(project, steps: str, config: str) -> None:
@@ -39,6 +63,7 @@ def _project(project, steps: str, config: str) -> None:
     (bin_dir / "myrm").symlink_to(shutil.which("rm"))
     shutil.copy(shutil.which("rm"), bin_dir / "rm2")
     (project.root / "list.txt").write_text("canary\n")
+    (project.root / "Makefile").write_text("all:\n\trm canary\n")
     project.write(
         "gov.runbook.yaml",
         "apiVersion: runbook/v0\nmeta: {name: gov, kind: composable}\nsteps:\n" + steps,
@@ -49,7 +74,8 @@ def _project(project, steps: str, config: str) -> None:
 def test_a_denied_command_cannot_run_in_disguise(project, name):
     if name == "busybox" and not shutil.which("busybox"):
         pytest.skip("busybox is not installed")
-    step = f"  - {{id: try, type: cli, with: {{argv: {ATTEMPTS[name]}}}}}\n"
+    argv = ATTEMPTS[name].replace("{root}", str(project.root)).replace("{loader}", LOADER)
+    step = f"  - {{id: try, type: cli, timeout: 5s, with: {{argv: {argv}}}}}\n"
     _project(project, step, DENIED)
     (project.root / "canary").write_text("alive")
     run = project.run("gov.runbook.yaml").final
@@ -99,3 +125,30 @@ def test_deny_env_vars_hides_variables_from_inputs_too(project, monkeypatch):
     with pytest.raises(InputsMissing, match="DB_SECRET is in deny_env_vars"):
         project.run("leak.runbook.yaml")
     assert "hunter2-value" not in project.files_text()
+
+
+@pytest.mark.parametrize("argv", STDIN_CODE)
+def test_code_on_stdin_is_inline_code(project, argv):
+    step = f"  - {{id: try, type: cli, timeout: 5s, with: {{argv: {argv}, stdin: 'rm canary'}}}}\n"
+    _project(
+        project,
+        step.replace("'rm canary'", "\"import os; os.remove('canary')\"")
+        if "python" in argv
+        else step,
+        DENIED,
+    )
+    (project.root / "canary").write_text("alive")
+    run = project.run("gov.runbook.yaml").final
+    assert (project.root / "canary").exists(), f"{argv}: the canary was deleted"
+    assert "blocked by governance" in run.steps[0].error, run.steps[0].error
+
+
+def test_scripts_and_plain_interpreter_use_still_run(project):
+    steps = (
+        "  - {id: script, type: cli, with: {argv: [python3, check.py]}, capture: {o: stdout}}\n"
+        "  - {id: awkless, type: cli, with: {argv: [sed, -n, 1p, list.txt]}, capture: {p: stdout}}\n"
+    )
+    _project(project, steps, DENIED)
+    (project.root / "check.py").write_text("print('fine')\n")
+    run = project.run("gov.runbook.yaml").final
+    assert run.captures == {"o": "fine", "p": "canary"}, run.steps

@@ -101,45 +101,94 @@ def secret_forms(secret: str) -> set[str]:
 
 
 # Programs that run another command given in their arguments: policy checks that command.
-WRAPPERS = frozenset(
-    [
-        "env",
-        "nice",
-        "ionice",
-        "nohup",
-        "timeout",
-        "stdbuf",
-        "setsid",
-        "sudo",
-        "doas",
-        "chroot",
-        "flock",
-        "xargs",
-        "time",
-        "watch",
-        "strace",
-        "ltrace",
-        "taskset",
-        "chrt",
-        "unshare",
-        "nsenter",
-        "busybox",
-    ]
-)
-# Interpreters and the option that hands them code inline: never run where a deny list
-# exists unless the interpreter itself is allowed.
+# Each maps to the options of it that take a value (so the value is not read as the
+# command) and how many operands come before the command (chroot's NEWROOT, chrt's
+# priority, taskset's mask).
+WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}), 0),
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "ionice": (frozenset({"-c", "--class", "-n", "--classdata", "-p", "-P", "-u"}), 0),
+    "nohup": (frozenset(), 0),
+    "timeout": (frozenset({"-s", "--signal", "-k", "--kill-after"}), 1),
+    "stdbuf": (frozenset({"-i", "-o", "-e", "--input", "--output", "--error"}), 0),
+    "setsid": (frozenset(), 0),
+    "sudo": (frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"}), 0),
+    "doas": (frozenset({"-u", "-C"}), 0),
+    "chroot": (frozenset({"--userspec", "--groups"}), 1),
+    "flock": (frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"}), 1),
+    "xargs": (
+        frozenset({"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}),
+        0,
+    ),
+    "time": (frozenset({"-f", "-o", "--format", "--output"}), 0),
+    "strace": (frozenset({"-e", "-o", "-p", "-s", "-u", "-E", "-I", "-b", "-a", "-X", "-P"}), 0),
+    "ltrace": (frozenset({"-e", "-o", "-p", "-s", "-u", "-n", "-a"}), 0),
+    "taskset": (frozenset(), 1),
+    "chrt": (frozenset(), 1),
+    "unshare": (frozenset({"--map-user", "--map-group", "--setgroups", "--propagation"}), 0),
+    "nsenter": (frozenset({"-t", "--target", "-S", "-G", "--setuid", "--setgid"}), 0),
+    "prlimit": (frozenset({"-p", "--pid", "-o", "--output"}), 0),
+    "runuser": (frozenset({"-u", "-g", "-G", "--user", "--group", "-s", "--shell"}), 0),
+    "ld.so": (frozenset({"--library-path", "--preload", "--audit", "--argv0"}), 0),
+    "busybox": (frozenset(), 0),
+}
+# The dynamic loader runs the program it is given, under whatever name it is installed.
+_LOADER = re.compile(r"^ld(-linux[\w.-]*|-musl[\w.-]*)?\.so(\.\d+)*$")
+# Interpreters and the options that hand them code inline: never run where a deny list
+# exists unless the interpreter itself is allowed. Given no script file (code on stdin)
+# they count as inline too.
 INLINE_CODE = {
-    **{sh: ("-c",) for sh in ("sh", "bash", "dash", "zsh", "ksh", "ash", "fish", "csh", "tcsh")},
+    **{
+        sh: ("-c", "-s")
+        for sh in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh")
+    },
     **{py: ("-c",) for py in ("python", "python2", "python3")},
     "perl": ("-e", "-E"),
     "ruby": ("-e",),
     "node": ("-e", "--eval", "-p", "--print"),
     "php": ("-r",),
     "lua": ("-e",),
+    "tclsh": (),
+    "wish": (),
     "awk": (),  # a program text is always inline; system() runs commands
     "gawk": (),
+    "mawk": (),
+    "nawk": (),
+    "watch": (),  # runs its arguments through sh -c
+    "make": (),  # runs the recipes of a makefile
     "osascript": ("-e",),
+    "flock": ("-c", "--command"),
+    "script": ("-c", "--command"),
+    "su": ("-c", "--command"),
+    "runuser": ("-c", "--command"),
 }
+# Interpreters that read their program from a file operand (or stdin when there is none).
+_SCRIPTED = frozenset(
+    {
+        "sh",
+        "bash",
+        "dash",
+        "zsh",
+        "ksh",
+        "mksh",
+        "ash",
+        "fish",
+        "csh",
+        "tcsh",
+        "python",
+        "python2",
+        "python3",
+        "perl",
+        "ruby",
+        "node",
+        "php",
+        "lua",
+        "tclsh",
+        "wish",
+    }
+)
+# sed's commands that run a shell command: `e` and the `e` flag of `s///`.
+_SED_EXEC = re.compile(r"(^|[;{}\n]|\d|\$|/)\s*e(\s|$|;)|s(.).*?\3.*?\3[gpIiMm0-9w]*e")
 # Variables a step's env: may not set: they choose which program runs or what it loads.
 PROTECTED_ENV = re.compile(
     r"^(PATH|LD_\w*|DYLD_\w*|PYTHON\w*|PERL5\w*|PERLLIB|RUBY\w*|NODE_OPTIONS|NODE_PATH|"
@@ -201,7 +250,11 @@ def resolve(argv0: str, search_path: str | None, cwd: str | None = None) -> Prog
 
 def wrapped_command(argv: list[str]) -> list[str] | None:
     """The command a wrapper runs (``env X=1 rm f`` -> ``rm f``), or None for a plain one."""
+    import shlex
+
     name = os.path.basename(argv[0])
+    if _LOADER.match(name):
+        name = "ld.so"
     if name == "busybox":
         return argv[1:] or None
     if name == "find":
@@ -213,57 +266,71 @@ def wrapped_command(argv: list[str]) -> list[str] | None:
             if a == "-delete":
                 return ["rm", "--"]
         return None
-    if name not in WRAPPERS:
+    spec = WRAPPERS.get(name)
+    if spec is None:
         return None
+    takes_value, operands = spec
     rest = argv[1:]
-    takes_value = {
-        "-n",
-        "-c",
-        "-s",
-        "-k",
-        "-u",
-        "-g",
-        "-i",
-        "-o",
-        "-e",
-        "-p",
-        "-P",
-        "-E",
-        "-L",
-        "-d",
-        "-I",
-        "-a",
-        "-w",
-        "--signal",
-        "--kill-after",
-        "--adjustment",
-        "--user",
-        "--group",
-        "--chdir",
-        "-C",
-        "--preserve-env",
-        "--max-args",
-        "--delimiter",
-    }
     i = 0
     while i < len(rest):
         a = rest[i]
         if a == "--":
             i += 1
             break
-        if a.startswith("-"):
+        if name == "env" and a in ("-S", "--split-string") and i + 1 < len(rest):
+            try:  # env -S "rm f": the string is the command
+                return shlex.split(rest[i + 1]) + rest[i + 2 :] or None
+            except ValueError:
+                return [rest[i + 1]]
+        if name == "env" and a.startswith(("-S", "--split-string=")) and len(a) > 2:
+            value = a.split("=", 1)[1] if a.startswith("--") else a[2:]
+            try:
+                return shlex.split(value) + rest[i + 1 :] or None
+            except ValueError:
+                return [value]
+        if a.startswith("-") and a != "-":
+            # "-n5" and "--opt=value" hold their value; "-n 5" takes the next argument
             i += 2 if a in takes_value else 1
             continue
         if name == "env" and "=" in a:  # env VAR=value ... command
             i += 1
             continue
-        if (name in ("timeout", "chrt", "taskset") and i == 0) or (
-            name in ("timeout",) and re.fullmatch(r"[\d.]+[smhd]?", a)
-        ):
-            i += 1  # timeout's DURATION, taskset's mask, chrt's priority
+        if operands and (name != "timeout" or re.fullmatch(r"[\d.]+[smhd]?", a)):
+            operands -= 1  # timeout's DURATION, chroot's NEWROOT, taskset's mask ...
+            i += 1
             continue
         break
     return rest[i:] or None
+
+
+def inline_code(argv: list[str], names: set[str]) -> bool:
+    """True when *argv* hands an interpreter code to run (``sh -ec``, ``python3 -cCODE``,
+    ``perl -ne``, code on stdin, awk's program, sed's ``e``, git aliases that run a shell)."""
+    name = next((n for n in sorted(names) if n in INLINE_CODE or n in ("sed", "git")), None)
+    if name is None:
+        return False
+    args = argv[1:]
+    if name == "sed":
+        return any(_SED_EXEC.search(a) for a in args if not a.startswith("-"))
+    if name == "git":
+        return any("alias." in a and "=!" in a for a in args)
+    flags = INLINE_CODE[name]
+    if not flags:
+        return True
+    for a in args:
+        if a in flags or any(
+            a.startswith(f) and len(a) > len(f) and not f.startswith("--") for f in flags
+        ):
+            return True  # "-c", "-cCODE"
+        if a.startswith("-") and not a.startswith("--") and len(a) > 2:
+            cluster = set(a[1:])  # "-ec", "-ne": options run together
+            if cluster & {f[1] for f in flags if len(f) == 2}:
+                return True
+    if name in _SCRIPTED:
+        operands = [a for a in args if not a.startswith("-")]
+        if not operands or operands[0] in ("/dev/stdin", "/proc/self/fd/0") or "-" in args:
+            return True  # the program comes from stdin
+    return False
 
 
 # Programs that do another's job: denying the one denies these too (a deny list means what
@@ -368,13 +435,9 @@ class Policy:
                     f"'{argv[0]}' is not the '{shown}' that allowed_commands allows "
                     f"({expected.path or 'not found on PATH'})"
                 )
-        inline = INLINE_CODE.get(shown) or next(
-            (INLINE_CODE[n] for n in program.names if n in INLINE_CODE), None
-        )
-        if inline is not None and (self.denied or self.allowed is not None):
+        if self.denied or self.allowed is not None:
             interpreter_allowed = self.allowed is not None and shown in self.allowed
-            runs_inline = not inline or any(a in inline for a in argv[1:])
-            if runs_inline and not interpreter_allowed:
+            if not interpreter_allowed and inline_code(argv, {shown, *program.names}):
                 return (
                     f"'{shown}' with inline code is refused where commands are denied "
                     "(allow the interpreter in allowed_commands to permit it)"
