@@ -399,3 +399,155 @@ def test_a_run_another_gert_is_running_cannot_be_resumed(project, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _interrupt(ctx):
+    raise KeyboardInterrupt
+
+
+def test_resume_refuses_an_edited_runbook_unless_told(project, fake_cli):
+    from gert.engine import Options
+    from gert.engine.recovery import ResumeRefused
+
+    project.write(
+        "e.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: e, kind: composable}
+        steps:
+          - {id: a, type: cli, idempotent: true, with: {argv: [a]}}
+          - {id: b, type: cli, with: {argv: [b]}}
+        """,
+    )
+    fake_cli.on("a", _interrupt)
+    first = project.run("e.runbook.yaml", executors={"cli": fake_cli}).final
+    project.write(
+        "e.runbook.yaml", (project.root / "e.runbook.yaml").read_text().replace("[b]", "[b2]")
+    )
+    fake_cli.on("a", output("")).on("b", output(""))
+    with project.engine(executors={"cli": fake_cli}) as engine, pytest.raises(ResumeRefused) as e:
+        engine.resume(first.run_id, Options())
+    assert "changed since the run began" in str(e.value) and "--accept-changed-runbook" in str(
+        e.value
+    )
+    with project.engine(executors={"cli": fake_cli}) as engine:
+        chain = engine.resume(first.run_id, Options(accept_changed_runbook=True))
+    assert chain.final.status == "completed"
+    [resumed] = [
+        e["data"] for e in read_events(first.folder / "trace.jsonl") if e["type"] == "run_resumed"
+    ]
+    assert resumed["runbook_sha256_before"] != resumed["runbook_sha256"]
+
+
+def test_retry_and_skip_must_name_a_step_that_was_running(project, fake_cli):
+    from gert.engine import Options
+    from gert.engine.recovery import ResumeRefused
+
+    project.write(
+        "e.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: e, kind: composable}
+        steps:
+          - {id: a, type: cli, with: {argv: [a]}}
+          - {id: b, type: cli, with: {argv: [b]}}
+        """,
+    )
+    fake_cli.on("a", output("")).on("b", _interrupt)
+    first = project.run("e.runbook.yaml", executors={"cli": fake_cli}).final
+    with project.engine(executors={"cli": fake_cli}) as engine, pytest.raises(ResumeRefused) as e:
+        engine.resume(first.run_id, Options(retry_steps=("a",)))
+    assert "a was not running when the run stopped" in str(e.value) and "here: b" in str(e.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_interrupt_like_ctrl_c(project, tmp_path, sig):
+    import signal
+
+    effects, go = tmp_path / "effects", tmp_path / "go"
+    project.write("work.runbook.yaml", WORK.format(effects=effects, go=go, idempotent=""))
+    proc = start_gert("exec", "work.runbook.yaml", cwd=project.root)
+    wait_for(lambda: started(project.root, "restart"))
+    child = step_process(proc, "sh")
+    proc.send_signal(getattr(signal, sig))
+    assert proc.wait(timeout=20) == 130
+    m = only_run(project.root).read_manifest()
+    assert m["status"] == "interrupted" and sig in m["error"]
+    assert not alive(child)  # the step's processes ended with it
+
+
+def test_a_chain_resumed_with_a_skipped_step_replays(project, fake_cli):
+    from gert.engine import Options
+
+    project.config("record: auto\n")
+    project.write(
+        "p.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: p, inputs: {token: {from: env.P_TOKEN, secret: true}}}
+        steps:
+          - {id: a, type: cli, with: {argv: [a, "{{ .token }}"]}}
+          - {id: restart, type: cli, with: {argv: [restart]}}
+          - {id: c, type: cli, with: {argv: [c]}, outcomes: [{state: resolved}]}
+        """,
+    )
+    import os
+
+    os.environ["P_TOKEN"] = "tok-123456789"
+    try:
+        assert gert("incident", "create", "I-7", "--title", "t", cwd=project.root).returncode == 0
+        fake_cli.on("a", output("")).on("restart", _interrupt).on("c", output(""))
+        first = project.run("p.runbook.yaml", executors={"cli": fake_cli}, incident_id="I-7")
+        with project.engine(executors={"cli": fake_cli}) as engine:
+            chain = engine.resume(first.final.run_id, Options(skip_steps=("restart",)))
+        assert chain.final_state == "resolved" and chain.scenario
+        saved = load_file(project.root / chain.scenario / "scenario.yaml").data
+        assert saved["incident_id"] == "I-7"
+        # The saved chain replays offline: the skip is replayed, the secret comes from its source.
+        replay = project.run(
+            "p.runbook.yaml", mode="replay", scenario=project.root / chain.scenario
+        )
+        assert replay.final_state == "resolved"
+        assert [s.status for s in replay.final.steps] == ["passed", "skipped", "passed"]
+    finally:
+        del os.environ["P_TOKEN"]
+
+
+def test_a_run_gert_stopped_before_its_first_event_verifies_as_never_started(project):
+    folder = project.root / ".runbook" / "runs" / "20261130T000000-0000abcd"
+    folder.mkdir(parents=True)
+    (folder / "trace.jsonl").write_bytes(b"")
+    r = gert("trace", "verify", str(folder), cwd=project.root)
+    assert r.returncode == 0, r.stdout
+    assert "never started" in r.stdout
+
+
+def test_resume_of_a_finished_parent_names_the_run_to_resume(project, fake_cli):
+    from gert.engine import Options
+    from gert.engine.recovery import ResumeRefused
+
+    project.write(
+        "t.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: t}
+        steps: [{id: t, type: cli, with: {argv: [t]}, outcomes: [{state: needs_rca, next_runbook: {file: f}}]}]
+        """,
+    )
+    project.write(
+        "f.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: f}
+        steps: [{id: x, type: cli, with: {argv: [x]}, outcomes: [{state: resolved}]}]
+        """,
+    )
+    fake_cli.on("t", output("")).on("x", _interrupt)
+    chain = project.run("t.runbook.yaml", executors={"cli": fake_cli})
+    parent, child = chain.runs
+    with project.engine(executors={"cli": fake_cli}) as engine, pytest.raises(ResumeRefused) as e:
+        engine.resume(parent.run_id, Options())
+    assert f"its chain stopped in run {child.run_id} (f): gert resume {child.run_id}" in str(
+        e.value
+    )

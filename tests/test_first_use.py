@@ -262,7 +262,7 @@ def test_ctrl_c_at_a_prompt_is_an_interruption_that_resumes(project, answer_with
     run = RunFolder(folder)
     m = run.read_manifest()
     assert m["status"] == "interrupted" and "Abort" not in (m.get("error") or "")
-    assert f"interrupted: go on with  gert resume {run.run_id}" in term.screen
+    assert f"interrupted: go on with: gert resume {run.run_id}" in term.screen
     project.write("answers.yaml", "confirm: {link: https://dash/1}\n")
     r = gert("resume", run.run_id, "--evidence", "answers.yaml", "--json", cwd=project.root)
     assert r.returncode == 0, r.stderr
@@ -508,3 +508,70 @@ def test_dash_c_runs_in_the_project_and_paths_are_shown_from_here(tmp_path):
     assert "evidence examples/.runbook/runs/" in r.stdout  # from here, not from the project
     r = gert("-C", "examples", "runs", "list", cwd=tmp_path)
     assert r.returncode == 0 and "web-health" in r.stdout
+
+
+# ------------------------------------------------------------------ walk findings
+
+
+def test_a_var_that_names_no_input_is_an_error(project):
+    project.write(
+        "v.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: v, kind: composable, inputs: {host: {default: a}}}
+        steps: [{id: s, type: cli, with: {argv: [sh, -c, 'echo ran > ran.txt']}}]
+        """,
+    )
+    r = gert("exec", "v.runbook.yaml", "--var", "hots=db1", cwd=project.root)
+    assert r.returncode == 2 and "hots (did you mean 'host'?)" in r.stderr
+    assert not (project.root / "ran.txt").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_an_input_prompt_exits_130(project):
+    import signal
+    import sys
+    import time
+
+    from test_terminal import Terminal
+
+    project.write(
+        "p.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: p, kind: composable, inputs: {host: {from: prompt, description: Which host?}}}
+        steps: [{id: s, type: cli, with: {argv: [echo, "{{ .host }}"]}}]
+        """,
+    )
+    term = Terminal([sys.executable, "-m", "gert.cli", "exec", "p.runbook.yaml"], project.root)
+    term.expect("Which host?")
+    time.sleep(0.3)
+    term.proc.send_signal(signal.SIGINT)
+    term.expect("interrupted")
+    assert term.wait() == 130 and "Aborted!" not in term.screen
+
+
+def test_a_failed_precondition_check_counts_as_a_failed_step(project):
+    project.config("record: 'off'\ngovernance: {denied_commands: [rm]}\n")
+    project.write(
+        "g.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: g, kind: composable}
+        steps:
+          - {id: s, type: cli, precondition: {check: [rm, -f, x]}, with: {argv: [echo]}}
+        """,
+    )
+    run = project.run("g.runbook.yaml").final
+    assert run.status == "failed" and run.summary == {
+        "total": 1,
+        "passed": 0,
+        "failed": 1,
+        "skipped": 0,
+    }
+
+
+def test_the_post_counts_skipped_steps():
+    from gert.incident.posting import _steps
+
+    assert _steps({"passed": 2, "failed": 0, "skipped": 1}) == "2 steps passed, 1 skipped"

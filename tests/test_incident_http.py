@@ -348,7 +348,7 @@ def test_mcp_provider_reaches_the_incident_through_tools(project, tmp_path, monk
         """,
     )
     chain = project.run("t.runbook.yaml", incident_id="747870160")
-    assert chain.runs[0].captures["o"] == "sql-mcp Throttled\n"
+    assert chain.runs[0].captures["o"] == "sql-mcp Throttled"
     assert chain.posted["provider"] == "mcp" and chain.posted["entry_id"] == "D1"
     [entry] = json.loads(store.read_text())
     assert entry["incident_id"] == "747870160" and entry["text"].startswith(

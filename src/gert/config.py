@@ -1,4 +1,4 @@
-"""The model of ``gert.yaml`` (DESIGN §3, §10). Secrets are named by environment variable."""
+"""The model of ``gert.yaml``. Secrets are named by environment variable."""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ class Progress:
             if pids:
                 doing = "killing" if data.get("processes_action") == "kill" else "waiting for"
                 c.print(f"  [yellow]… {doing} processes left running: {pids}[/]", highlight=False)
-            if data.get("step_id"):
+            if data.get("step_id") and data.get("decision") == "retry":  # a skip prints as one
                 c.print(
                     f"  [yellow]↻ {plain(data['step_id'])}[/]  [dim]{plain(data['reason'], one_line=True)}[/]",
                     highlight=False,
@@ -125,7 +125,8 @@ class Progress:
         elif type_ == "outcome_reached":
             style = STATE_STYLE.get(data["state"], "white")
             c.print(
-                f"  → outcome [{style}]{plain(data['state'])}[/]: {plain(data.get('recommendation', ''))}",
+                f"  → outcome [{style}]{plain(data['state'])}[/]: "
+                f"{plain(data.get('recommendation', ''), one_line=True)}",
                 highlight=False,
             )
         elif type_ == "chain_started":

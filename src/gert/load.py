@@ -297,7 +297,7 @@ def _compose_yaml_1_2(text: str, error: Any) -> tuple[Any, Any, bool]:
         raise error from None
 
 
-# Limits on a YAML document (DESIGN: input is bounded). No runbook comes near them; past
+# Limits on a YAML document (input is bounded). No runbook comes near them; past
 # them the composer's stack overflows (deep nesting) or aliases expand without end.
 MAX_FLOW_DEPTH = 100  # [ and { open at once
 MAX_INDENT = 200  # columns of indentation and "- " before a line's content

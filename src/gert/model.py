@@ -1,4 +1,4 @@
-"""Pydantic models of the ``runbook/v0`` and ``tool/v0`` formats (DESIGN §4, §6).
+"""Pydantic models of the ``runbook/v0`` and ``tool/v0`` formats.
 
 The models mirror the YAML as written, so validation errors point at the author's
 own lines: both body spellings exist here (``tree`` of ``{step, branches}`` nodes,
@@ -104,7 +104,7 @@ class Governance(Strict):
 
 
 class InputSpec(Strict):
-    """Where an input's value comes from (DESIGN §4 Inputs)."""
+    """Where an input's value comes from."""
 
     from_: str | None = Field(
         None,

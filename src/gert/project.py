@@ -1,4 +1,4 @@
-"""The user's project: its root folder and ``gert.yaml`` (DESIGN §3).
+"""The user's project: its root folder and ``gert.yaml``.
 
 The root is the nearest folder at or above the start that holds ``gert.yaml``, else
 ``.git``, else the start folder itself. Relative paths in ``gert.yaml`` hang off it.

@@ -68,6 +68,7 @@ def write_scenario(
     status: str,
     redact: Any,
     store: Any,
+    incident_id: str = "",
 ) -> None:
     """Write a scenario folder from finished runs (each has ``runbook``, ``run_id``, ``state``
     and ``started_at``), exporting each run's evidence from *store*."""
@@ -97,7 +98,7 @@ def write_scenario(
     write_atomic(folder / "inputs.yaml", dump_yaml(redact.data(dict(inputs))) if inputs else "{}\n")
     manifest = {
         "apiVersion": SCENARIO_API,
-        "incident_id": str((incident or {}).get("id", "")),
+        "incident_id": str((incident or {}).get("id", "") or incident_id),
         "root_runbook": root_runbook,
         "captured_at": iso(utc_now()),
         "reference_time": runs[0].started_at,

@@ -1,4 +1,4 @@
-"""Scenario tests: ``gert test`` (DESIGN §9).
+"""Scenario tests: ``gert test``.
 
 A scenario is a test when its folder has a ``test.yaml``. Two kinds:
 

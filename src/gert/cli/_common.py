@@ -41,6 +41,9 @@ class GertGroup(click.Group):
         except GertError as e:
             show_error(e)
             ctx.exit(e.exit_code)
+        except (KeyboardInterrupt, click.Abort):  # Ctrl-C before a run began, or at a prompt
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
 
 
 def show_error(error: GertError) -> None:
@@ -190,6 +193,7 @@ def run_chain(
     from gert.engine import Engine, Options
 
     console = console or terminal(as_json)
+    _stop_on_signals()
     chosen = Options(
         prompter=Interruptible(TerminalPrompter(console))
         if interactive() and not as_json
@@ -218,14 +222,26 @@ def run_chain(
     sys.exit(chain.exit_code)
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) stop a run as Ctrl-C
+    does: the step's processes are ended and the run is recorded as interrupted."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 def resume_hint(chain: ChainResult) -> str:
     """The command that goes on with a chain that stopped part-way, or ''."""
     for run in chain.runs:
         if run.status == "interrupted":
-            return f"interrupted: go on with  gert resume {run.run_id}"
+            return f"interrupted: go on with: gert resume {run.run_id}"
         if run.status == "failed" and run.error and "--evidence FILE" in run.error:
             return (
-                f"evidence missing: give it and go on with  "
+                f"evidence missing: give it and go on with: "
                 f"gert resume {run.run_id} --evidence FILE"
             )
     return ""

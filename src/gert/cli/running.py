@@ -149,6 +149,11 @@ def _replay(scenario_dir: str | None, rebase_time: str | None) -> dict[str, Any]
     type=click.Choice(["wait", "kill"]),
     help="What to do with processes the stopped step left running.",
 )
+@click.option(
+    "--accept-changed-runbook",
+    is_flag=True,
+    help="Go on although the runbook was edited since the run began.",
+)
 @evidence_option
 @json_option("Print the result as JSON instead of progress.")
 def resume(
@@ -156,6 +161,7 @@ def resume(
     retry_steps: tuple[str, ...],
     skip_steps: tuple[str, ...],
     in_flight: str | None,
+    accept_changed_runbook: bool,
     answers_file: str | None,
     as_json: bool,
 ) -> None:
@@ -181,6 +187,7 @@ def resume(
         retry_steps=retry_steps,
         skip_steps=skip_steps,
         in_flight=in_flight,
+        accept_changed_runbook=accept_changed_runbook,
     )
 
 

@@ -145,6 +145,7 @@ class Engine:
                 f"{checked.model.meta.name} is a reference runbook: it is linked from "
                 "outcomes and read, never run (gert exec prints it)"
             )
+        _known_variables(checked.model, options.variables)
         if options.answers and options.mode != "replay":
             check_answers(
                 self,
@@ -163,8 +164,9 @@ class Engine:
                     options, scenario=load_scenario(Path(options.scenario))
                 )
             incident = options.scenario.incident
-            options = dataclasses.replace(
-                options, variables={**options.scenario.inputs, **options.variables}
+            recorded = {k: v for k, v in options.scenario.inputs.items() if "***" not in str(v)}
+            options = dataclasses.replace(  # a redacted (secret) input comes from its source
+                options, variables={**recorded, **options.variables}
             )
         else:
             incident = self.incident_for(checked.model, options.incident_id)
@@ -320,6 +322,7 @@ class Engine:
                 status=chain.final_state,
                 redact=root.redactor,
                 store=self.store,
+                incident_id=options.incident_id or "",
             )
             chain.scenario = rel
         except OSError as e:  # a full disk must not cost the run its evidence or its exit code
@@ -355,7 +358,10 @@ class Engine:
                     "processes_action": "",
                 }
         elif m.status not in ("running", "interrupted") and not m.handoff_pending:
-            raise ResumeRefused(f"run {run_id} already finished ({m.status}); nothing to resume")
+            raise ResumeRefused(
+                f"run {run_id} already finished ({m.status}); nothing to resume"
+                + self._stopped_child(m)
+            )
         # Decided by who resumes, before anything is written: a refusal leaves no trace.
         recovered = {} if m.handoff_pending else recovery.plan(run_id, in_flight, options)
         recovered.update(recovered_evidence)
@@ -370,6 +376,24 @@ class Engine:
             run.handoff = _handoff_of(m.outcome)
             return self._chain(run, options, incident, earlier, ended)
         return self._chain(run, options, incident, earlier)
+
+    def _stopped_child(self, m: Any) -> str:
+        """'; its child run C stopped: gert resume C' when a later run of the chain is the
+        one to resume."""
+        for entry in m.child_runs:
+            child = str(entry.get("run_id", ""))
+            try:
+                cm = self.store.read_manifest(self.store.open(child))
+            except Exception:  # a child that cannot be read is not the one to name
+                continue
+            if cm.status in ("running", "interrupted") or cm.handoff_pending:
+                return (
+                    f"; its chain stopped in run {child} ({cm.runbook_name}): gert resume {child}"
+                )
+            deeper = self._stopped_child(cm)
+            if deeper:
+                return deeper
+        return ""
 
     def _as_first_run(self, options: Options, m: Any) -> Options:
         """*options* as the run was first started: its incident, mode, actor, and whether
@@ -416,6 +440,7 @@ class Engine:
         secret = {n for n, spec in checked.model.meta.inputs.items() if spec.secret}
         given = {k: str(v) for k, v in m.inputs_resolved.items() if k not in secret}
         if m.status in ("running", "interrupted"):  # it goes on: its inputs must be real
+            _same_runbook(m, path, options)
             incident = incident or self.incident_for(checked.model, options.incident_id)
             inputs = resolve_inputs(
                 checked.model, {**given, **options.variables}, incident, None, options.prompter
@@ -582,6 +607,41 @@ class Engine:
                 if checked.model is not None:
                     tools[alias] = checked.model
         return tools
+
+
+def _known_variables(rb: Runbook, given: dict[str, str]) -> None:
+    """A --var that names no input (or var) of the runbook is a typo, not a value to drop
+    silently."""
+    import difflib
+
+    known = {*rb.meta.inputs, *rb.meta.vars}
+    unknown = sorted(set(given) - known)
+    if not unknown:
+        return
+    lines = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        lines.append(f"  - {name}" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    names = ", ".join(sorted(rb.meta.inputs)) or "none"
+    raise InvalidError(
+        f"{rb.meta.name} has no input named " + ", ".join(unknown) + f" (its inputs: {names}):\n"
+        + "\n".join(lines)
+    )
+
+
+def _same_runbook(m: Any, path: Path, options: Options) -> None:
+    """Refuse to go on with a runbook edited since the run began, unless told to (the
+    trace then records both versions)."""
+    import hashlib
+
+    now = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not m.runbook_sha256 or now == m.runbook_sha256 or options.accept_changed_runbook:
+        return
+    raise ResumeRefused(
+        f"run {m.run_id}: {m.runbook} changed since the run began (sha256 "
+        f"{m.runbook_sha256[:12]}… then, {now[:12]}… now); resume with "
+        "--accept-changed-runbook to go on with the new version (the trace keeps both)"
+    )
 
 
 def _identity(run: Run) -> tuple[str, tuple[tuple[str, str], ...]]:

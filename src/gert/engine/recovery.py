@@ -65,6 +65,14 @@ def needs_evidence(completed: dict[str, Any]) -> bool:
 def plan(run_id: str, in_flight: dict[Key, dict[str, Any]], options: Options) -> dict[Key, dict]:
     """What to do about each step that was running: a ``step_recovered`` event's data per
     step. Raises ResumeRefused when a decision is needed and nobody can give it."""
+    stopped = {sid for sid, _ in in_flight}
+    named = sorted((set(options.retry_steps) | set(options.skip_steps)) - stopped)
+    if named:
+        running = ", ".join(sorted(stopped)) or "none"
+        raise ResumeRefused(
+            f"run {run_id}: {', '.join(named)} was not running when the run stopped "
+            f"(--retry-step and --skip-step name a step that was; here: {running})"
+        )
     live = find_marked(f"{run_id}/")
     action = _process_action(run_id, live, in_flight, options)
     recovered: dict[Key, dict[str, Any]] = {}

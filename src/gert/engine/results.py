@@ -155,6 +155,7 @@ class Options:
     retry_steps: tuple[str, ...] = ()  # run these again
     skip_steps: tuple[str, ...] = ()  # go on without these
     in_flight: str | None = None  # "wait" for its processes, or "kill" them
+    accept_changed_runbook: bool = False  # go on with a runbook edited since the run began
 
 
 def default_actor() -> str:

@@ -325,9 +325,12 @@ class Run:
             )
         else:
             done = sorted(sid for sid, _ in self.journal)
-            self.emit(
-                "run_resumed", {"completed_steps": done, "actor": self.options.actor}, sync=True
-            )
+            resumed: dict[str, Any] = {"completed_steps": done, "actor": self.options.actor}
+            before = self.resumed_from.runbook_sha256
+            if before and before != self.runbook_sha256:  # --accept-changed-runbook
+                resumed["runbook_sha256_before"] = before
+                resumed["runbook_sha256"] = self.runbook_sha256
+            self.emit("run_resumed", resumed, sync=True)
         try:
             self.recover_in_flight()
             outcome = self.walk(self.rb.body(), self.scope())
@@ -353,10 +356,14 @@ class Run:
         except StepFailed as e:
             r.status = "failed"
             r.error = f"step '{e.record.step_id}' failed: {e.record.error}"
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             r.status = "interrupted"
-            r.error = "interrupted (Ctrl-C)"
-            self.emit("run_interrupted", {"reason": "interrupted by the operator"}, sync=True)
+            how = str(e) or "Ctrl-C"
+            r.error = f"interrupted ({how})"
+            self.emit(
+                "run_interrupted", {"reason": f"interrupted by the operator ({how})"}, sync=True
+            )
+            self.count_unwalked()
         except Exception as e:  # a bug or an unexpected fault: record it, never lose the run
             r.status = "error"
             r.error = f"{type(e).__name__}: {e}"
@@ -387,6 +394,16 @@ class Run:
         self.recorder.close()
         self.save()
         return r
+
+    def count_unwalked(self) -> None:
+        """Steps completed before a resume that the walk had not reached when it stopped
+        again: they still count in the run's summary."""
+        walked = {(s.step_id) for s in self.result.steps}
+        for (sid, _), done in self.journal.items():
+            if sid not in walked:
+                self.result.steps.append(
+                    StepRecord(sid, done["status"], {}, done.get("error"), done.get("step_file"))
+                )
 
     def recover_in_flight(self) -> None:
         """Before a resumed run goes on: record what it does about the steps that were
@@ -535,6 +552,10 @@ class Run:
         if recovered is not None and recovered["decision"] == "skip":
             self.occurrences[sid] = occurrence
             return self.skip(sid, recovered["reason"], occurrence), None
+        recorded = None if step.precondition else self.executors.recorded_skip(sid, occurrence)
+        if recorded is not None:  # a replay of a run that skipped it (on resume)
+            self.occurrences[sid] = occurrence
+            return self.skip(sid, recorded, occurrence), None
         self.step_number += 1
         number = self.step_number
         self.occurrences[sid] = occurrence
@@ -736,7 +757,9 @@ class Run:
         argv = [render(a, scope.values) for a in pre.check]
         blocked = self.blocked(argv, scope, sid)
         if blocked:
-            raise StepFailed(StepRecord(sid, "failed", error=blocked))
+            record = StepRecord(sid, "failed", error=blocked)
+            self.result.steps.append(record)  # it counts as the failed step it is
+            raise StepFailed(record)
         return self.executors.precondition(pre, argv, self.context(step, {}, scope, sid))
 
     def timeout(self, step: AnyStep, scope: Scope) -> float | None:

@@ -66,6 +66,10 @@ class Executors:
             return precondition.message or f"precondition {state}: {' '.join(argv)}"
         return None
 
+    def recorded_skip(self, step_id: str, occurrence: int) -> str | None:
+        """Why a recording skipped this step (a replay), else None."""
+        return None
+
     def answers(self, given: dict[str, Any]) -> dict[str, Any]:
         """The answers manual steps get (the --evidence file's)."""
         return given

@@ -80,6 +80,12 @@ class ReplayExecutors(Executors):
             return None
         return self.recording.skipped.get((ctx.step_id, ctx.occurrence))
 
+    def recorded_skip(self, step_id: str, occurrence: int) -> str | None:
+        """Why the recording skipped this step (skipped when its run was resumed)."""
+        if self.recording is None:
+            return None
+        return self.recording.skipped.get((step_id, occurrence))
+
     def answers(self, given: dict[str, Any]) -> dict[str, Any]:
         """The recording's answers, not the command line's."""
         return self.recording.answers if self.recording else {}

@@ -63,9 +63,12 @@ def chain_of(store: Store, run_id: str) -> list[RunView]:
 
 def _steps(summary: dict[str, Any]) -> str:
     passed, failed = int(summary.get("passed", 0)), int(summary.get("failed", 0))
+    skipped = int(summary.get("skipped", 0))
     text = f"{passed} step{'s' * (passed != 1)} passed"
     if failed:
         text += f", {failed} failed"
+    if skipped:
+        text += f", {skipped} skipped"
     return text
 
 

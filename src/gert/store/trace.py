@@ -299,7 +299,10 @@ def verify_trace(
         prev = hashlib.sha256(line).hexdigest()
         whole.update(line + b"\n")
     if manifest is None and folder is not None and not (folder / "run.yaml").exists():
-        report.problems.append("run.yaml is missing (the run's manifest was deleted)")
+        if report.events == 0:  # created, then gert stopped before anything was recorded
+            report.notes.append("the run never started: gert stopped before recording it")
+        else:
+            report.problems.append("run.yaml is missing (the run's manifest was deleted)")
     if report.signed and key is None:
         report.notes.append("the trace is signed (hmac); give the key to check the signature")
     ended = manifest.get("status") not in (None, "running") if manifest else report.completed

@@ -1,4 +1,4 @@
-"""Validation of runbooks and tool definitions in three phases (DESIGN §4, issue 2).
+"""Validation of runbooks and tool definitions in three phases.
 
 1. **structure**: the file reads as YAML, is a mapping, and names a known format;
 2. **schema**: the pydantic models (unknown fields, types, required fields);

@@ -1,4 +1,4 @@
-"""Phase 3 of validation: the domain rules a schema cannot say (DESIGN §4): unique IDs,
+"""Phase 3 of validation: the domain rules a schema cannot say: unique IDs,
 variables defined before use, regexes and JSONPaths that compile, tools and actions that
 exist, child runbooks and imports that exist, reachable outcomes."""
 
