@@ -624,7 +624,9 @@ def _known_variables(rb: Runbook, given: dict[str, str]) -> None:
         lines.append(f"  - {name}" + (f" (did you mean '{close[0]}'?)" if close else ""))
     names = ", ".join(sorted(rb.meta.inputs)) or "none"
     raise InvalidError(
-        f"{rb.meta.name} has no input named " + ", ".join(unknown) + f" (its inputs: {names}):\n"
+        f"{rb.meta.name} has no input named "
+        + ", ".join(unknown)
+        + f" (its inputs: {names}):\n"
         + "\n".join(lines)
     )
 
