@@ -575,3 +575,22 @@ def test_the_post_counts_skipped_steps():
     from gert.incident.posting import _steps
 
     assert _steps({"passed": 2, "failed": 0, "skipped": 1}) == "2 steps passed, 1 skipped"
+
+
+def test_a_precondition_check_is_in_the_evidence(project):
+    project.write(
+        "p.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: p, kind: composable}
+        steps:
+          - {id: skipped, type: cli, precondition: {check: ["true"], skip_if_succeeds: true}, with: {argv: [echo, a]}}
+          - {id: ran, type: cli, precondition: {check: ["false"], skip_if_succeeds: true}, with: {argv: [echo, b]}}
+        """,
+    )
+    run = project.run("p.runbook.yaml").final
+    events = read_events(run.folder / "trace.jsonl")
+    [skip] = [e["data"] for e in events if e["type"] == "step_skipped"]
+    assert skip["precondition"] == {"argv": ["true"]}
+    record = json.loads(next((run.folder / "steps").glob("*-ran.json")).read_text())
+    assert record["precondition"] == {"argv": ["false"], "result": "the step ran"}

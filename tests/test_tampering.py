@@ -335,3 +335,14 @@ def test_verify_incident_passes_untouched_runs(tmp_path):
     ran = gert("trace", "verify", "--incident", "W2", cwd=root)
     assert ran.returncode == 0, ran.stdout
     assert ": ok (" in ran.stdout
+
+
+def test_verify_uses_the_projects_key_by_default(signed_run, tmp_path, monkeypatch):
+    root, folder = signed_run
+    project = tmp_path / "p"
+    shutil.copytree(root, project)
+    copy = project / folder.relative_to(root)
+    forged_rehash_whole(copy)  # re-hashed without the key: only the HMAC can tell
+    monkeypatch.setenv("GERT_TEST_KEY", KEY)
+    r = gert("trace", "verify", str(copy), cwd=project, env={**_env(), "GERT_TEST_KEY": KEY})
+    assert r.returncode == 1 and "TAMPERED" in r.stdout

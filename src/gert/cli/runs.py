@@ -44,6 +44,11 @@ def verify(runs: tuple[str, ...], key_env: str | None, incident_id: str | None) 
 
     if key_env and key_env not in os.environ:
         raise click.UsageError(f"environment variable {key_env} is not set")
+    if not key_env:  # the project's signing key, when it is set here
+        from gert.project import open_project
+
+        configured = open_project().config.hmac_key_env
+        key_env = configured if configured and os.environ.get(configured) else None
     key = os.environ[key_env].encode() if key_env else None
     if not runs and not incident_id:
         raise click.UsageError("give RUN... or --incident ID")
@@ -56,7 +61,9 @@ def verify(runs: tuple[str, ...], key_env: str | None, incident_id: str | None) 
         if folder.run_id in witness:
             check_witness(report, witness[folder.run_id], incident_id or "")
         if report.ok:
-            if report.hmac_checked:
+            if not report.completed:
+                how = ", not ended: running, or stopped (gert resume)"
+            elif report.hmac_checked:
                 how = ", signature checked"
             elif report.signed:
                 how = ", signed but not checked: give --key-env"

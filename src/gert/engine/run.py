@@ -97,6 +97,7 @@ class Run:
         self.captures: dict[str, str] = {}
         self.step_number = 0
         self.occurrences: dict[str, int] = {}
+        self.checked: dict[str, Any] | None = None  # the running step's precondition check
         self.children: list[dict[str, Any]] = []
         cfg = engine.config
         secrets = [inputs[n] for n, s in rb.meta.inputs.items() if s.secret and n in inputs]
@@ -571,11 +572,12 @@ class Run:
         if repeatable:  # what gert resume needs if the run stops while this step runs
             started_data["repeatable"] = repeatable
         self.emit("step_started", started_data)
+        self.checked = None
         if step.precondition:
             skip = self.precondition(step, scope, sid)
             if skip:
                 self.step_number -= 1
-                return self.skip(sid, skip, occurrence), None
+                return self.skip(sid, skip, occurrence, precondition=self.checked), None
         attempts: list[dict[str, Any]] = []
         retry = step.retry or scope.runbook.meta.defaults.retry
         # A dry-run shows each step once: nothing ran, so nothing to try again or wait for.
@@ -623,6 +625,8 @@ class Run:
         }
         if error:
             payload["error"] = error
+        if self.checked:
+            payload["precondition"] = {**self.checked, "result": "the step ran"}
         executed = self.executors.executes
         digest = ""
         if executed:  # step records hold what executed steps saw; a dry-run executes nothing
@@ -715,9 +719,17 @@ class Run:
                 return "a read-only tool action"
         return ""
 
-    def skip(self, sid: str, reason: str, occurrence: int | None = None) -> StepRecord:
-        """Record a skipped step."""
+    def skip(
+        self,
+        sid: str,
+        reason: str,
+        occurrence: int | None = None,
+        precondition: dict[str, Any] | None = None,
+    ) -> StepRecord:
+        """Record a skipped step (with the precondition check that skipped it)."""
         data: dict[str, Any] = {"step_id": sid, "reason": reason}
+        if precondition:
+            data["precondition"] = precondition
         if occurrence is not None:  # a precondition skip: replay needs to know which occurrence
             data["occurrence"] = occurrence
         self.emit("step_skipped", data)
@@ -755,6 +767,7 @@ class Run:
         """Check the precondition; the reason to skip the step, or None to run it."""
         pre = step.precondition
         argv = [render(a, scope.values) for a in pre.check]
+        self.checked = {"argv": argv}  # the evidence keeps what was checked
         blocked = self.blocked(argv, scope, sid)
         if blocked:
             record = StepRecord(sid, "failed", error=blocked)
