@@ -12,7 +12,7 @@ from gert.store import RunFolder
 from gert.store.trace import read_events
 from helpers import gert
 
-SEED_003_SECTIONS = [
+STANDARD_SECTIONS = [
     "Executive Summary",
     "Impact",
     "Timeline",
@@ -94,12 +94,12 @@ def generate(project, *extra):  # type: ignore[no-untyped-def]
     return path, r
 
 
-def test_every_seed_003_section_in_order(incident):
+def test_every_standard_section_in_order(incident):
     project, _ = incident
     path, _ = generate(project)
     text = path.read_text()
     headings = re.findall(r"(?m)^## (.+)$", text)
-    assert headings == SEED_003_SECTIONS
+    assert headings == STANDARD_SECTIONS
     assert text.startswith("# Post-Mortem: API errors on checkout\n")
     assert "**Severity:** SEV-1" in text and "**Status:** Draft" in text
 
@@ -139,8 +139,8 @@ def test_metrics_equal_hand_computed_values(incident):
     resolved = dt.datetime.fromisoformat(inc["resolved_at"].replace("Z", "+00:00"))
     respond = (first - opened).total_seconds()
     resolve = (resolved - opened).total_seconds()
-    assert f"**Time to Respond (TTR):** {respond:.0f} second" in text
-    assert f"**Time to Resolve:** {resolve:.0f} second" in text
+    assert f"**Time to Respond (TTR):** {round(respond)} s" in text
+    assert f"**Time to Resolve:** {round(resolve)} s" in text
     assert "(incident opened " + inc["created_at"][:19] in text
 
 
@@ -219,7 +219,7 @@ def test_html_is_a_standalone_page_with_the_chain_drawn(incident, tmp_path):
     assert (
         html.startswith("<!DOCTYPE html>") and "<title>Post-Mortem: API errors on checkout" in html
     )
-    assert re.findall(r"<h2>(.+?)</h2>", html) == SEED_003_SECTIONS
+    assert re.findall(r"<h2>(.+?)</h2>", html) == STANDARD_SECTIONS
     svg = html.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert svg.count("<rect") == 3 and svg.count("<line") == 2  # three runs, two hand-offs
     for run in chain.runs:
@@ -246,7 +246,7 @@ def test_pdf_renders_to_pages(incident, tmp_path):
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Post-Mortem: API errors on checkout" in text
-    for heading in SEED_003_SECTIONS:
+    for heading in STANDARD_SECTIONS:
         assert heading in text
     assert chain.runs[2].run_id in text  # drawn in the chain's last box
     assert "tok-zz99yy88" not in text

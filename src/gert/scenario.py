@@ -58,6 +58,14 @@ def scenario_folder(root: Path, started_at: str, runbook_name: str, anchor: str)
             path = base.with_name(f"{base.name}-{n}")
 
 
+def replay_command(root: Any) -> str:
+    """The command that replays a chain from the scenario its root run was saved as (''
+    when none was saved); *root* is the root run's manifest."""
+    if not root.scenario or not root.runbook:
+        return ""
+    return f"gert exec {root.runbook} --mode replay --scenario {root.scenario}"
+
+
 def write_scenario(
     folder: Path,
     *,

@@ -50,11 +50,13 @@ def incident_show(incident_id: str, show_all: bool, as_json: bool) -> None:
     every = run_index().query(incident=incident_id, limit=None)
     rows = every if show_all else [r for r in every if r.mode in ("real", "")]
     grouped = chains(rows)
+    replays = [_replay_of(c[0][1]) for c in grouped]
     if as_json:
         echo_json(
             {
                 "incident": info,
                 "chains": [[{"depth": d, **r.to_dict()} for d, r in c] for c in grouped],
+                "replays": replays,
             }
         )
         return
@@ -64,7 +66,22 @@ def incident_show(incident_id: str, show_all: bool, as_json: bool) -> None:
     hidden = len(every) - len(rows)
     note = f" ({hidden} dry-run or replay run(s) not shown: --all)" if hidden else ""
     click.echo(f"{plural(len(rows), 'run')} in {plural(len(grouped), 'chain')}{note}")
-    _print_chains(grouped)
+    _print_chains(grouped, replays)
+
+
+def _replay_of(root: Any) -> dict[str, str]:
+    """The scenario a chain was saved as, and the command that replays it ({} when none)."""
+    from pathlib import Path
+
+    from gert.scenario import replay_command
+    from gert.store import RunFolder, RunManifest
+
+    try:
+        manifest = RunManifest.from_dict(RunFolder(Path(root.folder)).read_manifest())
+    except Exception:  # a run folder that cannot be read has no replay to offer
+        return {}
+    command = replay_command(manifest)
+    return {"scenario": manifest.scenario, "command": command} if command else {}
 
 
 def _print_incident(incident_id: str, info: dict[str, Any] | None) -> None:
@@ -87,9 +104,10 @@ def _print_incident(incident_id: str, info: dict[str, Any] | None) -> None:
             click.echo(f"  {'':19}  {'':7} {line}")
 
 
-def _print_chains(grouped: list[list[tuple[int, Any]]]) -> None:
-    """Each chain's runs, hand-offs indented, with state, duration and recommendation."""
-    for chain in grouped:
+def _print_chains(grouped: list[list[tuple[int, Any]]], replays: list[dict[str, str]]) -> None:
+    """Each chain's runs, hand-offs indented, with state, duration and recommendation, and
+    the command that replays it."""
+    for chain, replay in zip(grouped, replays, strict=True):
         click.echo("")
         for depth, r in chain:
             lead = "  " * (depth - 1) + "└─ " if depth else ""
@@ -101,6 +119,8 @@ def _print_chains(grouped: list[list[tuple[int, Any]]]) -> None:
             )
             if r.recommendation:
                 click.echo(f"  {'   ' * depth}  → {r.recommendation}")
+        if replay:
+            click.echo(f"  replay: {replay['command']}")
 
 
 @incident.command("list")
@@ -213,6 +233,9 @@ def incident_create(
 @click.option("--no-input", is_flag=True, help="Never ask; leave [to be confirmed] placeholders.")
 @click.option("--force", is_flag=True, help="Overwrite sections a person already wrote.")
 @click.option(
+    "--commit", "commit", is_flag=True, help="git add and commit the document and tracking file."
+)
+@click.option(
     "--format",
     "formats",
     type=click.Choice(["md", "html", "pdf"]),
@@ -225,6 +248,7 @@ def postmortem(
     out_dir: str | None,
     no_input: bool,
     force: bool,
+    commit: bool,
     formats: tuple[str, ...],
 ) -> None:
     """Draft a blameless postmortem of an incident from its evidence.
@@ -263,6 +287,9 @@ def postmortem(
             click.echo(f"wrote {shown(rendered)}")
     for flagged in pm.blame:
         click.echo(f"blameless check: restate without blame: {flagged}", err=True)
+    if commit:
+        done = pmod.commit(pm, [path, tracking], project.root)
+        click.echo(f"committed {done}: {pmod.commit_message(pm).splitlines()[0]}")
 
 
 def _ask(question: str, options: list[str]) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gert.errors import GertError
+from gert.scenario import replay_command
 from gert.store import RunManifest
 from gert.util import shorten
 from gert.util import slug as _slug
@@ -110,12 +111,28 @@ def _hm(ts: dt.datetime) -> str:
 
 
 def _minutes(a: dt.datetime | None, b: dt.datetime | None) -> str:
+    """A span as people read it: "45 s", "2 h 14 min", "3 days 2 h"; with the dates when
+    it crosses midnight."""
     if a is None or b is None:
         return TBC
-    seconds = (b - a).total_seconds()
-    if seconds < 120:
-        return f"{seconds:.0f} second{'s' * (round(seconds) != 1)}"
-    return f"{seconds / 60:.1f} minutes"
+    seconds = round((b - a).total_seconds())
+    if seconds < 0:
+        return TBC
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days} day{'s' * (days != 1)}" + (f" {hours} h" if hours else "")
+    elif hours:
+        text = f"{hours} h" + (f" {minutes} min" if minutes else "")
+    elif minutes:
+        text = f"{minutes} min" + (f" {secs} s" if secs and minutes < 10 else "")
+    else:
+        text = f"{secs} s"
+    a_utc, b_utc = a.astimezone(dt.UTC), b.astimezone(dt.UTC)
+    if a_utc.date() != b_utc.date():
+        text += f" ({a_utc:%Y-%m-%d %H:%M} → {b_utc:%Y-%m-%d %H:%M} UTC)"
+    return text
 
 
 @dataclass
@@ -146,6 +163,8 @@ class RunFacts:
     retried: list[str] = field(default_factory=list)
     excerpts_omitted: int = 0  # step outputs left in the run folder
     manual: list[str] = field(default_factory=list)
+    owner: str = ""  # the runbook's meta.owner, when it names one
+    evidence_texts: list[tuple[str, str]] = field(default_factory=list)  # (step, text given)
 
 
 @dataclass
@@ -157,7 +176,13 @@ class Postmortem:
     runs: list[RunFacts]
     answers: dict[str, str]
     related: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why related)
-    blame: list[str] = field(default_factory=list)
+    blame: list[str] = field(default_factory=list)  # "where: text" of each flagged text
+    sources: dict[str, str] = field(default_factory=dict)  # question -> where its answer came from
+
+    @property
+    def chains(self) -> list[list[RunFacts]]:
+        """The runs as chains: each root with the runs its hand-offs started, in order."""
+        return group_chains(self.runs)
 
 
 # ------------------------------------------------------------------ collecting
@@ -184,6 +209,11 @@ def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
                     f.retried.append(d["step_id"])
             elif e["type"] == "evidence_recorded":
                 f.manual.append(d["step_id"])
+                for name, ev in (d.get("evidence") or {}).items():
+                    if isinstance(ev, dict) and ev.get("kind") == "text":
+                        f.evidence_texts.append(
+                            (f"{d['step_id']}.{name}", str(ev.get("value", "")))
+                        )
         for _, payload in store.steps(folder):
             last = (payload.get("attempts") or [{}])[-1]
             request = last.get("request") or {}
@@ -206,12 +236,57 @@ def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
                     f"\n... ({len(lines) - 5} more lines)" if len(lines) > 5 else ""
                 )
                 f.excerpts.append((payload["step_id"], excerpt))
+        f.owner = _owner(store, manifest)
         failed = {step for step, _ in f.failed}
         f.excerpts.sort(key=lambda item: item[0] not in failed)  # stable: failures first
         f.excerpts_omitted = max(0, len(f.excerpts) - EXCERPTS_PER_RUN)
         del f.excerpts[EXCERPTS_PER_RUN:]
         facts.append(f)
     return facts
+
+
+def _owner(store: Any, manifest: RunManifest) -> str:
+    """The owner the run's runbook names (``meta.owner``), read from the project."""
+    from gert.load import LoadError, load_file
+
+    root = getattr(store, "runs_dir", None)
+    if not manifest.runbook or root is None:
+        return ""
+    for base in (Path(root).parent.parent, Path.cwd()):
+        path = base / manifest.runbook
+        if path.is_file():
+            try:
+                data = load_file(path).data
+            except LoadError:
+                return ""
+            meta = data.get("meta") if isinstance(data, dict) else None
+            return str(meta.get("owner") or "") if isinstance(meta, dict) else ""
+    return ""
+
+
+def group_chains(runs: list[RunFacts]) -> list[list[RunFacts]]:
+    """Runs grouped into chains by their manifests' links (a child's parent_run_id, a
+    parent's child_runs): each chain root first, chains oldest first. A hand-off no
+    manifest records is never assumed."""
+    by_id = {r.run_id: r for r in runs}
+    chains = []
+    for root in runs:
+        if root.manifest.parent_run_id in by_id:
+            continue
+        chain, current = [root], root
+        while True:
+            children = [
+                by_id[c["run_id"]]
+                for c in current.manifest.child_runs
+                if c.get("run_id") in by_id
+                and by_id[c["run_id"]].manifest.parent_run_id == current.run_id
+            ]
+            if not children or children[-1] in chain:
+                break
+            current = children[-1]
+            chain.append(current)
+        chains.append(chain)
+    return chains
 
 
 def related_incidents(store: Any, incident_id: str, runs: list[RunFacts]) -> list[tuple[str, str]]:
@@ -267,23 +342,48 @@ def answer_questions(
     given: dict[str, Any],
     asker: Any = None,
     runs: list[RunFacts] | None = None,
+    sources: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The five questions: from the incident, else the answers file, else asked, else TBC."""
+    """The five questions, each from the first that has it: the ``--answers`` file, a
+    field of the incident that states it, the engineer at a terminal (in order), else
+    TBC. *sources*, when given, says where each answer came from."""
     answers: dict[str, str] = {}
-    sev = incident.get("severity")
-    from_incident = {
-        "severity": f"SEV-{sev}"
-        if isinstance(sev, int) or (isinstance(sev, str) and sev.isdigit())
-        else None,
-        "duration": _duration_answer(incident, runs or []),
-        "detection": "Monitoring alert" if incident.get("timeline") else None,
-    }
+    stated = _stated_by_incident(incident)
+    where: dict[str, str] = {}
     for key, (question, options) in QUESTIONS.items():
-        value = from_incident.get(key) or given.get(key)
-        if value is None and asker is not None:
-            value = asker(question, options)
+        value, origin = given.get(key), "the --answers file"
+        if not value and key in stated:
+            value, origin = stated[key]
+        if not value and asker is not None:
+            value, origin = asker(question, options), "asked at the terminal"
+        if not value:
+            value, origin = None, "not answered"
         answers[key] = str(value) if value else TBC
+        where[key] = origin
+    if sources is not None:
+        sources.update(where)
     return answers
+
+
+def _stated_by_incident(incident: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Answers an incident's own fields state (never guessed from its having a timeline)."""
+    out: dict[str, tuple[str, str]] = {}
+    sev = incident.get("severity")
+    if isinstance(sev, int) or (isinstance(sev, str) and sev.isdigit()):
+        out["severity"] = (f"SEV-{sev}", "the incident's severity")
+    start = _parse(incident.get("created_at", ""))
+    end = _parse(incident.get("resolved_at", "")) if incident.get("resolved_at") else None
+    if start is not None and end is not None:
+        out["duration"] = (
+            _duration_answer(incident, []) or "",
+            "the incident's open and resolve times",
+        )
+    fields = incident.get("custom_fields") or {}
+    for key in ("impact", "detection", "root_cause"):
+        value = incident.get(key) or fields.get(key) or fields.get(key.replace("_", " ").title())
+        if value:
+            out[key] = (str(value), f"the incident's {key} field")
+    return out
 
 
 def _duration_answer(incident: dict[str, Any], runs: list[RunFacts]) -> str | None:
@@ -313,11 +413,30 @@ def build(
     """Collect everything for one incident's postmortem."""
     runs = collect_runs(store, incident_id)
     given = {k: str(v) for k, v in (given or {}).items()}
-    answers = answer_questions(incident, given, asker, runs)
-    pm = Postmortem(incident_id, incident, runs, answers)
+    sources: dict[str, str] = {}
+    answers = answer_questions(incident, given, asker, runs, sources)
+    pm = Postmortem(incident_id, incident, runs, answers, sources=sources)
     pm.related = related_incidents(store, incident_id, runs)
-    pm.blame = [f"{k}: {v}" for k, v in given.items() if BLAME.search(v)]
+    pm.blame = blame_flags(pm)
     return pm
+
+
+def blame_flags(pm: Postmortem) -> list[str]:
+    """Every text that enters the document and reads as blame: incident notes, answers,
+    manual evidence, recommendations and captured values ("where: text")."""
+    texts: list[tuple[str, str]] = []
+    for entry in pm.incident.get("timeline") or []:
+        if entry.get("kind") in ("note", "opened", "status"):
+            texts.append((f"incident {entry.get('kind')}", str(entry.get("text", ""))))
+    texts += [(f"answer {k}", v) for k, v in pm.answers.items() if v != TBC]
+    for r in pm.runs:
+        texts += [(f"{r.runbook} evidence {where}", text) for where, text in r.evidence_texts]
+        rec = r.manifest.outcome.get("recommendation")
+        if rec:
+            texts.append((f"{r.runbook} recommendation", str(rec)))
+        texts += [(f"{r.runbook} capture {k}", str(v)) for k, v in r.captures.items()]
+    flagged = [f"{where}: {_value(text)}" for where, text in texts if BLAME.search(text)]
+    return list(dict.fromkeys(flagged))
 
 
 # ------------------------------------------------------------------ the content
@@ -499,38 +618,71 @@ def metrics(pm: Postmortem) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def action_items(pm: Postmortem) -> list[tuple[str, str, str]]:
-    """(action, type, priority) from what the evidence shows needs doing."""
-    items: list[tuple[str, str, str]] = []
+def action_items(pm: Postmortem) -> list[tuple[str, str, str, str]]:
+    """(action, type, priority, owner) from what the evidence shows needs doing; an action
+    several runs call for appears once, citing them; the owner is the runbook's."""
+    found: dict[tuple[str, str, str], list[str]] = {}
+    owners: dict[tuple[str, str, str], str] = {}
+    for item, run in _raw_action_items(pm):
+        found.setdefault(item, []).append(run.run_id)
+        owners.setdefault(item, run.owner or "unassigned")
+    return [
+        (f"{action} ({_runs_cited(runs)})", kind, priority, owners[(action, kind, priority)])
+        for (action, kind, priority), runs in found.items()
+    ]
+
+
+def _raw_action_items(pm: Postmortem) -> list[tuple[tuple[str, str, str], RunFacts]]:
+    items: list[tuple[tuple[str, str, str], RunFacts]] = []
     for r in pm.runs:
         outcome = r.manifest.outcome
         if outcome.get("state") == "escalated" and not outcome.get("next_runbook"):
             items.append(
                 (
-                    f"Write a runbook for what '{r.runbook}' escalated ({outcome.get('recommendation') or 'no recommendation'})",
-                    "mitigate",
-                    "High",
+                    (
+                        f"Write a runbook for what '{r.runbook}' escalated ({outcome.get('recommendation') or 'no recommendation'})",
+                        "mitigate",
+                        "High",
+                    ),
+                    r,
                 )
             )
         if r.manifest.chain_error:
             items.append(
                 (
-                    f"Fix the runbook chain after '{r.runbook}': {r.manifest.chain_error}",
-                    "process",
-                    "High",
+                    (
+                        f"Fix the runbook chain after '{r.runbook}': {r.manifest.chain_error}",
+                        "process",
+                        "High",
+                    ),
+                    r,
                 )
             )
         for step, error in r.failed:
             items.append(
-                (f"Make step '{step}' of '{r.runbook}' reliable ({error})", "prevent", "High")
+                ((f"Make step '{step}' of '{r.runbook}' reliable ({error})", "prevent", "High"), r)
             )
         for step in r.retried:
             items.append(
-                (f"Find out why step '{step}' of '{r.runbook}' needed retries", "prevent", "Medium")
+                (
+                    (
+                        f"Find out why step '{step}' of '{r.runbook}' needed retries",
+                        "prevent",
+                        "Medium",
+                    ),
+                    r,
+                )
             )
         for step in r.manual:
             items.append(
-                (f"Consider automating manual step '{step}' of '{r.runbook}'", "process", "Low")
+                (
+                    (
+                        f"Consider automating manual step '{step}' of '{r.runbook}'",
+                        "process",
+                        "Low",
+                    ),
+                    r,
+                )
             )
     return items
 
@@ -548,9 +700,7 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
         ended = _parse(pm.runs[-1].manifest.ended_at)
     date = opened.strftime("%Y-%m-%d") if opened else TBC
     rows = timeline(pm)
-    final = pm.runs[-1] if pm.runs else None
-    final_outcome = final.manifest.outcome if final else {}
-    chain_names = " → ".join(r.runbook for r in pm.runs) or "no runbook runs"
+    chains = pm.chains
     a = pm.answers
     out: list[str] = []
     add = out.append
@@ -565,16 +715,7 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add(f"**Author:** {author}  ")
     add("**Status:** Draft\n")
     add("## Executive Summary\n")
-    add(
-        f"Incident {pm.incident_id} ({title}) was triaged with gert through {len(pm.runs)} runbook run(s) "
-        f"({chain_names}); the final state was **{final_outcome.get('state') or (final.manifest.status if final else TBC)}**"
-        + (
-            f": {final_outcome['recommendation'].rstrip('.')}."
-            if final_outcome.get("recommendation")
-            else "."
-        )
-        + f" Primary impact: {a['impact']}.\n"
-    )
+    add(_summary(pm, title) + f" Primary impact: {a['impact']}.\n")
     add("## Impact\n")
     add("### Customer Impact")
     add(
@@ -620,23 +761,34 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
         add(f"- **{label}:** {value} ({start} → {end})")
     add(f"- **Response Quality:** {TBC}\n")
     add("### What Went Well")
-    for r in pm.runs:
-        if r.manifest.status == "completed":
-            add(
-                f"✅ Runbook {r.runbook} ran to its end ({r.manifest.steps_summary.get('passed', 0)} steps passed)"
-            )
+    well = _cited(
+        (
+            f"Runbook {r.runbook} ran to its end "
+            f"({r.manifest.steps_summary.get('passed', 0)} steps passed)",
+            r.run_id,
+        )
+        for r in pm.runs
+        if r.manifest.status == "completed"
+    )
+    out.extend(f"- ✅ {line}" for line in well)
     add("")
     add("### What Went Poorly")
-    poor = [f"❌ Step {s} of {r.runbook} failed: {e}" for r in pm.runs for s, e in r.failed]
-    poor += [f"❌ {r.manifest.chain_error}" for r in pm.runs if r.manifest.chain_error]
-    out.extend(poor or [f"❌ {TBC}"])
+    poor = _cited(
+        [(f"Step {s} of {r.runbook} failed: {e}", r.run_id) for r in pm.runs for s, e in r.failed]
+        + [(r.manifest.chain_error, r.run_id) for r in pm.runs if r.manifest.chain_error]
+    )
+    out.extend([f"- ❌ {line}" for line in poor] or [f"- ❌ {TBC}"])
     add("")
     add("## Resolution\n")
     add("### Immediate Fix")
-    for r in pm.runs:
-        rec = r.manifest.outcome.get("recommendation")
-        if rec:
-            add(f"- {r.runbook}: {rec}")
+    out.extend(
+        f"- {line}"
+        for line in _cited(
+            (f"{r.runbook}: {r.manifest.outcome['recommendation']}", r.run_id)
+            for r in pm.runs
+            if r.manifest.outcome.get("recommendation")
+        )
+    )
     add("\nCommands that ran:\n")
     add("```bash")
     commands = list(dict.fromkeys(c for r in pm.runs for c in r.commands))
@@ -653,8 +805,8 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add("## Action Items\n")
     add("| ID | Action | Type | Owner | Priority | Due Date | Status |")
     add("|----|--------|------|-------|----------|----------|--------|")
-    for n, (action, kind, priority) in enumerate(action_items(pm), start=1):
-        add(f"| AI-{n:03d} | {_cell(action)} | {kind} | unassigned | {priority} | {TBC} | Open |")
+    for n, (action, kind, priority, owner) in enumerate(action_items(pm), start=1):
+        add(f"| AI-{n:03d} | {_cell(action)} | {kind} | {owner} | {priority} | {TBC} | Open |")
     add("")
     add("## Prevention Measures\n")
     add(
@@ -679,13 +831,18 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add("")
     add("## Follow-up\n")
     add(
-        f"### Review Meeting\n- **Date:** {TBC}\n- **Attendees:** {TBC}\n\n### Success Criteria\n"
+        f"### Review Meeting\n- **Date:** {TBC}\n- **Attendees:** {TBC}\n- **Agenda:**\n"
+        "  1. Review timeline and root cause\n  2. Discuss action items\n"
+        "  3. Assign owners and deadlines\n  4. Schedule follow-up\n\n### Success Criteria\n"
         "- [ ] All action items have owners\n- [ ] Root cause is fully understood\n- [ ] Prevention measures are implemented\n"
         "- [ ] Documentation is updated\n- [ ] Team training is completed\n"
     )
     add("## Communication\n")
     add(
-        f"### Internal Communication\n- **Incident Channel:** {TBC}\n\n### External Communication\n- **Status Page Updated:** {TBC}\n"
+        f"### Internal Communication\n- **Incident Channel:** {TBC}\n- **Stakeholder Updates:** {TBC}\n"
+        f"- **Post-Incident Report:** {TBC}\n\n### External Communication\n"
+        f"- **Status Page Updated:** {TBC}\n- **Customer Notification:** {TBC}\n"
+        f"- **Public Post-Mortem:** {TBC}\n"
     )
     add("## Appendices\n")
     add("### Appendix A: Full Log Analysis")
@@ -694,9 +851,21 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
         + (", ".join(f"`.runbook/runs/{r.run_id}`" for r in pm.runs) or "none")
         + "\n"
     )
+    if chains:
+        add("Each chain, and how to see exactly what its engineer saw, offline:\n")
+        for n, chain in enumerate(chains, start=1):
+            add(f"{n}. {_chain_line(chain)}")
+            replay = replay_command(chain[0].manifest)
+            if replay:
+                add(f"   `{replay}`")
+        add("")
     add(
         f"### Appendix B: Configuration Changes\n{TBC}\n\n### Appendix C: Code Changes\n{TBC}\n\n### Appendix D: Monitoring Improvements\n{TBC}\n"
     )
+    add("### Appendix E: Where the Answers Came From")
+    for key, (question, _) in QUESTIONS.items():
+        add(f"- {question} **{a[key]}** ({pm.sources.get(key, 'not answered')})")
+    add("")
     add("---\n")
     add("## Sign-off\n")
     add("| Role | Name | Date | Reviewed |\n|------|------|------|----------|")
@@ -714,9 +883,10 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
         add(f"- [{'x' if ok else ' '}] {item}")
     if pm.blame:
         add(
-            "\n> **Blameless review:** these answers read as blame; restate them about systems and processes: "
-            + "; ".join(pm.blame)
+            "\n> **Blameless review:** these texts read as blame; restate them about systems "
+            "and processes before this document is shared:"
         )
+        out.extend(f"> - {_cell(flag)}" for flag in pm.blame)
     return "\n".join(out) + "\n"
 
 
@@ -759,16 +929,67 @@ def _what_happened(pm: Postmortem) -> str:
 
 
 def _five_whys(pm: Postmortem) -> list[str]:
+    """As far as the evidence goes, on the chain that ended the incident: each hand-off a
+    manifest records, each failed or retried step with its reason; TBC after that."""
     whys = []
-    for r, nxt in zip(pm.runs, pm.runs[1:], strict=False):
+    chain = pm.chains[-1] if pm.chains else []
+    for r, nxt in itertools.pairwise(chain):
         caps = ", ".join(f"{k}={_value(v)}" for k, v in r.captures.items()) or "its checks"
         whys.append(
             f"**Why did triage continue past {r.runbook}?**\n   → Because {r.runbook} observed {caps} "
             f"and handed off to {nxt.runbook}"
         )
+    for r in chain:
+        for step, error in r.failed:
+            whys.append(f"**Why did step {step} of {r.runbook} fail?**\n   → {_value(error)}")
+        for step in r.retried:
+            whys.append(
+                f"**Why did step {step} of {r.runbook} need more than one attempt?**\n   → {TBC}"
+            )
     while len(whys) < 5:
         whys.append(f"**Why?**\n   → {TBC}")
-    return whys[:5]
+    return whys
+
+
+def _summary(pm: Postmortem, title: str) -> str:
+    """The executive summary's first sentence: each triage attempt, as the chain it was."""
+    chains = pm.chains
+    if not chains:
+        return f"Incident {pm.incident_id} ({title}) has no runbook runs recorded."
+    final = chains[-1][-1]
+    outcome = final.manifest.outcome
+    state = outcome.get("state") or final.manifest.status
+    ending = f": {outcome['recommendation'].rstrip('.')}." if outcome.get("recommendation") else "."
+    if len(chains) == 1:
+        return (
+            f"Incident {pm.incident_id} ({title}) was triaged with gert through "
+            f"{len(chains[0])} runbook run(s) ({_chain_line(chains[0])}); the final state was "
+            f"**{state}**{ending}"
+        )
+    attempts = "; ".join(f"attempt {n}: {_chain_line(c)}" for n, c in enumerate(chains, 1))
+    return (
+        f"Incident {pm.incident_id} ({title}) was triaged with gert {len(chains)} times "
+        f"({attempts}); the last attempt's final state was **{state}**{ending}"
+    )
+
+
+def _chain_line(chain: list[RunFacts]) -> str:
+    """``A → B (resolved)``: a chain's runbooks and where it ended."""
+    last = chain[-1]
+    state = last.manifest.outcome.get("state") or last.manifest.status
+    return " → ".join(r.runbook for r in chain) + f" ({state})"
+
+
+def _cited(items: Any) -> list[str]:
+    """Lines said once, each citing every run it came from."""
+    found: dict[str, list[str]] = {}
+    for text, run_id in items:
+        found.setdefault(text, []).append(run_id)
+    return [f"{text} ({_runs_cited(runs)})" for text, runs in found.items()]
+
+
+def _runs_cited(runs: list[str]) -> str:
+    return ("run " if len(runs) == 1 else "runs ") + ", ".join(runs)
 
 
 def _cell(text: str) -> str:
@@ -785,8 +1006,8 @@ def _value(value: object, limit: int = 200) -> str:
 
 
 def slug(text: str) -> str:
-    """A short file-name slug of a title."""
-    return _slug(text, 40, "incident")
+    """A short file-name slug of a title (never ending in '-')."""
+    return _slug(text, 40, "incident").strip("-") or "incident"
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -852,3 +1073,50 @@ def _track(tracking: Path, name: str, severity: str, date: str) -> None:
         lines.insert(0, header)
     lines.append(row)
     write_atomic(tracking, "".join(lines))
+
+
+def commit_message(pm: Postmortem) -> str:
+    """The commit message of a postmortem: its title, then severity, duration, root cause
+    and how many action items it has."""
+    inc = pm.incident
+    opened = _parse(inc.get("created_at", ""))
+    ended = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
+    if ended is None and pm.runs:
+        ended = _parse(pm.runs[-1].manifest.ended_at)
+    title = inc.get("title") or f"Incident {pm.incident_id}"
+    return (
+        f"Post-Mortem: {title}\n\n"
+        f"- Severity: {pm.answers['severity']}\n"
+        f"- Duration: {_minutes(opened, ended)}\n"
+        f"- Root Cause: {pm.answers['root_cause']}\n"
+        f"- Action Items: {len(action_items(pm))}\n"
+    )
+
+
+def commit(pm: Postmortem, files: list[Path], repo: Path) -> str:
+    """``git add`` *files* and commit them with :func:`commit_message`; the new commit's
+    hash. Raises InvalidError when *repo* is not in a git work tree or git fails."""
+    import subprocess
+
+    from gert.errors import InvalidError
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise InvalidError(f"--commit: git could not run: {e}") from None
+        if done.returncode != 0:
+            raise InvalidError(f"--commit: git {args[0]} failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    try:
+        inside = git("rev-parse", "--is-inside-work-tree") == "true"
+    except InvalidError:
+        inside = False
+    if not inside:
+        raise InvalidError(f"--commit: {repo} is not in a git repository")
+    git("add", "--", *(str(f) for f in files))
+    git("commit", "-m", commit_message(pm), "--", *(str(f) for f in files))
+    return git("rev-parse", "--short", "HEAD")
