@@ -592,3 +592,140 @@ def test_a_precondition_check_is_in_the_evidence(project):
     assert skip["precondition"] == {"argv": ["true"]}
     record = json.loads(next((run.folder / "steps").glob("*-ran.json")).read_text())
     assert record["precondition"] == {"argv": ["false"], "result": "the step ran"}
+
+
+# ------------------------------------------------------------------ second walk
+
+
+def test_a_step_timeout_that_is_no_duration_is_refused(project):
+    project.config("step_timeout: 5 minutes\n")
+    project.write(
+        "t.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: t, kind: composable}\nsteps: [{id: s, type: cli, with: {argv: [echo]}}]\n",
+    )
+    for args in (["validate", "gert.yaml"], ["exec", "t.runbook.yaml"]):
+        r = gert(*args, cwd=project.root)
+        assert r.returncode == 2 and "'5 minutes' is not a duration" in r.stdout + r.stderr, args
+    project.config("step_timeout: 0\n")
+    assert "longer than 0" in gert("validate", "gert.yaml", cwd=project.root).stdout
+
+
+def test_validate_warns_of_a_command_governance_will_refuse(project):
+    project.config("governance: {denied_commands: [rm]}\n")
+    project.write(
+        "t.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: t, kind: composable}\nsteps: [{id: s, type: cli, with: {argv: [sh, -c, 'echo hi']}}]\n",
+    )
+    r = gert("validate", "t.runbook.yaml", cwd=project.root)
+    assert (
+        "warning: steps[0].with.argv: governance will refuse this command: 'sh' with inline code"
+        in r.stdout
+    )
+
+
+def test_a_literal_write_query_is_a_validation_error(project):
+    project.write(
+        "q.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: q, kind: composable}\nsteps:\n"
+        "  - {id: q, type: tool, tool: {name: sql, action: query, args: {url: 'sqlite:///x.db', query: 'DELETE FROM errors'}}}\n",
+    )
+    r = gert("validate", "q.runbook.yaml", cwd=project.root)
+    assert r.returncode == 2 and "DELETE is not a read" in r.stdout
+
+
+def test_var_of_a_constant_is_refused(project):
+    project.write(
+        "v.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: v, kind: composable, vars: {db_url: 'sqlite:///a.db'}}\nsteps: [{id: s, type: cli, with: {argv: [echo]}}]\n",
+    )
+    r = gert("exec", "v.runbook.yaml", "--var", "db_url=x", cwd=project.root)
+    assert r.returncode == 2 and "db_url is a constant of the runbook (meta.vars)" in r.stderr
+
+
+def test_verify_of_a_run_that_does_not_exist(project):
+    r = gert("trace", "verify", "20261130T085154-9dfe4c0", cwd=project.root)
+    assert r.returncode == 2 and "no run 20261130T085154-9dfe4c0" in r.stderr
+    assert "TAMPERED" not in r.stdout
+
+
+def test_runs_list_refuses_a_date_it_cannot_read(project):
+    r = gert("runs", "list", "--since", "yesterday", cwd=project.root)
+    assert r.returncode == 2 and "is not a date" in r.stderr
+
+
+def test_a_missing_attachment_stops_the_run_before_it_starts(project):
+    project.write(
+        "a.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: a, kind: composable}
+        steps:
+          - {id: first, type: cli, with: {argv: [sh, -c, 'echo ran > ran.txt']}}
+          - {id: shot, type: manual, instructions: attach, required_evidence: [{kind: attachment, name: screenshot}]}
+        """,
+    )
+    project.write("answers.yaml", "shot: {screenshot: shots/missing.png}\n")
+    r = gert("exec", "a.runbook.yaml", "--evidence", "answers.yaml", cwd=project.root)
+    assert r.returncode == 2 and "screenshot: no file at" in r.stderr
+    assert not (project.root / "ran.txt").exists()
+
+
+def test_a_new_incident_is_not_kept_when_the_run_refuses_to_start(project):
+    project.write(
+        "n.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: n, kind: composable, inputs: {x: {from: prompt}}}\nsteps: [{id: s, type: cli, with: {argv: [echo]}}]\n",
+    )
+    r = gert("exec", "n.runbook.yaml", "--incident", "NEW-2", cwd=project.root)
+    assert r.returncode == 2 and "not kept" in r.stderr
+    assert "NEW-2" not in gert("incident", "list", cwd=project.root).stdout
+
+
+def test_a_dry_run_shows_what_would_run_and_takes_the_answers(project):
+    project.write(
+        "d.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: d}
+        steps:
+          - {id: look, type: cli, with: {argv: [df, -h, /]}}
+          - id: pick
+            type: manual
+            instructions: Decide what to do.
+            choices: {variable: action, options: [{value: drain}, {value: docs}]}
+            outcomes: [{state: resolved, when: 'action == "docs"'}, {state: escalated}]
+        """,
+    )
+    project.write("answers.yaml", "pick: {choice: docs}\n")
+    r = gert(
+        "exec",
+        "d.runbook.yaml",
+        "--mode",
+        "dry-run",
+        "--evidence",
+        "answers.yaml",
+        cwd=project.root,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "would run: df -h /" in r.stdout
+    assert "would run: Decide what to do.  (choice: docs (from the answers))" in r.stdout
+    assert "outcome resolved" in r.stdout
+
+
+def test_resuming_a_manual_step_with_nobody_to_ask_is_refused_up_front(project, fake_cli):
+    from gert.engine import Options
+    from gert.engine.recovery import ResumeRefused
+
+    project.write("m.runbook.yaml", MANUAL)
+
+    class Interrupting:
+        def show(self, *a):
+            pass
+
+        def ask_text(self, *a, **k):
+            raise KeyboardInterrupt
+
+    first = project.run("m.runbook.yaml", prompter=Interrupting()).final
+    assert first.status == "interrupted"
+    with project.engine() as engine, pytest.raises(ResumeRefused, match="nobody can be asked here"):
+        engine.resume(first.run_id, Options())
+    assert first.folder.joinpath("run.yaml").read_text().count("status: interrupted") == 1

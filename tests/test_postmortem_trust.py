@@ -206,3 +206,35 @@ def test_commit_outside_git_is_a_clear_error(project):
     assert (
         r.returncode == 2 and "not in a git repository" in r.stderr and "Traceback" not in r.stderr
     )
+
+
+def test_regenerating_keeps_everything_a_person_wrote(project):
+    LocalProvider(project.root / ".runbook" / "incidents").create("R1", "Queue stuck", severity=2)
+    assert gert("postmortem", "R1", "--no-input", cwd=project.root).returncode == 0
+    [doc] = (project.root / "postmortems").glob("*.md")
+    text = doc.read_text()
+    text = text.replace(
+        "**Primary Cause:** [to be confirmed]", "**Primary Cause:** Consumer deadlock"
+    )
+    text = text.replace(
+        "### Long-term Fix\n[to be confirmed]",
+        "### Long-term Fix\nAdd a watchdog to the queue consumer.",
+    )
+    text = text.replace(
+        "### Technical Lessons\n1. [to be confirmed]",
+        "### Technical Lessons\n1. Queues need a depth alarm.",
+    )
+    doc.write_text(text + "\nReviewed with the queue team on Monday.\n")
+    r = gert("postmortem", "R1", "--no-input", cwd=project.root)
+    assert r.returncode == 0 and "kept the sections a person had written" in r.stdout
+    again = doc.read_text()
+    for kept in (
+        "**Primary Cause:** Consumer deadlock",
+        "Add a watchdog to the queue consumer.",
+        "1. Queues need a depth alarm.",
+        "Reviewed with the queue team on Monday.",
+    ):
+        assert kept in again, kept
+    assert again.count("Reviewed with the queue team") == 1
+    r = gert("postmortem", "R1", "--no-input", cwd=project.root)  # stable on a third run
+    assert doc.read_text() == again

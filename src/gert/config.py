@@ -8,7 +8,15 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field, ValidationError, field_validator
 
-from gert.model import Duration, Governance, RedactRule, SandboxSpec, Strict
+from gert.model import (
+    Duration,
+    Governance,
+    RedactRule,
+    SandboxSpec,
+    Strict,
+    _check_duration,
+    parse_duration,
+)
 from gert.problems import Problem, RunbookInvalid
 
 ProviderName = Literal["local", "webhook", "pagerduty", "jira", "github", "servicenow", "mcp"]
@@ -88,6 +96,17 @@ class ProjectConfig(Strict):
         ),
     )
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+
+    @field_validator("step_timeout")
+    @classmethod
+    def _step_timeout(cls, value: Any) -> Any:
+        _check_duration(value)
+        if parse_duration(value) <= 0:
+            raise ValueError(
+                f"step_timeout must be longer than 0 (it kills every cli step after it), "
+                f"not {value!r}; write e.g. '30m' or '1h'"
+            )
+        return value
 
     @field_validator("store")
     @classmethod

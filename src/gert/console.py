@@ -107,7 +107,10 @@ class Progress:
             tries = f", {data['attempts']} attempts" if data.get("attempts", 1) > 1 else ""
             c.print(
                 f"  {ICONS.get(data['status'], '?')} {plain(data['step_id'])}  "
-                f"[dim]({data['duration_ms']:.0f} ms{tries})[/]  {caps}{err}",
+                f"[dim]({data['duration_ms']:.0f} ms{tries})[/]"
+                + (f"  {caps}" if caps else "")
+                + err
+                + _would_run(data),
                 highlight=False,
             )
         elif type_ == "step_skipped":
@@ -124,9 +127,10 @@ class Progress:
             c.print(f"  [yellow]! {plain(data['warning'], one_line=True)}[/]", highlight=False)
         elif type_ == "outcome_reached":
             style = STATE_STYLE.get(data["state"], "white")
+            rec = data.get("recommendation", "")
             c.print(
-                f"  → outcome [{style}]{plain(data['state'])}[/]: "
-                f"{plain(data.get('recommendation', ''), one_line=True)}",
+                f"  → outcome [{style}]{plain(data['state'])}[/]"
+                + (f": {plain(rec, one_line=True)}" if rec else ""),
                 highlight=False,
             )
         elif type_ == "chain_started":
@@ -320,6 +324,30 @@ def _isatty(file: Any) -> bool:
 
 # The live line of each console, so that its prompter can pause it.
 _LIVE_LINES: weakref.WeakKeyDictionary[Console, LiveLine] = weakref.WeakKeyDictionary()
+
+
+def _would_run(data: dict[str, Any]) -> str:
+    """What a dry-run's step would have done, on its own dim line."""
+    would = data.get("would_run")
+    if not isinstance(would, dict) or not would:
+        return ""
+    if would.get("argv"):
+        what = " ".join(str(a) for a in would["argv"])
+    elif would.get("url"):
+        what = f"{would.get('method', 'GET')} {would['url']}"
+    elif would.get("query"):
+        what = str(would["query"])
+    elif would.get("instructions"):
+        what = (
+            str(would["instructions"]).strip().splitlines()[0]
+            if str(would["instructions"]).strip()
+            else ""
+        )
+        if would.get("choice"):
+            what += f"  (choice: {would['choice']})"
+    else:
+        what = ", ".join(f"{k}={v}" for k, v in would.items() if k != "dry_run")
+    return f"\n      [dim]would run: {plain(what, one_line=True)}[/]" if what else ""
 
 
 # C0 and C1 control characters except tab and newline: ANSI/OSC escape sequences start here.

@@ -98,6 +98,7 @@ def _test(state: str, percent: int) -> str:
 
 FILES: dict[str, str] = {
     "gert.yaml": GERT_YAML,
+    ".gitignore": "# gert's run evidence and index: kept here, not in git\n.runbook/\n",
     RUNBOOK: DISK_SPACE,
     "scenarios/disk-space/plenty-of-space/inputs.yaml": "mount: /\n",
     "scenarios/disk-space/plenty-of-space/scenario.yaml": _scenario(

@@ -558,8 +558,15 @@ def run_tests(
             continue
         if update and result.status in ("passed", "failed"):
             path = write_test_yaml(result.case, result)
-            result.status, result.failures = "passed", [f"wrote {path}"]
+            result.status, result.failures = "passed", [f"wrote {_from_here(path)}"]
         yield result
+
+
+def _from_here(path: Path) -> str:
+    """*path* relative to the current folder (as the CLI prints paths)."""
+    import os
+
+    return os.path.relpath(path)
 
 
 def _interrupted(folder: Path) -> bool:

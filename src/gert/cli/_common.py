@@ -260,29 +260,38 @@ class Interruptible:
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return method(*args, **kwargs)
-            except (click.Abort, EOFError):
-                raise KeyboardInterrupt from None
+            except EOFError:
+                raise KeyboardInterrupt("Ctrl-D") from None
+            except click.Abort:
+                raise KeyboardInterrupt("Ctrl-C") from None
 
         return call
 
 
-def open_local_incident(project: Project, incident_id: str | None, command: str) -> None:
+def open_local_incident(project: Project, incident_id: str | None, command: str) -> Any:
     """With the local provider, an incident ID used for the first time is opened (said on
-    stderr, recorded as opened by *command*)."""
+    stderr, recorded as opened by *command*); returns a function that takes it back (when
+    the run refuses to start), or None."""
     if not incident_id or project.config.incident.provider != "local":
-        return
+        return None
     from gert.incident import IncidentError
     from gert.incident.local import local_provider
 
     provider = local_provider(project)
     try:
         if provider.find(incident_id) is not None:
-            return
+            return None
         provider.create(incident_id, f"opened by {command}")
     except IncidentError as e:
         e.exit_code = 2
         raise
     click.echo(f"incident {incident_id} is new: opened it (local provider)", err=True)
+
+    def take_back() -> None:
+        provider.remove(incident_id)
+        click.echo(f"incident {incident_id}: not kept (the run did not start)", err=True)
+
+    return take_back
 
 
 def project_relative(path: str | None, project: Project) -> str | None:

@@ -17,6 +17,7 @@ from gert.cli._common import (
     project_relative,
     run_chain,
 )
+from gert.errors import GertError
 
 
 @click.command("exec")
@@ -91,9 +92,13 @@ def exec_(
         raise click.UsageError("--scenario and --rebase-time go with --mode replay")
     if mode == "replay":
         options.update(_replay(scenario_dir, rebase_time))
-    elif mode == "real":
-        open_local_incident(project, incident_id, "gert exec")
-    run_chain(project, as_json, lambda engine, chosen: engine.run(runbook, chosen), **options)
+    opened = open_local_incident(project, incident_id, "gert exec") if mode == "real" else None
+    try:
+        run_chain(project, as_json, lambda engine, chosen: engine.run(runbook, chosen), **options)
+    except GertError:
+        if opened is not None:  # refused before any run: no incident of nothing
+            opened()
+        raise
 
 
 def _print_reference(runbook: str, project: Any) -> bool:

@@ -54,7 +54,7 @@ def verify(runs: tuple[str, ...], key_env: str | None, incident_id: str | None) 
         raise click.UsageError("give RUN... or --incident ID")
     witness = _witness(incident_id) if incident_id else {}
     bad = 0
-    for ref in [*runs, *(r for r in witness if r not in runs)]:
+    for ref in dict.fromkeys([*runs, *witness]):
         folder = find_run(ref)
         manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
         report = verify_trace(folder.trace_path, key, manifest)
@@ -119,6 +119,17 @@ def runs_list(
     as_json: bool,
 ) -> None:
     """List runs from the index, newest first."""
+    from gert.util import parse_iso
+
+    for name, value in (("--since", since), ("--until", until)):
+        if value:
+            try:
+                parse_iso(value if "T" in value else value + "T00:00:00Z")
+            except ValueError:
+                raise click.BadParameter(
+                    f"{value!r} is not a date: write 2026-02-14 or 2026-02-14T09:30:00Z",
+                    param_hint=name,
+                ) from None
     from pathlib import Path
 
     from gert.store import run_holder

@@ -53,7 +53,7 @@ def check_answers(
                     f"'{sid}' is not a step of the chain that takes answers{_near(sid, found.steps)}"
                 )
             continue
-        problems += [f"{sid}: {p}" for p in _check_one(step, answer)]
+        problems += [f"{sid}: {p}" for p in _check_one(step, answer, engine.project.root)]
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise AnswersInvalid(
@@ -112,7 +112,7 @@ def _runbook(engine: Engine, rel: str, path: Path) -> tuple[Runbook, Path] | Non
         return None
 
 
-def _check_one(step: Any, answer: Any) -> list[str]:
+def _check_one(step: Any, answer: Any, root: Path) -> list[str]:
     if not isinstance(answer, dict):
         return [f"is {type(answer).__name__}, not a mapping of names to values"]
     if not isinstance(step, ManualStep):  # a tool action waiting for approval
@@ -129,6 +129,12 @@ def _check_one(step: Any, answer: Any) -> list[str]:
             problems.append(
                 f"{name}: step '{step.id}' has no evidence of that name{_near(name, known)}"
             )
+        elif name in evidence and evidence[name].kind == "attachment" and value:
+            where = Path(str(value)).expanduser()
+            if not where.is_absolute():
+                where = root / where
+            if not where.is_file():
+                problems.append(f"{name}: no file at {where}")
         elif name in evidence and evidence[name].kind == "checklist":
             items = evidence[name].items
             for item in [value] if isinstance(value, str) else list(value or []):
@@ -143,7 +149,7 @@ def _check_one(step: Any, answer: Any) -> list[str]:
                     f"choice: {value!r} is not one of {', '.join(values)}{_near(str(value), values)}"
                 )
         elif name == "outcome":
-            states = [o.state for o in step.outcomes]
+            states = list(dict.fromkeys(o.state for o in step.outcomes if not o.when))
             if str(value) not in states:
                 problems.append(
                     f"outcome: {value!r} is not one of {', '.join(states) or '(none)'}{_near(str(value), states)}"

@@ -163,6 +163,7 @@ class Engine:
                 options = dataclasses.replace(
                     options, scenario=load_scenario(Path(options.scenario))
                 )
+            _same_root(options.scenario, Path(runbook), self.project.root)
             incident = options.scenario.incident
             recorded = {k: v for k, v in options.scenario.inputs.items() if "***" not in str(v)}
             options = dataclasses.replace(  # a redacted (secret) input comes from its source
@@ -609,12 +610,35 @@ class Engine:
         return tools
 
 
+def _same_root(scenario: Any, runbook: Path, root: Path) -> None:
+    """A scenario replays the runbook it recorded, not another."""
+    recorded = getattr(scenario, "root_runbook", "") or ""
+    if not recorded:
+        return
+    try:
+        same = (root / recorded).resolve() == runbook.resolve()
+    except OSError:
+        same = False
+    if not same and Path(recorded).name != runbook.name:
+        raise InvalidError(
+            f"the scenario recorded {recorded}, not {runbook}; replay it with: "
+            f"gert exec {recorded} --mode replay --scenario FOLDER"
+        )
+
+
 def _known_variables(rb: Runbook, given: dict[str, str]) -> None:
     """A --var that names no input (or var) of the runbook is a typo, not a value to drop
     silently."""
     import difflib
 
-    known = {*rb.meta.inputs, *rb.meta.vars}
+    constants = sorted(set(given) & set(rb.meta.vars) - set(rb.meta.inputs))
+    if constants:
+        raise InvalidError(
+            f"{rb.meta.name}: {', '.join(constants)} is a constant of the runbook (meta.vars), "
+            "not an input; --var sets inputs (declare it under meta.inputs with a default to "
+            "let a run change it)"
+        )
+    known = set(rb.meta.inputs)
     unknown = sorted(set(given) - known)
     if not unknown:
         return

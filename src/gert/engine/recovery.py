@@ -127,6 +127,16 @@ def _process_action(
 def _decide(run_id: str, sid: str, started: dict[str, Any], options: Options) -> tuple[str, str]:
     """("retry" | "skip", why) for a step that was running when the run stopped."""
     if started.get("repeatable"):
+        if (
+            started.get("type") == "manual"
+            and options.prompter is None
+            and sid not in options.answers
+        ):
+            raise ResumeRefused(
+                f"run {run_id}: manual step '{sid}' was waiting for the engineer when the "
+                "run stopped; nobody can be asked here: resume at a terminal, or give its "
+                f"answers with --evidence FILE (under '{sid}:')"
+            )
         return "retry", f"run again: {started['repeatable']}"
     if sid in options.retry_steps:
         return "retry", f"run again: --retry-step by {options.actor}"

@@ -504,6 +504,8 @@ class Run:
         *offered*: each state with its label)."""
         answers = self.answers.get(step.id, {})
         given = answers.get("outcome")
+        if given in states and not self.executors.executes:
+            return str(given)
         if given is None and not self.executors.executes:  # a dry-run: the first, said so
             self.emit(
                 "condition_warning",
@@ -837,6 +839,18 @@ class Run:
                 {} if isinstance(step, InvokeStep) else self.executors.take_captures(step, output)
             )
         except CaptureError as e:
+            assertions = check_assertions(step, output) if self.executors.executes else []
+            failed = [a for a in assertions if not a["passed"]]
+            if failed:  # the assertion says what went wrong (a 404), the capture only that
+                a = failed[0]
+                return (
+                    output,
+                    {},
+                    assertions,
+                    f"assertion {a['check']} failed: expected {a['expected']!r}, got {a['actual']!r}",
+                )
+            if output.status_code and output.status_code >= 400:
+                return output, {}, [], f"HTTP {output.status_code}: {e}"
             return output, {}, [], str(e)
         if isinstance(step, InvokeStep):
             captures = dict(output.evidence.get("captures", {}))

@@ -25,7 +25,12 @@ class DryRunExecutors(Executors):
                 request={"dry_run": True, "instructions": ctx.rendered.get("instructions", "")}
             )
             choices = ctx.step.choices
-            if choices:  # the walk goes on as if the first option were chosen, and says so
+            given = ctx.answers.get("choice")
+            values = [o.value for o in choices.options] if choices else []
+            if choices and given is not None and str(given) in values:
+                out.choice = str(given)
+                out.request["choice"] = f"{out.choice} (from the answers)"
+            elif choices:  # the walk goes on as if the first option were chosen, and says so
                 out.choice = choices.options[0].value
                 out.request["choice"] = f"{out.choice} (a dry-run takes the first option)"
             return out

@@ -109,7 +109,10 @@ class ManualExecutor:
         if not src.is_absolute():
             src = ctx.project_root / src
         if not src.is_file():
-            raise StepError(f"attachment '{ev.name}': no file at {src}")
+            raise StepError(
+                f"attachment '{ev.name}': no file at {src}; give it in --evidence FILE "
+                f"under '{ctx.step.id}:'"
+            )
         store = ctx.run_folder / "attachments"
         store.mkdir(parents=True, exist_ok=True)
         stored = store / f"{ctx.step.id}-{ev.name}{src.suffix}"

@@ -127,6 +127,12 @@ class LocalProvider:
         items = [_read(p) for p in sorted(self.folder.glob("*.json"))]
         return sorted(items, key=lambda i: i.get("created_at", ""), reverse=True)
 
+    def remove(self, incident_id: str) -> None:
+        """Forget an incident that was opened by mistake (no run was made for it)."""
+        path = self._path(incident_id)
+        with _locked(path.with_name(f".{path.name}.lock")):
+            path.unlink(missing_ok=True)
+
     def create(
         self,
         incident_id: str,

@@ -764,7 +764,7 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     well = _cited(
         (
             f"Runbook {r.runbook} ran to its end "
-            f"({r.manifest.steps_summary.get('passed', 0)} steps passed)",
+            f"({_count(r.manifest.steps_summary.get('passed', 0), 'step')} passed)",
             r.run_id,
         )
         for r in pm.runs
@@ -980,6 +980,10 @@ def _chain_line(chain: list[RunFacts]) -> str:
     return " → ".join(r.runbook for r in chain) + f" ({state})"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def _cited(items: Any) -> list[str]:
     """Lines said once, each citing every run it came from."""
     found: dict[str, list[str]] = {}
@@ -1019,10 +1023,13 @@ def _sections(text: str) -> dict[str, str]:
 
 
 def merge(previous: str, fresh: str, template: str) -> str:
-    """*fresh*, but with every person-written section of *previous* kept.
+    """*fresh*, with everything a person wrote in *previous* kept.
 
-    A section counts as person-written when its text differs from what gert would write
-    there for the same evidence (*template*).
+    What counts as written by a person: a section gert leaves to people (Lessons Learned,
+    Prevention Measures, …) that differs from what gert writes there (*template*); a
+    subsection (``###``) gert can only fill with ``[to be confirmed]`` that now says
+    something else; a labelled line (``**Primary Cause:** …``) whose placeholder was
+    replaced; and lines added after the document's last line.
     """
     old, tmpl = _sections(previous), _sections(template)
     out = fresh
@@ -1031,7 +1038,59 @@ def merge(previous: str, fresh: str, template: str) -> str:
             new = _sections(out).get(name)
             if new is not None:
                 out = out.replace(new, old[name] if old[name].endswith("\n") else old[name] + "\n")
-    return out
+    out = _keep_subsections(previous, out)
+    out = _keep_labelled_lines(previous, out)
+    return _keep_added_tail(previous, template, out)
+
+
+def _subsections(text: str) -> dict[str, str]:
+    """``### `` subsections by heading, each with its body (up to the next heading)."""
+    parts: dict[str, str] = {}
+    for chunk in re.split(r"(?m)^(?=#{2,3} )", text):
+        if chunk.startswith("### "):
+            parts.setdefault(chunk.splitlines()[0], chunk)
+    return parts
+
+
+def _keep_subsections(previous: str, fresh: str) -> str:
+    old = _subsections(previous)
+    for heading, body in _subsections(fresh).items():
+        lines = [ln for ln in body.splitlines()[1:] if ln.strip()]
+        mine = old.get(heading)
+        if mine and lines and all(ln.strip() == TBC for ln in lines) and mine != body:
+            fresh = fresh.replace(body, mine if mine.endswith("\n") else mine + "\n", 1)
+    return fresh
+
+
+_LABEL = re.compile(r"^(\s*(?:[-*] |\d+\. )?\*\*[^*]+:\*\*)\s*(.*)$")
+
+
+def _keep_labelled_lines(previous: str, fresh: str) -> str:
+    given = {}
+    for line in previous.splitlines():
+        m = _LABEL.match(line)
+        if m and TBC not in m.group(2) and m.group(2).strip():
+            given.setdefault(m.group(1), line)
+    out = []
+    for line in fresh.splitlines(keepends=True):
+        m = _LABEL.match(line.rstrip("\n"))
+        if m and m.group(2).strip() == TBC and m.group(1) in given:
+            line = given[m.group(1)] + ("\n" if line.endswith("\n") else "")
+        out.append(line)
+    return "".join(out)
+
+
+def _keep_added_tail(previous: str, template: str, fresh: str) -> str:
+    """Lines a person added after the end of the document gert wrote."""
+    last = template.rstrip("\n").splitlines()[-1] if template.strip() else ""
+    if not last or last not in previous:
+        return fresh
+    tail = previous[previous.rindex(last) + len(last) :].strip("\n")
+    ours = set(template.splitlines())
+    added = [ln for ln in tail.splitlines() if ln.strip() and ln not in ours]
+    if not added:
+        return fresh
+    return fresh.rstrip("\n") + "\n\n" + "\n".join(added) + "\n"
 
 
 def write(

@@ -76,6 +76,12 @@ def find_run(ref: str, project: Project | None = None) -> RunFolder:
 
         project = project or open_project()
         path = project.resolve(project.config.runs_dir) / ref
+        if not path.is_dir():
+            from gert.errors import NotFound
+
+            raise NotFound(
+                f"no run {ref} (not a run folder, a trace.jsonl or a run ID of {project.root})"
+            )
     return RunFolder(path)
 
 

@@ -447,6 +447,9 @@ class RunbookRules:
                     )
         if isinstance(s, CliStep):
             self.sandbox(s, p)
+            self.command_policy(s.with_.argv, (*p, "with", "argv"))
+        if s.precondition is not None:
+            self.command_policy(s.precondition.check, (*p, "precondition", "check"))
         if isinstance(s, ToolStep):
             self.tool_step(s, p, tools)
         if isinstance(s, InvokeStep):
@@ -461,6 +464,32 @@ class RunbookRules:
                     severity="warning",
                     rule="outcomes",
                 )
+
+    def command_policy(self, argv: list[str], path: Path_) -> None:
+        """A command the project's and runbook's governance will refuse (when its program
+        is written literally): warned now, not found out at 3 a.m."""
+        if not argv or any("{{" in a for a in argv[:1]):
+            return
+        import os
+
+        from gert.governance import Policy
+
+        try:
+            policy = Policy.merge(self.project.config.governance, self.rb.meta.governance)
+        except Exception:  # gert.yaml's own problems are reported on gert.yaml
+            return
+        if not policy.denied and policy.allowed is None:
+            return
+        argv = [a if "{{" not in a else "VALUE" for a in argv]
+        reason = policy.blocked(argv, os.environ.get("PATH", os.defpath), str(self.project.root))
+        if reason:
+            self.add(
+                path,
+                f"governance will refuse this command: {reason}",
+                hint="change the command, or the policy (governance in gert.yaml or the runbook)",
+                severity="warning",
+                rule="governance",
+            )
 
     def sandbox(self, s: CliStep, p: Path_) -> None:
         """`sandbox: false` where gert.yaml requires one; writable paths out of the project."""
@@ -643,6 +672,14 @@ class RunbookRules:
                     rule="sql",
                     hint="write :name in the query and give the value in params: {name: ...}",
                 )
+            elif name == "sql" and isinstance(query, str):
+                from gert.validate.sql import refusal
+
+                url = str(s.tool.args.get("url") or "")
+                dialect = "sqlite" if url.startswith("sqlite") else "postgres"
+                refused = refusal(query, dialect)
+                if refused:
+                    self.add((*tp, "args", "query"), refused, rule="sql")
         else:
             declared = sorted(tools) + sorted(set(BUILTIN_TOOLS) - set(tools))
             self.add(
