@@ -53,9 +53,13 @@ def show_error(error: GertError) -> None:
     from gert.problems import Problem, RunbookInvalid
 
     if isinstance(error, RunbookInvalid):
+        import dataclasses
+
         for problem in error.problems:
-            if problem.severity == "error":
-                click.echo(problem.format(), err=True)
+            if problem.severity == "error":  # files named as from here, as validate does
+                click.echo(
+                    dataclasses.replace(problem, file=shown(problem.file)).format(), err=True
+                )
     elif isinstance(error, LoadError):
         problem = Problem(error.file, error.line, error.col, error.message, hint=error.hint)
         click.echo(problem.format(), err=True)
