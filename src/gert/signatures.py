@@ -1,14 +1,18 @@
 """Failure-signature maps and matching failure logs against them.
 
 A ``signatures.yaml`` (``apiVersion: signatures/v0``) lists known failures: how to recognise
-one in a log (a substring, or a regular expression whose named groups become runbook
-inputs), how bad it is, the runbook that handles it, the commands that replay it, the
-artifacts to look at and the remediation. ``load`` reads one with positions for every
+one in a log (a substring, a regular expression whose named groups become runbook inputs,
+or keys of a JSON artifact and the values they must have), how bad it is, the runbook that
+handles it, the commands that replay it, the artifacts to look at and the remediation. An
+optional ``severities`` list says what each level means where the file comes from (its
+label, criteria and response target). ``load`` reads one with positions for every
 problem; ``match`` ranks the signatures a log shows, most specific first.
 """
 
 from __future__ import annotations
 
+import json as _json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +37,7 @@ class Signature:
 
     id: str
     title: str
-    pattern: Any  # a compiled RE2 pattern
+    pattern: Any  # a compiled RE2 pattern (None for a JSON match)
     literal: bool  # matched as a plain substring
     severity: str = "medium"
     runbook: str = ""
@@ -42,6 +46,20 @@ class Signature:
     remediation: list[str] = field(default_factory=list)
     source: str = ""  # file:line where it is defined
     base_dir: str = "."  # the signatures file's folder: ``runbook`` is relative to it
+    # A JSON match: alternatives, each a list of (dotted key, operator, value).
+    json: list[list[tuple[str, str, Any]]] | None = None
+    scale: dict[str, str] = field(default_factory=dict)  # the file's label/criteria/response
+
+    def json_hit(self, doc: Any) -> dict[str, str] | None:
+        """The keys of the first object in *doc* (searched at any depth) that satisfies
+        one of the alternatives, with their values; None when none does."""
+        for obj in _objects(doc):
+            for conditions in self.json or []:
+                if all(_holds(_get(obj, key), op, want) for key, op, want in conditions):
+                    return {
+                        re.sub(r"\W", "_", key): _scalar(_get(obj, key)) for key, _, _ in conditions
+                    }
+        return None
 
     def runbook_path(self, project_root: Path) -> Path:
         """The runbook's path, refused when it leads outside the project."""
@@ -74,6 +92,8 @@ class Match:
             "id": s.id,
             "title": s.title,
             "severity": s.severity,
+            "severity_label": s.scale.get("label"),
+            "response": s.scale.get("response"),
             "runbook": s.runbook or None,
             "replay": s.replay,
             "artifacts": s.artifacts,
@@ -141,22 +161,88 @@ def load(path: str | Path) -> list[Signature]:
             e["remediation"],
             source=f"{doc.file}:{e['line']}",
             base_dir=base_dir,
+            json=e["json"],
+            scale=e["scale"],
         )
         for e in entries
     ]
+
+
+_MISSING = object()
+_JSON_LIMIT = 16 * 1024 * 1024  # a JSON document larger than this is read line by line only
+
+
+def _objects(doc: Any) -> Iterable[dict[str, Any]]:
+    """Every object in a JSON document, the document first, depth first."""
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(reversed(list(node.values())))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+
+
+def _get(obj: dict[str, Any], key: str) -> Any:
+    value: Any = obj
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _equal(value: Any, want: Any) -> bool:
+    if value is _MISSING or isinstance(value, dict | list) or value is None:
+        return False
+    if isinstance(value, bool) or isinstance(want, bool):
+        return _scalar(value) == _scalar(want).lower()
+    if isinstance(value, int | float):
+        try:
+            return float(value) == float(want)
+        except (TypeError, ValueError):
+            return False
+    return str(value) == str(want)
+
+
+def _holds(value: Any, op: str, want: Any) -> bool:
+    if value is _MISSING:
+        return False
+    if op == "eq":
+        return _equal(value, want)
+    if op == "not":
+        return value is not None and not isinstance(value, dict | list) and not _equal(value, want)
+    if op == "in":
+        return any(_equal(value, w) for w in want)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return {"gt": value > want, "ge": value >= want, "lt": value < want, "le": value <= want}[op]
 
 
 def match(signatures: list[Signature], log: str | Iterable[str]) -> list[Match]:
     """The signatures *log* shows, most specific first (longest match, then most lines).
 
     *log* is the text or its lines (a file read line by line: logs can be large); every
-    pattern runs in linear time (RE2), so no line can make matching slow.
+    pattern runs in linear time (RE2), so no line can make matching slow. A JSON match is
+    tried on every line that is a JSON object (JSON Lines) and on the whole log when it is
+    one JSON document (an artifact such as ``full_suite_verdict.json``).
     """
     found: dict[str, Match] = {}
     lines = log.splitlines() if isinstance(log, str) else log
+    textual = [s for s in signatures if s.json is None]
+    structured = [s for s in signatures if s.json is not None]
+    document: list[str] | None = [] if structured else None
+    size = 0
     for number, line in enumerate(lines, start=1):
         text = line.rstrip("\r\n")
-        for sig in signatures:
+        for sig in textual:
             m = sig.pattern.search(text)
             if m is None:
                 continue
@@ -166,6 +252,19 @@ def match(signatures: list[Signature], log: str | Iterable[str]) -> list[Match]:
                 hit = found[sig.id] = Match(sig, [], groups, 0)
             hit.lines.append((number, text))
             hit.specificity = max(hit.specificity, m.end() - m.start())
+        if not structured:
+            continue
+        stripped = text.strip()
+        if stripped.startswith("{") and stripped.endswith("}"):
+            _json_line(structured, stripped, number, text, found)
+        if document is not None:
+            size += len(text) + 1
+            if size > _JSON_LIMIT or (not document and stripped and stripped[0] not in "{["):
+                document = None  # too large, or not a JSON document: lines only
+            elif document or stripped:
+                document.append(text)
+    if document:
+        _json_document(structured, document, found)
     return sorted(
         found.values(),
         key=lambda h: (
@@ -175,6 +274,55 @@ def match(signatures: list[Signature], log: str | Iterable[str]) -> list[Match]:
             h.signature.id,
         ),
     )
+
+
+def _json_line(
+    structured: list[Signature], stripped: str, number: int, text: str, found: dict[str, Match]
+) -> None:
+    try:
+        doc = _json.loads(stripped)
+    except ValueError:
+        return
+    for sig in structured:
+        groups = sig.json_hit(doc)
+        if groups is None:
+            continue
+        hit = found.get(sig.id)
+        if hit is None:
+            hit = found[sig.id] = Match(sig, [], groups, _weight(groups))
+        hit.lines.append((number, text))
+
+
+def _json_document(
+    structured: list[Signature], document: list[str], found: dict[str, Match]
+) -> None:
+    """The whole log as one JSON document: a match names the first line holding one of
+    the matched values."""
+    try:
+        doc = _json.loads("\n".join(document))
+    except ValueError:
+        return
+    for sig in structured:
+        if sig.id in found:
+            continue
+        groups = sig.json_hit(doc)
+        if groups is None:
+            continue
+        number = next(
+            (
+                n
+                for n, line in enumerate(document, start=1)
+                for v in groups.values()
+                if f'"{v}"' in line or re.search(rf":\s*{re.escape(v)}\b", line)
+            ),
+            1,
+        )
+        found[sig.id] = Match(sig, [(number, document[number - 1])], groups, _weight(groups))
+
+
+def _weight(groups: dict[str, str]) -> int:
+    """How specific a JSON match is: the length of the keys and values it tested."""
+    return sum(len(k) + len(v) for k, v in groups.items())
 
 
 def history(store: Any, signature_id: str, runbook: str) -> list[tuple[str, str]]:

@@ -169,8 +169,9 @@ def check_signatures(doc: Document) -> tuple[list[dict[str, Any]], list[Problem]
     if not isinstance(data, dict) or data.get("apiVersion") != SIGNATURES_API:
         problem(("apiVersion",), f"expected {SIGNATURES_API}")
         return [], problems
-    for key in sorted(set(data) - {"apiVersion", "signatures"}):
-        problem((key,), "unknown field", _close(key, ("apiVersion", "signatures")))
+    for key in sorted(set(data) - {"apiVersion", "severities", "signatures"}):
+        problem((key,), "unknown field", _close(key, ("apiVersion", "severities", "signatures")))
+    scale = _severities(doc, data.get("severities"), problem)
     entries = data.get("signatures")
     if not isinstance(entries, list):
         problem(("signatures",), "expected a list of signatures")
@@ -191,7 +192,13 @@ def check_signatures(doc: Document) -> tuple[list[dict[str, Any]], list[Problem]
         if sig_id in seen:
             problem((*at, "id"), f"duplicate id {sig_id!r}")
         seen[sig_id] = n
-        compiled = _pattern(doc, entry.get("match"), (*at, "match"), problem)
+        spec = entry.get("match")
+        is_json = isinstance(spec, dict) and list(spec) == ["json"]
+        compiled = (
+            _json_match(doc, spec["json"], (*at, "match", "json"), problem)
+            if is_json
+            else _pattern(doc, spec, (*at, "match"), problem)
+        )
         severity = str(_text(doc, (*at, "severity"), entry.get("severity", "medium")))
         if severity not in SEVERITIES:
             problem(
@@ -214,9 +221,11 @@ def check_signatures(doc: Document) -> tuple[list[dict[str, Any]], list[Problem]
             {
                 "id": sig_id,
                 "title": str(_text(doc, (*at, "title"), entry.get("title")) or sig_id),
-                "pattern": compiled[0],
-                "literal": compiled[1],
+                "pattern": None if is_json else compiled[0],
+                "literal": False if is_json else compiled[1],
+                "json": compiled if is_json else None,
                 "severity": severity,
+                "scale": scale.get(severity, {}),
                 "runbook": str(entry.get("runbook") or ""),
                 "line": doc.position(at)[0],
                 **lists,
@@ -237,13 +246,97 @@ def _close(word: str, choices: tuple[str, ...]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+SEVERITY_FIELDS = ("level", "label", "criteria", "response")
+JSON_OPERATORS = ("not", "gt", "ge", "lt", "le", "in")
+
+
+def _severities(doc: Document, spec: Any, problem: Any) -> dict[str, dict[str, str]]:
+    """The file's severity scale (``severities``): each of gert's levels with the guide's
+    label for it, its criteria and response target; by level."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, list):
+        problem(("severities",), "expected a list of {level, label, criteria, response}")
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for n, entry in enumerate(spec):
+        at = ("severities", n)
+        if not isinstance(entry, dict):
+            problem(at, "expected a mapping {level, label, criteria, response}")
+            continue
+        for key in sorted(set(entry) - set(SEVERITY_FIELDS)):
+            problem((*at, key), "unknown field", _close(key, SEVERITY_FIELDS))
+        level = entry.get("level")
+        if level not in SEVERITIES:
+            problem((*at, "level"), f"{level!r} is not one of {', '.join(SEVERITIES)}")
+            continue
+        values = {k: str(_text(doc, (*at, k), v)) for k, v in entry.items() if k in SEVERITY_FIELDS}
+        out.setdefault(level, values)
+    return out
+
+
+def _json_match(doc: Document, spec: Any, where: tuple[Any, ...], problem: Any) -> Any:
+    """``{json: {where: {KEY: COND}}}`` or ``{json: {any: [{KEY: COND}, …]}}`` as a list of
+    alternatives, each a list of (dotted key, operator, value); None when it is wrong."""
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in ("where", "any"):
+        problem(where, "expected {where: {KEY: VALUE}} or {any: [{KEY: VALUE}, ...]}")
+        return None
+    kind, value = next(iter(spec.items()))
+    alternatives = [value] if kind == "where" else value
+    if not isinstance(alternatives, list) or not alternatives:
+        problem((*where, kind), "expected a non-empty list of mappings")
+        return None
+    out = []
+    for n, alt in enumerate(alternatives):
+        at = (*where, kind) if kind == "where" else (*where, kind, n)
+        if not isinstance(alt, dict) or not alt:
+            problem(at, "expected a mapping of keys to the values they must have")
+            return None
+        conditions = []
+        for key, cond in alt.items():
+            if not isinstance(key, str) or not re.fullmatch(r"[^.\s]+(\.[^.\s]+)*", key):
+                problem((*at, key), "expected a key or a dotted path (summary.count)")
+                return None
+            here = (*at, key)
+            if isinstance(cond, dict):
+                if len(cond) != 1 or next(iter(cond)) not in JSON_OPERATORS:
+                    problem(
+                        here, f"expected a value or one of {{{', '.join(JSON_OPERATORS)}: VALUE}}"
+                    )
+                    return None
+                op, operand = next(iter(cond.items()))
+                if op in ("not",):
+                    operand = _text(doc, (*here, op), operand)
+                elif op == "in" and isinstance(operand, list):
+                    operand = [_text(doc, (*here, op, i), v) for i, v in enumerate(operand)]
+                if op in ("gt", "ge", "lt", "le") and (
+                    not isinstance(operand, int | float) or isinstance(operand, bool)
+                ):
+                    problem((*here, op), "expected a number")
+                    return None
+                if op == "in" and not isinstance(operand, list):
+                    problem((*here, op), "expected a list of values")
+                    return None
+                conditions.append((key, op, operand))
+            elif isinstance(cond, list):
+                problem(here, "expected a value; a list of values is {in: [...]}")
+                return None
+            else:
+                conditions.append((key, "eq", _text(doc, here, cond)))
+        out.append(conditions)
+    return out
+
+
 def _pattern(doc: Document, spec: Any, where: tuple[Any, ...], problem: Any) -> Any:
     if (
         not isinstance(spec, dict)
         or len(spec) != 1
         or next(iter(spec)) not in ("substring", "regex")
     ):
-        problem(where, "expected one of {substring: TEXT} or {regex: PATTERN}")
+        problem(
+            where,
+            "expected one of {substring: TEXT}, {regex: PATTERN} or {json: {where: {KEY: VALUE}}}",
+        )
         return None
     kind, text = next(iter(spec.items()))
     text = _text(doc, (*where, kind), text)

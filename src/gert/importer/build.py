@@ -1,0 +1,1106 @@
+"""One runbook built from part of a guide: from a flowchart, or from prose and commands.
+
+``RunbookBuilder`` collects the runbook's steps, inputs and description, and accounts for
+every guide line it uses (``Imported.lines``). A flowchart becomes a tree (``from_chart``)
+whose every edge is then checked against the tree (``check_edges``); prose and code become
+steps in the order the guide gives them (``from_section``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from gert.importer import commands as cmds
+from gert.importer.guide import Block, Fence, Item, Section
+from gert.importer.shell import Statement, Var, looks_like_commands, looks_like_data, read_block
+from gert.mermaid import Flowchart
+
+# Fenced code read as shell commands.
+SHELL_LANGUAGES = {"bash", "sh", "shell", "zsh", "ksh", "shell-session", "shellsession", "terminal"}
+# Shown as written whatever they hold: data, output and query languages.
+SHOWN_LANGUAGES = {"console"}  # console: only its prompt lines are commands
+RESOLVED_WORDS = re.compile(r"\b(resolved|done|success|succeeds?|recovered|fixed|healthy)\b", re.I)
+ESCALATED_WORDS = re.compile(r"\b(escalate[sd]?|page|escalation)\b", re.I)
+# A terminal that names its state ("escalated: page the DBA"), as gert diagram writes them.
+EXPLICIT_STATE = re.compile(r"^(resolved|escalated|no_action|needs_rca)(?::\s*(.*))?$", re.S)
+HANDOFF = re.compile(r"^next runbook:\s*(.+)$")
+END_WORDS = {"completed", "end", "done", "stop"}
+FALLTHROUGH = {"otherwise", "else"}
+# Sections and labels that describe the situation rather than say what to do.
+CONTEXT_NAMES = {
+    "meaning",
+    "impact",
+    "summary",
+    "overview",
+    "description",
+    "background",
+    "context",
+    "symptoms",
+    "symptom",
+    "signature",
+    "signatures",
+    "artifacts",
+    "cause",
+    "causes",
+    "possible causes",
+    "root cause",
+    "about",
+    "purpose",
+    "scope",
+    "bead",
+    "policy",
+    "qa runbook",
+    "prerequisites",
+    "requirements",
+}
+_STOP = {
+    "a",
+    "an",
+    "the",
+    "via",
+    "with",
+    "using",
+    "by",
+    "to",
+    "of",
+    "for",
+    "in",
+    "on",
+    "and",
+    "or",
+    "run",
+    "use",
+    "command",
+    "following",
+    "this",
+    "that",
+    "these",
+    "it",
+    "its",
+    "from",
+}
+
+
+def literal(text: str) -> str:
+    """Guide text as template text that renders to itself (``{{`` is not an action)."""
+    return text.replace("{{", '{{"{{"}}')
+
+
+def choice_text(label: str) -> str:
+    """An edge label as a choice value: plain text, since it sits in a quoted condition
+    (no double quotes, no template braces)."""
+    return re.sub(r"\{\{-?\s*|\s*-?\}\}", "", label).replace('"', "'")
+
+
+def step_id(text: str, used: set[str], limit: int = 40) -> str:
+    """A unique step ID from *text* (lowercase words joined by ``_``)."""
+    base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit].strip("_") or "step"
+    if not re.match(r"[a-z_]", base):
+        base = f"s_{base}"
+    name, n = base, 2
+    while name in used:
+        name, n = f"{base}_{n}", n + 1
+    used.add(name)
+    return name
+
+
+def words_of(text: str) -> set[str]:
+    """Significant words, plurals folded."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {w.removesuffix("s") if len(w) > 3 else w for w in words if w not in _STOP}
+
+
+def title_words(text: str, count: int = 5) -> str:
+    """The first words of a sentence, for a step's ID: ``Check pod events via `kubectl
+    describe` `` is ``check pod events``."""
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", text.strip())
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    while words and words[-1].lower() in _STOP:
+        words.pop()
+    out: list[str] = []
+    for w in words:
+        if len(out) >= count:
+            break
+        out.append(w)
+    while out and out[-1].lower() in _STOP:
+        out.pop()
+    return " ".join(out)
+
+
+def intent(words: list[str]) -> str:
+    """What a command does, as a few words for its step's ID: ``kubectl rollout status
+    deploy/api`` is ``check rollout status``; ``journalctl -u nginx`` is ``read nginx
+    journal``."""
+    if not words:
+        return "command"
+    program = cmds.program_of(words)
+    args = words[1:]
+    tool = cmds.TOOLS.get(program)
+    sub = cmds.subcommand(args, tool.value_options if tool else frozenset())
+    plain = [re.sub(r"^\$\{?|\}$", "", w) for w in sub]
+
+    def obj(n: int) -> str:
+        if len(plain) <= n:
+            return ""
+        return re.split(r"[/.:=]", plain[n].lstrip("-"))[0]
+
+    verb = plain[0].lower() if plain else ""
+    if program in ("kubectl", "oc"):
+        if verb == "rollout" and len(plain) > 1:
+            return {"status": "check rollout status", "history": "show rollout history"}.get(
+                plain[1], f"{plain[1]} rollout"
+            )
+        if verb == "adm" and len(plain) > 1:
+            return f"{plain[1]} {obj(2)}".strip()
+        if verb == "logs":
+            return f"read {obj(1)} logs".replace("  ", " ")
+        if verb == "top":
+            return f"show {obj(1) or 'resource'} usage"
+        if verb == "auth":
+            return "check permissions"
+        return f"{verb} {obj(1)}".strip()
+    if program == "systemctl":
+        unit = obj(1)
+        return (
+            f"check {unit} status"
+            if verb in ("status", "is-active", "is-failed")
+            else f"{verb} {unit}".strip()
+        )
+    if program == "journalctl":
+        unit = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-u", "--unit")), "")
+        return (
+            f"read {re.split(r'[.@]', unit)[0]} journal".replace("  ", " ")
+            if unit
+            else "read journal"
+        )
+    if program in ("tail", "head", "cat", "less", "more", "zcat", "tac"):
+        files = [a for a in args if not a.startswith("-") and not a.isdigit()]
+        return f"read {_stem(files[-1])}" if files else f"read {program}"
+    if program in ("grep", "egrep", "fgrep", "zgrep", "rg"):
+        files = [a for a in args if not a.startswith("-")]
+        return f"search {_stem(files[-1])}" if len(files) > 1 else "search output"
+    fixed = {
+        "df": "check disk space",
+        "du": "check disk usage",
+        "free": "check memory",
+        "uptime": "check load",
+        "top": "show top processes",
+        "ps": "list processes",
+        "ss": "list sockets",
+        "netstat": "list sockets",
+        "lsof": "list open files",
+        "dmesg": "read kernel messages",
+        "ip": f"show {obj(0) or 'network'}",
+    }
+    if program in fixed:
+        return fixed[program]
+    if program in ("dig", "nslookup", "host"):
+        return f"resolve {_stem(plain[0]) if plain else 'name'}"
+    if program in ("ping", "ping6", "traceroute", "tracepath", "mtr"):
+        return f"{program} {_stem(plain[-1]) if plain else 'host'}"
+    if program in ("curl", "wget"):
+        url = next((a for a in args if "://" in a or a.startswith("http")), "")
+        tail = [p for p in re.split(r"[/?#]", url.split("://", 1)[-1]) if p and "{" not in p]
+        return f"fetch {tail[-1] if tail else 'url'}"
+    if program == "etcdctl":
+        return {
+            "endpoint status": "check endpoint status",
+            "endpoint health": "check endpoint health",
+            "member list": "list members",
+            "alarm list": "list alarms",
+            "defrag": "defragment",
+        }.get(" ".join(plain[:2]), " ".join(plain[:2]) or "etcdctl")
+    if program == "ceph":
+        return f"check ceph {' '.join(plain[:2]) or 'status'}".replace(" -s", " status")
+    if program in ("psql", "mysql", "sqlite3"):
+        return "run query"
+    if program == "redis-cli":
+        return f"redis {(plain[0] if plain else next((a.lstrip('-') for a in args if a.startswith('--')), 'cli'))}"
+    if program == "git":
+        return f"git {verb}".strip()
+    head = [program.split(".")[0]] + [p for p in plain[:2] if re.fullmatch(r"[A-Za-z][\w-]*", p)]
+    return " ".join(head)
+
+
+def _stem(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return re.sub(r"\.(log|txt|json|yaml|yml|conf|cfg)$", "", name) or "file"
+
+
+def fence_mode(fence: Fence) -> str:
+    """``commands`` when a fenced block is shell to run, else ``shown``."""
+    info = fence.info.split()[0].lower() if fence.info.split() else ""
+    info = info.strip("{}.")
+    if info in SHELL_LANGUAGES:
+        return "shown" if looks_like_data(fence.code) else "commands"
+    if info == "console":
+        from gert.importer.shell import is_transcript
+
+        return (
+            "commands" if is_transcript(fence.code) or looks_like_commands(fence.code) else "shown"
+        )
+    if info == "":
+        return (
+            "commands"
+            if looks_like_commands(fence.code) and not looks_like_data(fence.code)
+            else "shown"
+        )
+    return "shown"
+
+
+def commands_in(block: Block) -> bool:
+    return any(
+        item_commands(i) or any(fence_mode(f) == "commands" for f in i.fences) for i in block.items
+    )
+
+
+def item_commands(item: Item) -> list[str]:
+    """The code spans of a list item that are commands (a known program and an
+    argument, or a path to a script)."""
+    out = []
+    for span in item.spans:
+        text = re.sub(r"^\$\s+", "", span.strip())
+        words = text.split()
+        if len(words) < 2 or "\n" in text:
+            continue
+        first = words[0]
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S*", first):
+            continue
+        if cmds.known(first) and not first.endswith(":"):
+            out.append(text)
+    return out
+
+
+def has_commands(sections: list[Section]) -> bool:
+    """True when any of *sections* holds a command (a shell block or a list item's)."""
+    return any(
+        (b.fence is not None and fence_mode(b.fence) == "commands") or commands_in(b)
+        for sec in sections
+        for b in sec.blocks
+    )
+
+
+@dataclass
+class Prose:
+    """Guide text kept for a step or the description: its lines and text."""
+
+    first: int
+    last: int
+    text: str
+    kind: str = "paragraph"
+
+
+@dataclass
+class RunbookBuilder:
+    """One runbook being built."""
+
+    name: str
+    title: str
+    source: dict[str, str]
+    result: Any  # Imported
+    lines: tuple[int, int] = (0, 0)
+    used: set[str] = field(default_factory=set)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    body: list[dict[str, Any]] = field(default_factory=list)
+    has_outcome: bool = False
+    targets: list[tuple[str, set[str]]] = field(default_factory=list)
+    description: list[Prose] = field(default_factory=list)
+    assigned: dict[str, dict[str, Any]] = field(default_factory=dict)  # shell variables set
+    attached: dict[str, str] = field(default_factory=dict)  # node -> guide text for its step
+    options: dict[str, list[str]] = field(default_factory=dict)  # decision step -> its values
+
+    @property
+    def where(self) -> str:
+        return self.source["path"]
+
+    def src(self, first: int, last: int) -> dict[str, Any]:
+        """A step's source: its lines (the guide's path and hash are in meta.source)."""
+        return {"lines": [first, last]}
+
+    def account(self, first: int, last: int, what: str) -> None:
+        """Say where guide lines *first*..*last* went."""
+        self.result.account(first, last, what)
+
+    def map(self, first: int, last: int, sid: str, what: str) -> None:
+        entry = f"{self.name}/{sid} ({what})"
+        for n in range(first, last + 1):
+            before = self.result.lines.get(n, "")
+            if first == last and before.startswith(f"{self.name}/") and sid not in before:
+                self.result.lines[n] = f"{before}; {entry}"  # two nodes on one line
+            else:
+                self.result.lines[n] = entry
+
+    def describe(self, prose: Prose, why: str = "") -> None:
+        """Guide text kept in the runbook's description."""
+        self.description.append(prose)
+        self.account(
+            prose.first, prose.last, f"{self.name}: description" + (f" ({why})" if why else "")
+        )
+
+    # ------------------------------------------------------------------ inputs
+
+    def input(self, name: str, description: str, default: str | None = None) -> str:
+        spec = self.inputs.setdefault(name, {"description": description})
+        if default is not None and "default" not in spec:
+            spec["default"] = default
+        return "{{." + name + "}}"  # no spaces: argv elements are rendered one by one
+
+    def piece(self, p: str | Var) -> str:
+        """A piece of a command as template text."""
+        if isinstance(p, str):
+            return literal(p)
+        if p.placeholder:
+            return self.input(p.name, f"<{p.placeholder}> in the guide")
+        known = self.assigned.get(p.name)
+        if known is not None:
+            return self.input(p.name, known["description"], known.get("default"))
+        return self.input(p.name, f"${p.name} in the guide")
+
+    def placeholders(self, text: str) -> str:
+        """``<name>`` placeholders as template variables, each declared as an input."""
+        from gert.importer.shell import PLACEHOLDER, placeholder_name
+
+        def one(m: re.Match[str]) -> str:
+            label = m.group(1)
+            if re.fullmatch(r"/?[a-z][a-z0-9]*", label) and label.lstrip("/") in _HTML_TAGS:
+                return m.group(0)
+            return self.input(placeholder_name(label), f"<{label}> in the guide")
+
+        return PLACEHOLDER.sub(one, text)
+
+    def text(self, label: str) -> str:
+        """A node's text as instructions: ``<name>`` placeholders become inputs."""
+        return self.placeholders(literal(label))
+
+    # ------------------------------------------------------------------ prose and commands
+
+    def from_section(self, sec: Section, context: bool) -> None:
+        """A section's blocks as steps (or, for a *context* section, description), in
+        order: prose gathers into a manual step; each command becomes its own step."""
+        pending: list[Prose] = []
+        heading = sec.title or self.title
+
+        def flush() -> None:
+            if not pending:
+                return
+            if context:
+                for p in pending:
+                    self.describe(p, "context")
+            else:
+                self.prose_step(heading, pending)
+            pending.clear()
+
+        blocks = sec.blocks
+        n = 0
+        while n < len(blocks):
+            block = blocks[n]
+            n += 1
+            if block.kind == "rule":
+                self.account(block.first, block.last, "skipped: a rule between parts of the guide")
+                continue
+            label = re.fullmatch(
+                r"\s*(?:\*\*|__)([A-Za-z][\w /-]{0,40}?):?(?:\*\*|__):?\s*", block.text
+            )
+            if label and label.group(1).strip().lower() not in CONTEXT_NAMES:
+                # "**Remediation:**" on its own line names what follows, like a heading.
+                flush()
+                heading = label.group(1).strip()
+                self.account(
+                    block.first, block.last, f"{self.name}: a label naming the steps after it"
+                )
+                continue
+            if self.labelled_context(block):
+                # "**Signature:**" and the list under it: what the failure looks like.
+                self.describe(Prose(block.first, block.last, block.text), "context")
+                if n < len(blocks) and blocks[n].kind == "list" and not commands_in(blocks[n]):
+                    self.describe(Prose(blocks[n].first, blocks[n].last, blocks[n].text), "context")
+                    n += 1
+                continue
+            if block.kind == "fence" and block.fence is not None:
+                mode = fence_mode(block.fence)
+                if mode == "commands":
+                    intro = (
+                        pending.pop()
+                        if pending
+                        and pending[-1].text.rstrip().endswith(":")
+                        and pending[-1].kind == "paragraph"
+                        else None
+                    )
+                    flush()
+                    self.from_commands(block.fence, heading, intro)
+                    continue
+                pending.append(Prose(block.first, block.last, block.text, "fence"))
+                continue
+            if block.kind == "list" and commands_in(block):
+                intro = (
+                    pending.pop()
+                    if pending
+                    and pending[-1].text.rstrip().endswith(":")
+                    and pending[-1].kind == "paragraph"
+                    else None
+                )
+                if intro is not None:
+                    pending.append(intro)
+                for item in block.items:
+                    if item_commands(item) or any(fence_mode(f) == "commands" for f in item.fences):
+                        flush()
+                        self.from_item(item, heading)
+                    else:
+                        pending.append(Prose(item.first, item.last, item.text, "item"))
+                self.account_gaps(block)
+                continue
+            pending.append(Prose(block.first, block.last, block.text, block.kind))
+        flush()
+
+    def labelled_context(self, block: Block) -> bool:
+        if block.kind != "paragraph":
+            return False
+        m = re.match(r"^\s*(?:\*\*|__)?([A-Za-z][A-Za-z ]{1,30}?):(?:\*\*|__)?(\s|$)", block.text)
+        if m is None:
+            m = re.match(r"^\s*\*\*([A-Za-z][A-Za-z ]{1,30}?)\*\*:", block.text)
+        return bool(m) and m.group(1).strip().lower() in CONTEXT_NAMES
+
+    def account_gaps(self, block: Block) -> None:
+        """Lines of a list between its items (blank or continuation) stay with the list."""
+        covered = set()
+        for item in block.items:
+            covered.update(range(item.first, item.last + 1))
+        for n in range(block.first, block.last + 1):
+            if n not in covered and self.result.lines.get(n) is None:
+                self.account(n, n, f"{self.name}: part of the list at line {block.first}")
+
+    def prose_step(self, heading: str, pending: list[Prose]) -> None:
+        first, last = pending[0].first, pending[-1].last
+        short = title_words(re.sub(r"\([^)]*\)", "", heading), 4) or "read"
+        if step_id(short, set()) in self.used:
+            short = f"{short} {title_words(pending[0].text, 3)}"
+        sid = step_id(short, self.used)
+        text = "\n\n".join(p.text for p in pending)
+        self.body.append(
+            {
+                "id": sid,
+                "type": "manual",
+                "title": heading,
+                "instructions": literal(_dedent(text)),
+                "source": self.src(first, last),
+            }
+        )
+        for p in pending:
+            self.map(p.first, p.last, sid, "instructions")
+
+    def from_item(self, item: Item, heading: str) -> None:
+        """A list item holding commands: each command becomes a step; the item's text is its
+        title and description."""
+        said = re.sub(
+            r"\s+", " ", re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", item.text.split("\n```")[0])
+        ).strip()
+        intro = Prose(item.first, item.last, said, "item")
+        made = False
+        for span in item_commands(item):
+            blk = read_block(span + "\n", item.first)
+            for st in blk.statements:
+                if st.kind in ("output", "error"):
+                    continue
+                st.first, st.last = item.first, item.last
+                st.text = span
+                self.command_step(st, heading, intro, blk.placeholders)
+                made = True
+        for fence in item.fences:
+            if fence_mode(fence) == "commands":
+                self.from_commands(fence, heading, intro if not made else None)
+                made = True
+        self.account(
+            item.first, item.last, f"{self.name}: list item with commands (line {item.first})"
+        )
+        if made:
+            # The item's own lines belong to its first step.
+            pass
+
+    def from_commands(self, fence: Fence, heading: str, intro: Prose | None) -> None:
+        """A shell block's statements as steps: simple commands apart; from the first
+        statement that is more than a command on its own (a heredoc, a loop, a ``cd``, a
+        session), the rest of the block is one manual step shown as written."""
+        blk = read_block(fence.code, fence.first)
+        code_lines = fence.code.split("\n")
+        self.account(
+            fence.first - 1,
+            fence.first - 1,
+            f"{self.name}: fence of the block at line {fence.first}",
+        )
+        self.account(
+            fence.last, fence.last, f"{self.name}: fence of the block at line {fence.first}"
+        )
+        statements = blk.statements
+        for n, st in enumerate(statements):
+            if st.kind == "output":
+                if n > 0 and self.body and statements[n - 1].kind != "output":
+                    self.add_output(st.first, st.last, st.text)
+                    continue
+                self.shown_step(
+                    fence, st.first, st.last, heading, intro, "not a command: shown as written"
+                )
+                intro = None
+                continue
+            if st.kind == "assignment" and not st.needs_shell:
+                name, value = st.assignment  # type: ignore[misc]
+                places = [p for p in value if isinstance(p, Var)]
+                if places and len(value) == 1 and places[0].placeholder:
+                    self.assigned[name] = {
+                        "description": f"{name}: <{places[0].placeholder}> in the guide"
+                    }
+                elif not places:
+                    self.assigned[name] = {
+                        "description": f"{name} in the guide",
+                        "default": "".join(p for p in value if isinstance(p, str)),
+                    }
+                else:
+                    self.assigned[name] = {"description": f"{name} in the guide"}
+                self.account(
+                    st.first, st.last, f"{self.name}: sets input {name} for the commands after it"
+                )
+                continue
+            why = st.changes_context()
+            if why:
+                lines = code_lines[st.first - fence.first : len(code_lines)]
+                while lines and not lines[-1].strip():
+                    lines.pop()
+                self.block_step(fence, st, "\n".join(lines), why, heading, intro)
+                return
+            self.command_step(st, heading, intro, blk.placeholders)
+            intro = None
+            for line, text in st.output:
+                self.add_output(line, line, text)
+
+    def add_output(self, first: int, last: int, text: str) -> None:
+        """Sample output shown after a command: kept with the step that prints it."""
+        step = self.body[-1].get("step", self.body[-1])
+        fenced = (
+            "\n\nSample output from the guide:\n\n```\n"
+            if "Sample output"
+            not in str(step.get("description", "")) + str(step.get("instructions", ""))
+            else ""
+        )
+        key = "instructions" if step["type"] == "manual" else "description"
+        current = step.get(key, "")
+        if fenced:
+            current = (
+                current.rstrip("`\n")
+                if current.endswith("```") and "Sample output" in current
+                else current
+            )
+            step[key] = (
+                current + fenced + (literal(text) if key == "instructions" else text) + "\n```"
+            )
+        else:
+            body = current[: current.rfind("\n```")]
+            step[key] = body + "\n" + (literal(text) if key == "instructions" else text) + "\n```"
+        self.map(first, last, step["id"], "sample output")
+
+    def command_step(
+        self, st: Statement, heading: str, intro: Prose | None, placeholders: list[str]
+    ) -> None:
+        verdict = st.verdict()
+        said = ""
+        if st.comment:
+            said = st.comment
+        elif intro is not None:
+            said = intro.text
+        title = re.sub(r"\s+", " ", said).strip()[:80] or st.text.split("\n")[0][:60]
+        words = st.commands[0].words() if st.commands else st.text.split()
+        named = title_words(said) if said else ""
+        sid = step_id(named or intent(words), self.used)
+        step: dict[str, Any] = {"id": sid}
+        runs = (
+            st.kind == "command" and not st.needs_shell and verdict.reads and len(st.commands) == 1
+        )
+        if runs:
+            command = st.commands[0]
+            spec: dict[str, Any] = {
+                "argv": ["".join(self.piece(p) for p in a) for a in command.argv]
+            }
+            env = {k: "".join(self.piece(p) for p in v) for k, v in command.env}
+            if env:
+                spec["env"] = env
+            step.update({"type": "cli", "title": title, "with": spec})
+            if intro is not None and intro.text != title:
+                step["description"] = intro.text
+            what = f"cli: {verdict.reason}"
+        else:
+            why = _why(st, verdict)
+            shown = self.shown_text(st)
+            lead = f"{_dedent(intro.text)}\n\n" if intro is not None else ""
+            step.update(
+                {
+                    "type": "manual",
+                    "title": title,
+                    "instructions": f"{literal(lead)}Run this yourself when it is right to ({why}):\n\n```\n{shown}\n```",
+                }
+            )
+            what = f"manual: {why}"
+        step["source"] = self.src(st.first, st.last)
+        self.body.append(step)
+        if st.comment_lines:
+            self.map(*st.comment_lines, sid, "its title")
+        if intro is not None:
+            self.map(intro.first, intro.last, sid, "its description")
+        self.map(st.first, st.last, sid, what)
+
+    def shown_text(self, st: Statement) -> str:
+        """A statement as template text for a manual step: ``{{`` escaped, placeholders and
+        the shell variables it uses as inputs."""
+        text = literal(st.text)
+        names = {
+            p.name
+            for c in st.commands
+            for a in c.argv + [v for _, v in c.env]
+            for p in a
+            if isinstance(p, Var) and not p.placeholder
+        }
+        for name in sorted(names, key=len, reverse=True):
+            template = self.piece(Var(name))
+            text = re.sub(
+                r"\$\{" + re.escape(name) + r"\}|\$" + re.escape(name) + r"(?![A-Za-z0-9_])",
+                lambda _m, t=template: t,
+                text,
+            )
+        return self.placeholders(text)
+
+    def block_step(
+        self, fence: Fence, st: Statement, code: str, why: str, heading: str, intro: Prose | None
+    ) -> None:
+        """The rest of a block from *st* on, as one manual step shown as written."""
+        said = st.comment or (intro.text if intro else "") or heading
+        sid = step_id(title_words(said) or heading, self.used)
+        lead = f"{_dedent(intro.text)}\n\n" if intro is not None else ""
+        lang = fence.info.split()[0] if fence.info.split() else ""
+        self.body.append(
+            {
+                "id": sid,
+                "type": "manual",
+                "title": re.sub(r"\s+", " ", said).strip()[:80],
+                "instructions": literal(
+                    f"{lead}Run this yourself, as one program, when it is right to ({why}; "
+                    f"gert does not split it into commands):\n\n```{lang}\n{code}\n```"
+                ),
+                "source": self.src(st.first, fence.last - 1),
+            }
+        )
+        if intro is not None:
+            self.map(intro.first, intro.last, sid, "its description")
+        self.map(st.first, fence.last - 1, sid, f"manual, the block as one program: {why}")
+        if st.comment_lines:
+            self.map(*st.comment_lines, sid, "its title")
+
+    def shown_step(
+        self, fence: Fence, first: int, last: int, heading: str, intro: Prose | None, why: str
+    ) -> None:
+        lines = fence.code.split("\n")[first - fence.first : last - fence.first + 1]
+        text = "\n".join(lines)
+        text = f"{intro.text}\n\n```\n{text}\n```" if intro is not None else f"```\n{text}\n```"
+        self.prose_step(heading, [Prose(first, last, text, "fence")])
+
+    # ------------------------------------------------------------------ flowcharts
+
+    def from_chart(self, chart: Flowchart) -> None:
+        where = self.where
+        for node in chart.nodes.values():
+            if not node.labelled:
+                self.result.problems.append(
+                    f"{where}:{node.line}: warning: node {node.id} is used in an edge but never "
+                    "defined with a label; its id is its text"
+                )
+            if node.shape == "rhombus" and len(chart.outgoing(node.id)) == 1:
+                self.result.problems.append(
+                    f"{where}:{node.line}: warning: decision {node.id} ({node.label}) has one "
+                    "exit; imported as a plain step"
+                )
+        incoming = {e.target for e in chart.edges}
+        roots = [n for n in chart.nodes if n not in incoming] or list(chart.nodes)[:1]
+        self.chart = chart
+        self.placed: dict[str, str] = {}  # flowchart node -> step id
+        self.loops: dict[tuple[str, str], str] = {}  # (source, target) -> repeat step id
+        self.values: dict[int, str] = {}  # edge index -> the choice value that takes it
+        self.starts: set[str] = set()
+        for root in roots:
+            node = chart.nodes[root]
+            outs = chart.outgoing(root)
+            if node.shape == "stadium" and len(outs) == 1:
+                self.starts.add(root)
+                root = outs[0].target  # a start terminal (stadium) marks where to begin
+            self.body += self.walk(root, frozenset())
+
+    def walk(self, start: str, stops: frozenset[str], came_from: str = "") -> list[dict[str, Any]]:
+        seq: list[dict[str, Any]] = []
+        current: str | None = start
+        previous = came_from
+        while current is not None and current not in stops:
+            node = self.chart.nodes[current]
+            if current in self.placed:  # a loop back to an earlier step
+                sid = step_id(f"repeat_{self.placed[current]}", self.used)
+                seq.append(
+                    {
+                        "id": sid,
+                        "type": "manual",
+                        "instructions": f"Go back to step `{self.placed[current]}` ({literal(node.label)}) and repeat from there.",
+                        "source": self.src(node.line, node.line),
+                    }
+                )
+                self.loops[(previous, current)] = sid
+                self.map(node.line, node.line, sid, "loop back")
+                self.result.problems.append(
+                    f"{self.where}:{node.line}: warning: the flowchart loops back to "
+                    f"{node.id} ({node.label}); imported as a 'go back to step "
+                    f"{self.placed[current]}' step, since runbooks do not loop"
+                )
+                return seq
+            outs = self.chart.outgoing(current)
+            if not outs and node.shape == "stadium" and node.label.lower() in END_WORDS:
+                return seq  # an end terminal: the walk simply ends here
+            handoff = self.handoff_after(current, outs)
+            if handoff is not None:
+                outs = []
+            sid = step_id(node.label, self.used)
+            self.placed[current] = sid
+            step: dict[str, Any] = {
+                "id": sid,
+                "type": "manual",
+                "instructions": self.text(node.label) + self.attached.get(current, ""),
+                "source": self.src(node.line, node.line),
+            }
+            if not outs:
+                explicit = EXPLICIT_STATE.match(node.label)
+                state = (
+                    explicit.group(1)
+                    if explicit
+                    else "resolved"
+                    if RESOLVED_WORDS.search(node.label)
+                    else "escalated"
+                    if ESCALATED_WORDS.search(node.label)
+                    else "needs_rca"
+                )
+                outcome = {
+                    "state": state,
+                    "recommendation": literal(
+                        (explicit.group(2) if explicit else None) or node.label
+                    ),
+                }
+                if handoff is not None:
+                    outcome["next_runbook"] = {"file": handoff}
+                    for name in re.findall(r"\{\{-?\s*\.([A-Za-z_]\w*)", handoff):
+                        self.inputs.setdefault(name, {"description": "names the next runbook"})
+                step["outcomes"] = [outcome]
+                self.has_outcome = True
+                self.map(node.line, node.line, sid, f"outcome {state}")
+                seq.append(step)
+                return seq
+            if len(outs) == 1:
+                self.map(node.line, node.line, sid, "step")
+                seq.append(step)
+                previous, current = current, outs[0].target
+                continue
+            # A decision: the engineer chooses; paths that meet again continue after it.
+            routes = self.routes(outs)
+            # An "otherwise" edge is the way on when no choice applies: it is where the
+            # branches continue, not a branch of its own.
+            # So is the one unlabelled edge among labelled ones (an unconditional outcome).
+            unlabelled = [e for e in outs if not e.label]
+            fallthrough = next((e.target for e in outs if e.label.lower() in FALLTHROUGH), None)
+            if fallthrough is None and len(unlabelled) == 1:
+                fallthrough = unlabelled[0].target
+            join = fallthrough or (None if routes else self.join([e.target for e in outs], stops))
+            # When the decision is about a known input ("{env}" with edges "prod",
+            # "staging"), branches test the input; otherwise the engineer chooses.
+            variable = next(
+                (
+                    name
+                    for name in sorted(self.inputs)
+                    if re.search(
+                        rf"\b{re.escape(name.replace('_', ' '))}\b|\b{name}\b", node.label.lower()
+                    )
+                ),
+                None,
+            )
+            if variable is None or routes or not all(e.label for e in outs):
+                variable = "decision"
+            options, branches = [], []
+            for n, edge in enumerate(outs, start=1):
+                # A choice is compared inside a quoted condition: no double quotes in it.
+                value = edge.label or ("otherwise" if edge.target == fallthrough else f"option {n}")
+                value = choice_text(value)
+                self.values[self.chart.edges.index(edge)] = value
+                options.append({"value": value})
+                if edge.target in routes:
+                    steps = [self.route(edge.target, routes[edge.target])]
+                else:
+                    steps = (
+                        []
+                        if edge.target == join
+                        else self.walk(edge.target, stops | {join} if join else stops, current)
+                    )
+                if steps:
+                    branches.append({"condition": f'{variable} == "{value}"', "steps": steps})
+            self.options[sid] = [o["value"] for o in options]
+            if variable == "decision":
+                step["choices"] = {
+                    "variable": "decision",
+                    "prompt": literal(node.label),
+                    "options": options,
+                }
+                self.map(node.line, node.line, sid, f"decision ({len(outs)} ways)")
+            else:
+                self.map(node.line, node.line, sid, f"condition on input {variable}")
+            seq.append({"step": step, "branches": branches} if branches else step)
+            previous, current = current, join
+        return seq
+
+    def handoff_after(self, node_id: str, outs: list[Any]) -> str | None:
+        """The runbook a "next runbook: FILE" terminal after this node names (as gert
+        diagram draws a hand-off), else None."""
+        if len(outs) != 1:
+            return None
+        target = self.chart.nodes[outs[0].target]
+        m = HANDOFF.match(target.label)
+        if m is None or self.chart.outgoing(target.id):
+            return None
+        self.placed[target.id] = "handoff"
+        self.map(target.line, target.line, self.placed.get(node_id, node_id), "hand-off")
+        return m.group(1).strip()
+
+    def routes(self, outs: list[Any]) -> dict[str, str]:
+        """A router: when most edge labels name other sections' runbooks, target -> runbook."""
+        found: dict[str, str] = {}
+        for edge in outs:
+            words = words_of(edge.label)
+            scored = sorted(
+                ((len(words & heading), name) for name, heading in self.targets),
+                key=lambda t: (-t[0], t[1]),
+            )
+            if (
+                words
+                and scored
+                and scored[0][0] > 0
+                and (len(scored) == 1 or scored[0][0] > scored[1][0])
+            ):
+                found[edge.target] = scored[0][1]
+        return (
+            found if len(found) * 2 > len(outs) and len(set(found.values())) == len(found) else {}
+        )
+
+    def route(self, node_id: str, runbook: str) -> dict[str, Any]:
+        """The step a router branch takes: the node's text, handing off to the runbook."""
+        node = self.chart.nodes[node_id]
+        sid = step_id(node.label, self.used)
+        self.placed[node_id] = sid
+        self.has_outcome = True
+        self.map(node.line, node.line, sid, f"hand-off to {runbook}")
+        return {
+            "id": sid,
+            "type": "manual",
+            "instructions": literal(node.label),
+            "source": self.src(node.line, node.line),
+            "outcomes": [
+                {
+                    "state": "needs_rca",
+                    "recommendation": f"Follow {runbook}",
+                    "next_runbook": {"file": f"{runbook}.runbook.yaml"},
+                }
+            ],
+        }
+
+    def join(self, starts: list[str], stops: frozenset[str]) -> str | None:
+        """The first node every path from *starts* reaches (where branches meet again)."""
+        orders = [self.reach(s, stops) for s in starts]
+        common = set(orders[0]).intersection(*orders[1:])
+        return min(common, key=lambda n: orders[0].index(n)) if common else None
+
+    def reach(self, start: str, stops: frozenset[str]) -> list[str]:
+        order, queue = [], [start]
+        while queue:
+            node = queue.pop(0)
+            if node in order or node in stops or node in self.placed:
+                continue
+            order.append(node)
+            queue += [e.target for e in self.chart.outgoing(node)]
+        return order
+
+    def check_edges(self) -> None:
+        """Every edge of the flowchart is a way through the runbook: after the step of its
+        source (with its choice, for a decision) comes the step of its target, or the
+        source's outcome when the target is a hand-off or a terminal. An edge that is not
+        is an error at its line."""
+        paths = _paths(self.body, self.options)
+        if paths is None:
+            self.result.problems.append(
+                f"{self.where}:{self.lines[0]}: warning: the flowchart has too many ways through it "
+                "to check each edge"
+            )
+            return
+        seen: set[tuple[str, str, str]] = set()
+        for trace, end in paths:
+            for (a, choice), (b, _) in itertools.pairwise(trace):
+                seen.add((a, choice, b))
+            if trace:
+                seen.add((trace[-1][0], trace[-1][1], f"end:{end or 'completed'}"))
+        for index, edge in enumerate(self.chart.edges):
+            if edge.source in self.starts:
+                continue
+            source = self.placed.get(edge.source)
+            target_node = self.chart.nodes[edge.target]
+            if source is None or source == "handoff":
+                self.edge_lost(edge, "its source is not a step of the runbook")
+                continue
+            choice = self.values.get(index, "")
+            target = self.loops.get((edge.source, edge.target)) or self.placed.get(edge.target)
+            if target == "handoff":
+                continue  # the source's outcome names the next runbook
+            if (
+                target is None
+                and target_node.shape == "stadium"
+                and target_node.label.lower() in END_WORDS
+            ):
+                if any(a == source and c == choice for a, c, _ in seen):
+                    continue
+                self.edge_lost(edge, "the way to the end is not in the runbook")
+                continue
+            if target is None:
+                self.edge_lost(edge, "its target is not a step of the runbook")
+                continue
+            if (source, choice, target) in seen:
+                continue
+            went = sorted({b for a, c, b in seen if a == source and c == choice})
+            said = f"answering {choice!r} at step {source}" if choice else f"after step {source}"
+            self.edge_lost(
+                edge,
+                f"{said} the runbook goes to {', '.join(went) or 'nothing'}, not to step {target}",
+            )
+
+    def edge_lost(self, edge: Any, why: str) -> None:
+        arrow = f"-->|{edge.label}|" if edge.label else "-->"
+        self.result.problems.append(
+            f"{self.where}:{edge.line}: error: flowchart edge {edge.source} {arrow} "
+            f"{edge.target} is not imported: {why}"
+        )
+
+    def dump(self) -> str:
+        from gert.load import dump_yaml
+
+        nodes = [n if "step" in n else {"step": n} for n in self.body]
+        described = f"Imported from {self.where}: {self.title}".rstrip(": ")
+        if self.description:
+            described += "\n\n" + "\n\n".join(_dedent(p.text) for p in self.description)
+        meta: dict[str, Any] = {
+            "name": self.name,
+            "kind": "mitigation" if self.has_outcome else "composable",
+            "description": described,
+            "source": {**self.source, "lines": list(self.lines)},
+        }
+        if self.inputs:
+            meta["inputs"] = self.inputs
+        return dump_yaml({"apiVersion": "runbook/v0", "meta": meta, "tree": nodes})
+
+
+_HTML_TAGS = {
+    "details",
+    "summary",
+    "br",
+    "p",
+    "div",
+    "span",
+    "b",
+    "i",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "a",
+    "img",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "sup",
+    "sub",
+    "kbd",
+    "hr",
+}
+
+
+def _why(st: Statement, verdict: cmds.Verdict) -> str:
+    if st.kind == "error":
+        return "it does not read as shell"
+    if verdict.kind == "read":
+        return f"read-only ({verdict.reason}), but {st.needs_shell or 'it needs a shell'}; gert runs commands without a shell"
+    if verdict.kind == "follows":
+        return f"read-only, but {verdict.reason}"
+    if verdict.kind == "interactive":
+        return verdict.reason
+    if verdict.kind == "unknown":
+        return verdict.reason
+    return f"changes state: {verdict.reason}"
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).strip("\n")
+
+
+def _paths(
+    body: list[dict[str, Any]], options: dict[str, list[str]], limit: int = 4000
+) -> list[tuple[list[tuple[str, str]], str | None]] | None:
+    """Every way through a tree of steps: the steps taken (with the choice made at each)
+    and the state it ends in (None: the body ran out)."""
+    count = [0]
+
+    def walk(nodes: list[dict[str, Any]]) -> list[tuple[list[tuple[str, str]], str | None]]:
+        results: list[tuple[list[tuple[str, str]], str | None]] = [([], None)]
+        for node in nodes:
+            new = []
+            for trace, ended in results:
+                if ended is not None:
+                    new.append((trace, ended))
+                    continue
+                for sub, end in one(node):
+                    new.append((trace + sub, end))
+            results = new
+            count[0] += len(results)
+            if count[0] > limit * 50:
+                raise OverflowError
+        return results
+
+    def one(node: dict[str, Any]) -> list[tuple[list[tuple[str, str]], str | None]]:
+        step = node.get("step", node)
+        branches = node.get("branches", []) if "step" in node else step.get("branches", [])
+        if step.get("outcomes"):
+            return [([(step["id"], "")], step["outcomes"][0]["state"])]
+        values = options.get(step["id"]) or [
+            o["value"] for o in step.get("choices", {}).get("options", [])
+        ]
+        if not values and branches:
+            values = [re.sub(r'^\w+ == "(.*)"$', r"\1", b["condition"]) for b in branches] + [
+                "(other)"
+            ]
+        out = []
+        for value in values or [""]:
+            head = [(step["id"], value)]
+            branch = next((b for b in branches if b["condition"].endswith(f'== "{value}"')), None)
+            if branch is None:
+                out.append((head, None))
+                continue
+            for trace, end in walk(branch["steps"]):
+                out.append((head + trace, end))
+        return out
+
+    try:
+        found = walk(body)
+    except OverflowError:
+        return None
+    return found if len(found) <= limit else None

@@ -1,0 +1,213 @@
+"""Signatures with precision: for every signature imported from the CI guide and every one
+in examples/signatures/, a passing log gives no match and a failing log gives exactly that
+signature. JSON artifacts are matched by key, not as lines of text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gert.importer import import_guide
+from gert.signatures import load, match
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "tests" / "fixtures" / "guides" / "ci-signatures.md"
+EXAMPLE = ROOT / "examples" / "signatures" / "ci.signatures.yaml"
+
+# A CI run where everything passed, mentioning every gate, test and artifact by name.
+PASSING = """\
+   Compiling pi v0.9.0
+    Finished test [unoptimized] target(s) in 41.2s
+     Running tests/ci.rs
+running 13 tests
+test gates::non_mock_compliance_gate ... ok
+test conformance_must_pass_gate ... ok
+test cross_platform_matrix ... ok
+test build_evidence_bundle ... ok
+test qa_certification_dossier::certification_dossier ... ok
+wrote tests/full_suite_gate/extension_remediation_backlog.json (0 entries)
+checked tests/suite_classification.toml: 212 files classified, 0 failures
+gate suite_classification: pass
+test waiver_lifecycle_audit ... ok
+gate waiver_lifecycle: pass (0 expired waivers)
+test provider_streaming::stream_chunks ... ok
+test e2e_provider_streaming ... ok
+test e2e_tui_resize ... ok
+gate practical_finish_checkpoint: pass (0 technical PERF-3X issues open)
+{"gate": "parameter_sweeps_integrity", "status": "pass", "detail": "parameter_sweeps.v1 ok"}
+PARITY GATE PASS
+test result: ok. 13 passed; 0 failed; 0 ignored
+"""
+
+
+def failing(line: str, replaces: str) -> str:
+    """The passing log with one of its lines replaced by a failure."""
+    assert replaces in PASSING, replaces
+    return PASSING.replace(replaces, line)
+
+
+TEXT_FAILURES = {
+    "non-mock": failing(
+        "test gates::non_mock_compliance_gate ... FAILED",
+        "test gates::non_mock_compliance_gate ... ok",
+    ),
+    "conformance": failing(
+        "test conformance_must_pass_gate ... FAILED", "test conformance_must_pass_gate ... ok"
+    ),
+    "cross-platform": failing(
+        "test cross_platform_matrix ... FAILED", "test cross_platform_matrix ... ok"
+    ),
+    "evidence-bundle": failing(
+        "test build_evidence_bundle ... FAILED", "test build_evidence_bundle ... ok"
+    ),
+    "backlog": failing(
+        "error: certification readiness: missing tests/full_suite_gate/extension_remediation_backlog.json",
+        "wrote tests/full_suite_gate/extension_remediation_backlog.json (0 entries)",
+    ),
+    "suite-classification": failing(
+        "gate suite_classification: fail (tests/new_test.rs not classified)",
+        "gate suite_classification: pass",
+    ),
+    "waiver": failing(
+        "test waiver_lifecycle_audit ... FAILED", "test waiver_lifecycle_audit ... ok"
+    ),
+    "streaming": failing(
+        "test provider_streaming::stream_chunks ... FAILED",
+        "test provider_streaming::stream_chunks ... ok",
+    ),
+    "tui": failing("test e2e_tui_resize ... FAILED", "test e2e_tui_resize ... ok"),
+    "practical-finish": failing(
+        "gate practical_finish_checkpoint failed: technical PERF-3X issue(s) still open",
+        "gate practical_finish_checkpoint: pass (0 technical PERF-3X issues open)",
+    ),
+    "sweeps-line": failing(
+        '{"gate": "parameter_sweeps_integrity", "status": "fail", "detail": "parameter_sweeps.schema drift"}',
+        '{"gate": "parameter_sweeps_integrity", "status": "pass", "detail": "parameter_sweeps.v1 ok"}',
+    ),
+    "parity-gate": failing("PARITY GATE FAIL: 3 suites regressed", "PARITY GATE PASS"),
+}
+
+GATES = [
+    "e2e_log_contract",
+    "suite_classification",
+    "evidence_bundle",
+    "parameter_sweeps_integrity",
+]
+
+
+def verdict(failed: str | None) -> str:
+    """full_suite_verdict.json with every gate passing but *failed*."""
+    gates = [
+        {"id": g, "status": "fail" if g == failed else "pass", "reproduce_command": f"replay {g}"}
+        for g in GATES
+    ]
+    return json.dumps({"schema": "pi.full_suite_verdict.v1", "gates": gates}, indent=2)
+
+
+# The JSON artifacts: (passing document, failing document).
+JSON_ARTIFACTS = {
+    "sweeps-verdict": (verdict(None), verdict("parameter_sweeps_integrity")),
+    "blocking-gate": (verdict(None), verdict("e2e_log_contract")),
+    "triage-diff": (
+        json.dumps({"status": "stable", "summary": {"regression_count": 0}}, indent=2),
+        json.dumps({"status": "stable", "summary": {"regression_count": 2}}, indent=2),
+    ),
+    "dropin-verdict": (
+        json.dumps({"overall_verdict": "CERTIFIED", "checks": 12}, indent=2),
+        json.dumps({"overall_verdict": "NOT_CERTIFIED", "checks": 12}, indent=2),
+    ),
+}
+
+# Signature id -> the failure it names.
+IMPORTED = {
+    "non-mock-compliance-gate-failure": "non-mock",
+    "extension-conformance-gate-failure": "conformance",
+    "cross-platform-matrix-failure": "cross-platform",
+    "evidence-bundle-validation-failure": "evidence-bundle",
+    "certification-remediation-backlog-missing-or-stale": "backlog",
+    "suite-classification-guard-failure": "suite-classification",
+    "waiver-lifecycle-failure": "waiver",
+    "provider-streaming-regression": "streaming",
+    "e2e-tui-test-failure": "tui",
+    "perf-3x-signature-parameter-sweeps-integrity-gate-failure": "sweeps-verdict",
+    "perf-3x-signature-practical-finish-checkpoint-readiness-drif": "practical-finish",
+    "incident-triggers-1": "triage-diff",
+    "incident-triggers-2": "blocking-gate",
+    "incident-triggers-3": "dropin-verdict",
+    "incident-triggers-4": "parity-gate",
+}
+HAND_WRITTEN = {
+    "non-mock-compliance-gate": "non-mock",
+    "extension-conformance-gate": "conformance",
+    "cross-platform-matrix": "cross-platform",
+    "evidence-bundle": "evidence-bundle",
+    "certification-backlog": "backlog",
+    "suite-classification": "suite-classification",
+    "waiver-lifecycle": "waiver",
+    "provider-streaming": "streaming",
+    "e2e-tui": "tui",
+    "perf3x-parameter-sweeps": "sweeps-line",
+    "perf3x-practical-finish": "practical-finish",
+}
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> list:
+    folder = tmp_path_factory.mktemp("ci")
+    result = import_guide(GUIDE, "ci-signatures.md")
+    path = folder / "ci-signatures.signatures.yaml"
+    path.write_text(result.files["ci-signatures.signatures.yaml"])
+    return load(path)
+
+
+def _logs(failure: str) -> tuple[str, str]:
+    if failure in JSON_ARTIFACTS:
+        return JSON_ARTIFACTS[failure]
+    return PASSING, TEXT_FAILURES[failure]
+
+
+def test_every_signature_has_its_logs(imported):
+    assert {s.id for s in imported} == set(IMPORTED)
+    assert {s.id for s in load(EXAMPLE)} == set(HAND_WRITTEN)
+
+
+@pytest.mark.parametrize("sig_id", sorted(IMPORTED))
+def test_imported_signature_is_precise(imported, sig_id):
+    passing, failed = _logs(IMPORTED[sig_id])
+    assert [m.signature.id for m in match(imported, passing)] == [], sig_id
+    for other in {f for f in IMPORTED.values() if f in JSON_ARTIFACTS}:
+        assert match(imported, JSON_ARTIFACTS[other][0]) == [], other
+    assert [m.signature.id for m in match(imported, failed)] == [sig_id]
+
+
+@pytest.mark.parametrize("sig_id", sorted(HAND_WRITTEN))
+def test_hand_written_signature_is_precise(sig_id):
+    known = load(EXAMPLE)
+    passing, failed = _logs(HAND_WRITTEN[sig_id])
+    assert [m.signature.id for m in match(known, passing)] == [], sig_id
+    assert [m.signature.id for m in match(known, failed)] == [sig_id]
+
+
+def test_the_guides_severity_table_and_triggers_are_imported(imported):
+    by_id = {s.id: s for s in imported}
+    # Signatures under the parity section take its most severe level (SEV-1).
+    sweeps = by_id["perf-3x-signature-parameter-sweeps-integrity-gate-failure"]
+    assert sweeps.severity == "critical"
+    assert sweeps.scale == {
+        "label": "SEV-1",
+        "level": "critical",
+        "criteria": "Blocking parity regression on `main` or release cut path",
+        "response": "Assign owner + post incident context within 30 minutes",
+    }
+    assert by_id["e2e-tui-test-failure"].severity == "medium"  # no level in the guide
+    assert by_id["incident-triggers-4"].severity == "critical"
+    # A JSON artifact is matched by key: the gate's id and status, not a line of text.
+    assert sweeps.json == [[("id", "eq", "parameter_sweeps_integrity"), ("status", "eq", "fail")]]
+    [hit] = match(imported, JSON_ARTIFACTS["sweeps-verdict"][1])
+    assert hit.groups == {"id": "parameter_sweeps_integrity", "status": "fail"}
+    assert hit.lines[0][1].strip() == '"id": "parameter_sweeps_integrity",'
+    # A JSON line that only mentions the gate's name in its text does not match.
+    mention = '{"note": "id parameter_sweeps_integrity and status fail are checked"}'
+    assert match(imported, mention) == []
