@@ -623,14 +623,17 @@ def test_validate_warns_of_a_command_governance_will_refuse(project):
     )
 
 
-def test_a_literal_write_query_is_a_validation_error(project):
+def test_validate_warns_of_a_literal_write_query(project):
     project.write(
         "q.runbook.yaml",
         "apiVersion: runbook/v0\nmeta: {name: q, kind: composable}\nsteps:\n"
         "  - {id: q, type: tool, tool: {name: sql, action: query, args: {url: 'sqlite:///x.db', query: 'DELETE FROM errors'}}}\n",
     )
     r = gert("validate", "q.runbook.yaml", cwd=project.root)
-    assert r.returncode == 2 and "DELETE is not a read" in r.stdout
+    assert (
+        "warning: steps[0].tool.args.query: refused" in r.stdout
+        and "DELETE is not a read" in r.stdout
+    )
 
 
 def test_var_of_a_constant_is_refused(project):

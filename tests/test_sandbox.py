@@ -431,3 +431,22 @@ def test_validation_names_file_line_and_field(project):
         ("schema.runbook.yaml", 9, "steps[0].with.sandbox.writable[0]", "a sandbox path is not a template: a value from an incident would choose what the command may write; write the path itself"),
         ("schema.runbook.yaml", 10, "steps[0].with.sandbox.netwrk", "unknown field 'netwrk'"),
     ]  # fmt: skip
+
+
+@needs_bwrap
+def test_a_program_from_a_virtualenv_under_tmp_runs_in_the_sandbox(project, tmp_path):
+    # The sandbox's /tmp is its own; a program installed there (a virtualenv, a fresh
+    # clone's tools) is bound back, read-only.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {Path(sys.base_prefix) / 'bin'}\n")
+    (venv / "bin" / "python").symlink_to(Path(sys.base_prefix) / "bin" / "python3")
+    assert str(venv).startswith("/tmp/")
+    rel = _runbook(
+        project,
+        f"  - id: py\n    type: cli\n    with:\n      argv: [{venv / 'bin' / 'python'}, -c, "
+        '"print(40 + 2)"]\n      sandbox: true\n    capture: {o: stdout}\n',
+    )
+    run = project.run(rel).final
+    assert run.status == "completed", run.steps[0].error
+    assert run.captures["o"] == "42"

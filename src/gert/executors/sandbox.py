@@ -118,6 +118,14 @@ def command(
         out += ["--tmpfs", str(folder)]
     if any(root.is_relative_to(folder) for folder in private):  # the project stays visible
         out += ["--ro-bind", str(root), str(root)]
+    # So does the program itself when it lives there (a virtualenv under /tmp), read-only.
+    program = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=path)
+    if program:
+        home = Path(program).absolute().parent
+        if home.name == "bin" and (home.parent / "pyvenv.cfg").is_file():
+            home = home.parent  # a virtualenv: its configuration and packages too
+        if any(home.is_relative_to(folder) for folder in private) and not home.is_relative_to(root):
+            out += ["--ro-bind", str(home), str(home)]
     for full in sorted(set(writable), key=lambda p: len(p.parts)):  # parents first
         out += ["--bind", str(full), str(full)]
     if not sandbox["network"]:

@@ -678,8 +678,8 @@ class RunbookRules:
                 url = str(s.tool.args.get("url") or "")
                 dialect = "sqlite" if url.startswith("sqlite") else "postgres"
                 refused = refusal(query, dialect)
-                if refused:
-                    self.add((*tp, "args", "query"), refused, rule="sql")
+                if refused:  # the tool refuses it when the step runs: say so now
+                    self.add((*tp, "args", "query"), refused, severity="warning", rule="sql")
         else:
             declared = sorted(tools) + sorted(set(BUILTIN_TOOLS) - set(tools))
             self.add(
