@@ -410,7 +410,7 @@ def _build_chart(
             builder.describe(Prose(block.first, block.last, block.text, block.kind))
     builder.from_chart(chart)
     for node, sec in attachments:
-        sid = builder.placed.get(node, "")
+        sid = ", ".join(builder.placed.get(node, []))
         result.account(sec.line, sec.line, f"{builder.name}/{sid} (heading of its instructions)")
         for block in sec.blocks:
             what = (
@@ -420,7 +420,7 @@ def _build_chart(
             )
             result.account(block.first, block.last, what)
     for node, text in builder.attached.items():
-        sid = builder.placed.get(node)
+        sid = ", ".join(builder.placed.get(node, []))
         for block in unit.sections[0].blocks if sid else []:
             for item in block.items:
                 if literal(item.text.strip()) in text:

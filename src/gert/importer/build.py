@@ -81,6 +81,26 @@ _STOP = {
     "it",
     "its",
     "from",
+    "is",
+    "are",
+    "be",
+    "you",
+    "can",
+    "also",
+    "please",
+    "then",
+    "now",
+    "first",
+    "next",
+    "we",
+    "need",
+    "should",
+    "will",
+    "all",
+    "any",
+    "if",
+    "as",
+    "at",
 }
 
 
@@ -97,7 +117,10 @@ def choice_text(label: str) -> str:
 
 def step_id(text: str, used: set[str], limit: int = 40) -> str:
     """A unique step ID from *text* (lowercase words joined by ``_``)."""
-    base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit].strip("_") or "step"
+    base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    if len(base) > limit:  # cut at a word
+        base = base[:limit].rsplit("_", 1)[0] if "_" in base[:limit] else base[:limit]
+    base = base.strip("_") or "step"
     if not re.match(r"[a-z_]", base):
         base = f"s_{base}"
     name, n = base, 2
@@ -113,23 +136,14 @@ def words_of(text: str) -> set[str]:
     return {w.removesuffix("s") if len(w) > 3 else w for w in words if w not in _STOP}
 
 
-def title_words(text: str, count: int = 5) -> str:
+def title_words(text: str, count: int = 4) -> str:
     """The first words of a sentence, for a step's ID: ``Check pod events via `kubectl
     describe` `` is ``check pod events``."""
     text = re.sub(r"`[^`]*`", " ", text)
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", text.strip())
-    words = re.findall(r"[A-Za-z0-9]+", text)
-    while words and words[-1].lower() in _STOP:
-        words.pop()
-    out: list[str] = []
-    for w in words:
-        if len(out) >= count:
-            break
-        out.append(w)
-    while out and out[-1].lower() in _STOP:
-        out.pop()
-    return " ".join(out)
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", text) if w.lower() not in _STOP]
+    return " ".join(words[:count])
 
 
 def intent(words: list[str]) -> str:
@@ -313,6 +327,7 @@ class RunbookBuilder:
     assigned: dict[str, dict[str, Any]] = field(default_factory=dict)  # shell variables set
     attached: dict[str, str] = field(default_factory=dict)  # node -> guide text for its step
     options: dict[str, list[str]] = field(default_factory=dict)  # decision step -> its values
+    placed_lines: set[int] = field(default_factory=set)  # block lines a step holds
 
     @property
     def where(self) -> str:
@@ -536,6 +551,7 @@ class RunbookBuilder:
             fence.last, fence.last, f"{self.name}: fence of the block at line {fence.first}"
         )
         statements = blk.statements
+        before = len(self.body)
         for n, st in enumerate(statements):
             if st.kind == "output":
                 if n > 0 and self.body and statements[n - 1].kind != "output":
@@ -563,6 +579,7 @@ class RunbookBuilder:
                 self.account(
                     st.first, st.last, f"{self.name}: sets input {name} for the commands after it"
                 )
+                self.placed_lines.update(range(st.first, st.last + 1))
                 continue
             why = st.changes_context()
             if why:
@@ -571,10 +588,37 @@ class RunbookBuilder:
                     lines.pop()
                 self.block_step(fence, st, "\n".join(lines), why, heading, intro)
                 return
+            if st.comment_lines:
+                self.placed_lines.update(range(st.comment_lines[0], st.comment_lines[1] + 1))
             self.command_step(st, heading, intro, blk.placeholders)
             intro = None
             for line, text in st.output:
                 self.add_output(line, line, text)
+        self.leftovers(fence, heading, intro, made=len(self.body) - before)
+
+    def leftovers(self, fence: Fence, heading: str, intro: Prose | None, made: int) -> None:
+        """What a shell block left unplaced (only assignments or comments, a comment after
+        the last command, an introduction no step took) is shown in a manual step."""
+        lines = fence.code.split("\n")
+        while lines and not lines[-1].strip():
+            lines.pop()
+        free = [
+            fence.first + k
+            for k, line in enumerate(lines)
+            if line.strip() and fence.first + k not in self.placed_lines
+        ]
+        if not made:
+            pending = [intro] if intro is not None else []
+            text = "\n".join(lines)
+            pending.append(Prose(fence.first - 1, fence.last, f"```\n{text}\n```", "fence"))
+            self.prose_step(heading, pending)
+            return
+        if intro is None and not free:
+            return
+        pending = [intro] if intro is not None else []
+        for n in free:
+            pending.append(Prose(n, n, f"```\n{lines[n - fence.first]}\n```", "fence"))
+        self.prose_step(heading, pending)
 
     def add_output(self, first: int, last: int, text: str) -> None:
         """Sample output shown after a command: kept with the step that prints it."""
@@ -600,6 +644,7 @@ class RunbookBuilder:
             body = current[: current.rfind("\n```")]
             step[key] = body + "\n" + (literal(text) if key == "instructions" else text) + "\n```"
         self.map(first, last, step["id"], "sample output")
+        self.placed_lines.update(range(first, last + 1))
 
     def command_step(
         self, st: Statement, heading: str, intro: Prose | None, placeholders: list[str]
@@ -649,6 +694,7 @@ class RunbookBuilder:
         if intro is not None:
             self.map(intro.first, intro.last, sid, "its description")
         self.map(st.first, st.last, sid, what)
+        self.placed_lines.update(range(st.first, st.last + 1))
 
     def shown_text(self, st: Statement) -> str:
         """A statement as template text for a manual step: ``{{`` escaped, placeholders and
@@ -693,6 +739,7 @@ class RunbookBuilder:
         if intro is not None:
             self.map(intro.first, intro.last, sid, "its description")
         self.map(st.first, fence.last - 1, sid, f"manual, the block as one program: {why}")
+        self.placed_lines.update(range(st.first, fence.last))
         if st.comment_lines:
             self.map(*st.comment_lines, sid, "its title")
 
@@ -700,13 +747,17 @@ class RunbookBuilder:
         self, fence: Fence, first: int, last: int, heading: str, intro: Prose | None, why: str
     ) -> None:
         lines = fence.code.split("\n")[first - fence.first : last - fence.first + 1]
-        text = "\n".join(lines)
-        text = f"{intro.text}\n\n```\n{text}\n```" if intro is not None else f"```\n{text}\n```"
-        self.prose_step(heading, [Prose(first, last, text, "fence")])
+        pending = [intro] if intro is not None else []
+        pending.append(Prose(first, last, "```\n" + "\n".join(lines) + "\n```", "fence"))
+        self.prose_step(heading, pending)
+        self.placed_lines.update(range(first, last + 1))
 
     # ------------------------------------------------------------------ flowcharts
 
     def from_chart(self, chart: Flowchart) -> None:
+        """The chart as a tree: a node reached from two branches is a step in each (so each
+        way through keeps its own end); a real loop (back to a node on the way to it) is a
+        "go back to step X" step."""
         where = self.where
         for node in chart.nodes.values():
             if not node.labelled:
@@ -721,41 +772,112 @@ class RunbookBuilder:
                 )
         incoming = {e.target for e in chart.edges}
         roots = [n for n in chart.nodes if n not in incoming] or list(chart.nodes)[:1]
+        reached: set[str] = set()
+        while True:
+            queue = [r for r in roots if r not in reached]
+            while queue:
+                node = queue.pop()
+                if node not in reached:
+                    reached.add(node)
+                    queue += [e.target for e in chart.outgoing(node)]
+            missing = [n for n in chart.nodes if n not in reached]
+            if not missing:
+                break
+            roots.append(missing[0])  # a loop nothing leads into: it starts somewhere too
         self.chart = chart
-        self.placed: dict[str, str] = {}  # flowchart node -> step id
-        self.loops: dict[tuple[str, str], str] = {}  # (source, target) -> repeat step id
-        self.values: dict[int, str] = {}  # edge index -> the choice value that takes it
+        self.placed: dict[str, list[str]] = {}  # flowchart node -> its steps (one per copy)
+        self.loops: dict[tuple[str, str], list[str]] = {}  # edge -> its "go back" steps
+        self.values: dict[tuple[str, int], str] = {}  # (step, edge index) -> its choice
         self.starts: set[str] = set()
+        self.handoffs: set[str] = set()
+        starts = []
         for root in roots:
             node = chart.nodes[root]
             outs = chart.outgoing(root)
             if node.shape == "stadium" and len(outs) == 1:
                 self.starts.add(root)
                 root = outs[0].target  # a start terminal (stadium) marks where to begin
-            self.body += self.walk(root, frozenset())
+            starts.append(root)
+        if len(starts) == 1:
+            self.body += self.walk(starts[0], frozenset(), ())
+            return
+        # Several places to begin: the engineer first says which one applies.
+        labels = ", ".join(f"{r} ({chart.nodes[r].label})" for r in starts)
+        self.result.problems.append(
+            f"{where}:{chart.nodes[starts[0]].line}: warning: the flowchart starts in "
+            f"{len(starts)} places ({labels}); imported as a first choice between them"
+        )
+        sid = step_id("where_to_start", self.used)
+        options, branches = [], []
+        join = self.join(starts, frozenset(), ())
+        for n, root in enumerate(starts, start=1):
+            value = choice_text(chart.nodes[root].label) or f"start {n}"
+            if value in [o["value"] for o in options]:
+                value = f"{value} ({n})"
+            options.append({"value": value})
+            steps = [] if root == join else self.walk(root, frozenset({join} if join else ()), ())
+            if steps:
+                branches.append({"condition": f'decision == "{value}"', "steps": steps})
+        self.options[sid] = [o["value"] for o in options]
+        step = {
+            "id": sid,
+            "type": "manual",
+            "instructions": "Which of these is where you are?",
+            "choices": {
+                "variable": "decision",
+                "prompt": "Where do you start?",
+                "options": options,
+            },
+        }
+        self.body.append({"step": step, "branches": branches} if branches else step)
+        if join:
+            self.body += self.walk(join, frozenset(), ())
 
-    def walk(self, start: str, stops: frozenset[str], came_from: str = "") -> list[dict[str, Any]]:
+    def walk(
+        self, start: str, stops: frozenset[str], path: tuple[tuple[str, str], ...]
+    ) -> list[dict[str, Any]]:
+        """The steps from *start* until a stop (where branches meet again), an outcome or
+        the end; *path* holds the (node, step) pairs on the way here, for loops."""
         seq: list[dict[str, Any]] = []
         current: str | None = start
-        previous = came_from
+        on_path = dict(path)
+        previous = path[-1][0] if path else ""
         while current is not None and current not in stops:
             node = self.chart.nodes[current]
-            if current in self.placed:  # a loop back to an earlier step
-                sid = step_id(f"repeat_{self.placed[current]}", self.used)
+            earlier = on_path.get(current)
+            if (
+                earlier is None
+                and current in self.placed
+                and sum(map(len, self.placed.values())) > 300
+            ):
+                earlier = self.placed[current][0]  # too many copies: point at the first one
+            if earlier is not None:
+                loop = current in on_path
+                sid = step_id(f"{'repeat' if loop else 'go_to'}_{earlier}", self.used)
+                text = (
+                    f"Go back to step `{earlier}` ({literal(node.label)}) and repeat from there."
+                    if loop
+                    else f"Go on at step `{earlier}` ({literal(node.label)})."
+                )
                 seq.append(
                     {
                         "id": sid,
                         "type": "manual",
-                        "instructions": f"Go back to step `{self.placed[current]}` ({literal(node.label)}) and repeat from there.",
+                        "instructions": text,
                         "source": self.src(node.line, node.line),
                     }
                 )
-                self.loops[(previous, current)] = sid
-                self.map(node.line, node.line, sid, "loop back")
+                self.loops.setdefault((previous, current), []).append(sid)
+                self.map(
+                    node.line, node.line, sid, "loop back" if loop else "go on at an earlier step"
+                )
                 self.result.problems.append(
                     f"{self.where}:{node.line}: warning: the flowchart loops back to "
                     f"{node.id} ({node.label}); imported as a 'go back to step "
-                    f"{self.placed[current]}' step, since runbooks do not loop"
+                    f"{earlier}' step, since runbooks do not loop"
+                    if loop
+                    else f"{self.where}:{node.line}: warning: the flowchart is too large to copy "
+                    f"{node.id} ({node.label}) into every branch; a step points at step {earlier}"
                 )
                 return seq
             outs = self.chart.outgoing(current)
@@ -765,7 +887,16 @@ class RunbookBuilder:
             if handoff is not None:
                 outs = []
             sid = step_id(node.label, self.used)
-            self.placed[current] = sid
+            self.placed.setdefault(current, []).append(sid)
+            on_path[current] = sid
+            path = (*path, (current, sid))
+            if handoff is not None:
+                self.map(
+                    self.chart.nodes[self.chart.outgoing(current)[0].target].line,
+                    self.chart.nodes[self.chart.outgoing(current)[0].target].line,
+                    sid,
+                    "hand-off",
+                )
             step: dict[str, Any] = {
                 "id": sid,
                 "type": "manual",
@@ -812,7 +943,13 @@ class RunbookBuilder:
             fallthrough = next((e.target for e in outs if e.label.lower() in FALLTHROUGH), None)
             if fallthrough is None and len(unlabelled) == 1:
                 fallthrough = unlabelled[0].target
-            join = fallthrough or (None if routes else self.join([e.target for e in outs], stops))
+            if fallthrough is not None and (
+                fallthrough in on_path or not self.way_on(outs, fallthrough, stops, path)
+            ):
+                fallthrough = None  # the other branches do not come back to it: a branch too
+            join = fallthrough or (
+                None if routes else self.join([e.target for e in outs], stops, path)
+            )
             # When the decision is about a known input ("{env}" with edges "prod",
             # "staging"), branches test the input; otherwise the engineer chooses.
             variable = next(
@@ -832,7 +969,7 @@ class RunbookBuilder:
                 # A choice is compared inside a quoted condition: no double quotes in it.
                 value = edge.label or ("otherwise" if edge.target == fallthrough else f"option {n}")
                 value = choice_text(value)
-                self.values[self.chart.edges.index(edge)] = value
+                self.values[(sid, self.chart.edges.index(edge))] = value
                 options.append({"value": value})
                 if edge.target in routes:
                     steps = [self.route(edge.target, routes[edge.target])]
@@ -840,7 +977,7 @@ class RunbookBuilder:
                     steps = (
                         []
                         if edge.target == join
-                        else self.walk(edge.target, stops | {join} if join else stops, current)
+                        else self.walk(edge.target, stops | {join} if join else stops, path)
                     )
                 if steps:
                     branches.append({"condition": f'{variable} == "{value}"', "steps": steps})
@@ -867,8 +1004,7 @@ class RunbookBuilder:
         m = HANDOFF.match(target.label)
         if m is None or self.chart.outgoing(target.id):
             return None
-        self.placed[target.id] = "handoff"
-        self.map(target.line, target.line, self.placed.get(node_id, node_id), "hand-off")
+        self.handoffs.add(target.id)
         return m.group(1).strip()
 
     def routes(self, outs: list[Any]) -> dict[str, str]:
@@ -895,7 +1031,7 @@ class RunbookBuilder:
         """The step a router branch takes: the node's text, handing off to the runbook."""
         node = self.chart.nodes[node_id]
         sid = step_id(node.label, self.used)
-        self.placed[node_id] = sid
+        self.placed.setdefault(node_id, []).append(sid)
         self.has_outcome = True
         self.map(node.line, node.line, sid, f"hand-off to {runbook}")
         return {
@@ -912,17 +1048,62 @@ class RunbookBuilder:
             ],
         }
 
-    def join(self, starts: list[str], stops: frozenset[str]) -> str | None:
-        """The first node every path from *starts* reaches (where branches meet again)."""
-        orders = [self.reach(s, stops) for s in starts]
-        common = set(orders[0]).intersection(*orders[1:])
-        return min(common, key=lambda n: orders[0].index(n)) if common else None
+    def way_on(
+        self,
+        outs: list[Any],
+        target: str,
+        stops: frozenset[str],
+        path: tuple[tuple[str, str], ...],
+    ) -> bool:
+        """True when every other branch of a decision either comes back to *target* or
+        ends (an outcome, a loop): then *target* is the way on after the branches."""
+        behind = {n for n, _ in path}
+        seen: set[str] = set()
+
+        def ok(node: str) -> bool:
+            if node == target or node in behind or node in seen:
+                return True
+            if node in stops:
+                return False
+            seen.add(node)
+            return all(ok(e.target) for e in self.chart.outgoing(node))
+
+        return all(ok(e.target) for e in outs if e.target != target)
+
+    def join(
+        self, starts: list[str], stops: frozenset[str], path: tuple[tuple[str, str], ...]
+    ) -> str | None:
+        """Where branches from *starts* meet again: the first node that every way from every
+        start passes through (None when some way ends first, at an outcome or a loop)."""
+        behind = {n for n, _ in path}
+        memo: dict[str, frozenset[str]] = {}
+
+        def must(node: str, busy: frozenset[str]) -> frozenset[str]:
+            if node in stops:
+                return frozenset({node})
+            if node in behind or node in busy:
+                return frozenset()  # a loop: this way leaves
+            if node in memo:
+                return memo[node]
+            outs = [e.target for e in self.chart.outgoing(node)]
+            common: frozenset[str] | None = None
+            for t in outs:
+                found = must(t, busy | {node})
+                common = found if common is None else common & found
+            memo[node] = frozenset({node}) | (common or frozenset())
+            return memo[node]
+
+        shared = frozenset.intersection(*(must(s, frozenset()) for s in starts))
+        if not shared:
+            return None
+        order = self.reach(starts[0], stops | behind)
+        return min(shared, key=lambda n: order.index(n) if n in order else len(order))
 
     def reach(self, start: str, stops: frozenset[str]) -> list[str]:
         order, queue = [], [start]
         while queue:
             node = queue.pop(0)
-            if node in order or node in stops or node in self.placed:
+            if node in order or node in stops:
                 continue
             order.append(node)
             queue += [e.target for e in self.chart.outgoing(node)]
@@ -947,37 +1128,35 @@ class RunbookBuilder:
             if trace:
                 seen.add((trace[-1][0], trace[-1][1], f"end:{end or 'completed'}"))
         for index, edge in enumerate(self.chart.edges):
-            if edge.source in self.starts:
-                continue
-            source = self.placed.get(edge.source)
-            target_node = self.chart.nodes[edge.target]
-            if source is None or source == "handoff":
+            if edge.source in self.starts or edge.target in self.handoffs:
+                continue  # the start terminal; a hand-off is the source's outcome
+            sources = self.placed.get(edge.source, [])
+            if not sources:
                 self.edge_lost(edge, "its source is not a step of the runbook")
                 continue
-            choice = self.values.get(index, "")
-            target = self.loops.get((edge.source, edge.target)) or self.placed.get(edge.target)
-            if target == "handoff":
-                continue  # the source's outcome names the next runbook
-            if (
-                target is None
-                and target_node.shape == "stadium"
-                and target_node.label.lower() in END_WORDS
-            ):
-                if any(a == source and c == choice for a, c, _ in seen):
-                    continue
-                self.edge_lost(edge, "the way to the end is not in the runbook")
-                continue
-            if target is None:
-                self.edge_lost(edge, "its target is not a step of the runbook")
-                continue
-            if (source, choice, target) in seen:
-                continue
-            went = sorted({b for a, c, b in seen if a == source and c == choice})
-            said = f"answering {choice!r} at step {source}" if choice else f"after step {source}"
-            self.edge_lost(
-                edge,
-                f"{said} the runbook goes to {', '.join(went) or 'nothing'}, not to step {target}",
+            target_node = self.chart.nodes[edge.target]
+            targets = set(self.placed.get(edge.target, [])).union(
+                *(steps for (_, t), steps in self.loops.items() if t == edge.target)
             )
+            for source in sources:
+                choice = self.values.get((source, index), "")
+                went = {b for a, c, b in seen if a == source and c == choice}
+                if not went and not any(a == source for a, _, _ in seen):
+                    continue  # this copy of the step is never reached (checked elsewhere)
+                if target_node.shape == "stadium" and target_node.label.lower() in END_WORDS:
+                    if went:
+                        continue
+                elif went & targets:
+                    continue
+                said = (
+                    f"answering {choice!r} at step {source}" if choice else f"after step {source}"
+                )
+                self.edge_lost(
+                    edge,
+                    f"{said} the runbook goes to {', '.join(sorted(went)) or 'nothing'}, "
+                    f"not to {' or '.join(sorted(targets)) or 'a step of ' + edge.target}",
+                )
+                break
 
     def edge_lost(self, edge: Any, why: str) -> None:
         arrow = f"-->|{edge.label}|" if edge.label else "-->"

@@ -688,8 +688,10 @@ def _tool(program: str, args: list[str]) -> Verdict:
     three = " ".join(words[:3]).lower()
     if three in tool.reads:
         return Verdict("read", f"{program} {three} only reads")
-    if two in tool.writes or (one in tool.writes and two not in tool.reads):
+    if two in tool.writes:
         return Verdict("write", f"{program} {two} changes state")
+    if one in tool.writes and two not in tool.reads:
+        return Verdict("write", f"{program} {one} changes state")
     if program == "ip":
         # ip OBJECT [show|list|get]: a read; any other verb changes the system.
         verb = words[1].lower() if len(words) > 1 else "show"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from gert.importer.commands import Verdict, classify, program_of
+from gert.importer.commands import SHELL_CONTEXT, Verdict, classify, program_of
 
 # A prompt: "$ ", "# " after a user@host or bracketed prompt, "sh-4.4# ", "bash-5.1$ ".
 PROMPT = re.compile(
@@ -105,7 +105,7 @@ class Statement:
             program = program_of(words)
             args = words[1:]
             verdict = classify(words)
-            if program in ("cd", "pushd", "popd", "source", ".", "exec", "alias", "set", "unset"):
+            if program in SHELL_CONTEXT and program != "export":
                 return f"{program} changes the shell the next commands run in"
             if program == "export" and self.kind != "assignment":
                 return "export changes the shell the next commands run in"
@@ -118,7 +118,9 @@ class Statement:
                     continue
                 return f"{program} opens a session; the next commands run inside it"
             if program in ("kubectl", "oc"):
-                sub = [a for a in args if not a.startswith("-")]
+                from gert.importer.commands import TOOLS, subcommand
+
+                sub = subcommand(args, TOOLS[program].value_options)
                 verb = sub[0] if sub else ""
                 interactive = any(a in ("-i", "-t", "-it", "-ti", "--stdin", "--tty") for a in args)
                 if verb in ("rsh", "attach") or (verb == "debug" and "--" not in args):
