@@ -96,8 +96,6 @@ _STOP = {
     "need",
     "should",
     "will",
-    "all",
-    "any",
     "if",
     "as",
     "at",
