@@ -21,7 +21,8 @@ GUIDES = Path(__file__).parent / "fixtures" / "guides"
 
 
 def imported(project, guide: str, *extra: str):  # type: ignore[no-untyped-def]
-    shutil.copy(GUIDES / guide, project.root / guide)
+    if (GUIDES / guide).exists():
+        shutil.copy(GUIDES / guide, project.root / guide)
     r = gert("import", guide, *extra, cwd=project.root)
     folder = project.root / "runbooks" / "imported" / Path(guide).stem
     return r, folder, sorted(folder.glob("*.runbook.yaml"))
@@ -347,3 +348,299 @@ def test_destructive_commands_import_as_manual_steps(project):
     assert len(ran) == len(READS), f"these would run without asking: {ran}"
     for step in steps[: len(DESTRUCTIVE)]:
         assert step["type"] == "manual" and "Run this yourself" in step["instructions"]
+
+
+# ------------------------------------------------------------------ a guide an on-call wrote
+
+
+def _steps(tree: list) -> list[dict]:
+    """Every step of a tree, branches included, in order."""
+    out = []
+    for node in tree:
+        out.append(node.get("step", node))
+        for branch in node.get("branches", []):
+            out += _steps(branch["steps"])
+    return out
+
+
+def _runbooks(project, guide: str) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    r, _folder, paths = imported(project, guide, "--mapping")
+    assert r.returncode == 0, r.stderr
+    return {p.name.removesuffix(".runbook.yaml"): load_file(p).data for p in paths}
+
+
+def test_a_heredoc_is_one_program_and_none_of_its_lines_is_a_command(project):
+    runbooks = _runbooks(project, "api-error-rate.md")
+    count = runbooks["count-the-failed-requests"]
+    [step] = _steps(count["tree"])
+    assert step["type"] == "manual" and step["id"] == "count_failed_requests"
+    body = (GUIDES / "api-error-rate.md").read_text().split("```bash\n")[3].split("```")[0]
+    assert body.startswith("python3 - <<'PY'\nimport json") and body.rstrip().endswith("PY")
+    assert f"```bash\n{body}```" in step["instructions"]  # the whole block, as written
+    argv0 = {
+        s["with"]["argv"][0]
+        for rb in runbooks.values()
+        for s in _steps(rb["tree"])
+        if s["type"] == "cli"
+    }
+    assert argv0 == {"kubectl"}  # never import, from, data, print or PY
+
+
+def test_shell_grammar_keeps_compound_commands_lists_and_continuations_whole(project):
+    block = (
+        "kubectl get pods \\\n  -n prod\n"
+        "for i in 1 2 3; do\n  curl -s http://127.0.0.1/health\ndone\n"
+        "kubectl get nodes\n"
+    )
+    project.write("loops.md", f"# Loops\n\n## Check\n\n```bash\n{block}```\n")
+    runbooks = _runbooks(project, "loops.md")
+    first, rest = _steps(runbooks["check"]["tree"])
+    assert first["type"] == "cli" and first["with"]["argv"] == [
+        "kubectl",
+        "get",
+        "pods",
+        "-n",
+        "prod",
+    ]
+    assert first["source"] == {"lines": [6, 7]}  # the continuation is part of it
+    # From the loop on, the block is one program: the loop and what follows, as written.
+    assert rest["type"] == "manual" and "a for loop" in rest["instructions"]
+    assert (
+        "for i in 1 2 3; do\n  curl -s http://127.0.0.1/health\ndone\nkubectl get nodes"
+        in rest["instructions"]
+    )
+    project.write(
+        "lists.md",
+        "# Lists\n\n## Check\n\n```sh\ncurl -sf http://127.0.0.1/health && echo up || echo down\n```\n",
+    )
+    [step] = _steps(_runbooks(project, "lists.md")["check"]["tree"])
+    assert (
+        step["type"] == "manual"
+        and "curl -sf http://127.0.0.1/health && echo up || echo down" in step["instructions"]
+    )
+
+
+def test_read_only_is_read_only_and_a_read_only_pipeline_says_so(project):
+    look = _runbooks(project, "api-error-rate.md")["look-first"]
+    rollout, journal, pods = _steps(look["tree"])
+    assert rollout["type"] == "cli"
+    assert rollout["with"]["argv"] == ["kubectl", "-n", "prod", "rollout", "status", "deploy/api"]
+    assert journal["type"] == "manual"
+    assert (
+        "read-only (journalctl only reads; tail only reads), but a pipeline needs a shell"
+        in journal["instructions"]
+    )
+    assert "changes state" not in journal["instructions"]
+    # A transcript: the $ line runs; the table after it is its sample output, not commands.
+    assert pods["type"] == "cli" and pods["with"]["argv"] == [
+        "kubectl",
+        "-n",
+        "prod",
+        "get",
+        "pods",
+        "-l",
+        "app=api",
+    ]
+    assert "NAME                  READY   STATUS" in pods["description"]
+    restart = _runbooks(project, "api-error-rate.md")["restart-the-worker"]
+    assert [s["type"] for s in _steps(restart["tree"])] == ["manual", "manual"]
+    assert "changes state: sudo runs other code" in _steps(restart["tree"])[1]["instructions"]
+
+
+def test_step_ids_say_what_the_step_does(project):
+    ids = [s["id"] for s in _steps(_runbooks(project, "api-error-rate.md")["look-first"]["tree"])]
+    assert ids == ["check_rollout_status", "read_api_worker_journal", "get_pods"]
+    restart = _runbooks(project, "api-error-rate.md")["restart-the-worker"]
+    assert [s["id"] for s in _steps(restart["tree"])] == ["restart_worker", "restart_api_worker"]
+
+
+def test_no_prose_is_dropped(project):
+    runbooks = _runbooks(project, "api-error-rate.md")
+    text = json.dumps(runbooks)
+    assert "Only if the dashboards say the process is wedged." in text
+    assert "what you restarted or rolled back, and when" in text  # the checklist, in its node
+    incident = _runbooks(project, "incident-guide.md")
+    f = incident["f-invalid-run-metadata"]
+    for words in (
+        "Signature:",
+        "error indicates incompatible or invalid `run.json`",
+        "Cause:",
+        "schema evolution or manual metadata corruption",
+        "Recovery:",
+        "archive run: `python3.11 scripts/orchestration.py archive <run_id>`",
+    ):
+        assert words in f["meta"]["description"], words
+    archive = next(s for s in _steps(f["tree"]) if s["id"] == "archive_run")
+    assert "python3.11 scripts/orchestration.py archive" in archive["instructions"]
+    for name in (
+        "a-stage-conflict-on-run",
+        "b-validation-failure",
+        "c-codex-exec-mode-failed-to-return-valid-structured-json",
+        "d-openai-api-key-is-required-remote-llm",
+        "e-invalid-openai-base-url",
+    ):
+        assert "Recovery:" in incident[name]["meta"]["description"], name
+    escalation = incident["5-escalation-flow"]["meta"]["description"]
+    assert (
+        "Include in escalation report:" in escalation
+        and "- exact typed error message" in escalation
+    )
+
+
+def _mapped(folder: Path, stem: str) -> dict[int, str]:
+    """Line -> where it went, from the --mapping file."""
+    out = {}
+    for line in (folder / f"{stem}.mapping.md").read_text().splitlines():
+        m = re.match(r"- lines (\d+)-(\d+) -> (.*)$", line)
+        if m:
+            for n in range(int(m.group(1)), int(m.group(2)) + 1):
+                assert n not in out, f"line {n} mapped twice"
+                out[n] = m.group(3)
+    return out
+
+
+FIXTURE_GUIDES = sorted(p for p in GUIDES.rglob("*.md") if p.name != "README.md")
+
+
+def test_mapping_accounts_for_every_line_of_every_fixture_guide(tmp_path):
+    from gert.importer import import_into, slug
+
+    assert len(FIXTURE_GUIDES) > 150
+    for guide in FIXTURE_GUIDES:
+        out = tmp_path / slug(guide.stem)
+        result = import_into(guide, GUIDES, out, mapping=True)
+        mapped = _mapped(out, slug(guide.stem))
+        total = len(guide.read_text(encoding="utf-8").splitlines())
+        assert sorted(mapped) == list(range(1, total + 1)), guide
+        lost = [
+            n for n, what in mapped.items() if "not imported" in what or "not accounted" in what
+        ]
+        assert lost == [], (guide, lost)
+        assert not result.unaccounted
+
+
+# ------------------------------------------------------------------ every edge of a flowchart
+
+
+def test_every_answer_ends_where_the_flowchart_says(project):
+    """H{Did the error rate drop?} -->|yes| E[Resolved]: E is also an end of another
+    branch; answering yes must still end resolved, not run on into the escalation."""
+    project.config("record: 'off'\n")
+    _runbooks(project, "api-error-rate.md")
+    path = project.root / "runbooks/imported/api-error-rate/decide.runbook.yaml"
+    engine = Engine(open_project(project.root))
+
+    def ends(*choices: tuple[str, str]) -> str:
+        answers = {sid: {"choice": value} for sid, value in choices}
+        chain = engine.run(path, Options(mode="real", post=False, answers=answers))
+        return chain.final.state
+
+    dropped = "did_the_error_rate_drop"
+    assert ends(("deploy_in_the_last_hour", "yes"), (dropped, "yes")) == "resolved"
+    assert ends(("deploy_in_the_last_hour", "yes"), (dropped, "otherwise")) == "escalated"
+    still = "is_the_error_rate_still_above_5"
+    assert ends(("deploy_in_the_last_hour", "no"), (still, "no")) == "resolved"
+    assert (
+        ends(("deploy_in_the_last_hour", "no"), (still, "yes"), (f"{dropped}_2", "yes"))
+        == "resolved"
+    )
+    assert (
+        ends(("deploy_in_the_last_hour", "no"), (still, "yes"), (f"{dropped}_2", "otherwise"))
+        == "escalated"
+    )
+
+
+def _chart_builder(chart_text: str):  # type: ignore[no-untyped-def]
+    from gert.importer import Imported
+    from gert.importer.build import RunbookBuilder
+    from gert.mermaid import parse
+
+    result = Imported()
+    builder = RunbookBuilder("flow", "Flow", {"path": "g.md", "sha256": ""}, result, (1, 1))
+    builder.from_chart(parse(chart_text, first_line=10))
+    return builder, result
+
+
+DECISION = """flowchart TD
+    A[Alert fires] --> B{Deploy in the last hour?}
+    B -->|yes| R[Roll back the deploy]
+    B -->|no| F[Escalate to the on-call lead]
+    R --> H{Did the error rate drop?}
+    H -->|yes| E[Resolved]
+    H -->|no| F
+"""
+
+
+def test_an_edge_the_tree_lost_is_an_error_at_its_line():
+    builder, result = _chart_builder(DECISION)
+    builder.check_edges()
+    assert not result.failed, result.problems
+    # Take the yes branch of "Did the error rate drop?" away: the check names the edge.
+    decision = next(n for n in builder.body if "branches" in n)
+    inner = next(n for n in decision["branches"][0]["steps"] if "branches" in n)
+    inner["branches"] = [b for b in inner["branches"] if "yes" not in b["condition"]]
+    builder.check_edges()
+    assert result.failed
+    assert (
+        "g.md:15: error: flowchart edge H -->|yes| E is not imported: answering 'yes' at "
+        "step did_the_error_rate_drop the runbook goes to end:completed, not to resolved"
+        in result.problems
+    )
+
+
+def test_an_import_that_loses_an_edge_fails(project, monkeypatch):
+    from gert.importer import build
+
+    project.write("flow.md", f"# Flow\n\n## Decide\n\n```mermaid\n{DECISION}```\n")
+    assert gert("import", "flow.md", cwd=project.root).returncode == 0
+    # An importer that drops branches is caught: the import fails (gert import exits 2)
+    # and names the line.
+    monkeypatch.setattr(build.RunbookBuilder, "routes", lambda self, outs: {})
+    original = build.RunbookBuilder.walk
+
+    def lossy(self, start, stops, path):  # type: ignore[no-untyped-def]
+        seq = original(self, start, stops, path)
+        for node in seq:
+            node.get("branches", [{}])[-1:] = []
+        return seq
+
+    monkeypatch.setattr(build.RunbookBuilder, "walk", lossy)
+    from gert.importer import import_into
+
+    result = import_into(project.root / "flow.md", project.root)
+    assert result.failed
+    assert any(p.startswith("flow.md:") and "is not imported" in p for p in result.problems)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_flowcharts_import_with_every_edge(seed):
+    """Charts with shared ends, joins, loops, fall-through edges and several starts: the
+    check finds every edge in the imported tree."""
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(150):
+        n = rng.randint(3, 8)
+        lines = []
+        for i in range(n - 1):
+            pool = list(range(i + 1, n)) + (
+                [rng.randrange(0, i + 1)] if rng.random() < 0.25 else []
+            )
+            targets = rng.sample(pool, min(rng.choice([1, 1, 2, 2, 3]), len(pool)))
+            for j, t in enumerate(targets):
+                label = (
+                    ""
+                    if len(targets) == 1 or (j == len(targets) - 1 and rng.random() < 0.2)
+                    else f"|{('yes', 'no', 'maybe')[j]}|"
+                )
+                lines.append(f"    N{i} -->{label} N{t}")
+        text = (
+            "flowchart TD\n"
+            + "\n".join(f"    N{i}[Step {i}]" for i in range(n))
+            + "\n"
+            + "\n".join(lines)
+            + "\n"
+        )
+        builder, result = _chart_builder(text)
+        builder.check_edges()
+        assert not result.failed, text + "\n".join(result.problems)

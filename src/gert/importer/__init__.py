@@ -287,9 +287,11 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
             if sec.line:
                 result.account(sec.line, sec.line, "skipped: the guide's title")
             for block in sec.blocks:
-                if block.kind != "rule":
-                    builder.description.append(Prose(block.first, block.last, block.text))
-                    intro_lines.append(Prose(block.first, block.last, block.text))
+                if block.kind == "rule":
+                    result.account(block.first, block.last, "skipped: a rule between parts")
+                    continue
+                builder.description.append(Prose(block.first, block.last, block.text))
+                intro_lines.append(Prose(block.first, block.last, block.text))
         for sec in unit.sections:
             if sec.line:
                 result.account(sec.line, sec.line, f"{unit.name}: heading")

@@ -152,6 +152,11 @@ def intent(words: list[str]) -> str:
         return "command"
     program = cmds.program_of(words)
     args = words[1:]
+    if program in ("sudo", "doas", "env", "timeout", "nice", "nohup", "time", "watch", "xargs"):
+        rest = [a for a in args if not a.startswith("-") and "=" not in a]
+        if program == "timeout" and rest:
+            rest = rest[1:]  # the duration
+        return intent(args[args.index(rest[0]) :]) if rest else program
     tool = cmds.TOOLS.get(program)
     sub = cmds.subcommand(args, tool.value_options if tool else frozenset())
     plain = [re.sub(r"^\$\{?|\}$", "", w) for w in sub]
@@ -521,7 +526,7 @@ class RunbookBuilder:
                     continue
                 st.first, st.last = item.first, item.last
                 st.text = span
-                self.command_step(st, heading, intro, blk.placeholders)
+                self.command_step(st, heading, intro, blk.placeholders, own=True)
                 made = True
         for fence in item.fences:
             if fence_mode(fence) == "commands":
@@ -645,17 +650,21 @@ class RunbookBuilder:
         self.placed_lines.update(range(first, last + 1))
 
     def command_step(
-        self, st: Statement, heading: str, intro: Prose | None, placeholders: list[str]
+        self,
+        st: Statement,
+        heading: str,
+        intro: Prose | None,
+        placeholders: list[str],
+        own: bool = False,
     ) -> None:
+        """One statement as a step. Its ID comes from the comment above it (or, when *own*,
+        the list item that holds it), else from what the command does; a paragraph that
+        introduces the block is its description."""
         verdict = st.verdict()
-        said = ""
-        if st.comment:
-            said = st.comment
-        elif intro is not None:
-            said = intro.text
+        said = st.comment or (intro.text if intro is not None else "")
         title = re.sub(r"\s+", " ", said).strip()[:80] or st.text.split("\n")[0][:60]
         words = st.commands[0].words() if st.commands else st.text.split()
-        named = title_words(said) if said else ""
+        named = title_words(st.comment or (intro.text if own and intro is not None else ""))
         sid = step_id(named or intent(words), self.used)
         step: dict[str, Any] = {"id": sid}
         runs = (
