@@ -644,3 +644,35 @@ def test_random_flowcharts_import_with_every_edge(seed):
         builder, result = _chart_builder(text)
         builder.check_edges()
         assert not result.failed, text + "\n".join(result.problems)
+
+
+def test_the_command_table_in_the_docs_is_the_one_gert_uses():
+    from gert.importer import commands
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "import.md").read_text()
+    lines = doc.splitlines()
+    start = lines.index(
+        "| program | subcommands that only read: `cli` steps | other subcommands named as changing state |"
+    )
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        name, reads, writes = (c.strip() for c in line.strip("|").split("|"))
+        rows.append(
+            (
+                name.strip("`"),
+                "" if reads == "(see below)" else reads,
+                "" if writes == "(see below)" else writes,
+            )
+        )
+    assert rows == commands.table_rows()
+
+    def listed(label: str) -> set[str]:
+        para = doc.split(label, 1)[1].split("\n\n", 1)[0]
+        return set(re.findall(r"`([^`]+)`", para))
+
+    assert listed("**Programs that only read**") == set(commands.READERS)
+    assert listed("**Programs that change state**") == set(commands.WRITERS)
+    assert listed("**Programs that run other code or a session**") == set(commands.RUNS_OTHERS)
+    assert listed("**Shell words that change the shell**") == set(commands.SHELL_CONTEXT)

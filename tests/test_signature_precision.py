@@ -206,8 +206,34 @@ def test_the_guides_severity_table_and_triggers_are_imported(imported):
     # A JSON artifact is matched by key: the gate's id and status, not a line of text.
     assert sweeps.json == [[("id", "eq", "parameter_sweeps_integrity"), ("status", "eq", "fail")]]
     [hit] = match(imported, JSON_ARTIFACTS["sweeps-verdict"][1])
-    assert hit.groups == {"id": "parameter_sweeps_integrity", "status": "fail"}
+    assert hit.groups == {}  # nothing to pass to the runbook as inputs
     assert hit.lines[0][1].strip() == '"id": "parameter_sweeps_integrity",'
     # A JSON line that only mentions the gate's name in its text does not match.
     mention = '{"note": "id parameter_sweeps_integrity and status fail are checked"}'
     assert match(imported, mention) == []
+
+
+def test_triage_reads_a_json_artifact_and_runs_its_runbook(project):
+    import shutil
+
+    from helpers import gert
+
+    project.config("record: 'off'\n")
+    shutil.copy(GUIDE, project.root / "ci-signatures.md")
+    assert gert("import", "ci-signatures.md", cwd=project.root).returncode == 0
+    artifact = project.root / "full_suite_verdict.json"
+    artifact.write_text(JSON_ARTIFACTS["sweeps-verdict"][1])
+    r = gert("triage", str(artifact), cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    first, respond, line = r.stdout.splitlines()[:3]
+    assert first.startswith(
+        "1. PERF-3X signature: parameter_sweeps_integrity gate failure "
+        "[perf-3x-signature-parameter-sweeps-integrity-gate-failure] severity critical (SEV-1)"
+    )
+    assert respond == "   respond: Assign owner + post incident context within 30 minutes"
+    assert line == '   line 20: "id": "parameter_sweeps_integrity",'  # the failing gate
+    ran = gert("triage", "--run", "--mode", "dry-run", str(artifact), cwd=project.root)
+    assert ran.returncode == 0, ran.stderr
+    assert "final state: completed" in ran.stdout
+    artifact.write_text(JSON_ARTIFACTS["sweeps-verdict"][0])
+    assert gert("triage", str(artifact), cwd=project.root).returncode == 1

@@ -288,8 +288,8 @@ def _json_line(
         if groups is None:
             continue
         hit = found.get(sig.id)
-        if hit is None:
-            hit = found[sig.id] = Match(sig, [], groups, _weight(groups))
+        if hit is None:  # a JSON match captures nothing: its keys are in the line shown
+            hit = found[sig.id] = Match(sig, [], {}, _weight(groups))
         hit.lines.append((number, text))
 
 
@@ -317,7 +317,7 @@ def _json_document(
             ),
             1,
         )
-        found[sig.id] = Match(sig, [(number, document[number - 1])], groups, _weight(groups))
+        found[sig.id] = Match(sig, [(number, document[number - 1])], {}, _weight(groups))
 
 
 def _weight(groups: dict[str, str]) -> int:

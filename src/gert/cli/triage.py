@@ -104,7 +104,10 @@ def _print_matches(found: list[Any], histories: dict[str, str]) -> None:
     for n, m in enumerate(found, start=1):
         s = m.signature
         runbook = f", runbook {s.runbook}" if s.runbook else ""
-        click.echo(f"{n}. {s.title} [{s.id}] severity {s.severity}{runbook}")
+        label = f" ({s.scale['label']})" if s.scale.get("label") else ""
+        click.echo(f"{n}. {s.title} [{s.id}] severity {s.severity}{label}{runbook}")
+        if s.scale.get("response"):
+            click.echo(f"   respond: {s.scale['response']}")
         for number, line in m.lines[:5]:
             click.echo(f"   line {number}: {line.strip()[:200]}")
         if len(m.lines) > 5:

@@ -44,7 +44,7 @@ class Tool:
 
 
 def _set(words: str) -> frozenset[str]:
-    return frozenset(w.replace("_", " ") for w in words.split())
+    return frozenset(w.replace("+", " ") for w in words.split())
 
 
 _KUBE_VALUE_OPTIONS = _set(
@@ -55,15 +55,15 @@ _KUBE_VALUE_OPTIONS = _set(
 )
 _KUBE_READS = (
     "get describe logs top explain api-resources api-versions version cluster-info events "
-    "diff rollout_status rollout_history auth_can-i auth_whoami config_view "
-    "config_get-contexts config_current-context config_get-clusters config_get-users"
+    "diff rollout+status rollout+history auth+can-i auth+whoami config+view "
+    "config+get-contexts config+current-context config+get-clusters config+get-users"
 )
 _KUBE_WRITES = (
     "edit patch apply create delete replace scale autoscale label annotate taint cordon "
     "uncordon drain set expose run exec attach cp debug port-forward proxy adm wait "
-    "rollout_restart rollout_undo rollout_pause rollout_resume certificate config_use-context "
-    "config_set config_set-context config_set-cluster config_set-credentials config_unset "
-    "config_delete-context plugin kustomize"
+    "rollout+restart rollout+undo rollout+pause rollout+resume certificate config+use-context "
+    "config+set config+set-context config+set-cluster config+set-credentials config+unset "
+    "config+delete-context plugin kustomize"
 )
 
 # Programs with subcommands: only the listed subcommands run as cli steps.
@@ -75,7 +75,7 @@ TOOLS: dict[str, Tool] = {
         _set("-w --watch --watch-only -f --follow"),
     ),
     "oc": Tool(
-        _set(_KUBE_READS + " status whoami projects adm_top"),
+        _set(_KUBE_READS + " status whoami projects adm+top"),
         _set(
             _KUBE_WRITES
             + " rsh rsync new-app new-project start-build login logout project process "
@@ -87,9 +87,9 @@ TOOLS: dict[str, Tool] = {
     "helm": Tool(
         _set(
             "list ls status get history show version search template lint env "
-            "repo_list plugin_list dependency_list"
+            "repo+list plugin+list dependency+list"
         ),
-        _set("install upgrade uninstall delete rollback repo_add repo_update plugin_install"),
+        _set("install upgrade uninstall delete rollback repo+add repo+update plugin+install"),
         _set("-n --namespace --kube-context --kubeconfig -o --output"),
     ),
     "docker": Tool(
@@ -140,12 +140,12 @@ TOOLS: dict[str, Tool] = {
     ),
     "etcdctl": Tool(
         _set(
-            "get version endpoint_status endpoint_health member_list alarm_list user_list "
-            "role_list lease_list"
+            "get version endpoint+status endpoint+health member+list alarm+list user+list "
+            "role+list lease+list"
         ),
         _set(
-            "put del defrag compact compaction alarm_disarm snapshot member_add member_remove "
-            "member_update move-leader lease_grant lease_revoke txn lock elect watch"
+            "put del defrag compact compaction alarm+disarm snapshot member+add member+remove "
+            "member+update move-leader lease+grant lease+revoke txn lock elect watch"
         ),
         _set(
             "-w --write-out --endpoints --cacert --cert --key --user --password --dial-timeout "
@@ -154,19 +154,19 @@ TOOLS: dict[str, Tool] = {
     ),
     "ceph": Tool(
         _set(
-            "status -s health health_detail df versions osd_tree osd_df osd_stat osd_dump "
-            "osd_ls osd_pool_ls osd_pool_get osd_perf osd_blocked-by pg_stat pg_dump pg_ls mon_stat mon_dump "
-            "mgr_stat mds_stat fs_status fs_ls crash_ls crash_info quorum_status"
+            "status health health+detail df versions osd+tree osd+df osd+stat osd+dump "
+            "osd+ls osd+pool+ls osd+pool+get osd+perf osd+blocked-by pg+stat pg+dump pg+ls mon+stat mon+dump "
+            "mgr+stat mds+stat fs+status fs+ls crash+ls crash+info quorum_status"
         ),
         _set(
-            "osd_out osd_in osd_down osd_rm osd_purge osd_set osd_unset osd_crush "
-            "osd_reweight pg_repair config tell crash_archive crash_archive-all auth orch"
+            "osd+out osd+in osd+down osd+rm osd+purge osd+set osd+unset osd+crush "
+            "osd+reweight pg+repair config tell crash+archive crash+archive-all auth orch"
         ),
         _set("-c --conf --cluster --id -n --name -k --keyring -f --format"),
     ),
     "ip": Tool(
-        _set("addr address a link l route r neigh n rule ru -s -br -c -4 -6"),
-        _set("addr_add addr_del link_set link_add link_delete route_add route_del route_replace"),
+        _set("addr address a link l route r neigh n rule ru"),
+        _set("addr+add addr+del link+set link+add link+delete route+add route+del route+replace"),
         frozenset(),
     ),
     "timedatectl": Tool(
@@ -179,12 +179,12 @@ TOOLS: dict[str, Tool] = {
         _set("req genrsa genpkey rsa ca"),
     ),
     "promtool": Tool(
-        _set("check_config check_rules query_instant query_range query_series query_labels"),
+        _set("check+config check+rules query+instant query+range query+series query+labels"),
         _set("tsdb push"),
     ),
     "amtool": Tool(
-        _set("alert alert_query silence_query config_show config_routes check-config"),
-        _set("silence_add silence_expire silence_import"),
+        _set("alert alert+query silence+query config+show config+routes check-config"),
+        _set("silence+add silence+expire silence+import"),
         _set("--alertmanager.url -o --output"),
     ),
     "virtctl": Tool(
@@ -276,7 +276,6 @@ READERS = frozenset(
         "hostname",
         "uname",
         "date",
-        "env",
         "printenv",
         "echo",
         "printf",
@@ -561,10 +560,10 @@ _SQL_READ_DIALECT = {"psql": "postgres", "mysql": "mysql", "sqlite3": "sqlite"}
 _REDIS_READS = _set(
     "ping info get mget exists ttl pttl type scan sscan hscan zscan llen lrange lindex hget "
     "hgetall hkeys hvals hlen hexists smembers scard sismember zrange zrangebyscore zcard "
-    "zscore strlen dbsize time lastsave role xinfo xlen xrange slowlog_get slowlog_len "
-    "latency_latest latency_doctor latency_history memory_usage memory_stats memory_doctor "
-    "client_list client_info config_get cluster_info cluster_nodes pubsub_channels "
-    "object_encoding"
+    "zscore strlen dbsize time lastsave role xinfo xlen xrange slowlog+get slowlog+len "
+    "latency+latest latency+doctor latency+history memory+usage memory+stats memory+doctor "
+    "client+list client+info config+get cluster+info cluster+nodes pubsub+channels "
+    "object+encoding"
 )
 _REDIS_READ_OPTIONS = frozenset({"--bigkeys", "--memkeys", "--hotkeys", "--scan"})
 _REDIS_FOLLOW_OPTIONS = frozenset({"--stat", "--latency", "--latency-history", "--monitor", "-r"})
