@@ -598,8 +598,8 @@ def test_an_import_that_loses_an_edge_fails(project, monkeypatch):
     monkeypatch.setattr(build.RunbookBuilder, "routes", lambda self, outs: {})
     original = build.RunbookBuilder.walk
 
-    def lossy(self, start, stops, path):  # type: ignore[no-untyped-def]
-        seq = original(self, start, stops, path)
+    def lossy(self, start, stops, path, depth=0):  # type: ignore[no-untyped-def]
+        seq = original(self, start, stops, path, depth)
         for node in seq:
             node.get("branches", [{}])[-1:] = []
         return seq
@@ -676,3 +676,15 @@ def test_the_command_table_in_the_docs_is_the_one_gert_uses():
     assert listed("**Programs that change state**") == set(commands.WRITERS)
     assert listed("**Programs that run other code or a session**") == set(commands.RUNS_OTHERS)
     assert listed("**Shell words that change the shell**") == set(commands.SHELL_CONTEXT)
+
+
+def test_decisions_nested_too_deep_are_a_clear_error(project):
+    lines = ["flowchart TD"]
+    for i in range(600):
+        lines += [f"    D{i}{{Q{i}?}} -->|yes| D{i + 1}", f"    D{i} -->|no| E{i}[Escalate {i}]"]
+    project.write("deep.md", "# Deep\n\n## Flow\n\n```mermaid\n" + "\n".join(lines) + "\n```\n")
+    r = gert("import", "deep.md", cwd=project.root)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert (
+        "deep.md:57: error: flowchart: decisions nest more than 25 deep at D26 (Q26?)" in r.stderr
+    )

@@ -28,6 +28,7 @@ from pathlib import Path
 from gert.errors import InvalidError
 from gert.importer.build import (
     CONTEXT_NAMES,
+    ChartTooDeep,
     Prose,
     RunbookBuilder,
     choice_text,
@@ -410,7 +411,12 @@ def _build_chart(
                         f"{text}\n\nFrom the guide: {literal(item.text.strip())}"
                     )
             builder.describe(Prose(block.first, block.last, block.text, block.kind))
-    builder.from_chart(chart)
+    try:
+        builder.from_chart(chart)
+    except ChartTooDeep as e:
+        result.problems.append(f"{where}:{e.line}: error: flowchart: {e.message}")
+        result.account(fence.first - 1, fence.last, "not imported: the flowchart nests too deep")
+        return False
     for node, sec in attachments:
         sid = ", ".join(builder.placed.get(node, []))
         result.account(sec.line, sec.line, f"{builder.name}/{sid} (heading of its instructions)")

@@ -8,7 +8,6 @@ steps in the order the guide gives them (``from_section``).
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,6 +299,20 @@ def has_commands(sections: list[Section]) -> bool:
         for sec in sections
         for b in sec.blocks
     )
+
+
+# Decisions nested deeper than this are not imported: the runbook's YAML would nest past
+# what gert reads back (docs/decisions.md, limits on input).
+MAX_NESTING = 25
+
+
+class ChartTooDeep(Exception):
+    """A flowchart whose decisions nest too deep to import; ``line`` is in the guide."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
 
 
 @dataclass
@@ -841,10 +854,21 @@ class RunbookBuilder:
             self.body += self.walk(join, frozenset(), ())
 
     def walk(
-        self, start: str, stops: frozenset[str], path: tuple[tuple[str, str], ...]
+        self,
+        start: str,
+        stops: frozenset[str],
+        path: tuple[tuple[str, str], ...],
+        depth: int = 0,
     ) -> list[dict[str, Any]]:
         """The steps from *start* until a stop (where branches meet again), an outcome or
         the end; *path* holds the (node, step) pairs on the way here, for loops."""
+        if depth > MAX_NESTING:
+            node = self.chart.nodes[start]
+            raise ChartTooDeep(
+                node.line,
+                f"decisions nest more than {MAX_NESTING} deep at {node.id} ({node.label}); "
+                "split the chart",
+            )
         seq: list[dict[str, Any]] = []
         current: str | None = start
         on_path = dict(path)
@@ -984,7 +1008,9 @@ class RunbookBuilder:
                     steps = (
                         []
                         if edge.target == join
-                        else self.walk(edge.target, stops | {join} if join else stops, path)
+                        else self.walk(
+                            edge.target, stops | {join} if join else stops, path, depth + 1
+                        )
                     )
                 if steps:
                     branches.append({"condition": f'{variable} == "{value}"', "steps": steps})
@@ -1121,19 +1147,7 @@ class RunbookBuilder:
         source (with its choice, for a decision) comes the step of its target, or the
         source's outcome when the target is a hand-off or a terminal. An edge that is not
         is an error at its line."""
-        paths = _paths(self.body, self.options)
-        if paths is None:
-            self.result.problems.append(
-                f"{self.where}:{self.lines[0]}: warning: the flowchart has too many ways through it "
-                "to check each edge"
-            )
-            return
-        seen: set[tuple[str, str, str]] = set()
-        for trace, end in paths:
-            for (a, choice), (b, _) in itertools.pairwise(trace):
-                seen.add((a, choice, b))
-            if trace:
-                seen.add((trace[-1][0], trace[-1][1], f"end:{end or 'completed'}"))
+        seen = _transitions(self.body, self.options)
         for index, edge in enumerate(self.chart.edges):
             if edge.source in self.starts or edge.target in self.handoffs:
                 continue  # the start terminal; a hand-off is the source's outcome
@@ -1239,54 +1253,40 @@ def _dedent(text: str) -> str:
     return textwrap.dedent(text).strip("\n")
 
 
-def _paths(
-    body: list[dict[str, Any]], options: dict[str, list[str]], limit: int = 4000
-) -> list[tuple[list[tuple[str, str]], str | None]] | None:
-    """Every way through a tree of steps: the steps taken (with the choice made at each)
-    and the state it ends in (None: the body ran out)."""
-    count = [0]
+def _transitions(
+    body: list[dict[str, Any]], options: dict[str, list[str]]
+) -> set[tuple[str, str, str]]:
+    """Every (step, choice, next) a walk through a tree of steps can take, ``next`` being a
+    step ID or ``end:<state>``; found in one pass, without listing every way through."""
+    seen: set[tuple[str, str, str]] = set()
 
-    def walk(nodes: list[dict[str, Any]]) -> list[tuple[list[tuple[str, str]], str | None]]:
-        results: list[tuple[list[tuple[str, str]], str | None]] = [([], None)]
-        for node in nodes:
-            new = []
-            for trace, ended in results:
-                if ended is not None:
-                    new.append((trace, ended))
-                    continue
-                for sub, end in one(node):
-                    new.append((trace + sub, end))
-            results = new
-            count[0] += len(results)
-            if count[0] > limit * 50:
-                raise OverflowError
-        return results
+    def first(seq: list[dict[str, Any]], cont: str) -> str:
+        if not seq:
+            return cont
+        node = seq[0]
+        return str(node["step"]["id"] if "step" in node else node["id"])
 
-    def one(node: dict[str, Any]) -> list[tuple[list[tuple[str, str]], str | None]]:
-        step = node.get("step", node)
-        branches = node.get("branches", []) if "step" in node else step.get("branches", [])
-        if step.get("outcomes"):
-            return [([(step["id"], "")], step["outcomes"][0]["state"])]
-        values = options.get(step["id"]) or [
-            o["value"] for o in step.get("choices", {}).get("options", [])
-        ]
-        if not values and branches:
-            values = [re.sub(r'^\w+ == "(.*)"$', r"\1", b["condition"]) for b in branches] + [
-                "(other)"
-            ]
-        out = []
-        for value in values or [""]:
-            head = [(step["id"], value)]
-            branch = next((b for b in branches if b["condition"].endswith(f'== "{value}"')), None)
-            if branch is None:
-                out.append((head, None))
+    def walk(seq: list[dict[str, Any]], cont: str) -> None:
+        for n, node in enumerate(seq):
+            step = node.get("step", node)
+            branches = node.get("branches", []) if "step" in node else step.get("branches", [])
+            after = first(seq[n + 1 :], cont)
+            if step.get("outcomes"):
+                seen.add((step["id"], "", f"end:{step['outcomes'][0]['state']}"))
                 continue
-            for trace, end in walk(branch["steps"]):
-                out.append((head + trace, end))
-        return out
+            values = options.get(step["id"]) or [
+                o["value"] for o in step.get("choices", {}).get("options", [])
+            ]
+            if not values and branches:
+                values = [re.sub(r'^\w+ == "(.*)"$', r"\1", b["condition"]) for b in branches]
+                values.append("(other)")
+            for value in values or [""]:
+                branch = next(
+                    (b for b in branches if b["condition"].endswith(f'== "{value}"')), None
+                )
+                seen.add((step["id"], value, first(branch["steps"], after) if branch else after))
+            for branch in branches:
+                walk(branch["steps"], after)
 
-    try:
-        found = walk(body)
-    except OverflowError:
-        return None
-    return found if len(found) <= limit else None
+    walk(body, "end:completed")
+    return seen
