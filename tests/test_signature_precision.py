@@ -237,3 +237,9 @@ def test_triage_reads_a_json_artifact_and_runs_its_runbook(project):
     assert "final state: completed" in ran.stdout
     artifact.write_text(JSON_ARTIFACTS["sweeps-verdict"][0])
     assert gert("triage", str(artifact), cwd=project.root).returncode == 1
+
+
+def test_hostile_json_is_not_a_traceback(imported):
+    deep = "[" * 200_000 + "]" * 200_000
+    assert match(imported, deep) == []
+    assert match(imported, '{"a": ' * 50_000 + "1" + "}" * 50_000) == []

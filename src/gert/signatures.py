@@ -281,7 +281,7 @@ def _json_line(
 ) -> None:
     try:
         doc = _json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
         return
     for sig in structured:
         groups = sig.json_hit(doc)
@@ -300,7 +300,7 @@ def _json_document(
     the matched values."""
     try:
         doc = _json.loads("\n".join(document))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
         return
     for sig in structured:
         if sig.id in found:
