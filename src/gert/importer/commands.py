@@ -716,7 +716,7 @@ def _tool(program: str, args: list[str]) -> Verdict:
 
 
 def _sql(program: str, args: list[str]) -> Verdict:
-    from gert.executors.sql import refusal
+    from gert.validate.sql import refusal
 
     queries: list[str] = []
     if program == "psql":
