@@ -741,9 +741,8 @@ def _sql(program: str, args: list[str]) -> Verdict:
     for q in queries:
         why = refusal(q, _SQL_READ_DIALECT[program])
         if why is not None:
-            return Verdict(
-                "write", f"{program}: the SQL is not a plain read ({why.split(': ', 1)[-1]})"
-            )
+            reason = why.split("transaction", 1)[-1].lstrip(": ") or "not a read"
+            return Verdict("write", f"{program}: the SQL is not a plain read ({reason})")
     return Verdict("read", f"{program} runs a SELECT")
 
 
