@@ -147,9 +147,47 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def _flat_cells(body: str) -> str:
-    """Table cells as plain text: the PDF renderer takes no markup inside a cell (a link
-    from an output would otherwise stop the whole rendering)."""
-    return _CELL.sub(lambda m: m.group(1) + _TAG.sub("", m.group(2)) + m.group(3), body)
+    """Table cells as plain text, left-aligned: the PDF renderer takes no markup inside a
+    cell (a link from an output would otherwise stop the whole rendering), and justifies
+    cells unless told otherwise."""
+
+    def cell(m: re.Match[str]) -> str:
+        opening = m.group(1)
+        if "align=" not in opening:
+            opening = opening[:-1] + ' align="left">'
+        return opening + _TAG.sub("", m.group(2)) + m.group(3)
+
+    return _sized_columns(_CELL.sub(cell, body))
+
+
+# Column widths (percent) of the document's tables, by their header: a run ID or a step
+# file must fit its column whole (a narrow column cuts it mid-token).
+COLUMN_WIDTHS = {
+    ("Time", "Event", "Actor", "Evidence", "Kind"): (9, 38, 13, 30, 10),
+    ("ID", "Action", "Type", "Owner", "Priority", "Due Date", "Status"): (8, 42, 9, 13, 10, 10, 8),
+}
+_HEADER_ROW = re.compile(r"<thead>\s*<tr>(.*?)</tr>", re.S)
+_TH = re.compile(r"<th([^>]*)>(.*?)</th>", re.S)
+
+
+def _sized_columns(body: str) -> str:
+    def row(m: re.Match[str]) -> str:
+        cells = _TH.findall(m.group(1))
+        widths = COLUMN_WIDTHS.get(tuple(_TAG.sub("", text).strip() for _, text in cells))
+        if widths is None:
+            return m.group(0)
+        sized = "".join(
+            f'<th{attrs} width="{w}%">{text}</th>'
+            for (attrs, text), w in zip(cells, widths, strict=True)
+        )
+        return m.group(0).replace(m.group(1), sized)
+
+    return _HEADER_ROW.sub(row, body)
+
+
+# Where the body may break into pieces that start with a heading (kept with its text).
+_HEADING = re.compile(r"(?=<h[1-3][ >])")
+KEEP_WITH_HEADING = 30.0  # mm: a heading needs this much room below it, else a new page
 
 
 def to_html(pm: Postmortem, markdown: str) -> str:
@@ -194,9 +232,17 @@ def to_pdf(pm: Postmortem, markdown: str) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_title(f"Post-Mortem: {pm.incident.get('title') or pm.incident_id}")
     pdf.set_creator("gert")
-    for style, name in (("", "DejaVuSans"), ("B", "DejaVuSans-Bold"), ("I", "DejaVuSans-Oblique")):
+    # DejaVu Sans has no colour emoji; use its own check and cross marks.
+    text = markdown.replace("✅", "✔").replace("❌", "✘")
+    body = _flat_cells(_body_html(text))
+    # Each font file costs a parse: only the faces the document uses are loaded.
+    faces = [("", "DejaVuSans"), ("B", "DejaVuSans-Bold")]
+    if "<em>" in body:
+        faces.append(("I", "DejaVuSans-Oblique"))
+        if "<strong>" in body:
+            faces.append(("BI", "DejaVuSans-BoldOblique"))
+    for style, name in faces:
         pdf.add_font("dejavu", style, str(fonts / f"{name}.ttf"))
-    pdf.add_font("dejavu", "BI", str(fonts / "DejaVuSans-BoldOblique.ttf"))
     pdf.add_font("dejavumono", "", str(fonts / "DejaVuSansMono.ttf"))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
@@ -204,10 +250,12 @@ def to_pdf(pm: Postmortem, markdown: str) -> bytes:
         _draw_chain(pdf, pm)
     pdf.set_font("dejavu", size=9)
     mono = TextStyle(font_family="dejavumono", font_size_pt=8)
-    # DejaVu Sans has no colour emoji; use its own check and cross marks.
-    text = markdown.replace("✅", "✔").replace("❌", "✘")
-    body = _flat_cells(_body_html(text))
-    pdf.write_html(body, font_family="dejavu", tag_styles={"pre": mono, "code": mono})
+    for piece in _HEADING.split(body):
+        # A heading near the bottom of a page starts the next one, with its text.
+        if piece.startswith("<h") and pdf.get_y() > pdf.h - pdf.b_margin - KEEP_WITH_HEADING:
+            pdf.add_page()
+        if piece.strip():
+            pdf.write_html(piece, font_family="dejavu", tag_styles={"pre": mono, "code": mono})
     return bytes(pdf.output())
 
 

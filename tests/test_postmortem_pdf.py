@@ -1,0 +1,148 @@
+"""The PDF a reviewer reads: fast, and laid out as a document (checked on the rendered
+pages' word positions, not only on the extracted text)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from helpers import gert
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}")
+
+
+@pytest.fixture(scope="module")
+def example_pdf(tmp_path_factory):
+    """The example incident's postmortem as PDF, its pages' words with their boxes."""
+    ex = tmp_path_factory.mktemp("pdf") / "examples"
+    shutil.copytree(ROOT / "examples", ex, ignore=shutil.ignore_patterns(".runbook", "data", "20*"))
+    subprocess.run(
+        [sys.executable, str(ex / "create_example_data.py")], check=True, capture_output=True
+    )
+    for _ in range(2):
+        r = gert(
+            "exec",
+            "runbooks/login-success-rate-below-target.runbook.yaml",
+            "--incident",
+            "747870160",
+            "--evidence",
+            "answers/747870160.yaml",
+            cwd=ex,
+        )
+        assert r.returncode == 0, r.stderr
+    r = gert("postmortem", "747870160", "--no-input", "--format", "pdf", cwd=ex)
+    assert r.returncode == 0, r.stderr
+    [pdf] = (ex / "postmortems").glob("*.pdf")
+    xml = subprocess.run(
+        ["pdftotext", "-bbox-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return ex, pdf, _pages(xml)
+
+
+def _pages(xml: str) -> list[list[list[tuple[float, float, float, str]]]]:
+    """Each page's lines, each line its words as (xMin, xMax, yMin, text)."""
+    root = ElementTree.fromstring(re.sub(r'\sxmlns="[^"]+"', "", xml, count=1))
+    pages = []
+    for page in root.iter("page"):
+        lines = []
+        for line in page.iter("line"):
+            words = [
+                (float(w.get("xMin")), float(w.get("xMax")), float(w.get("yMin")), w.text or "")
+                for w in line.iter("word")
+            ]
+            if words:
+                lines.append(words)
+        pages.append(lines)
+    return pages
+
+
+def test_the_pdf_renders_within_a_second(example_pdf, tmp_path):
+    """Cold, in a fresh process (fpdf2 imported, fonts loaded): at most 1 s of CPU."""
+    ex, _, _ = example_pdf
+    code = (
+        "import time; from pathlib import Path\n"
+        "from gert.postmortem import build\n"
+        "from gert.project import open_project\n"
+        "from gert.store import open_store\n"
+        "from gert.incident.providers import get_with_timeline\n"
+        "p = open_project(); pm = build(open_store(p), '747870160', get_with_timeline(p, '747870160'), {}, None)\n"
+        "md = next(Path('postmortems').glob('*.md')).read_text()\n"
+        "c = time.process_time()\n"
+        "from gert.postmortem import formats\n"
+        "formats.to_pdf(pm, md)\n"
+        "print(time.process_time() - c)\n"
+    )
+    seconds = float(
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ex, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert seconds <= 1.0, f"{seconds:.2f} s"
+
+
+def test_run_ids_never_break(example_pdf):
+    _, _, pages = example_pdf
+    words = [w[3] for page in pages for line in page for w in line]
+    # A run ID cut at a line's end leaves its start on one line ("20261130T082549-" or
+    # "20261130T082549-5eac") and the rest on the next.
+    cut = [
+        w for w in words if re.search(r"\d{8}T\d{6}(-[0-9a-f]{0,7})?$", w) and not RUN_ID.search(w)
+    ]
+    assert cut == [], cut[:5]
+    assert sum(1 for w in words if RUN_ID.search(w)) >= 4
+
+
+def test_no_heading_is_left_alone_at_the_bottom_of_a_page(example_pdf):
+    ex, _, pages = example_pdf
+    [md] = (ex / "postmortems").glob("*.md")
+    headings = {
+        re.sub(r"^#+ ", "", h).strip() for h in re.findall(r"(?m)^#{2,3} .+$", md.read_text())
+    }
+    for n, page in enumerate(pages[:-1], start=1):
+        last = " ".join(w[3] for w in page[-1]) if page else ""
+        assert last not in headings, f"page {n} ends with the heading {last!r}"
+
+
+def test_table_words_are_not_stretched(example_pdf):
+    _, _, pages = example_pdf
+    widest = 0.0
+    for page in pages:
+        for line in page:
+            for (_, x_end, _, _), (x_start, _, _, _) in zip(line, line[1:], strict=False):
+                widest = max(widest, x_start - x_end)
+    # A justified cell spreads its words apart; left-aligned text keeps one space (about
+    # 2.5 pt at this size) between words, cells apart by their padding.
+    gaps = sorted(
+        x_start - x_end
+        for page in pages
+        for line in page
+        for (_, x_end, _, _), (x_start, _, _, _) in zip(line, line[1:], strict=False)
+    )
+    median = gaps[len(gaps) // 2]
+    stretched = [g for g in gaps if median * 2.5 < g < 12]
+    assert len(stretched) <= len(gaps) // 50, (median, stretched[:10])
+
+
+def test_what_went_well_lines_stay_apart(example_pdf):
+    _, _, pages = example_pdf
+    lines = [" ".join(w[3] for w in line) for page in pages for line in page]
+    marked = [line for line in lines if "ran to its end" in line]
+    assert len(marked) >= 2 and all(line.count("ran to its end") == 1 for line in marked)
+
+
+def test_the_first_page_renders_to_an_image(example_pdf, tmp_path):
+    _, pdf, _ = example_pdf
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-f", "1", "-l", "1", "-png", str(pdf), str(tmp_path / "p")],
+        check=True,
+    )
+    [png] = tmp_path.glob("p-*.png")
+    assert png.stat().st_size > 2000
