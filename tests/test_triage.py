@@ -267,3 +267,28 @@ def test_triage_streams_large_logs(tmp_path):
     assert '"e2e-tui"' in out.stdout
     rss_mb = int(out.stderr.split("maxrss_kb ")[1].split()[0]) / 1024
     assert rss_mb < 110, f"{rss_mb:.0f} MB for a 60 MB log"
+
+
+def test_the_example_signatures_do_not_match_a_passing_log(tmp_path):
+    """Lines a green build prints that name a gate, a count of 0 or a word like "failover"
+    are not failures."""
+    from pathlib import Path
+
+    log = tmp_path / "pass.log"
+    log.write_text(
+        "test result: ok. 9 passed; 0 failed; 0 ignored\n"
+        "suite_classification: 42 passed, 0 failed\n"
+        "checked tests/suite_classification.toml: 212 files classified, 0 failures\n"
+        "schema check: no missing keys in docs/extension_remediation_backlog.json\n"
+        "waiver_lifecycle gate failover drill: ok\n"
+        "practical_finish_checkpoint: 0 technical PERF-3X issue(s) still open\n"
+    )
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    r = gert(
+        "triage",
+        "--signatures",
+        str(examples / "signatures" / "ci.signatures.yaml"),
+        str(log),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 1 and "no known signature" in r.stdout, r.stdout
