@@ -352,6 +352,8 @@ def answer_questions(
     where: dict[str, str] = {}
     for key, (question, options) in QUESTIONS.items():
         value, origin = given.get(key), "the --answers file"
+        if key == "severity" and value and str(value).strip().isdigit():
+            value = f"SEV-{str(value).strip()}"
         if not value and key in stated:
             value, origin = stated[key]
         if not value and asker is not None:
@@ -577,9 +579,10 @@ def metrics(pm: Postmortem) -> list[tuple[str, str, str, str]]:
         key=lambda t: t or dt.datetime.max.replace(tzinfo=dt.UTC),
     )
     mitigated = None
-    for r in pm.runs:
+    for r in pm.runs:  # the first run that reached a resolution mitigated it
         if r.manifest.outcome.get("state") in ("resolved", "no_action"):
             mitigated = _parse(r.manifest.ended_at)
+            break
     mitigated = _parse(inc.get("mitigated_at", "")) if inc.get("mitigated_at") else mitigated
     resolved = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
 
@@ -696,8 +699,6 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     title = inc.get("title") or f"Incident {pm.incident_id}"
     opened = _parse(inc.get("created_at", ""))
     ended = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
-    if ended is None and pm.runs:
-        ended = _parse(pm.runs[-1].manifest.ended_at)
     date = opened.strftime("%Y-%m-%d") if opened else TBC
     rows = timeline(pm)
     chains = pm.chains
@@ -710,7 +711,7 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add(
         f"**Time:** {opened.strftime('%H:%M') if opened else TBC} - {ended.strftime('%H:%M') if ended else TBC} UTC  "
     )
-    add(f"**Duration:** {_minutes(opened, ended)}  ")
+    add(f"**Duration:** {_duration(pm)}  ")
     add(f"**Severity:** {a['severity']}  ")
     add(f"**Author:** {author}  ")
     add("**Status:** Draft\n")
@@ -784,9 +785,9 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     out.extend(
         f"- {line}"
         for line in _cited(
-            (f"{r.runbook}: {r.manifest.outcome['recommendation']}", r.run_id)
-            for r in pm.runs
-            if r.manifest.outcome.get("recommendation")
+            (f"{c[-1].runbook}: {c[-1].manifest.outcome['recommendation']}", c[-1].run_id)
+            for c in chains
+            if c[-1].manifest.outcome.get("recommendation")
         )
     )
     add("\nCommands that ran:\n")
@@ -980,6 +981,17 @@ def _chain_line(chain: list[RunFacts]) -> str:
     return " → ".join(r.runbook for r in chain) + f" ({state})"
 
 
+def _duration(pm: Postmortem) -> str:
+    """How long the incident lasted: from its open and resolve times, else the answer
+    given, else TBC (never the runs' span: an incident outlives its triage)."""
+    inc = pm.incident
+    opened = _parse(inc.get("created_at", ""))
+    ended = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
+    if opened is not None and ended is not None:
+        return _minutes(opened, ended)
+    return pm.answers.get("duration", TBC)
+
+
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
@@ -1067,16 +1079,25 @@ _LABEL = re.compile(r"^(\s*(?:[-*] |\d+\. )?\*\*[^*]+:\*\*)\s*(.*)$")
 
 def _keep_labelled_lines(previous: str, fresh: str) -> str:
     given = {}
+    before = ""
     for line in previous.splitlines():
         m = _LABEL.match(line)
         if m and TBC not in m.group(2) and m.group(2).strip():
             given.setdefault(m.group(1), line)
+        elif line.lstrip().startswith("→") and TBC not in line and before:
+            given.setdefault(("answer", before), line)  # a why's answer, under its question
+        before = line
     out = []
+    before = ""
     for line in fresh.splitlines(keepends=True):
-        m = _LABEL.match(line.rstrip("\n"))
+        bare = line.rstrip("\n")
+        m = _LABEL.match(bare)
         if m and m.group(2).strip() == TBC and m.group(1) in given:
             line = given[m.group(1)] + ("\n" if line.endswith("\n") else "")
+        elif bare.strip() == f"→ {TBC}" and ("answer", before) in given:
+            line = given[("answer", before)] + ("\n" if line.endswith("\n") else "")
         out.append(line)
+        before = bare
     return "".join(out)
 
 
@@ -1137,16 +1158,11 @@ def _track(tracking: Path, name: str, severity: str, date: str) -> None:
 def commit_message(pm: Postmortem) -> str:
     """The commit message of a postmortem: its title, then severity, duration, root cause
     and how many action items it has."""
-    inc = pm.incident
-    opened = _parse(inc.get("created_at", ""))
-    ended = _parse(inc.get("resolved_at", "")) if inc.get("resolved_at") else None
-    if ended is None and pm.runs:
-        ended = _parse(pm.runs[-1].manifest.ended_at)
-    title = inc.get("title") or f"Incident {pm.incident_id}"
+    title = pm.incident.get("title") or f"Incident {pm.incident_id}"
     return (
         f"Post-Mortem: {title}\n\n"
         f"- Severity: {pm.answers['severity']}\n"
-        f"- Duration: {_minutes(opened, ended)}\n"
+        f"- Duration: {_duration(pm)}\n"
         f"- Root Cause: {pm.answers['root_cause']}\n"
         f"- Action Items: {len(action_items(pm))}\n"
     )
@@ -1176,6 +1192,6 @@ def commit(pm: Postmortem, files: list[Path], repo: Path) -> str:
         inside = False
     if not inside:
         raise InvalidError(f"--commit: {repo} is not in a git repository")
-    git("add", "--", *(str(f) for f in files))
+    git("add", "--force", "--", *(str(f) for f in files))  # asked for, even if ignored
     git("commit", "-m", commit_message(pm), "--", *(str(f) for f in files))
     return git("rev-parse", "--short", "HEAD")

@@ -69,28 +69,41 @@ class ChainBox:
     runbook: str
     state: str
     run_id: str
+    chain: int = 0  # which chain (attempt) it belongs to
 
 
 def chain_layout(pm: Postmortem) -> tuple[list[ChainBox], float, float]:
-    """Boxes for the runs in order, PER_ROW to a row, and the drawing's width and height."""
+    """Boxes for the runs, each chain starting a row of its own (PER_ROW to a row), and
+    the drawing's width and height."""
     boxes = []
-    for n, run in enumerate(pm.runs):
-        state = str(run.manifest.outcome.get("state") or run.manifest.status)
-        row, col = divmod(n, PER_ROW)
-        boxes.append(
-            ChainBox(
-                10 + col * (BOX_W + GAP), 10 + row * (BOX_H + GAP), run.runbook, state, run.run_id
+    row = 0
+    for n, chain in enumerate(pm.chains):
+        for k, run in enumerate(chain):
+            state = str(run.manifest.outcome.get("state") or run.manifest.status)
+            down, col = divmod(k, PER_ROW)
+            boxes.append(
+                ChainBox(
+                    10 + col * (BOX_W + GAP),
+                    10 + (row + down) * (BOX_H + GAP),
+                    run.runbook,
+                    state,
+                    run.run_id,
+                    n,
+                )
             )
-        )
-    cols = min(len(boxes), PER_ROW) or 1
-    rows = (len(boxes) + PER_ROW - 1) // PER_ROW or 1
+        row += (len(chain) + PER_ROW - 1) // PER_ROW
+    cols = min(max((len(c) for c in pm.chains), default=0), PER_ROW) or 1
+    rows = row or 1
     return boxes, 20 + cols * BOX_W + (cols - 1) * GAP, 20 + rows * BOX_H + (rows - 1) * GAP
 
 
 def _hand_offs(boxes: list[ChainBox]) -> list[tuple[float, float, float, float]]:
-    """One arrow (x1, y1, x2, y2) per hand-off: side to side, or down when the chain wraps."""
+    """One arrow (x1, y1, x2, y2) per hand-off within a chain: side to side, or down when
+    the chain wraps; never from one attempt to the next."""
     arrows = []
     for a, b in itertools.pairwise(boxes):
+        if a.chain != b.chain:
+            continue
         if a.y == b.y:
             arrows.append((a.x + BOX_W, a.y + BOX_H / 2, b.x - 2, b.y + BOX_H / 2))
         else:
@@ -163,7 +176,7 @@ def _flat_cells(body: str) -> str:
 # Column widths (percent) of the document's tables, by their header: a run ID or a step
 # file must fit its column whole (a narrow column cuts it mid-token).
 COLUMN_WIDTHS = {
-    ("Time", "Event", "Actor", "Evidence", "Kind"): (9, 38, 13, 30, 10),
+    ("Time", "Event", "Actor", "Evidence", "Kind"): (8, 33, 12, 39, 8),
     ("ID", "Action", "Type", "Owner", "Priority", "Due Date", "Status"): (8, 42, 9, 13, 10, 10, 8),
 }
 _HEADER_ROW = re.compile(r"<thead>\s*<tr>(.*?)</tr>", re.S)
@@ -183,6 +196,11 @@ def _sized_columns(body: str) -> str:
         return m.group(0).replace(m.group(1), sized)
 
     return _HEADER_ROW.sub(row, body)
+
+
+def _only_heading(piece: str) -> bool:
+    """A piece of HTML that is a heading and nothing after it."""
+    return bool(re.fullmatch(r"\s*<h[1-6][^>]*>.*?</h[1-6]>\s*", piece, re.S))
 
 
 # Where the body may break into pieces that start with a heading (kept with its text).
@@ -250,7 +268,13 @@ def to_pdf(pm: Postmortem, markdown: str) -> bytes:
         _draw_chain(pdf, pm)
     pdf.set_font("dejavu", size=9)
     mono = TextStyle(font_family="dejavumono", font_size_pt=8)
+    pieces: list[str] = []
     for piece in _HEADING.split(body):
+        if pieces and _only_heading(pieces[-1]):
+            pieces[-1] += piece  # a heading followed at once by another: they go together
+        else:
+            pieces.append(piece)
+    for piece in pieces:
         # A heading near the bottom of a page starts the next one, with its text.
         if piece.startswith("<h") and pdf.get_y() > pdf.h - pdf.b_margin - KEEP_WITH_HEADING:
             pdf.add_page()
