@@ -238,3 +238,10 @@ def test_regenerating_keeps_everything_a_person_wrote(project):
     assert again.count("Reviewed with the queue team") == 1
     r = gert("postmortem", "R1", "--no-input", cwd=project.root)  # stable on a third run
     assert doc.read_text() == again
+
+
+def test_an_answers_typo_names_the_question_it_meant(project):
+    LocalProvider(project.root / ".runbook" / "incidents").create("T1", "x")
+    project.write("a.yaml", "impcat: Performance degradation\n")
+    r = gert("postmortem", "T1", "--no-input", "--answers", "a.yaml", cwd=project.root)
+    assert r.returncode == 2 and "'impcat' (did you mean 'impact'?)" in r.stderr

@@ -328,13 +328,23 @@ def related_incidents(store: Any, incident_id: str, runs: list[RunFacts]) -> lis
 def load_answers(path: str | Path) -> dict[str, Any]:
     """An ``--answers`` file: answers to some of the five questions (raises InvalidError
     naming the file when it holds anything else)."""
+    import difflib
+
+    from gert.errors import InvalidError
     from gert.load import load_mapping
 
-    return load_mapping(
-        path,
-        f"answers are a mapping of {', '.join(QUESTIONS)}",
-        lambda data: set(data) <= set(QUESTIONS),
-    )
+    data = load_mapping(path, f"answers are a mapping of {', '.join(QUESTIONS)}")
+    unknown = sorted(set(data) - set(QUESTIONS))
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), list(QUESTIONS), n=1, cutoff=0.6)
+            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise InvalidError(
+            f"{path}: no question named {', '.join(hints)}; the questions are "
+            f"{', '.join(QUESTIONS)}"
+        )
+    return data
 
 
 def answer_questions(
