@@ -245,3 +245,12 @@ def test_an_answers_typo_names_the_question_it_meant(project):
     project.write("a.yaml", "impcat: Performance degradation\n")
     r = gert("postmortem", "T1", "--no-input", "--answers", "a.yaml", cwd=project.root)
     assert r.returncode == 2 and "'impcat' (did you mean 'impact'?)" in r.stderr
+
+
+def test_what_happened_and_the_metrics_go_by_attempt(triaged_three_times):
+    _, text = triaged_three_times
+    happened = text.split("### What Happened")[1].split("###")[0]
+    assert happened.count("Attempt ") == 3 and "Attempt 3 (runs " in happened
+    metrics = text.split("### Metrics During Incident")[1].split("###")[0]
+    lines = [line for line in metrics.splitlines() if "=" in line]
+    assert len(lines) == len(set(lines)) and all("(runs " in line for line in lines)

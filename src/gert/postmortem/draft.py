@@ -826,7 +826,13 @@ def render(pm: Postmortem, author: str = "gert (draft from evidence)") -> str:
     add("## Supporting Data\n")
     add("### Metrics During Incident")
     add("```")
-    out.extend(f"{r.runbook}: {k}={_value(v)}" for r in pm.runs for k, v in r.captures.items())
+    out.extend(  # a value several runs captured alike is one line, citing them
+        _cited(
+            (f"{r.runbook}: {k}={_value(v)}", r.run_id)
+            for r in pm.runs
+            for k, v in r.captures.items()
+        )
+    )
     add("```\n")
     add("### Graphs")
     add(f"{TBC}\n")
@@ -925,18 +931,25 @@ def checklist(pm: Postmortem, rows: list[Row], text: str) -> list[tuple[str, boo
 def _what_happened(pm: Postmortem) -> str:
     if not pm.runs:
         return f"No runbook runs are recorded for incident {pm.incident_id}. {TBC}"
-    parts = []
-    for r in pm.runs:
-        outcome = r.manifest.outcome
-        caps = ", ".join(f"{k}={_value(v)}" for k, v in r.captures.items())
-        parts.append(
-            f"Runbook **{r.runbook}** "
-            + (f"found {caps} and " if caps else "")
-            + f"reached **{outcome.get('state') or r.manifest.status}**"
-            + (f" ({outcome['recommendation']})" if outcome.get("recommendation") else "")
-            + "."
+    chains = pm.chains
+    paragraphs = []
+    for n, chain in enumerate(chains, start=1):
+        parts = []
+        for r in chain:
+            outcome = r.manifest.outcome
+            caps = ", ".join(f"{k}={_value(v)}" for k, v in r.captures.items())
+            parts.append(
+                f"Runbook **{r.runbook}** "
+                + (f"found {caps} and " if caps else "")
+                + f"reached **{outcome.get('state') or r.manifest.status}**"
+                + (f" ({outcome['recommendation']})" if outcome.get("recommendation") else "")
+                + "."
+            )
+        lead = (
+            f"Attempt {n} ({_runs_cited([r.run_id for r in chain])}): " if len(chains) > 1 else ""
         )
-    return " ".join(parts)
+        paragraphs.append(lead + " ".join(parts))
+    return "\n\n".join(paragraphs)
 
 
 def _five_whys(pm: Postmortem) -> list[str]:
