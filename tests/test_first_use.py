@@ -732,3 +732,24 @@ def test_resuming_a_manual_step_with_nobody_to_ask_is_refused_up_front(project, 
     with project.engine() as engine, pytest.raises(ResumeRefused, match="nobody can be asked here"):
         engine.resume(first.run_id, Options())
     assert first.folder.joinpath("run.yaml").read_text().count("status: interrupted") == 1
+
+
+def test_a_dry_run_shows_the_command_a_manual_step_shows(project):
+    project.write(
+        "m.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: m, kind: composable}
+        steps:
+          - id: delete_pod
+            type: manual
+            instructions: |
+              Delete the stuck pod:
+
+              ```
+              kubectl -n checkout delete pod api-0
+              ```
+        """,
+    )
+    r = gert("exec", "m.runbook.yaml", "--mode", "dry-run", cwd=project.root)
+    assert "(shows: kubectl -n checkout delete pod api-0)" in r.stdout, r.stdout

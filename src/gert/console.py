@@ -338,11 +338,11 @@ def _would_run(data: dict[str, Any]) -> str:
     elif would.get("query"):
         what = str(would["query"])
     elif would.get("instructions"):
-        what = (
-            str(would["instructions"]).strip().splitlines()[0]
-            if str(would["instructions"]).strip()
-            else ""
-        )
+        text = str(would["instructions"]).strip()
+        what = text.splitlines()[0] if text else ""
+        shown = re.search(r"```[^\n]*\n(.+?)\n", text)  # a command it shows the engineer
+        if shown and shown.group(1).strip() not in what:
+            what += f"  (shows: {shown.group(1).strip()})"
         if would.get("choice"):
             what += f"  (choice: {would['choice']})"
     else:
