@@ -206,6 +206,7 @@ def test_commit_outside_git_is_a_clear_error(project):
     assert (
         r.returncode == 2 and "not in a git repository" in r.stderr and "Traceback" not in r.stderr
     )
+    assert not (project.root / "postmortems").exists()  # refused before anything is written
 
 
 def test_regenerating_keeps_everything_a_person_wrote(project):

@@ -268,6 +268,8 @@ def postmortem(
     from gert.store import open_store
 
     project = open_project()
+    if commit:
+        pmod.draft.check_repository(project.root)
     given: dict[str, Any] = {}
     if answers_file:
         with usage_errors(InvalidError):

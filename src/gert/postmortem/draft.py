@@ -1191,6 +1191,27 @@ def commit_message(pm: Postmortem) -> str:
     )
 
 
+def check_repository(repo: Path) -> None:
+    """Raise InvalidError unless *repo* is inside a git work tree (before anything is
+    written for ``--commit``)."""
+    import subprocess
+
+    from gert.errors import InvalidError
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--is-inside-work-tree"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise InvalidError(f"--commit: git could not run: {e}") from None
+    if done.returncode != 0 or done.stdout.strip() != "true":
+        raise InvalidError(f"--commit: {repo} is not in a git repository; nothing was written")
+
+
 def commit(pm: Postmortem, files: list[Path], repo: Path) -> str:
     """``git add`` *files* and commit them with :func:`commit_message`; the new commit's
     hash. Raises InvalidError when *repo* is not in a git work tree or git fails."""
