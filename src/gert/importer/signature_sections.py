@@ -14,6 +14,8 @@ The match is built for precision, from what the guide says:
 - a literal that does not itself say the thing failed (``FAILED``, ``FAIL``, ``error``)
   must share its line with a word that does (fail, failed, error, missing, mismatch,
   panicked), so that a passing log that mentions the name does not match;
+- that word must not follow a zero count or a negation (``0 failed``, ``no missing``,
+  ``without errors``), nor must the pieces after the first of an ordered signature;
 - a literal that is a file path names an artifact, not log text (unless it is all the
   text names);
 - a signature about a JSON artifact (```x.json` contains …``, ```x.json` has …``) is
@@ -29,9 +31,10 @@ from typing import Any
 from gert.importer.build import RunbookBuilder, literal
 from gert.importer.guide import Guide, Section
 
-FAIL_WORDS = (
-    r"(?:FAILED|FAIL|[Ff]ailed|[Ff]ails|[Ff]ail|[Ee]rror|ERROR|[Mm]issing|[Mm]ismatch|panicked)"
-)
+FAIL_WORDS = r"(?:FAILED|FAIL|[Ff]ailed|[Ff]ailures?|[Ff]ails|[Ff]ail|[Ee]rrors?|ERRORS?|[Mm]issing|[Mm]ismatch|panicked)"
+# Words that, just before a failure word, say there was none: "0 failed", "no missing
+# keys", "without errors".
+NEGATIONS = ("0", "no", "not", "none", "never", "nothing", "without", "zero")
 LEVELS = ("critical", "high", "medium", "low")
 _PATH = re.compile(r"^[\w.@<>/-]*\.(json|jsonl|toml|ya?ml|md|rs|py|log|txt)$|/")
 _CONDITION = re.compile(r'^([A-Za-z_][\w.\[\]]*)\s*(==|=|!=|>=|<=|>|<)\s*"?([^"]*?)"?$')
@@ -53,6 +56,45 @@ def _labelled(lines: list[str], label: str) -> list[str]:
 def _escape(text: str) -> str:
     """*text* as a regex that matches it literally (only metacharacters escaped)."""
     return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", text)
+
+
+def _other_word(words: tuple[str, ...]) -> str:
+    """A regex for a word (letters, digits, ``_``) other than *words*, in any case.
+
+    Signatures run on RE2, which has no lookbehind or lookahead, so the complement of the
+    finite set is spelled out: a word leaves the set's prefix tree at some character, or
+    stops inside it (a proper prefix of a member that is not one)."""
+    alphabet = "0123456789_abcdefghijklmnopqrstuvwxyz"
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for char in word.lower():
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def klass(chars: list[str]) -> str:
+        runs: list[list[str]] = []
+        for char in chars:
+            if runs and ord(char) == ord(runs[-1][-1]) + 1:
+                runs[-1].append(char)
+            else:
+                runs.append([char])
+        return "[" + "".join(r[0] if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs) + "]"
+
+    def rest(node: dict[str, Any], root: bool) -> str:
+        options = [] if "" in node or root else [""]  # "" : a proper prefix of a member
+        options.append(klass([c for c in alphabet if c not in node]) + r"\w*")
+        options += [char + rest(node[char], False) for char in sorted(c for c in node if c)]
+        return "(?:" + "|".join(options) + ")"
+
+    return "(?i:" + rest(tree, True) + ")"
+
+
+# What may stand just before a failure word for it to say something failed: the start of
+# the line, punctuation (``... FAILED``, ``: fail``, ``[ERROR]``), or a word that is not
+# a zero count or a negation (``1 failed``, ``gate fails``; not ``0 failed``, ``no
+# missing``).
+UNNEGATED = rf"(?:^\s*|[^\w\s]\s*|\b{_other_word(NEGATIONS)}\s+)"
 
 
 def _says_failure(text: str) -> bool:
@@ -82,8 +124,11 @@ def text_match(described: str) -> dict[str, Any] | None:
     if not groups:
         return None
     if len(groups) > 1:
+        # After the first piece, a piece is not preceded by a zero count or a negation
+        # either ("`x` fails with detail like `issues still open`" is not "x: 0 issues
+        # still open"), unless it starts inside a word.
         parts = ["(?:" + "|".join(_escape(t) for t in group) + ")" for group in groups]
-        return {"regex": ".*".join(parts)}
+        return {"regex": parts[0] + "".join(rf".*(?:\w|{UNNEGATED}){p}" for p in parts[1:])}
     alternatives = groups[0]
     if len(alternatives) == 1 and _says_failure(alternatives[0]):
         return {"substring": alternatives[0]}
@@ -92,7 +137,7 @@ def text_match(described: str) -> dict[str, Any] | None:
     regex = failing[:]
     if named:
         names = named[0] if len(named) == 1 else "(?:" + "|".join(named) + ")"
-        regex.append(rf"{names}.*\b{FAIL_WORDS}\b|\b{FAIL_WORDS}\b.*{names}")
+        regex.append(rf"{names}.*{UNNEGATED}{FAIL_WORDS}\b|{UNNEGATED}{FAIL_WORDS}\b.*{names}")
     return {"regex": "|".join(regex) if len(regex) == 1 else "|".join(f"(?:{r})" for r in regex)}
 
 
