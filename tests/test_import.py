@@ -689,3 +689,58 @@ def test_decisions_nested_too_deep_are_a_clear_error(project):
     assert (
         "deep.md:57: error: flowchart: decisions nest more than 25 deep at D26 (Q26?)" in r.stderr
     )
+
+
+def test_a_flowchart_under_the_title_is_one_runbook_described_by_the_introduction(tmp_path):
+    from gert.importer import import_guide
+
+    chart = (
+        "```mermaid\nflowchart TD\n  A[Check disk usage] --> B{Over 90%?}\n"
+        "  B -->|yes| C[Clean logs]\n  B -->|no| D[Done]\n```\n"
+    )
+    path = tmp_path / "disk-full.md"
+    path.write_text(f"# Disk full\n\nWhen the disk fills up, follow this chart.\n\n{chart}")
+    result = import_guide(path, "disk-full.md")
+    assert sorted(result.files) == ["disk-full.runbook.yaml"]
+    runbook = load_file_text(result.files["disk-full.runbook.yaml"])
+    assert runbook["meta"]["description"] == (
+        "Imported from disk-full.md: Disk full\n\nWhen the disk fills up, follow this chart."
+    )
+    assert [s["id"] for s in _steps(runbook["tree"])] == [
+        "check_disk_usage",
+        "over_90",
+        "clean_logs",
+        "done",
+    ]
+    lines = dict(result.lines)
+    assert lines[3] == "the description of every runbook (the guide's introduction)"
+    assert lines[5] == lines[10] == "disk-full: flowchart (edges become the tree)"
+    assert lines[8] == "disk-full/clean_logs (outcome needs_rca)"
+
+
+def test_the_introduction_of_a_guide_of_phases_is_its_description_not_a_step(tmp_path):
+    from gert.importer import import_guide
+
+    path = tmp_path / "phases.md"
+    path.write_text(
+        "# Checkout latency\n\nThis guide covers latency on the checkout service.\n\n"
+        "## Diagnosis\n\n```bash\nkubectl get pods -n checkout\n```\n\n"
+        "## Mitigation\n\nRoll the deployment back.\n"
+    )
+    result = import_guide(path, "phases.md")
+    [text] = result.files.values()
+    runbook = load_file_text(text)
+    assert runbook["meta"]["description"] == (
+        "Imported from phases.md: Checkout latency\n\n"
+        "This guide covers latency on the checkout service."
+    )
+    steps = _steps(runbook["tree"])
+    assert [s["type"] for s in steps] == ["cli", "manual"]
+    assert all("covers latency" not in str(s) for s in steps)
+    assert result.lines[3] == "the description of every runbook (the guide's introduction)"
+
+
+def load_file_text(text: str) -> dict:
+    from gert.load import parse_text
+
+    return parse_text(text).data

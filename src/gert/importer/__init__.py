@@ -203,7 +203,7 @@ def plan(guide: Guide, stem: str) -> list[Unit]:
     grouped: list[tuple[Section | None, list[Section]]] = []
     if whole:
         members: list[Section] = list(preamble)
-        if title:
+        if title and not own(title):
             group(title, members)
         else:
             for t in tops:
@@ -219,8 +219,11 @@ def plan(guide: Guide, stem: str) -> list[Unit]:
     for head, members in grouped:
         if not any(m.blocks for m in members):
             continue
+        only_intro = not any(m.blocks for m in members if m not in intro)
+        if whole and only_intro and any(own(s) for s in guide.sections()):
+            continue  # only the introduction, which describes the other runbooks
         name_from = head.title if head else (guide.meta.get("title") or stem)
-        units.append(Unit(name_from, members, context=[] if whole else intro))
+        units.append(Unit(name_from, members, context=intro))
     for sec in guide.sections():
         if not own(sec):
             continue
@@ -291,6 +294,8 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
                 if block.kind == "rule":
                     result.account(block.first, block.last, "skipped: a rule between parts")
                     continue
+                if block.fence and block.fence.info.split()[:1] == ["mermaid"]:
+                    continue  # a flowchart under the title is its own runbook's tree
                 builder.description.append(Prose(block.first, block.last, block.text))
                 intro_lines.append(Prose(block.first, block.last, block.text))
         for sec in unit.sections:
@@ -302,6 +307,8 @@ def import_guide(path: Path, display: str | None = None) -> Imported:
             continue
         if unit.chart is None:
             for sec in unit.sections:
+                if sec in unit.context:
+                    continue  # the introduction: already the description
                 context = _norm(sec.title) in CONTEXT_NAMES
                 builder.from_section(sec, context)
         if not builder.body:
@@ -391,7 +398,7 @@ def _build_chart(
     )
     nodes = {n.id: words_of(n.label) for n in chart.nodes.values()}
     for sec in unit.sections:
-        for block in sec.blocks:
+        for block in [] if sec in unit.context else sec.blocks:
             if block.fence is fence or (
                 block.fence and block.fence.info.split()[:1] == ["mermaid"]
             ):
