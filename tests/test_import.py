@@ -744,3 +744,31 @@ def load_file_text(text: str) -> dict:
     from gert.load import parse_text
 
     return parse_text(text).data
+
+
+def test_a_variable_set_in_prose_is_an_input_with_that_default(tmp_path):
+    from gert.importer import import_guide
+
+    command = "```bash\nkubectl get pods -n $NAMESPACE\n```\n"
+    path = tmp_path / "vars.md"
+    path.write_text(
+        f"# Pods\n\n## Check\n\nNAMESPACE=checkout\n\n{command}\n"
+        f"## Check again\n\n```bash\nNAMESPACE=checkout\n{command[8:]}\n"
+        f"## Check in prose\n\n`NAMESPACE=payments`\n\n{command}"
+    )
+    result = import_guide(path, "vars.md")
+    for name, namespace in (
+        ("check", "checkout"),
+        ("check-again", "checkout"),
+        ("check-in-prose", "payments"),
+    ):
+        runbook = load_file_text(result.files[f"{name}.runbook.yaml"])
+        assert runbook["meta"]["inputs"] == {
+            "NAMESPACE": {"description": "NAMESPACE in the guide", "default": namespace}
+        }, name
+        assert [s["type"] for s in _steps(runbook["tree"])] == ["cli"], name
+    assert result.lines[5] == "check: sets input NAMESPACE for the commands after it"
+    # A sentence that only mentions an assignment stays prose.
+    path.write_text(f"# Pods\n\n## Check\n\nSet NAMESPACE=checkout first.\n\n{command}")
+    runbook = load_file_text(import_guide(path, "vars.md").files["check.runbook.yaml"])
+    assert [s["type"] for s in _steps(runbook["tree"])] == ["manual", "cli"]

@@ -485,6 +485,8 @@ class RunbookBuilder:
                         pending.append(Prose(item.first, item.last, item.text, "item"))
                 self.account_gaps(block)
                 continue
+            if block.kind == "paragraph" and not context and self.prose_assignments(block):
+                continue
             pending.append(Prose(block.first, block.last, block.text, block.kind))
         flush()
 
@@ -579,23 +581,7 @@ class RunbookBuilder:
                 intro = None
                 continue
             if st.kind == "assignment" and not st.needs_shell:
-                name, value = st.assignment  # type: ignore[misc]
-                places = [p for p in value if isinstance(p, Var)]
-                if places and len(value) == 1 and places[0].placeholder:
-                    self.assigned[name] = {
-                        "description": f"{name}: <{places[0].placeholder}> in the guide"
-                    }
-                elif not places:
-                    self.assigned[name] = {
-                        "description": f"{name} in the guide",
-                        "default": "".join(p for p in value if isinstance(p, str)),
-                    }
-                else:
-                    self.assigned[name] = {"description": f"{name} in the guide"}
-                self.account(
-                    st.first, st.last, f"{self.name}: sets input {name} for the commands after it"
-                )
-                self.placed_lines.update(range(st.first, st.last + 1))
+                self.assign(st)
                 continue
             why = st.changes_context()
             if why:
@@ -611,6 +597,38 @@ class RunbookBuilder:
             for line, text in st.output:
                 self.add_output(line, line, text)
         self.leftovers(fence, heading, intro, made=len(self.body) - before)
+
+    def assign(self, st: Any) -> None:
+        """``NAME=value`` (in a shell block or a paragraph of its own): the input ``NAME``
+        of the commands after it, with ``value`` as its default when it is literal."""
+        name, value = st.assignment
+        places = [p for p in value if isinstance(p, Var)]
+        if places and len(value) == 1 and places[0].placeholder:
+            self.assigned[name] = {"description": f"{name}: <{places[0].placeholder}> in the guide"}
+        elif not places:
+            self.assigned[name] = {
+                "description": f"{name} in the guide",
+                "default": "".join(p for p in value if isinstance(p, str)),
+            }
+        else:
+            self.assigned[name] = {"description": f"{name} in the guide"}
+        self.account(st.first, st.last, f"{self.name}: sets input {name} for the commands after it")
+        self.placed_lines.update(range(st.first, st.last + 1))
+
+    def prose_assignments(self, block: Block) -> bool:
+        """A paragraph of nothing but ``NAME=value`` lines (each perhaps in backticks) sets
+        inputs as the same lines in a shell block do; False (and nothing set) otherwise."""
+        lines = [ln.strip().strip("`").strip() for ln in block.text.splitlines()]
+        if not lines or not all(re.fullmatch(r"[A-Za-z_]\w*=\S*", ln) for ln in lines):
+            return False
+        statements = read_block("\n".join(lines) + "\n", block.first).statements
+        if len(statements) != len(lines) or any(
+            st.kind != "assignment" or st.needs_shell for st in statements
+        ):
+            return False
+        for st in statements:
+            self.assign(st)
+        return True
 
     def leftovers(self, fence: Fence, heading: str, intro: Prose | None, made: int) -> None:
         """What a shell block left unplaced (only assignments or comments, a comment after
