@@ -310,3 +310,51 @@ def test_an_endless_http_stream_ends_at_the_deadline(project, http_url):
 
     assert len(record["attempts"][0]["body"]) <= MAX_OUTPUT
     assert record["attempts"][0]["truncated"]["body"] > 0
+
+
+def test_an_mcp_tool_keeps_one_server_for_the_run(project, tmp_path):
+    """The server starts once per tool per run, not once per call, and stops with the run."""
+    import time
+
+    log = tmp_path / "starts.log"
+    wrapper = tmp_path / "counting_server.py"
+    wrapper.write_text(
+        "import os, runpy, sys\n"
+        f"open({str(log)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+        f"sys.argv = [{str(SERVERS / 'mcp_server.py')!r}]\n"
+        f"runpy.run_path({str(SERVERS / 'mcp_server.py')!r}, run_name='__main__')\n"
+    )
+    project.write(
+        "tools/inc.tool.yaml",
+        f"""
+        apiVersion: tool/v0
+        meta: {{name: inc}}
+        transport: {{mode: mcp, command: ["{sys.executable}", "{wrapper}"], timeout: 30s}}
+        actions:
+          count: {{mcp_tool: count_nodes, args: {{cluster: {{type: string, required: true}}}}}}
+        """,
+    )
+    steps = "\n".join(
+        f"          - {{id: c{i}, type: tool, tool: {{name: inc, action: count, args: {{cluster: c{i}}}}}, capture: {{t{i}: stdout}}}}"
+        for i in range(5)
+    )
+    project.write(
+        "m.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: m, kind: composable}}
+        tools: {{inc: tools/inc.tool.yaml}}
+        steps:
+{steps}
+        """,
+    )
+    started = time.monotonic()
+    run = project.run("m.runbook.yaml").final
+    assert run.status == "completed", run.steps
+    assert run.captures["t4"] == "cluster c4: 3 nodes"
+    pids = log.read_text().split()
+    assert len(pids) == 1, pids  # one server for five calls
+    from helpers import alive, wait_for
+
+    wait_for(lambda: not alive(int(pids[0])), timeout=5, what="the MCP server to stop with the run")
+    assert time.monotonic() - started < 30

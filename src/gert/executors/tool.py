@@ -127,16 +127,21 @@ class JsonRpcProcess:
 
 
 class ToolExecutor:
-    """Executes ``type: tool`` steps; keeps jsonrpc processes alive for the run's length."""
+    """Executes ``type: tool`` steps; keeps jsonrpc processes and MCP sessions alive for
+    the run's length (one per tool)."""
 
     def __init__(self) -> None:
         self.servers: dict[str, JsonRpcProcess] = {}
+        self.mcp: dict[str, Any] = {}  # tool -> gert.mcp_client.McpSession
 
     def close(self) -> None:
-        """Stop every long-lived tool process."""
+        """Stop every long-lived tool process and MCP session."""
         for server in self.servers.values():
             server.close()
         self.servers.clear()
+        for session in self.mcp.values():
+            session.close()
+        self.mcp.clear()
 
     def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
         """The tool, the action and its args rendered."""
@@ -188,9 +193,12 @@ class ToolExecutor:
             return self._jsonrpc(
                 name, action_name, action.method, params, args, command, env, cwd, timeout
             )
-        return _mcp_call(
-            name, action_name, action.mcp_tool, params, args, command, env, cwd, timeout
-        )
+        session = self.mcp.get(name)
+        if session is None:  # one server and session per tool for the whole run
+            from gert.mcp_client import McpSession
+
+            session = self.mcp[name] = McpSession(command, env=env, cwd=str(cwd))
+        return _mcp_call(name, action_name, action.mcp_tool, params, args, session, timeout)
 
     def _sql(self, ctx: StepContext, args: dict[str, Any]) -> StepOutput:
         url, query = str(args.get("url", "")), str(args.get("query", ""))
@@ -260,13 +268,12 @@ def _mcp_call(
     tool_name: str,
     params: Any,
     args: dict[str, Any],
-    command: list[str],
-    env: dict[str, str],
-    cwd: Path,
+    session: Any,
     timeout: float | None,
 ) -> StepOutput:
-    """Call one tool of an MCP server (gert.mcp_client) and turn its answer into output."""
-    from gert.mcp_client import McpFailed, McpUnavailable, call_tool
+    """Call one tool of an MCP server through the run's session and turn its answer
+    into output."""
+    from gert.mcp_client import McpFailed, McpUnavailable
 
     out = StepOutput(
         request={
@@ -278,7 +285,7 @@ def _mcp_call(
         }
     )
     try:
-        result = call_tool(command, tool_name, params, env=env, cwd=str(cwd), timeout=timeout or 60)
+        result = session.call(tool_name, params, timeout=timeout or 60)
     except McpUnavailable as e:
         raise StepError(str(e)) from None
     except McpFailed as e:
