@@ -47,3 +47,21 @@ def test_help_lists_commands_without_importing_them():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+def test_validating_a_plain_select_loads_no_sql_parser(tmp_path):
+    """The SQL parser is loaded by validate only for a query that may write."""
+    import subprocess
+    import sys
+
+    (tmp_path / "q.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\nmeta: {name: q, kind: composable}\nsteps:\n"
+        "  - {id: q, type: tool, tool: {name: sql, action: query, args: {url: 'sqlite:///x.db', query: 'SELECT 1'}}}\n"
+    )
+    code = (
+        "import sys\nfrom gert.validate import Validator\n"
+        f"Validator(None).check({str(tmp_path / 'q.runbook.yaml')!r}, expect='runbook')\n"
+        "print('sqlglot' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -34,6 +34,19 @@ from gert.validate.schema import Path_, field_path
 if TYPE_CHECKING:
     from gert.validate.validator import Checked, Validator
 
+def plainly_a_read(query: str) -> bool:
+    """A query that starts as a read and names nothing that writes: no need to load the
+    SQL parser to check it here (the tool parses every query before it runs it)."""
+    return bool(_PLAIN_READ.match(query)) and not _WRITE_WORD.search(query) and ";" not in query
+
+
+_PLAIN_READ = re.compile(r"(?is)^\s*(select|with|values)\b")
+_WRITE_WORD = re.compile(
+    r"(?i)\b(insert|update|delete|drop|create|alter|attach|detach|pragma|copy|grant|revoke|"
+    r"merge|truncate|set|lock|into|call|do|vacuum|reindex|replace|load|execute)\b"
+)
+
+
 BUILTIN_TOOLS = {"sql": {"query": {"required": {"url", "query"}, "optional": {"params"}}}}
 SIMPLE_SOURCES = {"stdout", "stderr", "exit_code", "row_count", "status_code", "body"}
 SOURCES_BY_KIND = {
@@ -672,7 +685,7 @@ class RunbookRules:
                     rule="sql",
                     hint="write :name in the query and give the value in params: {name: ...}",
                 )
-            elif name == "sql" and isinstance(query, str):
+            elif name == "sql" and isinstance(query, str) and not plainly_a_read(query):
                 from gert.validate.sql import refusal
 
                 url = str(s.tool.args.get("url") or "")
