@@ -98,6 +98,7 @@ class Run:
         self.step_number = 0
         self.occurrences: dict[str, int] = {}
         self.checked: dict[str, Any] | None = None  # the running step's precondition check
+        self._envs: dict[int, tuple[Policy, dict[str, str]]] = {}  # see child_env
         self.children: list[dict[str, Any]] = []
         cfg = engine.config
         secrets = [inputs[n] for n, s in rb.meta.inputs.items() if s.secret and n in inputs]
@@ -745,7 +746,7 @@ class Run:
         """What an executor gets for one try of a step."""
         answers = self.answers.get(sid)
         occurrence = self.occurrences.get(sid, 1)
-        env = scope.policy.child_env(os.environ)
+        env = dict(self.child_env(scope.policy))
         env[STEP_MARK] = step_mark(self.run_id, sid, occurrence)  # finds its processes later
         return StepContext(
             step=step,
@@ -764,6 +765,16 @@ class Run:
             attempt=self.attempt_no,
             on_output=self.recorder.output_watcher(sid),
         )
+
+    def child_env(self, policy: Policy) -> dict[str, str]:
+        """The environment a step's processes start from under *policy* (gert's own,
+        less what the policy denies), read once per run and policy: os.environ decodes
+        every variable on each read."""
+        key = id(policy)
+        cached = self._envs.get(key)
+        if cached is None or cached[0] is not policy:
+            cached = self._envs[key] = (policy, policy.child_env(os.environ))
+        return cached[1]
 
     def precondition(self, step: AnyStep, scope: Scope, sid: str) -> str | None:
         """Check the precondition; the reason to skip the step, or None to run it."""
