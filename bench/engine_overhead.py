@@ -1,4 +1,4 @@
-"""Engine overhead per step (issue 3).
+"""Engine overhead per step.
 
 Targets on the 2-core machine: dry-run >= 2,000 steps/s; a trivial `cli` step costs at
 most 3 ms more than spawning the same process directly. Evidence (trace line, step file,

@@ -1,4 +1,4 @@
-"""Fuzz every parser for a while (issue: adversarial input): the targets of
+"""Fuzz every parser for a while: the targets of
 tests/fuzz_targets.py, each fed generated hostile text for SECONDS (default 30) under a
 per-input time limit. Prints, per target, inputs tried, wall and CPU time, and findings
 (anything but a result or a gert error: a traceback, or an input slower than the limit).

@@ -1,4 +1,4 @@
-"""`gert test` over a generated corpus of 1,000 scenarios (issue 4).
+"""`gert test` over a generated corpus of 1,000 scenarios.
 
 Target on the 2-core machine: >= 300 scenarios/s. Reports the in-process cost per
 scenario (replay through the real engine, evidence to a temporary folder) and the

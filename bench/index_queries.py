@@ -1,6 +1,6 @@
 """`gert incident show ID` and `gert runs list --incident ID` over an index of 100,000 runs.
 
-Target (issue 3): <= 150 ms each on the 2-core machine. The runs are generated straight
+Target: <= 150 ms each on the 2-core machine. The runs are generated straight
 into the index (chains of 1-3 runs across 20,000 incidents).
 Run: .venv/bin/python bench/index_queries.py [RUNS]
 """

@@ -1,4 +1,4 @@
-"""Postmortem drafting on a large incident (issue 6).
+"""Postmortem drafting on a large incident.
 
 Target on the 2-core machine: an incident with 20 runs and 50,000 trace events is collected
 and rendered to Markdown in <= 2 s. HTML and PDF renderings are timed too (no target: the

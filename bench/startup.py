@@ -1,6 +1,6 @@
 """Start-up: `gert --help` and `gert validate` of one runbook, as a user runs them.
 
-Targets (issue 2, 2-core machine): --help <= 80 ms; validate one runbook <= 200 ms.
+Targets (2-core machine): --help <= 80 ms; validate one runbook <= 200 ms.
 Run: .venv/bin/python bench/startup.py
 """
 
