@@ -17,7 +17,7 @@ from typing import Any
 from gert.errors import InvalidError, NotFound
 from gert.store.index import IndexDamaged, RunIndex, RunRow
 from gert.store.manifest import RunManifest
-from gert.store.trace import RUN_ID, TraceWriter, file_digest, read_events
+from gert.store.trace import RUN_ID, TraceWriter, UnkeptTrace, file_digest, read_events
 from gert.util import slug, utc_now, write_atomic
 
 
@@ -292,6 +292,12 @@ class EphemeralStore(FileStore):
 
     def claim(self, run: RunFolder) -> None:
         """Nobody resumes a run nobody keeps."""
+
+    def trace(
+        self, run: RunFolder, key: bytes | None = None, redact: Any = None, durable: bool = True
+    ) -> Any:
+        """A trace that numbers events and keeps none."""
+        return UnkeptTrace(run.run_id)
 
     def save(
         self, run: RunFolder, manifest: dict[str, Any], sync: bool = True, index: bool = True

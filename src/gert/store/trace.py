@@ -171,6 +171,31 @@ class TraceWriter:
         self.file.close()
 
 
+class UnkeptTrace:
+    """The trace of a run nobody keeps (gert test's replays): events are numbered and
+    returned like :class:`TraceWriter`'s, but never serialised, hashed or written."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self.seq = 0
+
+    def emit(
+        self, type_: str, data: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        """The event, numbered."""
+        assert type_ in EVENTS, type_
+        self.seq += 1
+        return {"seq": self.seq, "type": type_, "run_id": self.run_id, "data": data or {}}
+
+    @property
+    def head(self) -> str:
+        """No hash: nothing was written."""
+        return ZERO
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 @dataclass
 class VerifyReport:
     """What :func:`verify_trace` found."""
