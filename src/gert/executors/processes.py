@@ -165,9 +165,19 @@ def end_orphans(mark: str, rounds: int = 20) -> list[int]:
     if not _subreaper:
         return []
     ended: list[int] = []
+    unsure = 0
     for _ in range(rounds):  # each death may hand gert the dead process's own children
-        mine = [p for p in _own_children() if p not in ended and _mark_of(p) == mark]
+        children = [p for p in _own_children() if p not in ended]
+        marks = {p: _mark_of(p) for p in children}
+        mine = [p for p, m in marks.items() if m == mark]
+        # A process in the middle of exec shows an empty environment for an instant: look
+        # again shortly rather than leave one of the step's processes running.
+        blank = [p for p, m in marks.items() if m is None and _blank_environ(p)]
         if not mine:
+            if blank and unsure < 10:
+                unsure += 1
+                time.sleep(0.01)
+                continue
             break
         kill(mine)
         for pid in mine:
@@ -175,3 +185,13 @@ def end_orphans(mark: str, rounds: int = 20) -> list[int]:
                 os.waitpid(pid, 0)
         ended += mine
     return ended
+
+
+def _blank_environ(pid: int) -> bool:
+    """True when a live process shows no environment at all (it is between fork and exec,
+    or exec is replacing its memory)."""
+    try:
+        environ = (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return False
+    return not environ and _state(pid) not in (None, "Z", "X")
