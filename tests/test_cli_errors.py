@@ -11,6 +11,7 @@ from gert.cli._common import GertGroup
 from gert.errors import ChainError, GertError, InvalidError, NotFound
 from gert.load import LoadError
 from gert.problems import Problem, RunbookInvalid
+from helpers import gert
 
 
 def _group_raising(error: Exception) -> click.Group:
@@ -68,3 +69,15 @@ def test_the_real_cli_uses_it(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.stderr.startswith("error: no run 20990101T000000-deadbeef")
     assert "Traceback" not in result.output
+
+
+def test_a_refused_json_command_still_prints_json(tmp_path):
+    import json as _json
+
+    (tmp_path / "b.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\nmeta: {name: b}\nsteps: [{id: s}]\n"
+    )
+    r = gert("exec", "b.runbook.yaml", "--json", cwd=tmp_path)
+    assert r.returncode == 2
+    out = _json.loads(r.stdout)
+    assert out["exit_code"] == 2 and "missing field 'type'" in out["error"]

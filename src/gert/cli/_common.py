@@ -36,10 +36,13 @@ class GertGroup(click.Group):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        as_json = "--json" in (ctx.args or [])  # read now: invoking consumes the arguments
         try:
             return super().invoke(ctx)
         except GertError as e:
             show_error(e)
+            if as_json:  # a script reading stdout gets JSON, not nothing
+                echo_json({"error": str(e), "exit_code": e.exit_code})
             ctx.exit(e.exit_code)
         except (KeyboardInterrupt, click.Abort):  # Ctrl-C before a run began, or at a prompt
             click.echo("interrupted", err=True)
