@@ -753,3 +753,15 @@ def test_a_dry_run_shows_the_command_a_manual_step_shows(project):
     )
     r = gert("exec", "m.runbook.yaml", "--mode", "dry-run", cwd=project.root)
     assert "(shows: kubectl -n checkout delete pod api-0)" in r.stdout, r.stdout
+
+
+def test_runs_list_suggests_a_filter_it_knows(project):
+    project.write(
+        "r.runbook.yaml",
+        "apiVersion: runbook/v0\nmeta: {name: checkout-errors}\nsteps: [{id: s, type: cli, with: {argv: [echo]}, outcomes: [{state: resolved}]}]\n",
+    )
+    assert gert("exec", "r.runbook.yaml", cwd=project.root).returncode == 0
+    r = gert("runs", "list", "--outcome", "resolvd", cwd=project.root)
+    assert "did you mean 'resolved'?" in r.stderr
+    r = gert("runs", "list", "--runbook", "chekout-errors", cwd=project.root)
+    assert "did you mean 'checkout-errors'?" in r.stderr

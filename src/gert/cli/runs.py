@@ -147,7 +147,7 @@ def runs_list(
         echo_json([r.to_dict() for r in rows])
         return
     if not rows:
-        click.echo("no runs match", err=True)
+        click.echo("no runs match" + _near_filter(outcome, runbook), err=True)
         return
     click.echo(
         f"{'RUN':26} {'STARTED':20} {'INCIDENT':12} {'RUNBOOK':34} {'MODE':8} {'STATE':12} DURATION"
@@ -163,6 +163,25 @@ def runs_list(
             f"{r.run_id:26} {r.started_at[:19]:20} {r.incident_id or '-':12} {r.runbook_name[:34]:34} "
             f"{r.mode or 'real':8} {state:12} {duration(r.duration_ms)}{note}"
         )
+
+
+def _near_filter(outcome: str | None, runbook: str | None) -> str:
+    """A did-you-mean for a filter that names no state or runbook the index has."""
+    import difflib
+
+    index = run_index()
+    for given, column, what in (
+        (outcome, "state", "--outcome"),
+        (runbook, "runbook_name", "--runbook"),
+    ):
+        if not given:
+            continue
+        known = index.values(column)
+        if given not in known:
+            close = difflib.get_close_matches(given, known, n=1, cutoff=0.6)
+            if close:
+                return f" ({what} {given!r}: did you mean {close[0]!r}?)"
+    return ""
 
 
 @runs.command("reindex")

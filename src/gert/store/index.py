@@ -194,6 +194,19 @@ class RunIndex:
         self.upsert(rows)
         return len(rows)
 
+    def values(self, column: str) -> list[str]:
+        """The distinct values of *column* (``state``, ``runbook_name``): what a filter
+        may name."""
+        if column not in ("state", "runbook_name", "incident_id", "mode"):
+            raise ValueError(column)
+        if self._db is None and not self.path.exists():
+            return []
+        try:
+            rows = self.db.execute(f"SELECT DISTINCT {column} FROM runs").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise self.damaged(e) from None
+        return sorted(str(r[0]) for r in rows if r[0])
+
     def query(
         self,
         *,
