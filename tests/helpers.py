@@ -339,6 +339,37 @@ class ProjectDir:
 # ------------------------------------------------------------------ a scripted executor
 
 
+def interrupt(ctx: StepContext) -> StepOutput:
+    """A scripted answer: the operator presses Ctrl-C while the step runs."""
+    raise KeyboardInterrupt
+
+
+def triaged_example(dest: Path, times: int, *postmortem_args: str) -> Path:
+    """A fresh copy of examples/ (with set-up's data) in *dest*, its chain run *times*
+    against incident 747870160, then ``gert postmortem`` with *postmortem_args*."""
+    import shutil
+
+    ex = dest / "examples"
+    shutil.copytree(ROOT / "examples", ex, ignore=shutil.ignore_patterns(".runbook", "data", "20*"))
+    subprocess.run(
+        [sys.executable, str(ex / "create_example_data.py")], check=True, capture_output=True
+    )
+    for _ in range(times):
+        r = gert(
+            "exec",
+            "runbooks/login-success-rate-below-target.runbook.yaml",
+            "--incident",
+            "747870160",
+            "--evidence",
+            "answers/747870160.yaml",
+            cwd=ex,
+        )
+        assert r.returncode == 0, r.stderr
+    r = gert("postmortem", "747870160", "--no-input", *postmortem_args, cwd=ex)
+    assert r.returncode == 0, r.stderr
+    return ex
+
+
 def output(stdout: str = "", exit_code: int | None = 0, **fields: Any) -> StepOutput:
     """A step output as a command would give it."""
     return StepOutput(stdout=stdout, exit_code=exit_code, **fields)

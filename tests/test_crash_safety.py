@@ -25,6 +25,7 @@ from helpers import (
     alive,
     gert,
     gert_process,
+    interrupt,
     only_run,
     output,
     start_gert,
@@ -250,7 +251,7 @@ def test_a_hand_off_lost_to_a_crash_is_resumed(project, tmp_path):
     assert r.returncode == 2 and "already finished" in r.stderr
 
 
-def test_a_resumed_chain_replaces_its_interrupted_scenario(project, fake_cli):
+def test_a_resumed_chain_replaces_itsinterrupted_scenario(project, fake_cli):
     from gert.engine import Options
 
     project.config("record: auto\n")
@@ -273,9 +274,6 @@ def test_a_resumed_chain_replaces_its_interrupted_scenario(project, fake_cli):
           - {id: done, type: cli, with: {argv: [ok]}, outcomes: [{state: resolved}]}
         """,
     )
-
-    def interrupt(ctx):
-        raise KeyboardInterrupt
 
     fake_cli.on("t", output("")).on("pause", interrupt)
     first = project.run("triage.runbook.yaml", executors={"cli": fake_cli})
@@ -401,10 +399,6 @@ def test_a_run_another_gert_is_running_cannot_be_resumed(project, tmp_path):
             proc.wait()
 
 
-def _interrupt(ctx):
-    raise KeyboardInterrupt
-
-
 def test_resume_refuses_an_edited_runbook_unless_told(project, fake_cli):
     from gert.engine import Options
     from gert.engine.recovery import ResumeRefused
@@ -419,7 +413,7 @@ def test_resume_refuses_an_edited_runbook_unless_told(project, fake_cli):
           - {id: b, type: cli, with: {argv: [b]}}
         """,
     )
-    fake_cli.on("a", _interrupt)
+    fake_cli.on("a", interrupt)
     first = project.run("e.runbook.yaml", executors={"cli": fake_cli}).final
     project.write(
         "e.runbook.yaml", (project.root / "e.runbook.yaml").read_text().replace("[b]", "[b2]")
@@ -453,7 +447,7 @@ def test_retry_and_skip_must_name_a_step_that_was_running(project, fake_cli):
           - {id: b, type: cli, with: {argv: [b]}}
         """,
     )
-    fake_cli.on("a", output("")).on("b", _interrupt)
+    fake_cli.on("a", output("")).on("b", interrupt)
     first = project.run("e.runbook.yaml", executors={"cli": fake_cli}).final
     with project.engine(executors={"cli": fake_cli}) as engine, pytest.raises(ResumeRefused) as e:
         engine.resume(first.run_id, Options(retry_steps=("a",)))
@@ -462,7 +456,7 @@ def test_retry_and_skip_must_name_a_step_that_was_running(project, fake_cli):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_interrupt_like_ctrl_c(project, tmp_path, sig):
+def test_sigterm_and_sighupinterrupt_like_ctrl_c(project, tmp_path, sig):
     import signal
 
     effects, go = tmp_path / "effects", tmp_path / "go"
@@ -497,7 +491,7 @@ def test_a_chain_resumed_with_a_skipped_step_replays(project, fake_cli):
     os.environ["P_TOKEN"] = "tok-123456789"
     try:
         assert gert("incident", "create", "I-7", "--title", "t", cwd=project.root).returncode == 0
-        fake_cli.on("a", output("")).on("restart", _interrupt).on("c", output(""))
+        fake_cli.on("a", output("")).on("restart", interrupt).on("c", output(""))
         first = project.run("p.runbook.yaml", executors={"cli": fake_cli}, incident_id="I-7")
         with project.engine(executors={"cli": fake_cli}) as engine:
             chain = engine.resume(first.final.run_id, Options(skip_steps=("restart",)))
@@ -543,7 +537,7 @@ def test_resume_of_a_finished_parent_names_the_run_to_resume(project, fake_cli):
         steps: [{id: x, type: cli, with: {argv: [x]}, outcomes: [{state: resolved}]}]
         """,
     )
-    fake_cli.on("t", output("")).on("x", _interrupt)
+    fake_cli.on("t", output("")).on("x", interrupt)
     chain = project.run("t.runbook.yaml", executors={"cli": fake_cli})
     parent, child = chain.runs
     with project.engine(executors={"cli": fake_cli}) as engine, pytest.raises(ResumeRefused) as e:

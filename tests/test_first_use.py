@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gert.store.trace import read_events
-from helpers import gert
+from helpers import gert, interrupt
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = ROOT / "tests" / "fixtures" / "validate" / "valid"
@@ -236,7 +236,7 @@ steps:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answer_with", ["ctrl-c", "ctrl-d"])
-def test_ctrl_c_at_a_prompt_is_an_interruption_that_resumes(project, answer_with):
+def test_ctrl_c_at_a_prompt_is_aninterruption_that_resumes(project, answer_with):
     import sys
 
     from gert.store import RunFolder
@@ -286,9 +286,6 @@ def test_resume_keeps_the_runs_options_and_posts_once(project, fake_cli):
     )
     assert gert("incident", "create", "K1", "--title", "t", cwd=project.root).returncode == 0
 
-    def interrupt(ctx):
-        raise KeyboardInterrupt
-
     from helpers import output
 
     fake_cli.on("a", output("")).on("b", interrupt)
@@ -328,9 +325,6 @@ def test_gert_test_update_never_writes_a_test_for_a_half_chain(project, fake_cli
           - {id: b, type: cli, with: {argv: [b]}, outcomes: [{state: resolved}]}
         """,
     )
-
-    def interrupt(ctx):
-        raise KeyboardInterrupt
 
     from helpers import output
 

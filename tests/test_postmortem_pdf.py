@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from helpers import gert
+from helpers import triaged_example
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}")
@@ -22,24 +21,7 @@ RUN_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}")
 @pytest.fixture(scope="module")
 def example_pdf(tmp_path_factory):
     """The example incident's postmortem as PDF, its pages' words with their boxes."""
-    ex = tmp_path_factory.mktemp("pdf") / "examples"
-    shutil.copytree(ROOT / "examples", ex, ignore=shutil.ignore_patterns(".runbook", "data", "20*"))
-    subprocess.run(
-        [sys.executable, str(ex / "create_example_data.py")], check=True, capture_output=True
-    )
-    for _ in range(2):
-        r = gert(
-            "exec",
-            "runbooks/login-success-rate-below-target.runbook.yaml",
-            "--incident",
-            "747870160",
-            "--evidence",
-            "answers/747870160.yaml",
-            cwd=ex,
-        )
-        assert r.returncode == 0, r.stderr
-    r = gert("postmortem", "747870160", "--no-input", "--format", "pdf", cwd=ex)
-    assert r.returncode == 0, r.stderr
+    ex = triaged_example(tmp_path_factory.mktemp("pdf"), 2, "--format", "pdf")
     [pdf] = (ex / "postmortems").glob("*.pdf")
     xml = subprocess.run(
         ["pdftotext", "-bbox-layout", str(pdf), "-"], capture_output=True, text=True, check=True

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gert.incident.local import LocalProvider
 from gert.postmortem.draft import _minutes, slug
-from helpers import gert
+from helpers import gert, triaged_example
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,24 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def triaged_three_times(tmp_path_factory):
     """The example chain run three times for its incident, as the README's flow does."""
-    ex = tmp_path_factory.mktemp("pm") / "examples"
-    shutil.copytree(ROOT / "examples", ex, ignore=shutil.ignore_patterns(".runbook", "data", "20*"))
-    subprocess.run(
-        [sys.executable, str(ex / "create_example_data.py")], check=True, capture_output=True
-    )
-    for _ in range(3):
-        r = gert(
-            "exec",
-            "runbooks/login-success-rate-below-target.runbook.yaml",
-            "--incident",
-            "747870160",
-            "--evidence",
-            "answers/747870160.yaml",
-            cwd=ex,
-        )
-        assert r.returncode == 0, r.stderr
-    r = gert("postmortem", "747870160", "--no-input", cwd=ex)
-    assert r.returncode == 0, r.stderr
+    ex = triaged_example(tmp_path_factory.mktemp("pm"), 3)
     [doc] = (ex / "postmortems").glob("*.md")
     return ex, doc.read_text()
 
@@ -178,7 +159,6 @@ def test_file_names_never_end_in_a_dash():
 
 
 def test_commit_adds_the_document_and_tracking_file(project):
-    import subprocess
 
     LocalProvider(project.root / ".runbook" / "incidents").create("C1", "Cache cold", severity=3)
     for args in (

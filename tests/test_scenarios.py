@@ -186,7 +186,7 @@ def test_a_scenario_recorded_for_another_runbook_is_refused(chained):
     from gert.errors import InvalidError
 
     runs = set((project.root / ".runbook" / "runs").iterdir())
-    with pytest.raises(InvalidError, match="the scenario recorded triage.runbook.yaml, not"):
+    with pytest.raises(InvalidError, match=r"the scenario recorded triage\.runbook\.yaml, not"):
         project.run(
             "other.runbook.yaml",
             mode="replay",

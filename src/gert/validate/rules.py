@@ -34,6 +34,7 @@ from gert.validate.schema import Path_, field_path
 if TYPE_CHECKING:
     from gert.validate.validator import Checked, Validator
 
+
 def plainly_a_read(query: str) -> bool:
     """A query that starts as a read and names nothing that writes: no need to load the
     SQL parser to check it here (the tool parses every query before it runs it)."""
