@@ -9,6 +9,8 @@ import json
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gert.governance import Redactor
 
@@ -185,3 +187,11 @@ def test_values_a_template_derives_from_a_secret_are_secret(project):
     assert "Tk9abc" not in evidence and "DEF456" not in evidence
     assert "db1" in evidence  # what is not derived from the secret stays readable
     assert run.captures == {"out": "*** *** db1", "again": "prefix *** again"}
+
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_the_quick_hint_check_agrees_with_the_case_blind_regex_on_ascii(value: str) -> None:
+    from gert.governance import _ANY_HINT, _has_hint
+
+    assert _has_hint(value, value.lower()) == (_ANY_HINT.search(value) is not None)

@@ -7,6 +7,7 @@ empty captures and the step passes: an empty result is a signal.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -51,6 +52,14 @@ def _chomp(text: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
+@functools.lru_cache(maxsize=512)
+def _jsonpath(source: str) -> Any:
+    """A JSONPath compiled once (a replay of a thousand scenarios asks for the same few)."""
+    import jsonpath
+
+    return jsonpath.compile(source)
+
+
 def source_value(source: str, out: StepOutput, kind: str) -> str:
     """The text of one capture source in a step's output."""
     if source == "stdout":
@@ -81,9 +90,7 @@ def source_value(source: str, out: StepOutput, kind: str) -> str:
             return str(len(data))
         raise CaptureError("row_count needs a query envelope ({rowCount, data})")
     if source.startswith("$"):
-        import jsonpath
-
-        matches = jsonpath.findall(source, _data(out, kind))
+        matches = _jsonpath(source).findall(_data(out, kind))
         return "\n".join(to_text(m) for m in matches)
     raise CaptureError(f"unknown capture source '{source}'")
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,18 @@ DEFAULT_HINTS: tuple[tuple[str, ...], ...] = (
     ("private key",),
 )
 _ANY_HINT = re.compile("|".join(re.escape(h) for hs in DEFAULT_HINTS for h in hs), re.I)
+_HINTS = tuple(h.lower() for hs in DEFAULT_HINTS for h in hs)
+
+
+def _has_hint(value: str, lower: str) -> bool:
+    """Whether *value* holds a hint word, in any case. ASCII text is searched as plain
+    lower-case substrings (a case-blind regex alternation costs ten times more); other
+    text by the regex, which knows Unicode's case equivalents (``ſ`` is an ``s``)."""
+    if value.isascii():
+        return any(h in lower for h in _HINTS)
+    return _ANY_HINT.search(value) is not None
+
+
 # Header names (HTTP requests are kept as maps) whose values are secrets whatever they
 # look like.
 SECRET_KEYS = re.compile(
@@ -353,6 +366,10 @@ def with_stand_ins(names: set[str]) -> dict[str, str]:
     return out
 
 
+# How long a policy trusts its lookup of the denied programs on PATH (seconds).
+DIGESTS_FRESH = 10.0
+
+
 @dataclass
 class Policy:
     """The effective command policy of one run.
@@ -445,21 +462,30 @@ class Policy:
         return None
 
     def _denied_digests(self, search_path: str) -> dict[str, str]:
-        """SHA-256 -> name of each denied program found on *search_path* (once per policy:
-        a policy lives for one run)."""
+        """SHA-256 -> name of each denied program found on *search_path*, looked up again
+        when the last look is DIGESTS_FRESH seconds old (an engine keeps a policy for all
+        runs of a runbook; a program installed or upgraded since is then seen)."""
         cache = self.__dict__.setdefault("_digests", {})
-        if search_path not in cache:
-            found = {}
-            for name in sorted(self.denied):
+        key = (search_path, tuple(sorted(self.denied)))
+        hit = cache.get(key)
+        if hit is None or time.monotonic() - hit[0] > DIGESTS_FRESH:
+            found: dict[str, str] = {}
+            for name in key[1]:
                 program = resolve(name, search_path)
                 if program.digest:
                     found.setdefault(program.digest, name)
-            cache[search_path] = found
-        return cache[search_path]
+            hit = cache[key] = (time.monotonic(), found)
+        return hit[1]
 
     def denies_env(self, name: str) -> bool:
         """True when *name* matches deny_env_vars."""
-        return any(fnmatch.fnmatchcase(name, p) for p in self.deny_env)
+        key = tuple(self.deny_env)
+        hit = self.__dict__.get("_env_match")
+        if hit is None or hit[0] != key:
+            # one regex for all patterns: a child's environment is filtered for every run
+            pattern = "|".join(fnmatch.translate(p) for p in key) or r"(?!)"
+            hit = self.__dict__["_env_match"] = (key, re.compile(pattern).match)
+        return hit[1](name) is not None
 
     def child_env(
         self, base: Mapping[str, str], extra: Mapping[str, str] | None = None
@@ -510,7 +536,9 @@ class Redactor:
                     break
         # Most strings hold no hint word: one search rules them out. Long texts are
         # searched for words as plain substrings (a regex alternation is slow on megabytes).
-        lower = value.lower() if len(value) >= 4096 or _ANY_HINT.search(value) else ""
+        lower = value.lower()
+        if not (len(value) >= 4096 or _has_hint(value, lower)):
+            lower = ""
         for pattern, replacement, hints in self.defaults:
             if lower and any(h in lower for h in hints):
                 value = pattern.sub(replacement, value)

@@ -118,12 +118,24 @@ class _Builder:
     for keys, values and duplicate keys.
     """
 
-    def __init__(self, doc: Document, constructor: Any):
+    def __init__(self, doc: Document, yaml: Any):
         self.doc = doc
-        self.constructor = constructor
+        self.yaml = yaml
+        self._constructor: Any = None
         self.active: set[int] = set()
         self.values = 0  # built so far, aliases expanded (bounded by MAX_VALUES)
-        self.resolver: Any = None  # set when ':' stand-ins are to be put back
+        self.resolve: Any = None  # set when ':' stand-ins are to be put back
+
+    def construct(self, node: Any) -> Any:
+        """The value of a scalar node: its text when YAML resolved it to a string (most
+        are), else what ruamel's safe constructor makes of it."""
+        if node.ctag is _STR_TAG:
+            return node.value
+        if self._constructor is None:
+            from ruamel.yaml.constructor import SafeConstructor
+
+            self._constructor = SafeConstructor(loader=self.yaml)
+        return self._constructor.construct_object(node, deep=True)
 
     def restore(self, node: Any) -> None:
         """Put back the ':' a stand-in replaced (_compose_yaml_1_2), and type the scalar
@@ -133,7 +145,7 @@ class _Builder:
 
             node.value = node.value.replace(_COLON, ":")
             if not node.style:
-                node.tag = self.resolver.resolve(ScalarNode, node.value, (True, False))
+                node.ctag = self.resolve(ScalarNode, node.value, (True, False))
 
     def fail(self, node: Any, message: str, hint: str | None = None) -> LoadError:
         m = node.start_mark
@@ -159,13 +171,13 @@ class _Builder:
             items = [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
             self.active.discard(id(node))
             return items
-        if self.resolver is not None:
+        if self.resolve is not None:
             self.restore(node)
         style = _STYLES.get(node.style or "")
         if style:
             self.doc.block[path] = style
         try:
-            value = self.constructor.construct_object(node, deep=True)
+            value = self.construct(node)
         except Exception as e:  # ConstructorError and friends: unknown tags, bad values
             raise self.fail(
                 node, f"cannot read value: {getattr(e, 'problem', None) or e}"
@@ -225,10 +237,10 @@ class _Builder:
 
         if not isinstance(node, ScalarNode):
             raise self.fail(node, "a mapping key must be a plain value, not a list or mapping")
-        if self.resolver is not None:
+        if self.resolve is not None:
             self.restore(node)
         try:
-            value = self.constructor.construct_object(node, deep=True)
+            value = self.construct(node)
         except Exception as e:  # ConstructorError and friends: unknown tags, bad values
             raise self.fail(node, f"cannot read key: {getattr(e, 'problem', None) or e}") from None
         if isinstance(value, bytes):
@@ -238,6 +250,77 @@ class _Builder:
         if isinstance(value, bool):
             return "true" if value else "false"
         return str(value)
+
+
+_STR_TAG: Any = None  # ruamel's Tag for str, set by _c_composer
+
+
+@lru_cache(maxsize=1)
+def _c_composer() -> tuple[Any, Callable[..., Any]] | None:
+    """(a composer class over libyaml's C parser, its resolver), or None without the C
+    extension.
+
+    ruamel's own ``compose`` builds a loader class and a versioned resolver for every
+    document, and resolves each scalar through several property lookups: most of the
+    cost of a small file. This composer is built once and resolves with YAML 1.2's core
+    rules (ruamel's own table, so every scalar gets the tag ruamel gives it).
+    """
+    global _STR_TAG
+    try:
+        from _ruamel_yaml import CParser
+    except ImportError:
+        return None
+    from ruamel.yaml.nodes import ScalarNode, SequenceNode
+    from ruamel.yaml.resolver import BaseResolver, implicit_resolvers
+    from ruamel.yaml.tag import Tag
+
+    table: dict[str, list[tuple[Any, Any]]] = {}
+    for versions, tag, regexp, first in implicit_resolvers:
+        if (1, 2) in versions:
+            for ch in first:
+                table.setdefault(ch, []).append((Tag(suffix=tag), regexp))
+    text, seq, mapping = (
+        BaseResolver.DEFAULT_SCALAR_TAG,
+        BaseResolver.DEFAULT_SEQUENCE_TAG,
+        BaseResolver.DEFAULT_MAPPING_TAG,
+    )
+    _STR_TAG = text
+
+    def resolve(kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, regexp in table.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return text
+        return seq if kind is SequenceNode else mapping
+
+    class Composer(CParser):  # type: ignore[misc]
+        """libyaml's parser composing nodes; no path resolvers (gert defines none)."""
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass
+
+        def ascend_resolver(self) -> None:
+            pass
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            return resolve(kind, value, implicit)
+
+    return Composer, resolve
+
+
+def _compose(text: str) -> Any:
+    """The root node of *text* (None when empty), composed by the C parser when there is
+    one; raises ruamel's MarkedYAMLError."""
+    fast = _c_composer()
+    if fast is None:
+        return _yaml().compose(text)
+    parser = fast[0](text)
+    try:
+        return parser.get_single_node()
+    finally:
+        parser.dispose()
 
 
 @lru_cache(maxsize=2)
@@ -281,9 +364,8 @@ def _compose_yaml_1_2(text: str, error: Any) -> tuple[Any, Any, bool]:
     if _COLON not in text and not re.search(r"^%|!<", text, re.M):
         patched = _INNER_COLON.sub(_COLON, text)
         if patched != text:
-            yaml = _yaml()
             try:
-                return yaml, yaml.compose(patched), True
+                return _yaml(), _compose(patched), True
             except MarkedYAMLError:
                 pass
     yaml = _yaml(pure=True)
@@ -334,7 +416,7 @@ def parse_text(text: str, file: str = "<string>") -> Document:
     yaml, colons = _yaml(), False
     try:
         try:
-            node = yaml.compose(text)
+            node = _compose(text)
         except MarkedYAMLError as e:
             yaml, node, colons = _compose_yaml_1_2(text, e)
     except MarkedYAMLError as e:
@@ -348,11 +430,10 @@ def parse_text(text: str, file: str = "<string>") -> Document:
     doc.value_pos[()] = (1, 1)
     if node is None:
         return doc
-    from ruamel.yaml.constructor import SafeConstructor
-
-    builder = _Builder(doc, SafeConstructor(loader=yaml))
+    builder = _Builder(doc, yaml)
     if colons:
-        builder.resolver = yaml.resolver
+        fast = _c_composer()
+        builder.resolve = fast[1] if fast else yaml.resolver.resolve
     doc.data = builder.build(node, ())
     doc.value_pos[()] = (1, 1)
     return doc

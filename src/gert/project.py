@@ -6,6 +6,7 @@ The root is the nearest folder at or above the start that holds ``gert.yaml``, e
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,31 @@ class Project:
     strict: bool = True
     _config: Any = field(default=None, repr=False)
     _problems: list[Any] = field(default_factory=list, repr=False)
+    _real_root: Path | None = field(default=None, repr=False)
+    _real: dict[tuple[str, int, int, int], Path] = field(default_factory=dict, repr=False)
+
+    def real(self, path: Path) -> Path:
+        """*path* with symlinks followed. A file's answer is kept while the file it names
+        (device, inode, modification time) stays the same: resolving walks every folder
+        of the path, and a chain asks for the same runbooks again and again."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return path.resolve()
+        key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns)
+        found = self._real.get(key)
+        if found is None:
+            if len(self._real) > 4096:  # a long-lived process sees many files: bounded
+                self._real.clear()
+            found = self._real[key] = path.resolve()
+        return found
+
+    @property
+    def real_root(self) -> Path:
+        """The root with symlinks followed (resolved once)."""
+        if self._real_root is None:
+            self._real_root = self.root.resolve()
+        return self._real_root
 
     def _load(self) -> Any:
         if self._config is None:
@@ -83,7 +109,7 @@ class Project:
     def contains(self, path: Path) -> bool:
         """True when *path* (resolved, symlinks followed) lies inside the project root."""
         try:
-            path.resolve().relative_to(self.root.resolve())
+            self.real(path).relative_to(self.real_root)
         except ValueError:
             return False
         return True

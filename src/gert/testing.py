@@ -15,6 +15,7 @@ every assertion of its ``test.yaml`` is checked.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import tempfile
@@ -47,16 +48,24 @@ from gert.validate.formats import (  # noqa: F401  (the formats' home; names kep
 # ------------------------------------------------------------------ formats
 
 
-def _parse(model: type[Strict], path: Path) -> Any:
-    """A scenario's YAML file as *model*; ScenarioError with every problem, one per line."""
+def _document(path: Path) -> Any:
+    """A scenario's YAML file as a :class:`gert.load.Document`; ScenarioError naming it."""
     from gert.load import LoadError, load_file
+
+    try:
+        return load_file(path)
+    except LoadError as e:
+        raise ScenarioError(str(e)) from None
+
+
+def _parse(model: type[Strict], path: Path, doc: Any = None) -> Any:
+    """A scenario's YAML file (or its *doc*, already read) as *model*; ScenarioError with
+    every problem, one per line."""
     from gert.validate import problems_from_pydantic
     from gert.validate.schema import validate_model
 
-    try:
-        doc = load_file(path)
-    except LoadError as e:
-        raise ScenarioError(str(e)) from None
+    if doc is None:
+        doc = _document(path)
     if doc.data is None:
         doc.data = {}
     try:
@@ -79,6 +88,17 @@ def is_runbook_file(path: Path) -> bool:
 # ------------------------------------------------------------------ hand-written replay
 
 
+def _json_files(folder: Path) -> list[Path]:
+    """The ``*.json`` files of *folder*, sorted (none when it does not exist)."""
+    import os
+
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [folder / n for n in sorted(names) if n.endswith(".json")]
+
+
 class HandwrittenRecording:
     """Responses of a hand-written scenario, for every run of the chain."""
 
@@ -92,7 +112,7 @@ class HandwrittenRecording:
         self.steps: dict[tuple[str, int], dict[str, Any]] = {}
         self.single: dict[str, dict[str, Any]] = {}
         self.used: dict[tuple[str, ...], int] = {}
-        for f in sorted((folder / "steps").glob("*.json")) if (folder / "steps").is_dir() else []:
+        for f in _json_files(folder / "steps"):
             payload = read_json(f)
             if not isinstance(payload, dict):
                 raise ScenarioError(f"{f}: a recorded response must be a JSON object")
@@ -142,26 +162,24 @@ class HandwrittenRecording:
         )
 
 
-def load_any_scenario(folder: Path) -> Scenario:
-    """A recorded scenario (scenario.yaml lists a chain) or a hand-written one."""
+def load_any_scenario(folder: Path, manifest: Any = None) -> Scenario:
+    """A recorded scenario (scenario.yaml lists a chain) or a hand-written one; *manifest*
+    is its scenario.yaml's Document when it was read already."""
     manifest_file = folder / "scenario.yaml"
-    manifest = read_yaml(manifest_file) if manifest_file.is_file() else {}
-    if isinstance(manifest, dict) and manifest.get("chain"):
+    if manifest is None and manifest_file.is_file():
+        manifest = _document(manifest_file)
+    data = manifest.data if manifest is not None else {}
+    if isinstance(data, dict) and data.get("chain"):
         return load_scenario(folder)
     spec = (
-        _parse(HandwrittenScenario, manifest_file)
-        if manifest_file.is_file()
+        _parse(HandwrittenScenario, manifest_file, manifest)
+        if manifest is not None
         else HandwrittenScenario()
     )
     inputs_file = folder / "inputs.yaml"
     if not inputs_file.is_file():
         raise ScenarioError(f"{inputs_file}: missing (a scenario needs the inputs it runs with)")
-    from gert.load import LoadError, load_file
-
-    try:
-        doc = load_file(inputs_file)
-    except LoadError as e:
-        raise ScenarioError(str(e)) from None
+    doc = _document(inputs_file)
     inputs = doc.data or {}
     if not isinstance(inputs, dict):
         raise ScenarioError(f"{inputs_file}: must be a mapping of input names to values")
@@ -185,6 +203,7 @@ class Case:
     runbook: Path | None
     test: TestSpec | None = None
     error: str | None = None
+    manifest: Any = None  # scenario.yaml's Document, read once at discovery
 
     @property
     def name(self) -> str:
@@ -213,18 +232,30 @@ class RunbookNames:
         self.skip = skip.resolve()
         self._names: dict[str, Path] | None = None
 
+    def _yaml_files(self) -> list[Path]:
+        """YAML files of the project, not under the scenarios folder or a hidden one (the
+        walk does not go into them: a project holds thousands of scenario files)."""
+        import os
+
+        found = []
+        for folder, dirs, files in os.walk(self.root):
+            here = Path(folder)
+            dirs[:] = [
+                d for d in dirs if not d.startswith(".") and (here / d).resolve() != self.skip
+            ]
+            found += [here / f for f in files if f.endswith((".yaml", ".yml")) and f[0] != "."]
+        return found
+
     def get(self, name: str) -> Path | None:
+        """The runbook whose meta.name is *name* (None when the project has none)."""
         if self._names is None:
             from gert.load import LoadError, load_file
 
             self._names = {}
-            found = [f for ext in ("*.yaml", "*.yml") for f in self.root.rglob(ext)]
-            for f in sorted(found, key=lambda f: (not f.name.endswith(".runbook.yaml"), f)):
-                if (
-                    self.skip in f.resolve().parents
-                    or any(p.startswith(".") for p in f.relative_to(self.root).parts)
-                    or not is_runbook_file(f)
-                ):
+            for f in sorted(
+                self._yaml_files(), key=lambda f: (not f.name.endswith(".runbook.yaml"), f)
+            ):
+                if not is_runbook_file(f):
                     continue
                 try:
                     meta = (load_file(f).data or {}).get("meta") or {}
@@ -263,9 +294,10 @@ def discover(paths: list[Path], project: Any) -> list[Case]:
             raise ScenarioError(f"{p}: no such file or folder")
     cases, seen = [], set()
     for folder, runbook in folders:
-        if folder.resolve() in seen:
+        st = folder.stat()  # the same folder by two paths is one scenario
+        if (st.st_dev, st.st_ino) in seen:
             continue
-        seen.add(folder.resolve())
+        seen.add((st.st_dev, st.st_ino))
         cases.append(_case(folder, runbook, project, names))
     return cases
 
@@ -273,9 +305,9 @@ def discover(paths: list[Path], project: Any) -> list[Case]:
 def _case(folder: Path, runbook: Path | None, project: Any, names: RunbookNames) -> Case:
     case = Case(folder, runbook)
     try:
-        manifest = (
-            read_yaml(folder / "scenario.yaml") if (folder / "scenario.yaml").is_file() else {}
-        )
+        if (folder / "scenario.yaml").is_file():
+            case.manifest = _document(folder / "scenario.yaml")
+        manifest = case.manifest.data if case.manifest is not None else {}
         manifest = manifest if isinstance(manifest, dict) else {}
         if case.runbook is None:
             if manifest.get("root_runbook"):
@@ -429,7 +461,8 @@ class Runner:
         if case.test is None:
             return CaseResult(case, "skipped", ["no test.yaml"])
         try:
-            scenario = load_any_scenario(case.folder)
+            scenario = load_any_scenario(case.folder, case.manifest)
+            case.manifest = None  # read; not kept for the rest of the run
             options = Options(
                 mode="replay",
                 scenario=scenario,
@@ -545,7 +578,7 @@ def run_tests(
     untested = {c.folder for c in cases if c.test is None}
     if update:
         cases = [
-            Case(c.folder, c.runbook, TestSpec()) if c.test is None and c.error is None else c
+            dataclasses.replace(c, test=TestSpec()) if c.test is None and c.error is None else c
             for c in cases
         ]
     for result in run_cases(project, cases, jobs=jobs):
@@ -748,7 +781,7 @@ def measure_coverage(
                     by_path.setdefault(case.runbook.resolve(), coverage_items(rb, case.runbook))
                 except Exception:  # reported below as the case's error
                     pass
-            result = runner.run(Case(case.folder, case.runbook, TestSpec(), case.error))
+            result = runner.run(dataclasses.replace(case, test=TestSpec()))
             if result.status in ("error", "invalid"):
                 problems.append(result)
                 continue

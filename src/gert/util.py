@@ -21,7 +21,8 @@ def utc_now() -> dt.datetime:
 
 def iso(t: dt.datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a Z: ``2026-02-14T09:57:53.123Z``."""
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    u = t.astimezone(dt.UTC)
+    return f"{u.isoformat(timespec='milliseconds')[:23]}Z"
 
 
 def parse_iso(text: str) -> dt.datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,10 @@ class Engine:
         self.executors = {**default_executors(), **(executors or {})}
         self._provider = provider
         self.validator = Validator(project)
-        self._checked: dict[tuple[str, int], Any] = {}
+        self._checked: dict[tuple[str, int, int, int, int], Any] = {}
+        self._sha256: dict[tuple[str, int, int, int, int], str] = {}
         self._incidents: dict[str, dict[str, Any] | None] = {}  # fetched, by ID
+        self._policies: dict[tuple[int, ...], tuple[tuple[Any, ...], Policy]] = {}
 
     def __enter__(self) -> Engine:
         return self
@@ -86,14 +89,32 @@ class Engine:
     def load(self, path: str | Path) -> Any:
         """A validated runbook (cached by path and modification time; raises RunbookInvalid)."""
         p = Path(path)
-        try:
-            key = (str(p.resolve()), p.stat().st_mtime_ns)
-        except OSError:
+        key = _file_key(p)
+        if key is None:
             return load_runbook(p, self.project)  # reports the missing file
         cached = self._checked.get(key)
         if cached is None:
             cached = self._checked[key] = load_runbook(p, self.project)
         return cached
+
+    def runbook_sha256(self, path: Path) -> str:
+        """The SHA-256 of a runbook file (cached as :meth:`load` caches the runbook)."""
+        key = _file_key(path)
+        digest = self._sha256.get(key) if key else None
+        if digest is None:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if key:
+                self._sha256[key] = digest
+        return digest
+
+    def policy(self, *governances: Any) -> Policy:
+        """The policy of *governances* merged (gert.yaml's, a runbook's…), made once per
+        engine: its lookups of denied programs serve every run of the runbook."""
+        key = tuple(id(g) for g in governances)
+        hit = self._policies.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], governances, strict=True)):
+            hit = self._policies[key] = (governances, Policy.merge(*governances))
+        return hit[1]
 
     @property
     def provider(self) -> Provider:
@@ -172,7 +193,7 @@ class Engine:
         else:
             incident = self.incident_for(checked.model, options.incident_id)
         sources: dict[str, str] = {}
-        policy = Policy.merge(self.config.governance, checked.model.meta.governance)
+        policy = self.policy(self.config.governance, checked.model.meta.governance)
         inputs = resolve_inputs(
             checked.model,
             options.variables,
@@ -233,7 +254,7 @@ class Engine:
                 result, ended = (ended, None) if ended is not None else (run.execute(), None)
                 chain.runs.append(result)
                 if parent is not None:
-                    parent.record_child(result)
+                    parent.record_child(run)
                 nxt = run.handoff
                 if result.status != "completed" or not nxt:
                     break
@@ -244,7 +265,7 @@ class Engine:
                             f"not starting {nxt['file']}"
                         )
                     path, checked, inputs, inherited = self._child(run, nxt, options, incident)
-                    if (str(path.resolve()), tuple(sorted(inputs.items()))) in seen:
+                    if (str(self.project.real(path)), tuple(sorted(inputs.items()))) in seen:
                         raise ChainStop(
                             f"chain loop: {path.name} was already run with the same inputs"
                         )
@@ -258,7 +279,7 @@ class Engine:
                 # between, the parent still shows its hand-off as pending (gert resume
                 # starts the child); killed after, the child is there to resume.
                 run.save()
-                parent.record_child(run.result)
+                parent.record_child(run)
             self._post(runs, chain, options)
             self._save_scenario(runs, chain, options, incident)
         finally:
@@ -670,9 +691,19 @@ def _same_runbook(m: Any, path: Path, options: Options) -> None:
     )
 
 
+def _file_key(path: Path) -> tuple[str, int, int, int, int] | None:
+    """What names a file's version without reading it: path, (device, inode) of the file
+    a link points to, modification time and size; None when it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _identity(run: Run) -> tuple[str, tuple[tuple[str, str], ...]]:
     """What makes a chain loop: the same runbook with the same inputs."""
-    return (str(run.path.resolve()), tuple(sorted(run.inputs.items())))
+    return (str(run.real_path), tuple(sorted(run.inputs.items())))
 
 
 def _handoff_of(outcome: dict[str, Any]) -> dict[str, Any]:

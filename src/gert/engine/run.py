@@ -8,10 +8,10 @@ approvals, and records everything through its :class:`RunRecorder`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import platform
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +70,29 @@ class Resumed:
     recovered: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
 
+class ChildEnv(Mapping[str, str]):
+    """A step's child environment, made when an executor first reads it: a replay or a
+    dry-run starts no process, and copying gert's environment for each step is not free."""
+
+    def __init__(self, make: Callable[[], dict[str, str]]):
+        self._make = make
+        self._env: dict[str, str] | None = None
+
+    def _made(self) -> dict[str, str]:
+        if self._env is None:
+            self._env = self._make()
+        return self._env
+
+    def __getitem__(self, name: str) -> str:
+        return self._made()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._made())
+
+
 class Run:
     """The execution of one runbook: its state, its walk, and its evidence."""
 
@@ -88,6 +111,7 @@ class Run:
         self.engine = engine
         self.rb = rb
         self.path = path
+        self.real_path = engine.project.real(path)  # symlinks followed, once
         self.options = options
         self.incident = incident
         self.inputs = inputs
@@ -106,7 +130,7 @@ class Run:
             secrets += parent.redactor.secrets
         rules = [cfg.redact, rb.meta.governance.redact if rb.meta.governance else []]
         self.redactor = Redactor.from_config(*rules, secrets=secrets)
-        self.policy = Policy.merge(cfg.governance, rb.meta.governance)
+        self.policy = engine.policy(cfg.governance, rb.meta.governance)
         self.journal = resumed.journal if resumed else {}
         self.recovered = resumed.recovered if resumed else {}
         self.handoff: dict[str, Any] | None = None  # next_runbook as rendered, unredacted
@@ -152,7 +176,7 @@ class Run:
             parent_run_id=parent.run_id if parent else "",
         )
         self.result.started_at = iso(utc_now())
-        self.runbook_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.runbook_sha256 = engine.runbook_sha256(path)
         if self.resumed_from is not None:  # keep what the first attempt recorded
             m = self.resumed_from
             self.result.started_at = m.started_at or self.result.started_at
@@ -211,7 +235,7 @@ class Run:
         return RunManifest(
             run_id=self.run_id,
             icm_id=self.options.incident_id or "",
-            runbook=os.path.relpath(self.path.resolve(), self.project.root.resolve()),
+            runbook=os.path.relpath(self.real_path, self.project.real_root),
             actor=self.options.actor,
             mode=self.options.mode,
             started_at=r.started_at,
@@ -255,10 +279,10 @@ class Run:
         if self.engine.store.keeps:  # gert test: no manifest to build or write
             self.recorder.save(self.manifest(), index)
 
-    def record_child(self, child: RunResult) -> None:
+    def record_child(self, child: Run) -> None:
         """List a child run in this run's manifest (when it starts, again when it ends)."""
-        rel = os.path.relpath(child.path.resolve(), self.project.root.resolve())
-        entry = {"run_id": child.run_id, "runbook": rel, "outcome": child.state}
+        rel = os.path.relpath(child.real_path, self.project.real_root)
+        entry = {"run_id": child.run_id, "runbook": rel, "outcome": child.result.state}
         self.children = [c for c in self.children if c.get("run_id") != child.run_id] + [entry]
         self.save()
 
@@ -746,8 +770,10 @@ class Run:
         """What an executor gets for one try of a step."""
         answers = self.answers.get(sid)
         occurrence = self.occurrences.get(sid, 1)
-        env = dict(self.child_env(scope.policy))
-        env[STEP_MARK] = step_mark(self.run_id, sid, occurrence)  # finds its processes later
+        policy, mark = scope.policy, step_mark(self.run_id, sid, occurrence)
+        env = ChildEnv(
+            lambda: {**self.child_env(policy), STEP_MARK: mark}
+        )  # mark: finds its processes later
         return StepContext(
             step=step,
             rendered=rendered,
@@ -972,7 +998,7 @@ class Run:
         except InputsMissing as e:
             raise StepError(str(e)) from None
         values = {**{k: value_text(v) for k, v in sub.meta.vars.items()}, **inputs}
-        policy = Policy.merge(
+        policy = self.engine.policy(
             self.engine.config.governance, scope.runbook.meta.governance, sub.meta.governance
         )
         child = Scope(sub, path.parent, values, f"{sid}/", self.engine.tools_of(sub, path), policy)
