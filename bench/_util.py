@@ -97,8 +97,6 @@ def report(
         for kind, f in figures.items()
     ]
     met = target is None or figures[on]["median"] <= target
-    verdict = (
-        "" if target is None else f"  target {on} <= {target:g}: {'met' if met else 'MISSED'}"
-    )
+    verdict = "" if target is None else f"  target {on} <= {target:g}: {'met' if met else 'MISSED'}"
     print(f"{name}\n    {' | '.join(parts)}{verdict}")
     return met

@@ -111,11 +111,11 @@ def main() -> None:
 
         replay_all()  # warm: imports, the runbooks' first parse
         figures = measure_calls(replay_all, runs=5)
-        per_scenario = {
-            kind: {k: v / count for k, v in f.items()} for kind, f in figures.items()
-        }
+        per_scenario = {kind: {k: v / count for k, v in f.items()} for kind, f in figures.items()}
         print(f"{count} scenarios ({count // 2} of the example's three shapes, the rest synthetic)")
-        report("in one process, discovery + replay + checks, per scenario", per_scenario, 1.0, "cpu")
+        report(
+            "in one process, discovery + replay + checks, per scenario", per_scenario, 1.0, "cpu"
+        )
         whole = measure_command([*GERT, "test"], runs=5, cwd=root)
         report("gert test (whole command)", whole, 1500, "wall")
         print(f"    per scenario: {whole['cpu']['median'] / count:.2f} ms CPU (median)")

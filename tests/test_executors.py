@@ -358,3 +358,39 @@ def test_an_mcp_tool_keeps_one_server_for_the_run(project, tmp_path):
 
     wait_for(lambda: not alive(int(pids[0])), timeout=5, what="the MCP server to stop with the run")
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.slow
+def test_a_third_party_mcp_server_answers_every_call_of_the_run(project):
+    """mcp-server-time (from PyPI, built on the official SDK): one server for the run, each
+    call answered through it."""
+    import shutil
+
+    server = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent))
+    assert server, "mcp-server-time is installed by the test extra"
+    project.write(
+        "tools/clock.tool.yaml",
+        f"""
+        apiVersion: tool/v0
+        meta: {{name: clock}}
+        transport: {{mode: mcp, command: ["{server}", "--local-timezone", "UTC"], timeout: 30s}}
+        actions:
+          now: {{mcp_tool: get_current_time, args: {{timezone: {{type: string, required: true}}}}}}
+        """,
+    )
+    project.write(
+        "m.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: m, kind: composable}
+        tools: {clock: tools/clock.tool.yaml}
+        steps:
+          - {id: utc, type: tool, tool: {name: clock, action: now, args: {timezone: UTC}}, capture: {tz: $.timezone}}
+          - {id: tokyo, type: tool, tool: {name: clock, action: now, args: {timezone: Asia/Tokyo}}, capture: {tz2: $.timezone, dst: $.is_dst}}
+          - {id: nowhere, type: tool, tool: {name: clock, action: now, args: {timezone: Mars/Olympus}}}
+        """,
+    )
+    run = project.run("m.runbook.yaml").final
+    assert run.captures["tz"] == "UTC"
+    assert run.captures["tz2"] == "Asia/Tokyo" and run.captures["dst"] == "false"
+    assert run.status == "failed" and "Mars/Olympus" in (run.steps[-1].error or "")

@@ -56,7 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.catalog",
         ),
     ),
-    ("surfaces", ("gert.cli", "gert.console")),
+    ("surfaces", ("gert.cli", "gert.console", "gert._entry")),
 ]
 
 

@@ -15,10 +15,10 @@ See ``docs/library.md`` for the API and ``docs/architecture.md`` for the layers.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
 from gert.version import __version__
+
+# typing is not imported for these: `gert --version` loads this package and nothing else
+TYPE_CHECKING = False
 
 # name -> module that defines it
 _API = {
@@ -84,8 +84,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Load a public name's module on first use."""
+    from importlib import import_module
+
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'gert' has no attribute {name!r}")

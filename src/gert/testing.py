@@ -203,7 +203,15 @@ class Case:
     runbook: Path | None
     test: TestSpec | None = None
     error: str | None = None
-    manifest: Any = None  # scenario.yaml's Document, read once at discovery
+    manifest: Any = None  # scenario.yaml's Document, read once when prepared
+    # False until its files are read (find_cases leaves that to whoever replays it, so
+    # worker processes read their own share)
+    prepared: bool = True
+
+    @property
+    def has_test(self) -> bool:
+        """It has a test.yaml (read or not)."""
+        return self.test is not None if self.prepared else (self.folder / "test.yaml").is_file()
 
     @property
     def name(self) -> str:
@@ -266,10 +274,23 @@ class RunbookNames:
         return self._names.get(name)
 
 
+def runbook_names(project: Any) -> RunbookNames:
+    """The project's runbooks by name, looked up on first use."""
+    return RunbookNames(project.root, project.resolve(project.config.scenarios_dir))
+
+
 def discover(paths: list[Path], project: Any) -> list[Case]:
-    """Cases for runbook files and folders (default: the project's scenarios folder)."""
+    """Cases for runbook files and folders (default: the project's scenarios folder), each
+    with its files read (:func:`prepare`)."""
+    names = runbook_names(project)
+    return [prepare(case, project, names) for case in find_cases(paths, project)]
+
+
+def find_cases(paths: list[Path], project: Any) -> list[Case]:
+    """Cases for runbook files and folders (default: the project's scenarios folder), not
+    yet read: a bad path raises ScenarioError, a bad scenario file is the case's error
+    once it is prepared."""
     scenarios_dir = project.resolve(project.config.scenarios_dir)
-    names = RunbookNames(project.root, scenarios_dir)
     folders: list[tuple[Path, Path | None]] = []
     for p in paths or [scenarios_dir]:
         if p.is_file() and is_runbook_file(p):
@@ -298,12 +319,17 @@ def discover(paths: list[Path], project: Any) -> list[Case]:
         if (st.st_dev, st.st_ino) in seen:
             continue
         seen.add((st.st_dev, st.st_ino))
-        cases.append(_case(folder, runbook, project, names))
+        cases.append(Case(folder, runbook, prepared=False))
     return cases
 
 
-def _case(folder: Path, runbook: Path | None, project: Any, names: RunbookNames) -> Case:
-    case = Case(folder, runbook)
+def prepare(case: Case, project: Any, names: RunbookNames) -> Case:
+    """Read a case's scenario.yaml and test.yaml and find its runbook (once); what is
+    wrong becomes the case's error."""
+    if case.prepared:
+        return case
+    case.prepared = True
+    folder = case.folder
     try:
         if (folder / "scenario.yaml").is_file():
             case.manifest = _document(folder / "scenario.yaml")
@@ -443,6 +469,7 @@ class Runner:
 
         self.tmp = tempfile.TemporaryDirectory(prefix="gert-test-")
         self.engine = Engine(project, store=EphemeralStore(Path(self.tmp.name)))
+        self.names = runbook_names(project)
 
     def close(self) -> None:
         """Remove the scratch folder."""
@@ -455,6 +482,7 @@ class Runner:
         from gert.validate import RunbookInvalid
 
         start = time.perf_counter()
+        prepare(case, self.engine.project, self.names)
         if case.error:
             # one failure per problem (a problem's hint stays with it)
             return CaseResult(case, "error", re.split(r"\n(?=\S)", case.error))
@@ -524,6 +552,8 @@ __all__ = [
     "check",
     "coverage",
     "discover",
+    "find_cases",
+    "prepare",
     "run_tests",
     "write_test_yaml",
 ]
@@ -543,7 +573,9 @@ def _init_worker(root: str) -> None:
 
 def _run_in_worker(case: Case) -> CaseResult:
     assert _worker is not None
-    return _worker.run(case)
+    result = _worker.run(case)
+    result.observed.pop("runs", None)  # the chain's objects stay here: results travel light
+    return result
 
 
 def run_cases(project: Any, cases: list[Case], jobs: int | None = None) -> Iterator[CaseResult]:
@@ -575,13 +607,16 @@ def run_tests(
     """``gert test``: each case's result in order. With *update*, a scenario without
     test.yaml is replayed once to learn its expectations, and every scenario replayed
     gets its test.yaml written (its result then passes, saying ``wrote PATH``)."""
-    untested = {c.folder for c in cases if c.test is None}
+    untested = {c.folder for c in cases if not c.has_test}
     if update:
+        names = runbook_names(project)
+        cases = [prepare(c, project, names) for c in cases]
         cases = [
             dataclasses.replace(c, test=TestSpec()) if c.test is None and c.error is None else c
             for c in cases
         ]
     for result in run_cases(project, cases, jobs=jobs):
+        result.observed.pop("runs", None)  # kept by the caller for the whole run: not needed
         if update and result.case.folder in untested and _interrupted(result.case.folder):
             result.status = "skipped"  # half a chain is no test: resume it first
             result.failures = [
@@ -775,6 +810,7 @@ def measure_coverage(
     problems: list[CaseResult] = []
     try:
         for case in cases:
+            prepare(case, project, runner.names)
             if case.runbook is not None:
                 try:
                     rb = runner.engine.load(case.runbook).model

@@ -15,6 +15,7 @@ import click
 
 from gert.cli import authoring, incidents, project, running, runs, testing, triage
 from gert.cli._common import GertGroup
+from gert.version import __version__
 
 __all__ = ["main"]
 
@@ -23,7 +24,7 @@ __all__ = ["main"]
     cls=GertGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(message="gert %(version)s", package_name="gert")
+@click.version_option(__version__, message="gert %(version)s")
 @click.option(
     "-C",
     "--project",

@@ -7,6 +7,7 @@ a command runs.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -138,8 +139,17 @@ def shown(path: str | Path) -> str:
     from pathlib import Path as _Path
 
     full = _Path(path).resolve()
-    rel = os.path.relpath(full, _Path.cwd().resolve())
+    rel = os.path.relpath(full, _real_cwd(os.getcwd()))
     return str(full) if rel.startswith(("../../..",)) else rel
+
+
+@functools.lru_cache(maxsize=8)
+def _real_cwd(cwd: str) -> str:
+    """The current folder with symlinks followed (asked once per folder: a test run
+    prints a thousand paths)."""
+    import os
+
+    return os.path.realpath(cwd)
 
 
 def echo_json(data: Any) -> None:

@@ -26,11 +26,11 @@ def _cases(paths: tuple[str, ...]) -> tuple[Any, list[Any]]:
     """The project and the scenarios the paths name (default: the project's scenarios)."""
     from gert.project import open_project
     from gert.scenario import ScenarioError
-    from gert.testing import discover
+    from gert.testing import find_cases
 
     project = open_project(paths[0] if paths else None)
     with usage_errors(ScenarioError):
-        return project, discover([Path(p) for p in paths], project)
+        return project, find_cases([Path(p) for p in paths], project)
 
 
 @click.command("test")
