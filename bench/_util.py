@@ -33,15 +33,36 @@ def _summary(samples: list[float]) -> dict[str, float]:
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
 
 
+# Peak memory is read through a small launcher: Linux keeps a process's peak RSS across
+# exec, so a command started straight from this (larger) Python would report ours.
+_LAUNCH = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    fd = os.open(os.devnull, os.O_WRONLY); os.dup2(fd, 1); os.dup2(fd, 2)\n"
+    "    os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "print(usage.ru_maxrss)\n"
+)
+
+
+def peak_rss(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Peak resident memory of one run of a command, in MB."""
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCH, *argv], cwd=cwd, env=env, capture_output=True
+    )
+    return int(out.stdout.split()[-1]) / 1024
+
+
 def measure_command(
     argv: list[str], runs: int = 15, cwd: Path = ROOT, env: dict[str, str] | None = None
 ) -> dict[str, dict[str, float]]:
-    """Wall and CPU time (ms) and peak resident memory (MB) of a command over *runs*
-    runs, after one warm-up run; each as min, median and max."""
+    """Wall and CPU time (ms) of a command over *runs* runs after one warm-up run, and
+    its peak resident memory (MB) over three more; each as min, median and max."""
     compiled()
     env = {**os.environ, **(env or {})}
     subprocess.run(argv, cwd=cwd, env=env, capture_output=True)  # warm the file cache
-    wall, cpu, rss = [], [], []
+    wall, cpu = [], []
     for _ in range(runs):
         start = time.perf_counter()
         child = subprocess.Popen(
@@ -50,8 +71,8 @@ def measure_command(
         _, _, usage = os.wait4(child.pid, 0)
         wall.append((time.perf_counter() - start) * 1000)
         cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
-        rss.append(usage.ru_maxrss / 1024)
         child.returncode = 0  # reaped by wait4
+    rss = [peak_rss(argv, cwd, env) for _ in range(3)]
     return {"wall": _summary(wall), "cpu": _summary(cpu), "rss": _summary(rss)}
 
 

@@ -189,7 +189,6 @@ def test_values_a_template_derives_from_a_secret_are_secret(project):
     assert run.captures == {"out": "*** *** db1", "again": "prefix *** again"}
 
 
-
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
 def test_the_quick_hint_check_agrees_with_the_case_blind_regex_on_ascii(value: str) -> None:
     from gert.governance import _ANY_HINT, _has_hint

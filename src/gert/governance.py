@@ -66,13 +66,16 @@ DEFAULT_HINTS: tuple[tuple[str, ...], ...] = (
 )
 _ANY_HINT = re.compile("|".join(re.escape(h) for hs in DEFAULT_HINTS for h in hs), re.I)
 _HINTS = tuple(h.lower() for hs in DEFAULT_HINTS for h in hs)
+_LOWER_HINT = re.compile("|".join(re.escape(h) for h in _HINTS))
 
 
 def _has_hint(value: str, lower: str) -> bool:
     """Whether *value* holds a hint word, in any case. ASCII text is searched as plain
     lower-case substrings (a case-blind regex alternation costs ten times more); other
     text by the regex, which knows Unicode's case equivalents (``ſ`` is an ``s``)."""
-    if value.isascii():
+    if value.isascii():  # short text: one alternation; long text: a scan per word
+        if len(lower) < 64:
+            return _LOWER_HINT.search(lower) is not None
         return any(h in lower for h in _HINTS)
     return _ANY_HINT.search(value) is not None
 

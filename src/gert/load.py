@@ -152,9 +152,11 @@ class _Builder:
         return LoadError(self.doc.file, m.line + 1, m.column + 1, message, hint)
 
     def build(self, node: Any, path: Path_) -> Any:
-        from ruamel.yaml.nodes import MappingNode, SequenceNode
-
-        self.doc.value_pos[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        # The hot loop of every load: node types are compared by identity and the common
+        # case (a string scalar) takes the shortest path.
+        mapping_node, sequence_node, _ = _node_types()
+        mark = node.start_mark
+        self.doc.value_pos[path] = (mark.line + 1, mark.column + 1)
         self.values += 1
         if self.values > MAX_VALUES:
             raise self.fail(
@@ -162,20 +164,24 @@ class _Builder:
                 f"the document holds more than {MAX_VALUES:,} values once its aliases are expanded",
                 "an alias (*name) repeats what its anchor holds; nested aliases multiply",
             )
-        if isinstance(node, MappingNode):
+        kind = type(node)
+        if kind is mapping_node:
             return self.mapping(node, path)
-        if isinstance(node, SequenceNode):
+        if kind is sequence_node:
             if id(node) in self.active:
                 raise self.fail(node, "recursive alias: a list contains itself")
             self.active.add(id(node))
-            items = [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
+            build = self.build
+            items = [build(v, (*path, i)) for i, v in enumerate(node.value)]
             self.active.discard(id(node))
             return items
         if self.resolve is not None:
             self.restore(node)
-        style = _STYLES.get(node.style or "")
+        style = _STYLES.get(node.style) if node.style else None
         if style:
             self.doc.block[path] = style
+        if node.ctag is _STR_TAG:
+            return node.value
         try:
             value = self.construct(node)
         except Exception as e:  # ConstructorError and friends: unknown tags, bad values
@@ -196,30 +202,30 @@ class _Builder:
         self.active.add(id(node))
         out: dict[str, Any] = {}
         merged: list[tuple[Any, Any]] = []
+        key_pos, build, key_of = self.doc.key_pos, self.build, self.key
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            if key_node.ctag is not _STR_TAG and key_node.tag == _MERGE_TAG:
                 merged.extend(self.merge_sources(value_node))
                 continue
-            key = self.key(key_node)
+            key = key_of(key_node)
             if key in out:
-                line, _ = self.doc.key_pos[(*path, key)]
+                line, _ = key_pos[(*path, key)]
                 raise self.fail(
                     key_node,
                     f"duplicate key {key!r} (first at line {line})",
                     "each key may appear once in a mapping",
                 )
             child = (*path, key)
-            self.doc.key_pos[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = self.build(value_node, child)
+            mark = key_node.start_mark
+            key_pos[child] = (mark.line + 1, mark.column + 1)
+            out[key] = build(value_node, child)
         for key_node, value_node in merged:  # "<<: *anchor": explicit keys win
-            key = self.key(key_node)
+            key = key_of(key_node)
             if key not in out:
                 child = (*path, key)
-                self.doc.key_pos[child] = (
-                    key_node.start_mark.line + 1,
-                    key_node.start_mark.column + 1,
-                )
-                out[key] = self.build(value_node, child)
+                mark = key_node.start_mark
+                key_pos[child] = (mark.line + 1, mark.column + 1)
+                out[key] = build(value_node, child)
         self.active.discard(id(node))
         return out
 
@@ -233,12 +239,12 @@ class _Builder:
         raise self.fail(node, "a merge key (<<) needs a mapping or a list of mappings")
 
     def key(self, node: Any) -> str:
-        from ruamel.yaml.nodes import ScalarNode
-
-        if not isinstance(node, ScalarNode):
+        if type(node) is not _node_types()[2]:
             raise self.fail(node, "a mapping key must be a plain value, not a list or mapping")
         if self.resolve is not None:
             self.restore(node)
+        if node.ctag is _STR_TAG:
+            return node.value
         try:
             value = self.construct(node)
         except Exception as e:  # ConstructorError and friends: unknown tags, bad values
@@ -253,6 +259,14 @@ class _Builder:
 
 
 _STR_TAG: Any = None  # ruamel's Tag for str, set by _c_composer
+
+
+@lru_cache(maxsize=1)
+def _node_types() -> tuple[type, type, type]:
+    """ruamel's (MappingNode, SequenceNode, ScalarNode), imported on first use."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    return MappingNode, SequenceNode, ScalarNode
 
 
 @lru_cache(maxsize=1)

@@ -123,7 +123,7 @@ class RunbookRules:
         self.doc: Document = checked.doc  # type: ignore[assignment]
         self.rb: Runbook = checked.model  # type: ignore[assignment]
         self.file = self.doc.file
-        self.folder = checked.path.resolve().parent
+        self.folder = validator.real_folder(checked.path)
         self.project = validator.project_for(checked.path)
         self.used: set[str] = set()
 

@@ -53,13 +53,29 @@ class Validator:
         self.project = project
         self._tools: dict[Path, Checked] = {}
         self._projects: dict[Path, Project] = {}
+        self._roots: dict[str, Path] = {}  # folder -> its project root
+        self._real_folders: dict[str, Path] = {}  # folder -> itself, symlinks followed
+
+    def real_folder(self, path: Path) -> Path:
+        """The folder a file really lies in, symlinks followed (each folder resolved once:
+        validating a thousand runbooks of one folder asks a thousand times)."""
+        if path.is_symlink():
+            return path.resolve().parent
+        folder = str(path.parent)
+        real = self._real_folders.get(folder)
+        if real is None:
+            real = self._real_folders[folder] = path.parent.resolve()
+        return real
 
     def project_for(self, path: Path) -> Project:
         """The project a file belongs to (the one given, else found from the file; when its
         gert.yaml has errors, runbooks are checked against the defaults)."""
         if self.project is not None:
             return self.project
-        root = find_root(path)
+        folder = str(Path(path).parent)  # files of one folder share a root: found once
+        root = self._roots.get(folder)
+        if root is None:
+            root = self._roots[folder] = find_root(path)
         if root not in self._projects:
             self._projects[root] = open_project(root, strict=False)
         return self._projects[root]
