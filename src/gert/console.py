@@ -16,7 +16,6 @@ from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.panel import Panel
 
@@ -444,6 +443,7 @@ class TerminalPrompter:
         title too long for the panel's top border goes inside it, wrapped too."""
         from rich.cells import cell_len
         from rich.console import Group
+        from rich.markdown import Markdown  # markdown-it: loaded for a manual step only
         from rich.text import Text
 
         # Markdown is the author's; values rendered into it may not move the cursor.
