@@ -508,3 +508,30 @@ def test_validate_a_signatures_file(project):
         "high, medium, low",
         "    hint: did you mean 'high'?",
     ]
+
+
+def test_many_files_validated_by_workers_report_what_one_process_does(tmp_path):
+    """From 200 files on, worker processes share them out; the report is the same, in
+    the same order, with each project's gert.yaml problems once."""
+    from gert.validate.validator import PARALLEL_FROM
+
+    for project in ("a", "b"):
+        root = tmp_path / project
+        root.mkdir()
+        # project b's gert.yaml has an error: reported once, after its first file
+        (root / "gert.yaml").write_text("record: auto\n" if project == "a" else "recrod: on\n")
+        for i in range(PARALLEL_FROM // 2 + 10):
+            body = (
+                f"apiVersion: runbook/v0\nmeta: {{name: r{i}, kind: composable}}\n"
+                f"steps:\n  - {{id: s, type: cli, with: {{argv: [echo, '{{{{ .x{i} }}}}']}}}}\n"
+            )
+            if i % 37 == 0:
+                body = body.replace("type: cli", "type: clli")  # an error
+            (root / f"r{i:03d}.runbook.yaml").write_text(body)
+    shared = validate_paths([tmp_path], jobs=2)
+    alone = validate_paths([tmp_path], jobs=1)
+    assert len(shared.files) > PARALLEL_FROM
+    assert shared.files == alone.files
+    assert [p.format() for p in shared.problems] == [p.format() for p in alone.problems]
+    assert sum(1 for p in shared.problems if p.file.endswith("gert.yaml")) == 1
+    assert sum(1 for p in shared.errors if "clli" in p.format()) == 6  # i = 0, 37, 74 of each

@@ -586,12 +586,18 @@ def run_cases(project: Any, cases: list[Case], jobs: int | None = None) -> Itera
     if workers > 1 and len(cases) >= PARALLEL_FROM:
         from concurrent.futures import ProcessPoolExecutor
 
+        # The first case here: the models' validators are built once, before the workers
+        # start, and they inherit them.
+        runner = Runner(project)
+        try:
+            yield runner.run(cases[0])
+        finally:
+            runner.close()
+        rest = cases[1:]
         with ProcessPoolExecutor(
             workers, initializer=_init_worker, initargs=(str(project.root),)
         ) as pool:
-            yield from pool.map(
-                _run_in_worker, cases, chunksize=max(1, len(cases) // (workers * 8))
-            )
+            yield from pool.map(_run_in_worker, rest, chunksize=max(1, len(rest) // (workers * 8)))
         return
     runner = Runner(project)
     try:

@@ -17,7 +17,15 @@ from gert.errors import EXIT_INVALID, EXIT_OK
 @json_option("Print the problems as JSON.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only, no summary or warnings.")
-def validate(paths: tuple[str, ...], as_json: bool, strict: bool, quiet: bool) -> None:
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Worker processes (default: cores, for 200+ files).",
+)
+def validate(
+    paths: tuple[str, ...], as_json: bool, strict: bool, quiet: bool, jobs: int | None
+) -> None:
     """Check runbooks, tool files, signatures, scenarios and gert.yaml (files or folders).
 
     In folders, every YAML file whose apiVersion is gert's is checked, whatever its name.
@@ -26,7 +34,7 @@ def validate(paths: tuple[str, ...], as_json: bool, strict: bool, quiet: bool) -
     """
     from gert.validate import validate_paths
 
-    report = validate_paths(list(paths))
+    report = validate_paths(list(paths), jobs=jobs)
     if not report.files:
         _nothing_found(paths, as_json)
     failed = bool(report.errors) or (strict and bool(report.warnings))

@@ -152,10 +152,11 @@ def wait_gone(pids: list[int], timeout: float | None, poll: float = 0.1) -> bool
 def _own_children() -> list[int]:
     """This process's children, from /proc (every thread's list)."""
     pids: list[int] = []
+    tasks = f"{_PROC}/self/task"
     with contextlib.suppress(OSError):
-        for task in (_PROC / "self" / "task").iterdir():
-            with contextlib.suppress(OSError):
-                pids += [int(p) for p in (task / "children").read_text().split()]
+        for task in os.listdir(tasks):  # after every step: os calls, not pathlib
+            with contextlib.suppress(OSError), open(f"{tasks}/{task}/children", "rb") as f:
+                pids += [int(p) for p in f.read().split()]
     return pids
 
 

@@ -3,7 +3,8 @@ gert.yaml, with a cache of tool definitions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -249,29 +250,76 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-def validate_paths(paths: list[str | Path], project: Project | None = None) -> Report:
-    """Validate files and folders; returns every problem found.
+# From this many files on, validation is shared out to worker processes (fewer cost more
+# to start than they save).
+PARALLEL_FROM = 200
+
+
+def validate_paths(
+    paths: list[str | Path], project: Project | None = None, jobs: int | None = None
+) -> Report:
+    """Validate files and folders; returns every problem found, in the files' order.
 
     The gert.yaml of each project a file belongs to is checked too (every command refuses
-    to run on one with errors): its problems are reported once, with the file.
+    to run on one with errors): its problems are reported once, with the file. From
+    PARALLEL_FROM files on, *jobs* worker processes (default: the cores, at most 4) share
+    the files out.
     """
     report = Report()
-    validator = Validator(project)
     files = expand_paths(paths)
     configs = {f.resolve() for f in files if f.name == "gert.yaml"}
-    for path in files:
+    for path, problems, config in _check_all(files, project, jobs):
         report.files.append(str(path))
-        checked = validator.check(path)
-        report.problems.extend(checked.problems)
-        if project is None and path.name != "gert.yaml":
-            owner = validator.project_for(path)
-            cfg = owner.config_file
-            if cfg is not None and cfg.resolve() not in configs:
-                configs.add(cfg.resolve())
-                if owner.problems:
-                    report.files.append(str(cfg))
-                    report.problems.extend(owner.problems)
+        report.problems.extend(problems)
+        if config is not None and config[0].resolve() not in configs:
+            configs.add(config[0].resolve())
+            if config[1]:
+                report.files.append(str(config[0]))
+                report.problems.extend(config[1])
     return report
+
+
+_Found = tuple[Path, list[Problem], tuple[Path, list[Problem]] | None]
+_worker: Validator | None = None
+
+
+def _check_one(validator: Validator, path: Path) -> _Found:
+    """One file's problems, and its project's gert.yaml with that file's problems."""
+    checked = validator.check(path)
+    config = None
+    if validator.project is None and path.name != "gert.yaml":
+        owner = validator.project_for(path)
+        if owner.config_file is not None:
+            config = (owner.config_file, owner.problems)
+    return path, checked.problems, config
+
+
+def _start_worker(project: Project | None) -> None:
+    global _worker
+    _worker = Validator(project)
+
+
+def _check_in_worker(path: Path) -> _Found:
+    assert _worker is not None
+    return _check_one(_worker, path)
+
+
+def _check_all(files: list[Path], project: Project | None, jobs: int | None) -> Iterator[_Found]:
+    """Each file checked, in order: here, or in worker processes when there are many."""
+    validator = Validator(project)
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
+    if workers <= 1 or len(files) < PARALLEL_FROM:
+        for path in files:
+            yield _check_one(validator, path)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    # The first file here: the models' validators are built once, before the workers
+    # start, and they inherit them.
+    yield _check_one(validator, files[0])
+    rest = files[1:]
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(project,)) as pool:
+        yield from pool.map(_check_in_worker, rest, chunksize=max(1, len(rest) // (workers * 8)))
 
 
 def load_runbook(path: str | Path, project: Project | None = None) -> Checked:
