@@ -194,3 +194,13 @@ def test_the_quick_hint_check_agrees_with_the_case_blind_regex_on_ascii(value: s
     from gert.governance import _ANY_HINT, _has_hint
 
     assert _has_hint(value, value.lower()) == (_ANY_HINT.search(value) is not None)
+
+
+def test_a_secret_added_later_is_redacted_from_text_seen_before() -> None:
+    """Redactor.text remembers answers for short strings; a new secret forgets them."""
+    from gert.governance import Redactor
+
+    r = Redactor()
+    assert r.text("server sql-hunter22-eu") == "server sql-hunter22-eu"
+    r.add_secret("hunter22")
+    assert r.text("server sql-hunter22-eu") == "server sql-***-eu"

@@ -500,6 +500,12 @@ class Policy:
         return {k: v for k, v in env.items() if not self.denies_env(k)}
 
 
+# Redactor.text remembers its answers for strings up to MEMO_LENGTH characters, at most
+# MEMO_SIZE of them.
+MEMO_LENGTH = 256
+MEMO_SIZE = 4096
+
+
 class Redactor:
     """Replaces secrets in text and nested data before anything is written or shown."""
 
@@ -509,6 +515,7 @@ class Redactor:
             for (p, r), hints in zip(DEFAULT_REDACT, DEFAULT_HINTS, strict=True)
         ]
         self.rules = [(re.compile(p), r) for p, r in rules]
+        self._memo: dict[str, str] = {}  # short text -> redacted (see text)
         self.secrets: list[str] = []  # the values given (inherited by chained runs)
         self.forms: list[str] = []  # every form of them, longest first
         for s in secrets:
@@ -523,12 +530,21 @@ class Redactor:
     def add_secret(self, value: str) -> None:
         """Redact this value, in every form it may be encoded in, from now on."""
         if value and len(value) >= 3 and value not in self.secrets:
+            self._memo.clear()  # earlier answers did not know this secret
             self.secrets.append(value)
             # Longest first, so a secret containing another is replaced whole.
             self.forms = sorted(set(self.forms) | secret_forms(value), key=len, reverse=True)
 
     def text(self, value: str) -> str:
         """Redact one string (a secret cut short at its end, as excerpts are, included)."""
+        # A run redacts the same short strings again and again (its manifest after every
+        # step): their answers are kept until a secret is added.
+        short = len(value) <= MEMO_LENGTH
+        if short:
+            known = self._memo.get(value)
+            if known is not None:
+                return known
+        original = value
         for secret in self.forms:
             if secret in value:
                 value = value.replace(secret, "***")
@@ -547,6 +563,10 @@ class Redactor:
                 value = pattern.sub(replacement, value)
         for pattern, replacement in self.rules:
             value = pattern.sub(replacement, value)
+        if short:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[original] = value
         return value
 
     def data(self, value: Any) -> Any:
