@@ -157,7 +157,7 @@ def test_every_problem_of_a_test_file_on_its_own_line(examples):
     assert r.returncode == 1
     lines = r.stdout.splitlines()
     at = lines.index("ERROR   scenarios/login-success-rate-below-target/no-failures")
-    test_yaml = folder / "test.yaml"
+    test_yaml = "scenarios/login-success-rate-below-target/no-failures/test.yaml"  # from here
     assert lines[at + 1 : at + 4] == [
         f"        {test_yaml}:1:1: error: expect_outcome: unknown field 'expect_outcome'",
         "            hint: did you mean 'expected_outcome'?",
@@ -231,3 +231,87 @@ def test_min_branch_fails_when_a_condition_is_never_true(examples):
     )
     assert "branch coverage 75.0% is below --min-branch 90%" in r.stderr
     assert gert("coverage", "--min-branch", "70", cwd=examples).returncode == 0
+
+
+def _one_step_project(root: Path) -> Path:
+    """A project with a runbook of one captured cli step and a scenario for it."""
+    (root / "gert.yaml").write_text("record: 'off'\n")
+    (root / "v.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\n"
+        "meta: {name: v, kind: composable, inputs: {service: {from: prompt}}}\n"
+        "steps:\n"
+        "  - id: version\n"
+        "    type: cli\n"
+        '    with: {argv: [echo, "{{ .service }} v1.4.2"]}\n'
+        "    capture: {ver: {from: stdout, pattern: 'v(\\S+)'}}\n"
+        "    outcomes: [{state: needs_rca}]\n"
+    )
+    folder = root / "scenarios" / "v" / "old"
+    folder.mkdir(parents=True)
+    (folder / "inputs.yaml").write_text("service: billing\n")
+    (folder / "scenario.yaml").write_text(
+        'commands:\n  - {argv: [echo, billing v1.4.2], stdout: "billing v1.4.2\\n"}\n'
+    )
+    (folder / "test.yaml").write_text("expected_outcome: needs_rca\n")
+    return folder
+
+
+def test_a_step_name_no_runbook_has_is_a_failure_with_a_suggestion(tmp_path):
+    """`must_not_reach: [verison]` would pass for ever: the typo is reported."""
+    folder = _one_step_project(tmp_path)
+    (folder / "test.yaml").write_text(
+        "expected_outcome: needs_rca\nmust_not_reach: [verison]\nmust_reach: [version]\n"
+        "expected_step_status: {versoin: passed}\nexpected_captures: {vre: '1.4.2'}\n"
+    )
+    r = gert("test", cwd=tmp_path)
+    assert r.returncode == 1
+    assert (
+        "must_not_reach: no step 'verison' in the project's runbooks (did you mean 'version'?)"
+        in r.stdout
+    )
+    assert "expected_step_status: no step 'versoin'" in r.stdout
+    assert "must_reach" not in r.stdout  # a step that exists and ran
+    assert "got nothing (never captured; captured: 'ver')" in r.stdout
+
+
+def test_why_a_step_failed_is_shown_with_the_failed_test(tmp_path):
+    folder = _one_step_project(tmp_path)
+    (folder / "scenario.yaml").write_text(
+        'commands:\n  - {argv: [echo, billing v9], stdout: "billing v9\\n"}\n'
+    )
+    r = gert("test", cwd=tmp_path)
+    assert r.returncode == 1
+    assert (
+        "step 'version' failed: scenarios/v/old: no command in scenario.yaml matches argv "
+        "['echo', 'billing v1.4.2']" in r.stdout
+    )
+    assert str(tmp_path) not in r.stdout  # paths as the user can use them from here
+
+
+def test_a_missing_input_points_at_inputs_yaml_and_its_misspelling(tmp_path):
+    folder = _one_step_project(tmp_path)
+    (folder / "inputs.yaml").write_text("servcie: billing\n")
+    r = gert("test", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "service: not in inputs.yaml (it has 'servcie': misspelled?)" in r.stdout
+    assert "hint: add each to scenarios/v/old/inputs.yaml as NAME: VALUE" in r.stdout
+    assert "--var" not in r.stdout  # gert test has no --var
+
+
+def test_exec_replays_a_hand_written_scenario_as_gert_test_does(tmp_path):
+    folder = _one_step_project(tmp_path)
+    r = gert(
+        "exec",
+        "v.runbook.yaml",
+        "--mode",
+        "replay",
+        "--scenario",
+        str(folder),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["final_state"] == "needs_rca" and out["runs"][0]["captures"] == {"ver": "1.4.2"}
+    r = gert("exec", "v.runbook.yaml", "--mode", "replay", "--scenario", "nope", cwd=tmp_path)
+    assert r.returncode == 2 and "nope: no such scenario folder" in r.stderr

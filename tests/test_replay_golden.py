@@ -83,6 +83,7 @@ def make_awkward(root: Path) -> None:
         "nulls": ("a: ~\nb: null\nc: 2026-11-30\n", "~|null|2026-11-30"),
         "flow": ("{a: http://x:80/y, b: 'q: r', c: \"t\\u00e9\"}\n", "http://x:80/y|q: r|t\u00e9"),
         "anchors": ("a: &v [1]\nb: *v\nc: {<<: {k: 1}}\n", "x|x|x"),
+        "aliases": ("a: &v hello\nb: *v\nc: plain\n", "hello|hello|plain"),
         "bad-yaml": ("a: [1,\nb: 2\n", "x|x|x"),
         "dup-key": ("a: 1\na: 2\nb: 1\nc: 1\n", "x|x|x"),
     }
@@ -126,5 +127,5 @@ def test_replays_are_byte_identical_to_the_golden_results(tmp_path: Path) -> Non
     if os.environ.get("GERT_WRITE_GOLDEN"):
         GOLDEN.write_text(text)
     assert len(results["example"]) == 3 and len(results["corpus"]) == 12
-    assert len(results["awkward"]) == 7
+    assert len(results["awkward"]) == 8
     assert text == GOLDEN.read_text()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,7 @@ class Scenario:
     runs: list[RunRecording]
     reference_time: str = ""
     root_runbook: str = ""
-    handwritten: Any = None  # gert.testing.HandwrittenRecording: answers for every run
+    handwritten: Any = None  # a HandwrittenRecording: answers for every run
 
     def recording(self, position: int) -> Any:
         """The responses for a chain position (1-based): a recorded run, the hand-written
@@ -267,4 +268,149 @@ def load_scenario(folder: Path) -> Scenario:
         runs,
         str(manifest.get("reference_time", "")),
         str(manifest.get("root_runbook", "")),
+    )
+
+
+# ------------------------------------------------------------------ hand-written scenarios
+
+
+def scenario_document(path: Path) -> Any:
+    """A scenario's YAML file as a :class:`gert.load.Document`; ScenarioError naming it."""
+    from gert.load import LoadError, load_file
+
+    try:
+        return load_file(path)
+    except LoadError as e:
+        raise ScenarioError(str(e)) from None
+
+
+def parse_scenario_file(model: type[Any], path: Path, doc: Any = None) -> Any:
+    """A scenario's YAML file (or its *doc*, already read) as *model*; ScenarioError with
+    every problem, one per line."""
+    from pydantic import ValidationError
+
+    from gert.validate import problems_from_pydantic
+    from gert.validate.schema import validate_model
+
+    if doc is None:
+        doc = scenario_document(path)
+    if doc.data is None:
+        doc.data = {}
+    try:
+        return validate_model(model, doc)
+    except ValidationError as e:
+        problems = sorted(problems_from_pydantic(e, doc, model), key=lambda p: (p.line, p.col))
+        raise ScenarioError("\n".join(p.format() for p in problems)) from None
+
+
+def _json_files(folder: Path) -> list[Path]:
+    """The ``*.json`` files of *folder*, sorted (none when it does not exist)."""
+    import os
+
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [folder / n for n in sorted(names) if n.endswith(".json")]
+
+
+class HandwrittenRecording:
+    """Responses of a hand-written scenario, for every run of the chain."""
+
+    runbook = ""  # any runbook at any chain position
+
+    def __init__(self, folder: Path, spec: Any):  # gert.validate.formats.HandwrittenScenario
+        self.skipped: dict[tuple[str, int], str] = {}  # preconditions run as written: none skip
+        self.folder = folder
+        self.spec = spec
+        self.answers = spec.evidence
+        self.steps: dict[tuple[str, int], dict[str, Any]] = {}
+        self.single: dict[str, dict[str, Any]] = {}
+        self.used: dict[tuple[str, ...], int] = {}
+        for f in _json_files(folder / "steps"):
+            payload = read_json(f)
+            if not isinstance(payload, dict):
+                raise ScenarioError(f"{f}: a recorded response must be a JSON object")
+            if "attempts" in payload:  # a step file copied from a real run
+                if not isinstance(payload["attempts"], list) or "step_id" not in payload:
+                    raise ScenarioError(f"{f}: a step file needs step_id and a list of attempts")
+                self.steps[(payload["step_id"], int(payload.get("occurrence") or 1))] = payload
+            else:  # one response for every occurrence: {stdout, exit_code, status_code, body, data...}
+                self.single[re.sub(r"^\d+-", "", f.stem)] = payload
+
+    def response(
+        self,
+        step_id: str,
+        occurrence: int,
+        attempt: int,
+        offset: dt.timedelta,
+        rendered: dict[str, Any] | None = None,
+    ) -> StepOutput:
+        """The canned response for a step: its step file, else a command matched by argv."""
+        rec = self.steps.get((step_id, occurrence))
+        if rec is not None:
+            attempts = rec["attempts"]
+            return output_from_record(attempts[min(attempt, len(attempts)) - 1])
+        flat = step_id.replace("/", "-")
+        if step_id in self.single or flat in self.single:
+            return output_from_record(self.single.get(step_id) or self.single[flat])
+        argv = (rendered or {}).get("argv")
+        if argv is not None:
+            key = tuple(str(a) for a in argv)
+            matches = [c for c in self.spec.commands if tuple(c.argv) == key]
+            n = self.used.get(key, 0)
+            if matches:
+                c = matches[min(n, len(matches) - 1)]  # in order; the last one repeats
+                self.used[key] = n + 1
+                return StepOutput(
+                    request={"argv": list(argv)},
+                    stdout=c.stdout,
+                    stderr=c.stderr,
+                    exit_code=c.exit_code,
+                )
+            raise ScenarioError(
+                f"{self.folder}: no command in scenario.yaml matches argv {list(argv)} (step '{step_id}')"
+            )
+        raise ScenarioError(
+            f"{self.folder}: no recorded response for step '{step_id}' "
+            f"(add steps/{flat}.json); replay never runs a step live"
+        )
+
+
+def load_any_scenario(folder: Path, manifest: Any = None) -> Scenario:
+    """A recorded scenario (scenario.yaml lists a chain) or a hand-written one; *manifest*
+    is its scenario.yaml's Document when it was read already."""
+    manifest_file = folder / "scenario.yaml"
+    if manifest is None and manifest_file.is_file():
+        manifest = scenario_document(manifest_file)
+    data = manifest.data if manifest is not None else {}
+    if isinstance(data, dict) and data.get("chain"):
+        return load_scenario(folder)
+    from gert.validate.formats import HandwrittenScenario
+
+    spec = (
+        parse_scenario_file(HandwrittenScenario, manifest_file, manifest)
+        if manifest is not None
+        else HandwrittenScenario()
+    )
+    inputs_file = folder / "inputs.yaml"
+    if not inputs_file.is_file():
+        raise ScenarioError(f"{inputs_file}: missing (a scenario needs the inputs it runs with)")
+    doc = scenario_document(inputs_file)
+    inputs = doc.data or {}
+    if not isinstance(inputs, dict):
+        raise ScenarioError(f"{inputs_file}: must be a mapping of input names to values")
+    for name, value in inputs.items():
+        if isinstance(value, dict | list):
+            line, col = doc.position((name,))
+            kind = "mapping" if isinstance(value, dict) else "list"
+            raise ScenarioError(
+                f"{inputs_file}:{line}:{col}: {name}: an input is text, not a {kind}"
+            )
+    return Scenario(
+        folder,
+        {k: doc.plain.get((k,), str(v)) for k, v in inputs.items()},  # 1.10 stays 1.10
+        spec.incident,
+        [],
+        handwritten=HandwrittenRecording(folder, spec),
     )

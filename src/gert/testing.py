@@ -16,7 +16,6 @@ every assertion of its ``test.yaml`` is checked.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 import tempfile
 import time
@@ -25,18 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from gert.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-from gert.executors import StepOutput
-from gert.model import Strict
-from gert.scenario import (
-    Scenario,
+from gert.scenario import (  # noqa: F401  (load_any_scenario: the name tests know)
+    HandwrittenRecording,
     ScenarioError,
-    load_scenario,
-    output_from_record,
-    read_json,
+    load_any_scenario,
+    parse_scenario_file,
     read_yaml,
+    scenario_document,
 )
 from gert.validate.formats import (  # noqa: F401  (the formats' home; names kept here)
     CommandResponse,
@@ -48,33 +43,6 @@ from gert.validate.formats import (  # noqa: F401  (the formats' home; names kep
 # ------------------------------------------------------------------ formats
 
 
-def _document(path: Path) -> Any:
-    """A scenario's YAML file as a :class:`gert.load.Document`; ScenarioError naming it."""
-    from gert.load import LoadError, load_file
-
-    try:
-        return load_file(path)
-    except LoadError as e:
-        raise ScenarioError(str(e)) from None
-
-
-def _parse(model: type[Strict], path: Path, doc: Any = None) -> Any:
-    """A scenario's YAML file (or its *doc*, already read) as *model*; ScenarioError with
-    every problem, one per line."""
-    from gert.validate import problems_from_pydantic
-    from gert.validate.schema import validate_model
-
-    if doc is None:
-        doc = _document(path)
-    if doc.data is None:
-        doc.data = {}
-    try:
-        return validate_model(model, doc)
-    except ValidationError as e:
-        problems = sorted(problems_from_pydantic(e, doc, model), key=lambda p: (p.line, p.col))
-        raise ScenarioError("\n".join(p.format() for p in problems)) from None
-
-
 def is_runbook_file(path: Path) -> bool:
     """A runbook file, whatever its name: ``*.runbook.yaml``, or YAML with ``apiVersion:
     runbook/v0``."""
@@ -83,113 +51,6 @@ def is_runbook_file(path: Path) -> bool:
     if path.name.endswith((".runbook.yaml", ".runbook.yml")):
         return True
     return path.suffix in (".yaml", ".yml") and api_version(path) == "runbook/v0"
-
-
-# ------------------------------------------------------------------ hand-written replay
-
-
-def _json_files(folder: Path) -> list[Path]:
-    """The ``*.json`` files of *folder*, sorted (none when it does not exist)."""
-    import os
-
-    try:
-        names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [folder / n for n in sorted(names) if n.endswith(".json")]
-
-
-class HandwrittenRecording:
-    """Responses of a hand-written scenario, for every run of the chain."""
-
-    runbook = ""  # any runbook at any chain position
-
-    def __init__(self, folder: Path, spec: HandwrittenScenario):
-        self.skipped: dict[tuple[str, int], str] = {}  # preconditions run as written: none skip
-        self.folder = folder
-        self.spec = spec
-        self.answers = spec.evidence
-        self.steps: dict[tuple[str, int], dict[str, Any]] = {}
-        self.single: dict[str, dict[str, Any]] = {}
-        self.used: dict[tuple[str, ...], int] = {}
-        for f in _json_files(folder / "steps"):
-            payload = read_json(f)
-            if not isinstance(payload, dict):
-                raise ScenarioError(f"{f}: a recorded response must be a JSON object")
-            if "attempts" in payload:  # a step file copied from a real run
-                if not isinstance(payload["attempts"], list) or "step_id" not in payload:
-                    raise ScenarioError(f"{f}: a step file needs step_id and a list of attempts")
-                self.steps[(payload["step_id"], int(payload.get("occurrence") or 1))] = payload
-            else:  # one response for every occurrence: {stdout, exit_code, status_code, body, data...}
-                self.single[re.sub(r"^\d+-", "", f.stem)] = payload
-
-    def response(
-        self,
-        step_id: str,
-        occurrence: int,
-        attempt: int,
-        offset: dt.timedelta,
-        rendered: dict[str, Any] | None = None,
-    ) -> StepOutput:
-        """The canned response for a step: its step file, else a command matched by argv."""
-        rec = self.steps.get((step_id, occurrence))
-        if rec is not None:
-            attempts = rec["attempts"]
-            return output_from_record(attempts[min(attempt, len(attempts)) - 1])
-        flat = step_id.replace("/", "-")
-        if step_id in self.single or flat in self.single:
-            return output_from_record(self.single.get(step_id) or self.single[flat])
-        argv = (rendered or {}).get("argv")
-        if argv is not None:
-            key = tuple(str(a) for a in argv)
-            matches = [c for c in self.spec.commands if tuple(c.argv) == key]
-            n = self.used.get(key, 0)
-            if matches:
-                c = matches[min(n, len(matches) - 1)]  # in order; the last one repeats
-                self.used[key] = n + 1
-                return StepOutput(
-                    request={"argv": list(argv)},
-                    stdout=c.stdout,
-                    stderr=c.stderr,
-                    exit_code=c.exit_code,
-                )
-            raise ScenarioError(
-                f"{self.folder}: no command in scenario.yaml matches argv {list(argv)} (step '{step_id}')"
-            )
-        raise ScenarioError(
-            f"{self.folder}: no recorded response for step '{step_id}' "
-            f"(add steps/{flat}.json); replay never runs a step live"
-        )
-
-
-def load_any_scenario(folder: Path, manifest: Any = None) -> Scenario:
-    """A recorded scenario (scenario.yaml lists a chain) or a hand-written one; *manifest*
-    is its scenario.yaml's Document when it was read already."""
-    manifest_file = folder / "scenario.yaml"
-    if manifest is None and manifest_file.is_file():
-        manifest = _document(manifest_file)
-    data = manifest.data if manifest is not None else {}
-    if isinstance(data, dict) and data.get("chain"):
-        return load_scenario(folder)
-    spec = (
-        _parse(HandwrittenScenario, manifest_file, manifest)
-        if manifest is not None
-        else HandwrittenScenario()
-    )
-    inputs_file = folder / "inputs.yaml"
-    if not inputs_file.is_file():
-        raise ScenarioError(f"{inputs_file}: missing (a scenario needs the inputs it runs with)")
-    doc = _document(inputs_file)
-    inputs = doc.data or {}
-    if not isinstance(inputs, dict):
-        raise ScenarioError(f"{inputs_file}: must be a mapping of input names to values")
-    return Scenario(
-        folder,
-        {k: doc.plain.get((k,), str(v)) for k, v in inputs.items()},  # 1.10 stays 1.10
-        spec.incident,
-        [],
-        handwritten=HandwrittenRecording(folder, spec),
-    )
 
 
 # ------------------------------------------------------------------ discovery
@@ -253,6 +114,11 @@ class RunbookNames:
             ]
             found += [here / f for f in files if f.endswith((".yaml", ".yml")) and f[0] != "."]
         return found
+
+    def paths(self) -> list[Path]:
+        """Every runbook of the project (one per name)."""
+        self.get("")
+        return list((self._names or {}).values())
 
     def get(self, name: str) -> Path | None:
         """The runbook whose meta.name is *name* (None when the project has none)."""
@@ -332,7 +198,7 @@ def prepare(case: Case, project: Any, names: RunbookNames) -> Case:
     folder = case.folder
     try:
         if (folder / "scenario.yaml").is_file():
-            case.manifest = _document(folder / "scenario.yaml")
+            case.manifest = scenario_document(folder / "scenario.yaml")
         manifest = case.manifest.data if case.manifest is not None else {}
         manifest = manifest if isinstance(manifest, dict) else {}
         if case.runbook is None:
@@ -348,7 +214,7 @@ def prepare(case: Case, project: Any, names: RunbookNames) -> Case:
                         "(scenarios/<runbook-name>/<scenario>/, or runbook: in scenario.yaml)"
                     )
         if (folder / "test.yaml").is_file():
-            case.test = _parse(TestSpec, folder / "test.yaml")
+            case.test = parse_scenario_file(TestSpec, folder / "test.yaml")
     except ScenarioError as e:
         case.error = str(e)
     return case
@@ -370,8 +236,21 @@ class CaseResult:
     observed: dict[str, Any] = field(default_factory=dict)  # for --update and coverage
 
 
-def check(spec: TestSpec, chain: Any) -> list[str]:
-    """Every assertion of a test.yaml that the chain does not meet, as 'what: expected, got'."""
+def _unknown_step(field: str, step: str, known: set[str]) -> str:
+    """A test.yaml naming a step no runbook has: a typo that would make its check vacuous."""
+    import difflib
+
+    close = difflib.get_close_matches(step, sorted(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{field}: no step '{step}' in the project's runbooks{hint}"
+
+
+def check(spec: TestSpec, chain: Any, known: set[str] | None = None) -> list[str]:
+    """Every assertion of a test.yaml that the chain does not meet, as 'what: expected, got'.
+
+    *known*: every step ID the chain could reach; a step a test.yaml names that is not
+    among them is reported as such (``must_not_reach: [typo]`` would pass for ever).
+    """
     failures = []
     state = chain.final_state
     got_error = state in ("failed", "error", "chain_error", "interrupted")
@@ -398,20 +277,34 @@ def check(spec: TestSpec, chain: Any) -> list[str]:
         captures.update(r.captures)
     for name, want in spec.expected_captures.items():
         if name not in captures:
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(captures), n=1)
+            hint = f"; captured: '{close[0]}'" if close else ""
             failures.append(
-                f"expected_captures.{name}: expected {want!r}, got nothing (never captured)"
+                f"expected_captures.{name}: expected {want!r}, got nothing (never captured{hint})"
             )
         elif not capture_matches(want, captures[name]):
             failures.append(f"expected_captures.{name}: expected {want!r}, got {captures[name]!r}")
     status = {s.step_id: s.status for r in chain.runs for s in r.steps}
+    named = [
+        *(("must_reach", s) for s in spec.must_reach),
+        *(("must_not_reach", s) for s in spec.must_not_reach),
+        *(("expected_step_status", s) for s in spec.expected_step_status),
+    ]
+    unknown = set()
+    for field_name, step in named:
+        if known is not None and step not in status and step not in known:
+            failures.append(_unknown_step(field_name, step, known | set(status)))
+            unknown.add(step)
     for step in spec.must_reach:
-        if status.get(step) not in ("passed", "failed"):
+        if step not in unknown and status.get(step) not in ("passed", "failed"):
             failures.append(f"must_reach: step '{step}' was not reached")
     for step in spec.must_not_reach:
         if status.get(step) in ("passed", "failed"):
             failures.append(f"must_not_reach: step '{step}' was reached ({status[step]})")
     for step, want in spec.expected_step_status.items():
-        if status.get(step) != want:
+        if step not in unknown and status.get(step) != want:
             failures.append(
                 f"expected_step_status.{step}: expected {want}, got {status.get(step, 'not reached')}"
             )
@@ -460,6 +353,20 @@ def observed(chain: Any) -> dict[str, Any]:
     }
 
 
+class _LazySteps(set):  # type: ignore[type-arg]
+    """Step IDs of the chain's runbooks; asked for one it lacks, the project's too."""
+
+    def __init__(self, ids: set[str], more: Any):
+        super().__init__(ids)
+        self._more = more
+
+    def __contains__(self, step: object) -> bool:
+        return super().__contains__(step) or step in self._more()
+
+    def __or__(self, other: Any) -> set[str]:
+        return set(self) | self._more() | set(other)
+
+
 class Runner:
     """Replays cases through one engine whose evidence goes to a temporary folder."""
 
@@ -470,10 +377,38 @@ class Runner:
         self.tmp = tempfile.TemporaryDirectory(prefix="gert-test-")
         self.engine = Engine(project, store=EphemeralStore(Path(self.tmp.name)))
         self.names = runbook_names(project)
+        self._steps: dict[str, set[str]] = {}  # runbook path -> its step IDs
+        self._all_steps: set[str] | None = None
 
     def close(self) -> None:
         """Remove the scratch folder."""
         self.tmp.cleanup()
+
+    def known_steps(self, chain: Any) -> set[str]:
+        """Step IDs a test.yaml may name: those of the runbooks the chain ran, else of
+        every runbook in the project (read once, only when a name is not found nearer)."""
+        ids: set[str] = set()
+        for run in chain.runs:
+            ids |= self._steps_of(run.path)
+        return _LazySteps(ids, self._project_steps)
+
+    def _steps_of(self, path: Path) -> set[str]:
+        from gert.validate import walk_steps
+
+        key = str(path)
+        if key not in self._steps:
+            try:
+                self._steps[key] = {i.step.id for i in walk_steps(self.engine.load(path).model)}
+            except Exception:  # an invalid runbook is reported where it is run
+                self._steps[key] = set()
+        return self._steps[key]
+
+    def _project_steps(self) -> set[str]:
+        if self._all_steps is None:
+            self._all_steps = set()
+            for path in self.names.paths():
+                self._all_steps |= self._steps_of(path)
+        return self._all_steps
 
     def run(self, case: Case) -> CaseResult:
         """Replay one case and check its test.yaml."""
@@ -502,9 +437,19 @@ class Runner:
         except RunbookInvalid as e:
             errors = [p.format() for p in e.problems if p.severity == "error"]
             return CaseResult(case, "invalid", errors or ["invalid runbook"])
-        except (ScenarioError, InputsMissing, IncidentError, OSError) as e:
+        except InputsMissing as e:
+            message = _missing_in_scenario(e, case.folder / "inputs.yaml", scenario.inputs)
+            return CaseResult(case, "error", [message], seconds=time.perf_counter() - start)
+        except (ScenarioError, IncidentError, OSError) as e:
             return CaseResult(case, "error", [str(e)], seconds=time.perf_counter() - start)
-        failures = check(case.test, chain)
+        failures = check(case.test, chain, self.known_steps(chain))
+        if failures:  # why a step failed is often why the test did
+            failures += [
+                f"step '{s.step_id}' failed: {s.error}"
+                for r in chain.runs
+                for s in r.steps
+                if s.status == "failed" and s.error
+            ]
         return CaseResult(
             case,
             "failed" if failures else "passed",
@@ -514,6 +459,22 @@ class Runner:
             time.perf_counter() - start,
             observed(chain),
         )
+
+
+def _missing_in_scenario(error: Any, inputs_file: Path, given: dict[str, str]) -> str:
+    """An InputsMissing of a replay, told in a scenario's terms: its inputs come from its
+    inputs.yaml (there is no --var), and a key there that names no input is likely the
+    misspelling."""
+    import difflib
+
+    head = str(error).split("\n", 1)[0]
+    lines = [head]
+    for name in error.missing:
+        close = difflib.get_close_matches(name, [k for k in given if k not in error.missing], n=1)
+        found = f" (it has '{close[0]}': misspelled?)" if close else ""
+        lines.append(f"  - {name}: not in {inputs_file.name}{found}")
+    lines.append(f"    hint: add each to {inputs_file} as NAME: VALUE")
+    return "\n".join(lines)
 
 
 def write_test_yaml(case: Case, result: CaseResult) -> Path:

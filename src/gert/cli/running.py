@@ -123,12 +123,14 @@ def _print_reference(runbook: str, project: Any) -> bool:
 
 def _replay(scenario_dir: str | None, rebase_time: str | None) -> dict[str, Any]:
     """The scenario to replay and the time to shift it to, as Options fields."""
-    from gert.scenario import load_scenario, parse_reference
+    from gert.scenario import ScenarioError, load_any_scenario, parse_reference
 
     if not scenario_dir:
         raise click.UsageError("--mode replay needs --scenario DIR")
-    return {
-        "scenario": load_scenario(Path(scenario_dir)),
+    if not Path(scenario_dir).is_dir():
+        raise ScenarioError(f"{scenario_dir}: no such scenario folder")
+    return {  # a recorded chain, or a hand-written scenario (as gert test replays it)
+        "scenario": load_any_scenario(Path(scenario_dir)),
         "rebase_to": parse_reference(rebase_time) if rebase_time else None,
     }
 

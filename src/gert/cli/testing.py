@@ -82,8 +82,10 @@ def _print_case(result: Any, root: Path) -> None:
         else ""
     )
     click.echo(f"{label:7} {name}{detail}")
+    rel = shown(root)  # files named in problems, as the user can use them from here
+    inside = "" if rel == "." else f"{rel}/"
     for failure in result.failures:  # one per line; a hint under its problem
-        click.echo(textwrap.indent(failure, " " * 8))
+        click.echo(textwrap.indent(failure.replace(f"{root}/", inside), " " * 8))
 
 
 @click.command()

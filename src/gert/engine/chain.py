@@ -179,11 +179,12 @@ class Engine:
             if options.scenario is None:
                 raise InvalidError("replay needs a scenario (Options.scenario: its folder)")
             if isinstance(options.scenario, str | Path):
-                from gert.scenario import load_scenario
+                from gert.scenario import ScenarioError, load_any_scenario
 
-                options = dataclasses.replace(
-                    options, scenario=load_scenario(Path(options.scenario))
-                )
+                folder = Path(options.scenario)
+                if not folder.is_dir():
+                    raise ScenarioError(f"{folder}: no such scenario folder")
+                options = dataclasses.replace(options, scenario=load_any_scenario(folder))
             _same_root(options.scenario, Path(runbook), self.project.root)
             incident = options.scenario.incident
             recorded = {k: v for k, v in options.scenario.inputs.items() if "***" not in str(v)}

@@ -15,7 +15,7 @@ from gert.util import iso, parse_iso, shift_timestamps
 class Recording(Protocol):
     """The responses of one run of a scenario: a recorded run folder
     (:class:`gert.scenario.RunRecording`) or a hand-written scenario
-    (:class:`gert.testing.HandwrittenRecording`)."""
+    (:class:`gert.scenario.HandwrittenRecording`)."""
 
     runbook: str  # the runbook recorded at this chain position ('' for any)
     steps: dict[tuple[str, int], dict[str, Any]]  # (step ID, occurrence) -> step record
