@@ -547,3 +547,35 @@ def test_resume_of_a_finished_parent_names_the_run_to_resume(project, fake_cli):
     assert f"its chain stopped in run {child.run_id} (f): gert resume {child.run_id}" in str(
         e.value
     )
+
+
+def test_an_interrupt_while_a_step_process_starts_still_ends_it(project, fake_cli):
+    """SIGTERM or Ctrl-C can land after the step's process exists but before its executor
+    can stop it (inside Popen, before its wait): the run stops it all the same."""
+    import subprocess
+
+    from gert.executors.processes import become_subreaper
+    from helpers import alive, wait_for
+
+    started: list[int] = []
+
+    def starts_then_interrupted(ctx):
+        become_subreaper()
+        proc = subprocess.Popen(["sleep", "60"], env=dict(ctx.env), start_new_session=True)
+        started.append(proc.pid)
+        raise KeyboardInterrupt("SIGTERM")  # as the signal handler raises it
+
+    project.write(
+        "w.runbook.yaml",
+        """
+        apiVersion: runbook/v0
+        meta: {name: w, kind: composable}
+        steps:
+          - {id: restart, type: cli, with: {argv: [sleep, "60"]}}
+        """,
+    )
+    fake_cli.on("restart", starts_then_interrupted)
+    run = project.run("w.runbook.yaml", executors={"cli": fake_cli}).final
+    assert run.status == "interrupted" and "SIGTERM" in run.error
+    assert started
+    wait_for(lambda: not alive(started[0]), timeout=5, what="the step's process to end")

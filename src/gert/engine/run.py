@@ -22,7 +22,7 @@ from gert.engine.inputs import PLACEHOLDER, InputsMissing, resolve_inputs, value
 from gert.engine.recorder import RunRecorder
 from gert.engine.results import Options, RunResult, StepRecord
 from gert.executors import StepContext, StepError, StepOutput
-from gert.executors.processes import STEP_MARK, settle, step_mark
+from gert.executors.processes import STEP_MARK, end_orphans, settle, step_mark
 from gert.governance import Policy, Redactor, protected_env
 from gert.model import AnyStep, InvokeStep, ManualStep, Node, Runbook, as_node, parse_duration
 from gert.store import RunHandle, RunManifest, new_run_id
@@ -122,6 +122,7 @@ class Run:
         self.step_number = 0
         self.occurrences: dict[str, int] = {}
         self.checked: dict[str, Any] | None = None  # the running step's precondition check
+        self.step_mark: str | None = None  # GERT_STEP of the step's processes, last started
         self._envs: dict[int, tuple[Policy, dict[str, str]]] = {}  # see child_env
         self.children: list[dict[str, Any]] = []
         cfg = engine.config
@@ -383,6 +384,8 @@ class Run:
             r.status = "failed"
             r.error = f"step '{e.record.step_id}' failed: {e.record.error}"
         except KeyboardInterrupt as e:
+            if self.step_mark:  # landed while a step's process was starting, before its
+                end_orphans(self.step_mark)  # executor could stop it: stopped here
             r.status = "interrupted"
             how = str(e) or "Ctrl-C"
             r.error = f"interrupted ({how})"
@@ -771,6 +774,7 @@ class Run:
         answers = self.answers.get(sid)
         occurrence = self.occurrences.get(sid, 1)
         policy, mark = scope.policy, step_mark(self.run_id, sid, occurrence)
+        self.step_mark = mark
         env = ChildEnv(
             lambda: {**self.child_env(policy), STEP_MARK: mark}
         )  # mark: finds its processes later
