@@ -54,9 +54,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.reference",
             "gert.scaffold",
             "gert.catalog",
+            "gert.overview",
         ),
     ),
-    ("surfaces", ("gert.cli", "gert.console", "gert._entry")),
+    ("surfaces", ("gert.cli", "gert.console", "gert._entry", "gert.server")),
 ]
 
 

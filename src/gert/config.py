@@ -73,6 +73,35 @@ class SandboxConfig(Strict):
         return self.default
 
 
+class ServerToken(Strict):
+    """An API token of `gert serve`: its secret is read from an environment variable."""
+
+    name: str = Field(description="Who holds it; actions are recorded as `user:<name>`.")
+    env: str = Field(description="The environment variable that holds the token.")
+    role: Literal["viewer", "operator", "approver"] = Field(
+        "viewer",
+        description="viewer reads; operator also starts runs and answers steps; approver also approves.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", value):
+            raise ValueError(
+                f"a token's name is letters, digits and . _ @ - (at most 64), not {value!r}"
+            )
+        return value
+
+
+class ServerConfig(Strict):
+    """`gert serve`: who may do what."""
+
+    tokens: list[ServerToken] = Field(
+        default_factory=list,
+        description="API tokens. Without any, the server is read-only and only on 127.0.0.1.",
+    )
+
+
 class ProjectConfig(Strict):
     """The contents of gert.yaml; every field has a default."""
 
@@ -96,6 +125,7 @@ class ProjectConfig(Strict):
         ),
     )
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     @field_validator("step_timeout")
     @classmethod

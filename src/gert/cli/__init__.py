@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from gert.cli import authoring, incidents, project, running, runs, testing, triage
+from gert.cli import authoring, incidents, project, running, runs, serve, testing, triage
 from gert.cli._common import GertGroup
 from gert.version import __version__
 
@@ -55,5 +55,6 @@ for _command in (
     *incidents.COMMANDS,
     *runs.COMMANDS,
     *triage.COMMANDS,
+    *serve.COMMANDS,
 ):
     main.add_command(_command)

@@ -16,7 +16,6 @@ from gert.cli._common import (
     json_option,
     parse_pairs,
     plural,
-    run_index,
     shown,
     usage_errors,
 )
@@ -37,51 +36,21 @@ def incident_show(incident_id: str, show_all: bool, as_json: bool) -> None:
 
     Dry-runs and replays are not evidence of the incident: they are left out unless --all.
     """
-    from gert.incident import IncidentError
-    from gert.incident.providers import look_up
+    from gert.overview import incident_overview
     from gert.project import open_project
-    from gert.store import chains
 
-    try:
-        info = look_up(open_project(), incident_id)
-    except IncidentError as e:  # the provider is down or refuses: show the runs anyway
-        click.echo(f"warning: {e}", err=True)
-        info = None
-    every = run_index().query(incident=incident_id, limit=None)
-    rows = every if show_all else [r for r in every if r.mode in ("real", "")]
-    grouped = chains(rows)
-    replays = [_replay_of(c[0][1]) for c in grouped]
+    view = incident_overview(open_project(), incident_id, include_all=show_all)
+    if view.warning:  # the provider is down or refuses: the runs are shown anyway
+        click.echo(f"warning: {view.warning}", err=True)
     if as_json:
-        echo_json(
-            {
-                "incident": info,
-                "chains": [[{"depth": d, **r.to_dict()} for d, r in c] for c in grouped],
-                "replays": replays,
-            }
-        )
+        echo_json(view.to_dict())
         return
-    if info is None and not rows:
+    if view.incident is None and not view.runs:
         raise click.ClickException(f"no incident {incident_id} and no runs for it")
-    _print_incident(incident_id, info)
-    hidden = len(every) - len(rows)
-    note = f" ({hidden} dry-run or replay run(s) not shown: --all)" if hidden else ""
-    click.echo(f"{plural(len(rows), 'run')} in {plural(len(grouped), 'chain')}{note}")
-    _print_chains(grouped, replays)
-
-
-def _replay_of(root: Any) -> dict[str, str]:
-    """The scenario a chain was saved as, and the command that replays it ({} when none)."""
-    from pathlib import Path
-
-    from gert.scenario import replay_command
-    from gert.store import RunFolder, RunManifest
-
-    try:
-        manifest = RunManifest.from_dict(RunFolder(Path(root.folder)).read_manifest())
-    except Exception:  # a run folder that cannot be read has no replay to offer
-        return {}
-    command = replay_command(manifest)
-    return {"scenario": manifest.scenario, "command": command} if command else {}
+    _print_incident(incident_id, view.incident)
+    note = f" ({view.hidden} dry-run or replay run(s) not shown: --all)" if view.hidden else ""
+    click.echo(f"{plural(view.runs, 'run')} in {plural(len(view.chains), 'chain')}{note}")
+    _print_chains(view.chains, view.replays)
 
 
 def _print_incident(incident_id: str, info: dict[str, Any] | None) -> None:

@@ -1,0 +1,58 @@
+"""``gert serve``: the project over HTTP (pages, JSON API) for the whole team."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from gert.errors import EXIT_INVALID
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command(short_help="Serve the project's incidents and runs over HTTP.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+def serve(host: str, port: int) -> None:
+    """Serve the project's incidents, chains and runs: pages for people, a JSON API under
+    /api/v1 (OpenAPI at /api/v1/openapi.json) for programs.
+
+    Without tokens in gert.yaml (server.tokens) the server is read-only and listens on the
+    loopback interface only; with them, every request names a token.
+    """
+    try:
+        import uvicorn
+
+        from gert.server import create_app
+    except ImportError:
+        raise click.ClickException(
+            "gert serve needs the server extra: pip install 'gert[server]'"
+        ) from None
+    from gert.project import open_project
+
+    project = open_project()
+    app = create_app(project)
+    tokens = app.state.server.tokens
+    if not tokens.required and not _loopback(host):
+        click.echo(
+            f"error: refusing to listen on {host} without tokens: anyone who can reach it "
+            "would read every run; add server.tokens to gert.yaml, or listen on 127.0.0.1",
+            err=True,
+        )
+        raise SystemExit(EXIT_INVALID)
+    for missing in tokens.missing:
+        click.echo(f"warning: token {missing}: it admits nobody", err=True)
+    mode = "tokens required" if tokens.required else "read-only, no tokens configured"
+    click.echo(f"gert serve: http://{host}:{port}/ ({mode}); Ctrl-C stops it", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+COMMANDS = (serve,)

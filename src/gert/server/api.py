@@ -1,0 +1,85 @@
+"""The JSON API, ``/api/v1``: what the pages show, as data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+
+from gert.server.auth import Caller
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+IncidentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+RunId = Annotated[str, Path(pattern=r"^\d{8}T\d{6}-[0-9a-f]{8}$")]
+
+
+def caller(request: Request) -> Caller:
+    """The caller of an API request; 401 without a token that names someone."""
+    found = request.app.state.server.caller(request)
+    if found is None:
+        raise HTTPException(401, "a token is required: Authorization: Bearer TOKEN")
+    return found
+
+
+Who = Annotated[Caller, Depends(caller)]
+
+
+@router.get("/whoami")
+def whoami(request: Request, who: Who) -> dict[str, Any]:
+    """Who the token names, and the role it carries."""
+    return {"name": who.name, "role": who.role, "actor": who.actor}
+
+
+@router.get("/incidents")
+def incidents(request: Request, who: Who) -> dict[str, Any]:
+    """Every incident gert knows, newest first, with its latest chain's state."""
+    from gert.overview import incidents as listed
+
+    server = request.app.state.server
+    return server.shown({"incidents": listed(server.project)})
+
+
+@router.get("/incidents/{incident_id}")
+def incident(
+    request: Request,
+    who: Who,
+    incident_id: IncidentId,
+    include_all: Annotated[bool, Query(alias="all")] = False,
+) -> dict[str, Any]:
+    """An incident's record and every chain run for it (dry-runs and replays with all=true)."""
+    from gert.overview import incident_overview
+
+    server = request.app.state.server
+    view = incident_overview(server.project, incident_id, include_all)
+    if view.incident is None and not view.runs:
+        raise HTTPException(404, f"no incident {incident_id} and no runs for it")
+    return server.shown({**view.to_dict(), "warning": view.warning})
+
+
+@router.get("/runs")
+def runs(
+    request: Request,
+    who: Who,
+    incident: Annotated[str | None, Query(max_length=128)] = None,
+    runbook: Annotated[str | None, Query(max_length=128)] = None,
+    state: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    """Indexed runs, newest first (filtered by incident, runbook name, state)."""
+    from gert.store import open_index
+
+    server = request.app.state.server
+    rows = open_index(server.project.root).query(
+        incident=incident, runbook=runbook, state=state, limit=limit
+    )
+    return server.shown({"runs": [r.to_dict() for r in rows]})
+
+
+@router.get("/runs/{run_id}")
+def run(request: Request, who: Who, run_id: RunId) -> dict[str, Any]:
+    """A run: manifest, step records, trace events, and its trace verified now."""
+    from gert.overview import run_view
+
+    server = request.app.state.server
+    return server.shown(run_view(server.project, run_id, server.key).to_dict())

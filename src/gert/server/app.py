@@ -1,0 +1,102 @@
+"""The application: security headers, who is asking, redaction, and the routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from gert.errors import NotFound
+from gert.governance import Redactor
+from gert.project import Project
+from gert.server.auth import COOKIE, Caller, NotSignedIn, Tokens, bearer
+from gert.version import __version__
+
+HERE = Path(__file__).parent
+
+# No inline script or style, nothing from elsewhere, no framing: a value that slipped
+# through escaping still could not run.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+class Server:
+    """What every route shares: the project, its tokens and its redaction."""
+
+    def __init__(self, project: Project, environ: dict[str, str] | None = None):
+        self.project = project
+        self.tokens = Tokens(project.config.server, environ)
+        self.redactor = Redactor.from_config(project.config.redact)
+        import jinja2
+
+        # Every value is text: escaped in every template, whatever its name.
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
+        )
+        self.templates = Jinja2Templates(env=env)
+        key_env = project.config.hmac_key_env
+        env = environ if environ is not None else __import__("os").environ
+        self.key = env[key_env].encode() if key_env and env.get(key_env) else None
+
+    def caller(self, request: Request) -> Caller | None:
+        """Who asks: by bearer token, else by the sign-in cookie."""
+        token = bearer(request.headers.get("authorization")) or request.cookies.get(COOKIE)
+        return self.tokens.caller(token)
+
+    def shown(self, data: Any) -> Any:
+        """*data* as it may be shown: redacted."""
+        return self.redactor.data(data)
+
+
+def create_app(project: Project, environ: dict[str, str] | None = None) -> FastAPI:
+    """The server of *project* (tokens read from *environ*, default the process's)."""
+    from gert.server import api, pages
+
+    server = Server(project, environ)
+    app = FastAPI(
+        title="gert",
+        version=__version__,
+        description="Incidents, chains and runs of a gert project.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.server = server
+
+    @app.middleware("http")
+    async def secure(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        message = server.redactor.text(str(exc))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=404)
+        return server.templates.TemplateResponse(
+            request, "error.html", {"title": "Not found", "message": message}, status_code=404
+        )
+
+    @app.exception_handler(NotSignedIn)
+    async def sign_in_first(request: Request, exc: NotSignedIn) -> Response:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,229 @@
+"""The pages: incidents, an incident's timeline, a run, and signing in."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path as PathLike
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from gert.server.auth import COOKIE, Caller, NotSignedIn
+
+router = APIRouter(include_in_schema=False)
+
+IncidentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+RunId = Annotated[str, Path(pattern=r"^\d{8}T\d{6}-[0-9a-f]{8}$")]
+CSRF = "gert_csrf"
+MAX_FORM = 16 * 1024  # bytes of a posted form
+# Outcome states drawn in their own colour; any other state is drawn as "other".
+STATES = {
+    "resolved", "escalated", "needs_rca", "no_action", "completed", "failed", "error",
+    "interrupted", "running", "chain_error", "handoff_pending",
+}  # fmt: skip
+# Trace events that belong on an incident's timeline, and how each reads.
+TIMELINE_EVENTS = {
+    "run_started", "step_completed", "step_skipped", "evidence_recorded", "outcome_reached",
+    "chain_started", "run_completed", "run_interrupted", "governance_blocked",
+    "incident_posted", "scenario_saved",
+}  # fmt: skip
+
+
+def signed_in(request: Request) -> Caller:
+    """The caller of a page; without one (tokens are configured), the sign-in page."""
+    found = request.app.state.server.caller(request)
+    if found is None:
+        raise NotSignedIn()
+    return found
+
+
+Who = Annotated[Caller, Depends(signed_in)]
+
+
+def _page(request: Request, name: str, who: Caller | None, **context: Any) -> HTMLResponse:
+    server = request.app.state.server
+    shown = server.shown(context)
+    return server.templates.TemplateResponse(
+        request, name, {**shown, "who": who, "tokens": server.tokens.required}
+    )
+
+
+def state_class(state: str) -> str:
+    """The CSS class of a run's state box."""
+    return f"state-{state if state in STATES else 'other'}"
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/incidents", status_code=303)
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(request: Request, who: Who, q: str = "") -> HTMLResponse:
+    from gert.overview import incidents
+
+    items = incidents(request.app.state.server.project)
+    if q:
+        needle = q.lower()[:200]
+        items = [i for i in items if needle in f"{i.get('id', '')} {i.get('title', '')}".lower()]
+    for i in items:
+        i["state_class"] = state_class(str(i.get("last_state", "")))
+    return _page(request, "incidents.html", who, title="Incidents", incidents=items, q=q[:200])
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, who: Who, incident_id: IncidentId) -> HTMLResponse:
+    from gert.errors import NotFound
+    from gert.overview import incident_overview
+    from gert.store import RunFolder, read_events
+
+    server = request.app.state.server
+    view = incident_overview(server.project, incident_id)
+    if view.incident is None and not view.runs:
+        raise NotFound(f"no incident {incident_id} and no runs for it")
+    rows = []
+    events: list[dict[str, Any]] = []
+    for n, (chain, replay) in enumerate(zip(view.chains, view.replays, strict=True), 1):
+        boxes = []
+        for depth, r in chain:
+            boxes.append({**r.to_dict(), "depth": depth, "state_class": state_class(r.state)})
+            try:
+                trace = RunFolder(PathLike(r.folder)).trace_path
+                for e in read_events(trace) if trace.is_file() else []:
+                    if e.get("type") in TIMELINE_EVENTS:
+                        events.append(_timeline_entry(e, r.runbook_name, n))
+            except OSError:
+                continue
+        rows.append({"number": n, "runs": boxes, "replay": replay})
+    for entry in (view.incident or {}).get("timeline") or []:
+        events.append(
+            {
+                "ts": str(entry.get("ts", "")),
+                "what": str(entry.get("kind", "note")),
+                "text": str(entry.get("text", "")),
+                "who": str(entry.get("author", "")),
+                "run_id": "",
+                "chain": "",
+            }
+        )
+    events.sort(key=lambda e: e["ts"])
+    return _page(
+        request,
+        "incident.html",
+        who,
+        title=f"Incident {incident_id}",
+        incident_id=incident_id,
+        incident=view.incident or {},
+        chains=rows,
+        events=events,
+        warning=view.warning or "",
+    )
+
+
+def _timeline_entry(event: dict[str, Any], runbook: str, chain: int) -> dict[str, Any]:
+    """One trace event as a line of the incident's timeline."""
+    data = event.get("data") or {}
+    kind = str(event.get("type", ""))
+    if kind == "step_completed":
+        captures = ", ".join(f"{k}={v}" for k, v in (data.get("captures") or {}).items())
+        text = f"{data.get('step_id', '')}: {data.get('status', '')}" + (
+            f" ({captures})" if captures else ""
+        )
+    elif kind == "run_completed":
+        outcome = data.get("outcome") or {}
+        text = f"{runbook}: {outcome.get('state') or data.get('status', '')}"
+    elif kind == "run_started":
+        text = f"{runbook} started ({data.get('mode', '')}, by {data.get('actor', '')})"
+    else:
+        text = ", ".join(f"{k}={v}" for k, v in data.items() if isinstance(v, str | int | float))
+    return {
+        "ts": str(event.get("ts", "")),
+        "what": kind.replace("_", " "),
+        "text": text[:500],
+        "who": "",
+        "run_id": str(event.get("run_id", "")),
+        "step": data.get("step_id", ""),
+        "chain": chain,
+    }
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
+    from gert.overview import run_view
+
+    server = request.app.state.server
+    view = run_view(server.project, run_id, server.key)
+    completed = {
+        e["data"].get("step_file"): e["data"]
+        for e in view.events
+        if e.get("type") == "step_completed" and isinstance(e.get("data"), dict)
+    }
+    steps = []
+    for name, record in view.steps:
+        summary = completed.get(name, {})
+        steps.append(
+            {
+                "file": name,
+                "step_id": record.get("step_id", ""),
+                "number": record.get("number", ""),
+                "status": record.get("status", ""),
+                "duration_ms": record.get("duration_ms", ""),
+                "captures": record.get("captures") or {},
+                "error": record.get("error", ""),
+                "stdout": summary.get("stdout", ""),
+                "stderr": summary.get("stderr", ""),
+                "state_class": state_class(str(record.get("status", ""))),
+            }
+        )
+    m = view.manifest
+    outcome = m.get("outcome") or {}
+    return _page(
+        request,
+        "run.html",
+        who,
+        title=f"Run {run_id}",
+        run_id=run_id,
+        manifest=m,
+        outcome=outcome,
+        state_class=state_class(str(outcome.get("state") or m.get("status", ""))),
+        steps=steps,
+        verified=view.verified,
+        problems=view.problems,
+        notes=view.notes,
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/incidents", failed: bool = False) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = _page(
+        request, "login.html", None, title="Sign in", csrf=token, next=_local(next), failed=failed
+    )
+    response.set_cookie(CSRF, token, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    body = await request.body()
+    form = {k: v[0] for k, v in parse_qs(body[:MAX_FORM].decode("utf-8", "replace")).items()}
+    expected = request.cookies.get(CSRF, "")
+    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+        return HTMLResponse("refused: the form is stale or not from this server", status_code=403)
+    target = _local(form.get("next", "/incidents"))
+    caller = request.app.state.server.tokens.caller(form.get("token", ""))
+    if caller is None:
+        return RedirectResponse(f"/login?failed=1&next={target}", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, form["token"], httponly=True, samesite="strict")
+    return response
+
+
+def _local(target: str) -> str:
+    """A redirect target on this server only (no //host, no scheme)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/incidents"
+    return target[:300]

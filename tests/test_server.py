@@ -1,0 +1,216 @@
+"""`gert serve`: a real uvicorn server on 127.0.0.1 over a project with a real triaged
+incident, read through its JSON API and its pages."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from helpers import gert, triaged_example, wait_for
+
+INCIDENT = "747870160"
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`gert serve` running in *root*; yields its base URL, stops it afterwards."""
+    import os
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gert.cli", "serve", "--port", str(port)],
+        cwd=root,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            return httpx.get(f"{base}/api/v1/openapi.json", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(up, timeout=30, interval=0.1, what="gert serve to answer")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example project with its chain run twice for the incident, and a note on the
+    incident's timeline that holds a secret and markup."""
+    root = triaged_example(tmp_path_factory.mktemp("served"), 2)
+    r = gert(
+        "incident",
+        "note",
+        INCIDENT,
+        "<script>alert(1)</script> rotated Password=hunter2hunter2; done",
+        cwd=root,
+    )
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(example: Path) -> Iterator[str]:
+    with serving(example) as base:
+        yield base
+
+
+def test_the_api_lists_the_incident_with_its_chains(server: str) -> None:
+    listed = httpx.get(f"{server}/api/v1/incidents").json()["incidents"]
+    mine = next(i for i in listed if i["id"] == INCIDENT)
+    assert mine["runs"] == 4 and mine["last_state"] == "resolved"
+    shown = httpx.get(f"{server}/api/v1/incidents/{INCIDENT}").json()
+    assert len(shown["chains"]) == 2
+    assert [r["runbook_name"] for d, r in ((r["depth"], r) for r in shown["chains"][0])] == [
+        "login-success-rate-below-target",
+        "IsReplicaInBuild",
+    ]
+    assert shown["incident"]["id"] == INCIDENT
+    assert httpx.get(f"{server}/api/v1/incidents/nope-404").status_code == 404
+
+
+def test_a_run_is_verified_when_it_is_asked_for(server: str) -> None:
+    rows = httpx.get(f"{server}/api/v1/runs", params={"incident": INCIDENT}).json()["runs"]
+    assert len(rows) == 4
+    run = httpx.get(f"{server}/api/v1/runs/{rows[0]['run_id']}").json()
+    assert run["verification"] == {
+        "ok": True,
+        "problems": [],
+        "notes": run["verification"]["notes"],
+    }
+    assert run["manifest"]["run_id"] == rows[0]["run_id"]
+    assert any(e["type"] == "run_completed" for e in run["events"])
+    assert httpx.get(f"{server}/api/v1/runs/20990101T000000-deadbeef").status_code == 404
+    assert httpx.get(f"{server}/api/v1/runs/..%2F..%2Fetc").status_code in (404, 422)
+
+
+def test_the_openapi_document_describes_the_api(server: str) -> None:
+    doc = httpx.get(f"{server}/api/v1/openapi.json").json()
+    assert {"/api/v1/incidents", "/api/v1/incidents/{incident_id}", "/api/v1/runs/{run_id}"} <= set(
+        doc["paths"]
+    )
+    assert not any(p.startswith("/login") or p == "/incidents" for p in doc["paths"])
+
+
+def test_pages_draw_the_incident_its_chains_and_its_timeline(server: str) -> None:
+    page = httpx.get(f"{server}/incidents")
+    assert page.status_code == 200 and f'href="/incidents/{INCIDENT}"' in page.text
+    page = httpx.get(f"{server}/incidents/{INCIDENT}").text
+    assert page.count('<section class="chain"') == 2
+    assert "login-success-rate-below-target" in page and "IsReplicaInBuild" in page
+    assert "state-resolved" in page
+    assert "check_login_failures: passed" in page  # a step on the merged timeline
+    assert "rotated" in page  # the incident's own timeline, merged in
+
+
+def test_hostile_text_is_escaped_and_secrets_are_redacted(server: str) -> None:
+    page = httpx.get(f"{server}/incidents/{INCIDENT}").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "hunter2" not in page and "Password=***" in page
+    api = httpx.get(f"{server}/api/v1/incidents/{INCIDENT}").text
+    assert "hunter2" not in api
+
+
+def test_every_answer_carries_a_strict_content_security_policy(server: str) -> None:
+    for path in ("/incidents", f"/incidents/{INCIDENT}", "/api/v1/incidents", "/nope"):
+        headers = httpx.get(f"{server}{path}").headers
+        csp = headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "unsafe-inline" not in csp, path
+        assert headers["x-content-type-options"] == "nosniff"
+    page = httpx.get(f"{server}/incidents").text
+    assert "<script" not in page and " style=" not in page  # nothing inline to allow
+
+
+def test_a_run_page_shows_its_steps_and_a_tampered_trace_in_red(tmp_path: Path) -> None:
+    root = triaged_example(tmp_path, 1)
+    run = json.loads(gert("runs", "list", "--incident", INCIDENT, "--json", cwd=root).stdout)[-1]
+    with serving(root) as base:
+        page = httpx.get(f"{base}/runs/{run['run_id']}").text
+        assert "Trace verified" in page and 'id="step-check_login_failures"' in page
+        trace = Path(run["folder"]) / "trace.jsonl"
+        if not trace.is_absolute():
+            trace = root / trace
+        text = trace.read_text()
+        trace.write_text(text.replace('"status":"passed"', '"status":"failed"', 1))
+        page = httpx.get(f"{base}/runs/{run['run_id']}").text
+        assert "Trace verification failed" in page and "Trace verified" not in page
+
+
+def test_with_tokens_every_request_names_one(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "gert.yaml").write_text(
+        "server:\n  tokens:\n"
+        "    - {name: ana, env: GERT_TEST_ANA, role: operator}\n"
+        "    - {name: vic, env: GERT_TEST_VIC}\n"
+        "    - {name: gone, env: GERT_TEST_UNSET, role: approver}\n"
+    )
+    ana, vic = "a" * 20 + "-ana-token", "v" * 20 + "-vic-token"
+    with serving(root, {"GERT_TEST_ANA": ana, "GERT_TEST_VIC": vic}) as base:
+        assert httpx.get(f"{base}/api/v1/incidents").status_code == 401
+        assert (
+            httpx.get(
+                f"{base}/api/v1/incidents", headers={"Authorization": "Bearer nope"}
+            ).status_code
+            == 401
+        )
+        me = httpx.get(f"{base}/api/v1/whoami", headers={"Authorization": f"Bearer {ana}"}).json()
+        assert me == {"name": "ana", "role": "operator", "actor": "user:ana"}
+        me = httpx.get(f"{base}/api/v1/whoami", headers={"Authorization": f"Bearer {vic}"}).json()
+        assert me["role"] == "viewer"
+        # a browser: sent to sign in; a form without this server's CSRF cookie is refused
+        page = httpx.get(f"{base}/incidents", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+        refused = httpx.post(
+            f"{base}/login", data={"token": vic, "csrf": "x", "next": "/incidents"}
+        )
+        assert refused.status_code == 403
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/login?next=/incidents").text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            wrong = browser.post(
+                "/login",
+                data={"token": "nope", "csrf": csrf, "next": "/incidents"},
+                follow_redirects=False,
+            )
+            assert "failed=1" in wrong.headers["location"]
+            done = browser.post(
+                "/login",
+                data={"token": vic, "csrf": csrf, "next": "//evil.example/x"},
+                follow_redirects=False,
+            )
+            assert done.status_code == 303 and done.headers["location"] == "/incidents"
+            page = browser.get("/incidents")
+            assert page.status_code == 200 and "vic (viewer)" in page.text
+
+
+def test_without_tokens_it_will_not_listen_beyond_loopback(tmp_path: Path) -> None:
+    r = gert("serve", "--host", "0.0.0.0", "--port", str(free_port()), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without tokens" in r.stderr
