@@ -214,3 +214,132 @@ def test_without_tokens_it_will_not_listen_beyond_loopback(tmp_path: Path) -> No
     r = gert("serve", "--host", "0.0.0.0", "--port", str(free_port()), cwd=tmp_path)
     assert r.returncode == 2
     assert "refusing to listen on 0.0.0.0 without tokens" in r.stderr
+
+
+TRIAGE = "runbooks/login-success-rate-below-target.runbook.yaml"
+ANA, VIC = "a" * 20 + "-ana-token", "v" * 20 + "-vic-token"
+TOKENS = {"GERT_TEST_ANA": ANA, "GERT_TEST_VIC": VIC}
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """The triaged example with tokens: ana operates, vic views."""
+    root = triaged_example(tmp_path_factory.mktemp("guarded"), 1)
+    with (root / "gert.yaml").open("a") as f:
+        f.write(
+            "server:\n  tokens:\n"
+            "    - {name: ana, env: GERT_TEST_ANA, role: operator}\n"
+            "    - {name: vic, env: GERT_TEST_VIC}\n"
+        )
+    (root / "runbooks" / "echo.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\n"
+        "meta: {name: echo, kind: composable, inputs: {word: {from: incident.title}}}\n"
+        "steps:\n"
+        "  - {id: say, type: cli, with: {argv: [echo, '{{ .word }}']}, capture: {out: stdout}}\n"
+    )
+    with serving(root, TOKENS) as base:
+        yield root, base
+
+
+@contextmanager
+def signed_in_browser(base: str, token: str) -> Iterator[httpx.Client]:
+    """A client that signed in through the login form, as a browser does."""
+    with httpx.Client(base_url=base) as browser:
+        form = browser.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        browser.post("/login", data={"token": token, "csrf": csrf, "next": "/incidents"})
+        yield browser
+
+
+def test_the_start_link_binds_inputs_from_the_incident_and_starts_the_chain(guarded) -> None:
+    _, base = guarded
+    with signed_in_browser(base, ANA) as browser:
+        page = browser.get(f"/incidents/{INCIDENT}/start", params={"runbook": TRIAGE})
+        assert page.status_code == 200
+        text = page.text
+        assert "server_name" in text and "sobeys-sql01" in text  # bound from the incident
+        assert "incident.custom_fields" in text  # and says from where
+        assert 'value="real"' in text and 'value="dry-run"' in text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', text).group(1)
+        done = browser.post(
+            f"/incidents/{INCIDENT}/start",
+            data={"csrf": csrf, "runbook": TRIAGE, "mode": "dry-run"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303 and done.headers["location"].startswith("/runs/")
+        run_id = done.headers["location"].split("/")[-1]
+    run = wait_for(
+        lambda: (
+            r
+            if (
+                r := httpx.get(
+                    f"{base}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {ANA}"}
+                ).json()
+            )["manifest"]["status"]
+            != "running"
+            else None
+        ),
+        timeout=30,
+        what="the started chain's first run to end",
+    )
+    assert run["manifest"]["actor"] == "user:ana" and run["manifest"]["mode"] == "dry-run"
+    assert run["manifest"]["icm_id"] == INCIDENT and run["verification"]["ok"]
+
+
+def test_a_viewer_sees_the_start_link_but_cannot_start(guarded) -> None:
+    _, base = guarded
+    with signed_in_browser(base, VIC) as browser:
+        text = browser.get(f"/incidents/{INCIDENT}/start", params={"runbook": TRIAGE}).text
+        assert 'value="real"' not in text and "starting a run needs an operator" in text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', text).group(1)
+        refused = browser.post(
+            f"/incidents/{INCIDENT}/start", data={"csrf": csrf, "runbook": TRIAGE, "mode": "real"}
+        )
+        assert refused.status_code == 403
+    api = httpx.post(
+        f"{base}/api/v1/runs",
+        json={"runbook": TRIAGE, "incident_id": INCIDENT},
+        headers={"Authorization": f"Bearer {VIC}"},
+    )
+    assert api.status_code == 403
+
+
+def test_a_form_post_without_this_servers_token_is_refused(guarded) -> None:
+    _, base = guarded
+    with signed_in_browser(base, ANA) as browser:
+        refused = browser.post(
+            f"/incidents/{INCIDENT}/start",
+            data={"csrf": "forged", "runbook": TRIAGE, "mode": "real"},
+        )
+        assert refused.status_code == 403
+
+
+def test_the_api_starts_a_real_chain_as_the_token_s_holder(guarded) -> None:
+    _, base = guarded
+    auth = {"Authorization": f"Bearer {ANA}"}
+    r = httpx.post(
+        f"{base}/api/v1/runs",
+        json={"runbook": "runbooks/echo.runbook.yaml", "incident_id": INCIDENT, "mode": "real"},
+        headers=auth,
+    )
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+    run = wait_for(
+        lambda: (
+            x
+            if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["manifest"][
+                "status"
+            ]
+            == "completed"
+            else None
+        ),
+        timeout=30,
+        what="the chain to complete",
+    )
+    assert run["manifest"]["actor"] == "user:ana"
+    assert run["manifest"]["inputs_resolved"]["word"].startswith("Login success rate below")
+    assert run["verification"]["ok"]
+    # paths out of the project, and runbooks that are not there, start nothing
+    for bad in ("../../etc/passwd", "runbooks/nope.runbook.yaml", "/etc/hostname"):
+        r = httpx.post(f"{base}/api/v1/runs", json={"runbook": bad, "mode": "real"}, headers=auth)
+        assert r.status_code == 404, (bad, r.text)

@@ -100,6 +100,9 @@ class ServerConfig(Strict):
         default_factory=list,
         description="API tokens. Without any, the server is read-only and only on 127.0.0.1.",
     )
+    max_runs: int = Field(
+        4, ge=1, le=64, description="Chains the server runs at once; more wait their turn."
+    )
 
 
 class ProjectConfig(Strict):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
 
 from gert.server.auth import Caller
 
@@ -83,3 +84,34 @@ def run(request: Request, who: Who, run_id: RunId) -> dict[str, Any]:
 
     server = request.app.state.server
     return server.shown(run_view(server.project, run_id, server.key).to_dict())
+
+
+class StartRequest(BaseModel):
+    """A chain to start."""
+
+    runbook: str = Field(max_length=500, description="The runbook file, relative to the project.")
+    incident_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+    mode: Literal["dry-run", "real"] = "dry-run"
+    variables: dict[str, str] = Field(default_factory=dict, description="Inputs given.")
+
+
+@router.post("/runs", status_code=202)
+def start(request: Request, who: Who, body: StartRequest) -> dict[str, Any]:
+    """Start a chain (operators): answered when its root run exists, with its ID."""
+    from gert.server.start import plan_start
+
+    if not who.may("operator"):
+        raise HTTPException(403, f"{who.name} is a {who.role}; starting needs an operator")
+    server = request.app.state.server
+    plan = plan_start(server.project, body.runbook, body.incident_id, body.variables)
+    if plan.missing and body.mode == "real":
+        raise HTTPException(400, f"no value for {', '.join(plan.missing)}: give them in variables")
+    started = server.launcher.start(
+        plan.path,
+        mode=body.mode,
+        incident_id=body.incident_id,
+        variables={k: v for k, v in body.variables.items() if k in plan.inputs and v != ""},
+        actor=who.actor,
+    )
+    started.ready.wait(10)
+    return {"run_id": started.run_id, "runbook": plan.rel, "mode": body.mode, "actor": who.actor}

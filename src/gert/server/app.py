@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from gert.errors import NotFound
+from gert.errors import InvalidError, NotFound
 from gert.governance import Redactor
 from gert.project import Project
 from gert.server.auth import COOKIE, Caller, NotSignedIn, Tokens, bearer
@@ -47,6 +49,9 @@ class Server:
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
         )
         self.templates = Jinja2Templates(env=env)
+        from gert.server.launcher import Launcher
+
+        self.launcher = Launcher(project, project.config.server.max_runs)
         key_env = project.config.hmac_key_env
         env = environ if environ is not None else __import__("os").environ
         self.key = env[key_env].encode() if key_env and env.get(key_env) else None
@@ -66,7 +71,14 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
     from gert.server import api, pages
 
     server = Server(project, environ)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        server.launcher.close()  # chains already running finish; queued ones are dropped
+
     app = FastAPI(
+        lifespan=lifespan,
         title="gert",
         version=__version__,
         description="Incidents, chains and runs of a gert project.",
@@ -90,6 +102,15 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
             return JSONResponse({"error": message}, status_code=404)
         return server.templates.TemplateResponse(
             request, "error.html", {"title": "Not found", "message": message}, status_code=404
+        )
+
+    @app.exception_handler(InvalidError)
+    async def invalid(request: Request, exc: InvalidError) -> Response:
+        message = server.redactor.text(str(exc))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=400)
+        return server.templates.TemplateResponse(
+            request, "error.html", {"title": "Cannot do that", "message": message}, status_code=400
         )
 
     @app.exception_handler(NotSignedIn)

@@ -43,11 +43,11 @@ def signed_in(request: Request) -> Caller:
 Who = Annotated[Caller, Depends(signed_in)]
 
 
-def _page(request: Request, name: str, who: Caller | None, **context: Any) -> HTMLResponse:
+def _page(request: Request, template: str, who: Caller | None, **context: Any) -> HTMLResponse:
     server = request.app.state.server
     shown = server.shown(context)
     return server.templates.TemplateResponse(
-        request, name, {**shown, "who": who, "tokens": server.tokens.required}
+        request, template, {**shown, "who": who, "tokens": server.tokens.required}
     )
 
 
@@ -196,23 +196,43 @@ def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
     )
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/incidents", failed: bool = False) -> Response:
+def _with_form(
+    request: Request, template: str, who: Caller | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page holding a form: the form's token is set as a cookie too, and a post must
+    bring both (a page of another site can make a browser post, not read the token)."""
     token = secrets.token_urlsafe(24)
-    response = _page(
-        request, "login.html", None, title="Sign in", csrf=token, next=_local(next), failed=failed
-    )
+    response = _page(request, template, who, csrf=token, **context)
+    response.status_code = status
     response.set_cookie(CSRF, token, httponly=True, samesite="strict")
     return response
 
 
-@router.post("/login")
-async def login(request: Request) -> Response:
+async def _posted(request: Request) -> dict[str, str] | None:
+    """A posted form's fields; None when its token does not match the cookie's."""
     body = await request.body()
     form = {k: v[0] for k, v in parse_qs(body[:MAX_FORM].decode("utf-8", "replace")).items()}
     expected = request.cookies.get(CSRF, "")
     if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
-        return HTMLResponse("refused: the form is stale or not from this server", status_code=403)
+        return None
+    return form
+
+
+REFUSED = "refused: the form is stale or not from this server"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/incidents", failed: bool = False) -> Response:
+    return _with_form(
+        request, "login.html", None, title="Sign in", next=_local(next), failed=failed
+    )
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await _posted(request)
+    if form is None:
+        return HTMLResponse(REFUSED, status_code=403)
     target = _local(form.get("next", "/incidents"))
     caller = request.app.state.server.tokens.caller(form.get("token", ""))
     if caller is None:
@@ -227,3 +247,82 @@ def _local(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/incidents"
     return target[:300]
+
+
+@router.get("/incidents/{incident_id}/start", response_class=HTMLResponse)
+def start_page(
+    request: Request, who: Who, incident_id: IncidentId, runbook: str = ""
+) -> HTMLResponse:
+    """The link an alert carries: the runbook, its inputs bound from the incident (and
+    where each came from), and a Start button."""
+    from gert.server.start import plan_start
+
+    plan = plan_start(request.app.state.server.project, runbook, incident_id, {})
+    return _start_form(request, who, incident_id, plan)
+
+
+def _start_form(
+    request: Request, who: Caller, incident_id: str, plan: Any, error: str = "", status: int = 200
+) -> HTMLResponse:
+    inputs = [
+        {
+            "name": n,
+            "value": "" if n in plan.missing else plan.inputs[n],
+            "source": plan.sources.get(n, ""),
+            "missing": n in plan.missing,
+            "description": spec.description or "",
+        }
+        for n, spec in plan.model.meta.inputs.items()
+    ]
+    return _with_form(
+        request,
+        "start.html",
+        who,
+        status=status,
+        title=f"Start {plan.model.meta.name}",
+        incident_id=incident_id,
+        incident=plan.incident or {},
+        runbook=plan.rel,
+        name=plan.model.meta.name,
+        description=plan.model.meta.description or "",
+        inputs=inputs,
+        may_start=who.may("operator"),
+        error=error,
+    )
+
+
+@router.post("/incidents/{incident_id}/start")
+async def start(request: Request, who: Who, incident_id: IncidentId) -> Response:
+    """Start the chain (an operator's form): dry-run or real."""
+    from gert.server.start import plan_start
+
+    form = await _posted(request)
+    if form is None:
+        return HTMLResponse(REFUSED, status_code=403)
+    if not who.may("operator"):
+        return HTMLResponse(
+            f"refused: {who.name} is a {who.role}; starting needs an operator", status_code=403
+        )
+    server = request.app.state.server
+    given = {k[4:]: v for k, v in form.items() if k.startswith("var_")}
+    plan = plan_start(server.project, form.get("runbook", ""), incident_id, given)
+    mode = form.get("mode", "dry-run")
+    if mode not in ("dry-run", "real"):
+        return HTMLResponse("refused: mode is dry-run or real", status_code=400)
+    if plan.missing and mode == "real":
+        missing = ", ".join(plan.missing)
+        return _start_form(
+            request, who, incident_id, plan, f"no value for {missing}: give each below", 400
+        )
+    started = server.launcher.start(
+        plan.path,
+        mode=mode,
+        incident_id=incident_id,
+        # what the operator typed; the engine binds the rest itself and records from where
+        variables={k: v for k, v in given.items() if k in plan.inputs and v != ""},
+        actor=who.actor,
+    )
+    started.ready.wait(10)
+    if started.run_id:
+        return RedirectResponse(f"/runs/{started.run_id}", status_code=303)
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)

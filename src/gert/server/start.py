@@ -1,0 +1,68 @@
+"""What starting a runbook for an incident would do: the runbook, checked, and each of its
+inputs bound from the incident (or given), with where each value came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gert.errors import InvalidError, NotFound
+from gert.project import Project
+
+
+@dataclass
+class StartPlan:
+    """A runbook ready to start for an incident."""
+
+    path: Path
+    rel: str  # as the project names it
+    model: Any
+    incident: dict[str, Any] | None
+    inputs: dict[str, str]  # a missing one holds <name>
+    sources: dict[str, str]  # input -> incident.title, default, given, placeholder…
+    missing: list[str] = field(default_factory=list)
+
+
+def plan_start(
+    project: Project, runbook: str, incident_id: str | None, given: dict[str, str]
+) -> StartPlan:
+    """Check the runbook (inside the project, valid) and bind its inputs; raises NotFound
+    for a runbook that is not there and InvalidError for one that is not valid."""
+    from gert.engine.inputs import PLACEHOLDER, resolve_inputs
+    from gert.incident import IncidentError
+    from gert.incident.providers import look_up
+    from gert.validate import RunbookInvalid, load_runbook
+
+    if not runbook or len(runbook) > 500 or "\0" in runbook:
+        raise NotFound("name a runbook file of the project: ?runbook=runbooks/NAME.runbook.yaml")
+    path = project.root / runbook
+    if not project.contains(path) or not path.is_file():
+        raise NotFound(f"no runbook {runbook} in the project")
+    try:
+        model = load_runbook(path, project).model
+    except RunbookInvalid as e:
+        first = next((p.format() for p in e.problems if p.severity == "error"), "invalid")
+        raise InvalidError(f"{runbook} is not valid: {first}") from None
+    if model.meta.kind == "reference":
+        raise InvalidError(f"{runbook} is a reference runbook: it is read, never run")
+    incident = None
+    if incident_id:
+        try:
+            incident = look_up(project, incident_id)
+        except IncidentError as e:
+            raise InvalidError(f"incident {incident_id}: {e}") from None
+    known = set(model.meta.inputs)
+    sources: dict[str, str] = {}
+    inputs = resolve_inputs(
+        model,
+        {k: v for k, v in given.items() if k in known and v != ""},
+        incident,
+        None,
+        None,
+        sources,
+        placeholders=True,
+    )
+    missing = [n for n, s in sources.items() if s == PLACEHOLDER]
+    rel = str(path.resolve().relative_to(project.real_root))
+    return StartPlan(path, rel, model, incident, inputs, sources, missing)
