@@ -144,7 +144,9 @@ def test_every_answer_carries_a_strict_content_security_policy(server: str) -> N
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp, path
         assert headers["x-content-type-options"] == "nosniff"
     page = httpx.get(f"{server}/incidents").text
-    assert "<script" not in page and " style=" not in page  # nothing inline to allow
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S)
+    assert scripts == [""] and '<script src="/static/live.js"' in page  # none inline
+    assert " style=" not in page and " on" + "click=" not in page
 
 
 def test_a_run_page_shows_its_steps_and_a_tampered_trace_in_red(tmp_path: Path) -> None:
@@ -343,3 +345,36 @@ def test_the_api_starts_a_real_chain_as_the_token_s_holder(guarded) -> None:
     for bad in ("../../etc/passwd", "runbooks/nope.runbook.yaml", "/etc/hostname"):
         r = httpx.post(f"{base}/api/v1/runs", json={"runbook": bad, "mode": "real"}, headers=auth)
         assert r.status_code == 404, (bad, r.text)
+
+
+def test_a_live_stream_says_when_the_incident_s_chains_move(guarded) -> None:
+    """The incident page's stream sends `changed` when a chain starts and as it records
+    steps; the page marks the part that follows it."""
+    _, base = guarded
+    auth = {"Authorization": f"Bearer {ANA}"}
+    page = httpx.get(f"{base}/incidents/{INCIDENT}", headers=auth).text
+    assert f'data-live="/api/v1/incidents/{INCIDENT}/stream"' in page
+    seen: list[str] = []
+    with httpx.stream(
+        "GET", f"{base}/api/v1/incidents/{INCIDENT}/stream", headers=auth, timeout=30
+    ) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        started = False
+        for line in stream.iter_lines():
+            seen.append(line)
+            if line.startswith("retry:") and not started:
+                started = True  # the stream is listening: now move the incident
+                r = httpx.post(
+                    f"{base}/api/v1/runs",
+                    json={
+                        "runbook": "runbooks/echo.runbook.yaml",
+                        "incident_id": INCIDENT,
+                        "mode": "real",
+                    },
+                    headers=auth,
+                )
+                assert r.status_code == 202
+            if line == "event: changed":
+                break
+    assert "event: changed" in seen
+    assert httpx.get(f"{base}/api/v1/incidents/{INCIDENT}/stream").status_code == 401

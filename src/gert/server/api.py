@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path as Path_
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from gert.server.auth import Caller
@@ -115,3 +118,84 @@ def start(request: Request, who: Who, body: StartRequest) -> dict[str, Any]:
     )
     started.ready.wait(10)
     return {"run_id": started.run_id, "runbook": plan.rel, "mode": body.mode, "actor": who.actor}
+
+
+# Live updates: how often a stream looks for change, how long one lasts (the browser's
+# EventSource reconnects by itself), and how often it says it is still there.
+POLL_SECONDS = 0.5
+STREAM_SECONDS = 600
+KEEPALIVE_SECONDS = 15
+
+
+def _incident_fingerprint(project: Any, incident_id: str) -> tuple[Any, ...]:
+    """What changes when anything of an incident's chains does: its runs, their states,
+    the length of their traces."""
+    from gert.store import open_index
+
+    rows = open_index(project.root).query(incident=incident_id, limit=None)
+    return tuple(
+        (r.run_id, r.status, r.state, _size(Path_(r.folder) / "trace.jsonl")) for r in rows
+    )
+
+
+def _run_fingerprint(project: Any, run_id: str) -> tuple[Any, ...]:
+    from gert.store import open_store
+
+    store = open_store(project)
+    try:
+        run = store.open(run_id)
+        return (_size(run.trace_path), _size(run.manifest_path))
+    finally:
+        store.close()
+
+
+def _size(path: Any) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+async def _changes(request: Request, fingerprint: Any) -> AsyncIterator[str]:
+    """Server-sent events: ``changed`` each time *fingerprint* () differs."""
+    import anyio
+
+    last = await anyio.to_thread.run_sync(fingerprint)
+    yield "retry: 2000\n\n"
+    quiet = 0.0
+    deadline = anyio.current_time() + STREAM_SECONDS
+    while anyio.current_time() < deadline and not await request.is_disconnected():
+        await anyio.sleep(POLL_SECONDS)
+        now = await anyio.to_thread.run_sync(fingerprint)
+        if now != last:
+            last, quiet = now, 0.0
+            yield "event: changed\ndata: {}\n\n"
+        else:
+            quiet += POLL_SECONDS
+            if quiet >= KEEPALIVE_SECONDS:
+                quiet = 0.0
+                yield ": still here\n\n"
+
+
+@router.get("/incidents/{incident_id}/stream")
+def incident_stream(request: Request, who: Who, incident_id: IncidentId) -> StreamingResponse:
+    """Server-sent events: ``changed`` whenever a chain of the incident moves (a run
+    starts or ends, a step is recorded)."""
+    project = request.app.state.server.project
+    return StreamingResponse(
+        _changes(request, lambda: _incident_fingerprint(project, incident_id)),
+        media_type="text/event-stream",
+    )
+
+
+@router.get("/runs/{run_id}/stream")
+def run_stream(request: Request, who: Who, run_id: RunId) -> StreamingResponse:
+    """Server-sent events: ``changed`` whenever the run records something."""
+    from gert.overview import run_view
+
+    server = request.app.state.server
+    run_view(server.project, run_id)  # 404 for a run that is not there
+    return StreamingResponse(
+        _changes(request, lambda: _run_fingerprint(server.project, run_id)),
+        media_type="text/event-stream",
+    )
