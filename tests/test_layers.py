@@ -55,6 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.scaffold",
             "gert.catalog",
             "gert.overview",
+            "gert.alerts",
         ),
     ),
     ("surfaces", ("gert.cli", "gert.console", "gert._entry", "gert.server")),

@@ -378,3 +378,186 @@ def test_a_live_stream_says_when_the_incident_s_chains_move(guarded) -> None:
                 break
     assert "event: changed" in seen
     assert httpx.get(f"{base}/api/v1/incidents/{INCIDENT}/stream").status_code == 401
+
+
+# ------------------------------------------------------------------ alerts
+
+ALERT_SECRET = "s" * 24 + "-alert-secret"
+
+
+@pytest.fixture(scope="module")
+def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A project that takes alerts: signed with a secret, or with ana's token; routed by
+    label, by title, and by a failure signature of the alert's log."""
+    root = tmp_path_factory.mktemp("intake")
+    (root / "gert.yaml").write_text(
+        "record: 'off'\n"
+        "server:\n"
+        "  alert_secret_env: GERT_TEST_ALERTS\n"
+        "  max_runs: 4\n"
+        "  tokens:\n"
+        "    - {name: ana, env: GERT_TEST_ANA, role: operator}\n"
+        "    - {name: vic, env: GERT_TEST_VIC}\n"
+        "routes:\n"
+        "  - {match: {alertname: ServiceDown, service: /^bill/}, runbook: runbooks/down.runbook.yaml}\n"
+        "  - {title: 'disk .* full', runbook: runbooks/disk.runbook.yaml, mode: dry-run}\n"
+    )
+    (root / "runbooks").mkdir()
+    for name, field in (("down", "service"), ("disk", "host")):
+        (root / "runbooks" / f"{name}.runbook.yaml").write_text(
+            "apiVersion: runbook/v0\n"
+            f"meta: {{name: {name}, kind: composable, inputs: {{target: {{from: incident.custom_fields.{field}}}}}}}\n"
+            "steps:\n"
+            "  - {id: look, type: cli, with: {argv: [echo, 'looking at {{ .target }}']}, capture: {out: stdout}}\n"
+        )
+    (root / "runbooks" / "oom.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\nmeta: {name: oom, kind: composable}\n"
+        "steps:\n  - {id: look, type: cli, with: {argv: [echo, oom]}}\n"
+    )
+    (root / "oom.signatures.yaml").write_text(
+        "apiVersion: signatures/v0\nsignatures:\n"
+        "  - {id: oom-kill, title: OOM kill, match: {regex: 'Out of memory: Killed process \\d+'}, "
+        "runbook: runbooks/oom.runbook.yaml}\n"
+    )
+    with serving(root, {**TOKENS, "GERT_TEST_ALERTS": ALERT_SECRET}) as base:
+        yield root, base
+
+
+def signed(body: bytes) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    digest = hmac.new(ALERT_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Gert-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def alertmanager(fingerprint: str, service: str = "billing", status: str = "firing") -> bytes:
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": '{}:{alertname="ServiceDown"}',
+            "status": status,
+            "receiver": "gert",
+            "commonLabels": {"alertname": "ServiceDown"},
+            "alerts": [
+                {
+                    "status": status,
+                    "labels": {
+                        "alertname": "ServiceDown",
+                        "service": service,
+                        "severity": "critical",
+                    },
+                    "annotations": {"summary": f"{service} is down"},
+                    "startsAt": "2026-11-30T10:00:00Z",
+                    "fingerprint": fingerprint,
+                }
+            ],
+        }
+    ).encode()
+
+
+def finished(base: str, run_id: str) -> dict:
+    auth = {"Authorization": f"Bearer {ANA}"}
+    return wait_for(
+        lambda: (
+            r
+            if (r := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["manifest"][
+                "status"
+            ]
+            != "running"
+            else None
+        ),
+        timeout=60,
+        what=f"run {run_id} to end",
+    )
+
+
+def test_an_alertmanager_alert_opens_its_incident_and_starts_its_runbook(intake) -> None:
+    root, base = intake
+    body = alertmanager("fp-first")
+    r = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body))
+    assert r.status_code == 202, r.text
+    (taken,) = r.json()["alerts"]
+    assert taken["runbook"] == "runbooks/down.runbook.yaml" and taken["run_id"]
+    run = finished(base, taken["run_id"])["manifest"]
+    assert run["status"] == "completed" and run["actor"] == "alert:webhook"
+    assert run["inputs_resolved"]["target"] == "billing"  # a label, bound from the incident
+    incident = json.loads(
+        gert("incident", "show", taken["incident_id"], "--json", cwd=root).stdout
+    )["incident"]
+    assert incident["title"] == "billing is down" and incident["severity"] == 1
+    # the same alert again (Alertmanager redelivers): nothing new starts
+    again = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body)).json()
+    assert again["alerts"][0]["duplicate"] is True
+    assert again["alerts"][0]["run_id"] == taken["run_id"]
+    rows = json.loads(
+        gert("runs", "list", "--incident", taken["incident_id"], "--json", cwd=root).stdout
+    )
+    assert len(rows) == 1
+    # resolved: a note on the incident, no run
+    body = alertmanager("fp-first", status="resolved")
+    gone = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body)).json()["alerts"][
+        0
+    ]
+    assert gone["incident_id"] == taken["incident_id"] and "run_id" not in gone
+    timeline = json.loads(
+        gert("incident", "show", taken["incident_id"], "--json", cwd=root).stdout
+    )["incident"]["timeline"]
+    assert any("the alert resolved" in e["text"] for e in timeline)
+
+
+def test_an_alert_with_a_bad_signature_starts_nothing(intake) -> None:
+    root, base = intake
+    body = alertmanager("fp-forged")
+    forged = {**signed(body), "X-Gert-Signature": "sha256=" + "0" * 64}
+    assert httpx.post(f"{base}/api/v1/alerts", content=body, headers=forged).status_code == 401
+    assert httpx.post(f"{base}/api/v1/alerts", content=body).status_code == 401
+    viewer = {"Authorization": f"Bearer {VIC}", "Content-Type": "application/json"}
+    assert httpx.post(f"{base}/api/v1/alerts", content=body, headers=viewer).status_code == 401
+    listed = json.loads(gert("incident", "list", "--json", cwd=root).stdout)
+    assert not any("fp-forged" in json.dumps(i) for i in listed)
+    operator = {"Authorization": f"Bearer {ANA}", "Content-Type": "application/json"}
+    r = httpx.post(f"{base}/api/v1/alerts", content=body, headers=operator)
+    assert r.status_code == 202 and r.json()["alerts"][0]["run_id"]
+
+
+def test_generic_alerts_route_by_title_by_signature_or_not_at_all(intake) -> None:
+    _, base = intake
+
+    def send(alert: dict) -> dict:
+        body = json.dumps(alert).encode()
+        r = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body))
+        assert r.status_code == 202, r.text
+        return r.json()["alerts"][0]
+
+    disk = send({"title": "disk /var full on db7", "fields": {"host": "db7"}, "fingerprint": "d1"})
+    assert disk["runbook"] == "runbooks/disk.runbook.yaml" and disk["mode"] == "dry-run"
+    assert finished(base, disk["run_id"])["manifest"]["mode"] == "dry-run"
+    oom = send({"title": "pod died", "log": "boot ok\nOut of memory: Killed process 4242 (java)\n"})
+    assert oom["signature"] == "oom-kill" and oom["runbook"] == "runbooks/oom.runbook.yaml"
+    lost = send({"title": "something odd", "incident_id": "INC-77"})
+    assert lost["unrouted"] is True and lost["incident_id"] == "INC-77"
+    bad = httpx.post(f"{base}/api/v1/alerts", content=b"{}", headers=signed(b"{}"))
+    assert bad.status_code == 400 and "needs a title" in bad.text
+
+
+def test_fifty_alerts_at_once_start_fifty_chains_that_all_verify(intake) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    root, base = intake
+
+    def send(n: int) -> dict:
+        body = alertmanager(f"fp-burst-{n}", service=f"billing-{n}")
+        r = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body), timeout=60)
+        assert r.status_code == 202, r.text
+        return r.json()["alerts"][0]
+
+    with ThreadPoolExecutor(50) as pool:
+        taken = list(pool.map(send, range(50)))
+    run_ids = {t["run_id"] for t in taken}
+    assert len(run_ids) == 50 and "" not in run_ids
+    for run_id in run_ids:
+        run = finished(base, run_id)
+        assert run["manifest"]["status"] == "completed" and run["verification"]["ok"]
+    indexed = json.loads(gert("runs", "list", "--limit", "1000", "--json", cwd=root).stdout)
+    assert run_ids <= {r["run_id"] for r in indexed}

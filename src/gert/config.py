@@ -93,8 +93,48 @@ class ServerToken(Strict):
         return value
 
 
+class AlertRoute(Strict):
+    """Which runbook an incoming alert starts: every `match` entry must hold (a label of
+    an Alertmanager alert, a field of a generic one; exact text, or /regex/), and `title`
+    (a regex) must find the alert's title when given."""
+
+    runbook: str = Field(description="The runbook file to start, relative to the project.")
+    match: dict[str, str] = Field(default_factory=dict)
+    title: str | None = None
+    mode: Literal["real", "dry-run"] = "real"
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ValueError(f"title is not a valid regular expression: {e}") from None
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, want in value.items():
+            if len(want) > 1 and want.startswith("/") and want.endswith("/"):
+                try:
+                    re.compile(want[1:-1])
+                except re.error as e:
+                    raise ValueError(
+                        f"match.{key} is not a valid regular expression: {e}"
+                    ) from None
+        return value
+
+
 class ServerConfig(Strict):
     """`gert serve`: who may do what."""
+
+    alert_secret_env: str | None = Field(
+        None,
+        description="Environment variable holding the HMAC key of POST /api/v1/alerts "
+        "(X-Gert-Signature: sha256=HEX); operators' tokens are accepted too.",
+    )
 
     tokens: list[ServerToken] = Field(
         default_factory=list,
@@ -129,6 +169,9 @@ class ProjectConfig(Strict):
     )
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    routes: list[AlertRoute] = Field(
+        default_factory=list, description="Alerts to runbooks, first match wins (gert serve)."
+    )
 
     @field_validator("step_timeout")
     @classmethod

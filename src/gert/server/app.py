@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,21 +40,24 @@ class Server:
     """What every route shares: the project, its tokens and its redaction."""
 
     def __init__(self, project: Project, environ: dict[str, str] | None = None):
-        self.project = project
-        self.tokens = Tokens(project.config.server, environ)
-        self.redactor = Redactor.from_config(project.config.redact)
         import jinja2
 
-        # Every value is text: escaped in every template, whatever its name.
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
-        )
-        self.templates = Jinja2Templates(env=env)
         from gert.server.launcher import Launcher
 
+        env = os.environ if environ is None else environ
+        self.project = project
+        self.tokens = Tokens(project.config.server, env)
+        self.redactor = Redactor.from_config(project.config.redact)
+        # Every value is text: escaped in every template, whatever its name.
+        self.templates = Jinja2Templates(
+            env=jinja2.Environment(
+                loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
+            )
+        )
         self.launcher = Launcher(project, project.config.server.max_runs)
+        secret_env = project.config.server.alert_secret_env
+        self.alert_secret = env[secret_env].encode() if secret_env and env.get(secret_env) else None
         key_env = project.config.hmac_key_env
-        env = environ if environ is not None else __import__("os").environ
         self.key = env[key_env].encode() if key_env and env.get(key_env) else None
 
     def caller(self, request: Request) -> Caller | None:
@@ -68,7 +72,7 @@ class Server:
 
 def create_app(project: Project, environ: dict[str, str] | None = None) -> FastAPI:
     """The server of *project* (tokens read from *environ*, default the process's)."""
-    from gert.server import api, pages
+    from gert.server import api, intake, pages
 
     server = Server(project, environ)
 
@@ -119,5 +123,6 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(intake.router)
     app.include_router(pages.router)
     return app
