@@ -334,7 +334,11 @@ def test_manual_step_without_answers_says_what_is_needed(project):
     project.write("man.runbook.yaml", MANUAL.replace("{{ .x }}", "it"))
     chain = project.run("man.runbook.yaml", answers={"ask": {"link": "l", "approved_by": ["ana"]}})
     run = chain.final
-    assert run.status == "failed" and chain.exit_code == 1
+    # nobody here can answer: the run waits (exit 4) rather than fail, and says so in its trace
+    assert run.status == "waiting" and chain.exit_code == 4
+    assert run.error.startswith("step 'ask' is waiting: ")
+    waits = [e for e in read_events(run.folder / "trace.jsonl") if e["type"] == "run_waiting"]
+    assert len(waits) == 1 and waits[0]["data"]["step_id"] == "ask"
     err = run.steps[0].error
     for needed in (
         "checklist 'checks'",
@@ -384,7 +388,7 @@ def test_tool_action_requiring_approval_waits_and_dry_run_never_approves(project
     )
     run = project.run("a.runbook.yaml").final
     assert (
-        run.status == "failed"
+        run.status == "waiting"
         and "needs 2 approval(s)" in run.steps[0].error
         and not marker.exists()
     )

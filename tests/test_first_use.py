@@ -342,9 +342,14 @@ def test_gert_test_update_never_writes_a_test_for_a_half_chain(project, fake_cli
 def test_a_run_stopped_for_missing_evidence_resumes_with_it(project):
     project.write("m.runbook.yaml", MANUAL)
     r = gert("exec", "m.runbook.yaml", cwd=project.root)
-    assert r.returncode == 1
+    assert r.returncode == 4  # waiting for an answer, not failed
     [folder] = (project.root / ".runbook" / "runs").iterdir()
-    assert f"gert resume {folder.name} --evidence FILE" in r.stderr
+    assert (
+        f"waiting for an answer: give it and go on with: gert resume {folder.name} --evidence FILE"
+        in r.stderr
+    )
+    listed = json.loads(gert("runs", "list", "--json", cwd=project.root).stdout)
+    assert listed[0]["status"] == "waiting"
     project.write("answers.yaml", "confirm: {link: https://dash/1}\n")
     r = gert("resume", folder.name, "--evidence", "answers.yaml", "--json", cwd=project.root)
     assert r.returncode == 0, r.stderr

@@ -14,6 +14,7 @@ imports nothing from gert.
 from __future__ import annotations
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CHAIN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_WAITING = 4  # a run stopped at a step waiting for an answer nobody here could give
 
 
 class GertError(Exception):

@@ -256,9 +256,9 @@ def resume_hint(chain: ChainResult) -> str:
     for run in chain.runs:
         if run.status == "interrupted":
             return f"interrupted: go on with: gert resume {run.run_id}"
-        if run.status == "failed" and run.error and "--evidence FILE" in run.error:
+        if run.status in ("waiting", "failed") and run.error and "--evidence FILE" in run.error:
             return (
-                f"evidence missing: give it and go on with: "
+                f"waiting for an answer: give it and go on with: "
                 f"gert resume {run.run_id} --evidence FILE"
             )
     return ""

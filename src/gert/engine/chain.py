@@ -294,7 +294,7 @@ class Engine:
 
         if (
             options.mode != "real"
-            or chain.final_state == "interrupted"  # posted once, when resumed to its end
+            or chain.final_state in ("interrupted", "waiting")  # posted once, at its end
             or not options.post
             or not options.incident_id
             or self.config.incident.post == "off"
@@ -370,7 +370,7 @@ class Engine:
         recovered_evidence: dict[tuple[str, int], dict[str, Any]] = {}
         # A run stopped only by evidence nobody could give goes on from that step.
         waiting = {k for k, d in journal.items() if recovery.needs_evidence(d)}
-        if m.status == "failed" and waiting:
+        if m.status in ("waiting", "failed") and waiting:
             for key in waiting:  # run again, with the evidence given now
                 recovered_evidence[key] = {
                     "step_id": key[0],

@@ -121,13 +121,16 @@ class ChainResult:
 
     @property
     def exit_code(self) -> int:
-        """0 ended (outcome or completed), 1 failed/errored, 3 chain error, 130 interrupted."""
+        """0 ended (outcome or completed), 1 failed/errored, 3 chain error, 4 waiting for
+        an answer, 130 interrupted."""
         if any(r.status == "interrupted" for r in self.runs):
             return 130
         if any(r.status in ("failed", "error") for r in self.runs):
             return 1
         if self.chain_error:
             return 3
+        if any(r.status == "waiting" for r in self.runs):
+            return 4
         return 0
 
 

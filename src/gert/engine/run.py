@@ -20,6 +20,7 @@ from gert import expr as _expr
 from gert.capture import CaptureError, check_assertions
 from gert.engine.inputs import PLACEHOLDER, InputsMissing, resolve_inputs, value_text
 from gert.engine.recorder import RunRecorder
+from gert.engine.recovery import needs_evidence
 from gert.engine.results import Options, RunResult, StepRecord
 from gert.executors import StepContext, StepError, StepOutput
 from gert.executors.processes import STEP_MARK, end_orphans, settle, step_mark
@@ -381,8 +382,19 @@ class Run:
                         },
                     )
         except StepFailed as e:
-            r.status = "failed"
-            r.error = f"step '{e.record.step_id}' failed: {e.record.error}"
+            if needs_evidence({"status": "failed", "error": e.record.error}):
+                # Nobody here could answer: the run waits for the answer (any surface may
+                # give it: gert resume --evidence, the server's form) rather than fail.
+                r.status = "waiting"
+                r.error = f"step '{e.record.step_id}' is waiting: {e.record.error}"
+                self.emit(
+                    "run_waiting",
+                    {"step_id": e.record.step_id, "needs": e.record.error},
+                    sync=True,
+                )
+            else:
+                r.status = "failed"
+                r.error = f"step '{e.record.step_id}' failed: {e.record.error}"
         except KeyboardInterrupt as e:
             if self.step_mark:  # landed while a step's process was starting, before its
                 end_orphans(self.step_mark)  # executor could stop it: stopped here

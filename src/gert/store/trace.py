@@ -37,6 +37,7 @@ EVENTS = frozenset(
         "chain_error",
         "run_completed",
         "run_interrupted",
+        "run_waiting",
         "run_resumed",
         "step_recovered",
         "condition_warning",
