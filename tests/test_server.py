@@ -561,3 +561,93 @@ def test_fifty_alerts_at_once_start_fifty_chains_that_all_verify(intake) -> None
         assert run["manifest"]["status"] == "completed" and run["verification"]["ok"]
     indexed = json.loads(gert("runs", "list", "--limit", "1000", "--json", cwd=root).stdout)
     assert run_ids <= {r["run_id"] for r in indexed}
+
+
+# ------------------------------------------------------------------ answering in the browser
+
+ASK = """apiVersion: runbook/v0
+meta: {name: ask, kind: composable}
+steps:
+  - {id: look, type: cli, with: {argv: [echo, 'disk at 97%']}, capture: {usage: stdout}}
+  - id: confirm
+    type: manual
+    instructions: |
+      Check the dashboard for **{{ .usage }}**.
+    required_evidence:
+      - {kind: text, name: note}
+      - {kind: checklist, name: checks, items: [logs read, owner paged]}
+      - {kind: attachment, name: shot}
+    outcomes:
+      - {state: resolved, recommendation: Cleaned up.}
+      - {state: escalated, recommendation: Paged the owner.}
+"""
+
+
+def test_a_waiting_run_is_answered_in_the_browser_and_goes_on(guarded) -> None:
+    root, base = guarded
+    (root / "runbooks" / "ask.runbook.yaml").write_text(ASK)
+    auth = {"Authorization": f"Bearer {ANA}"}
+    r = httpx.post(
+        f"{base}/api/v1/runs",
+        json={"runbook": "runbooks/ask.runbook.yaml", "incident_id": INCIDENT, "mode": "real"},
+        headers=auth,
+    )
+    run_id = r.json()["run_id"]
+    waiting = finished(base, run_id)
+    assert waiting["manifest"]["status"] == "waiting"
+    assert waiting["waiting"]["step_id"] == "confirm" and waiting["waiting"]["outcomes"] == [
+        "resolved",
+        "escalated",
+    ]
+    with signed_in_browser(base, VIC) as viewer:
+        page = viewer.get(f"/runs/{run_id}").text
+        assert "Waiting: confirm" in page and "answering needs an operator" in page
+    with signed_in_browser(base, ANA) as browser:
+        page = browser.get(f"/runs/{run_id}").text
+        assert "Check the dashboard for **disk at 97%**." in page  # as rendered, as text
+        assert (
+            'name="ev_checks" value="owner paged"' in page and 'type="file" name="ev_shot"' in page
+        )
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        form = {
+            "csrf": csrf,
+            "step_id": "confirm",
+            "ev_note": "freed 40 GB",
+            "ev_checks": ["logs read", "owner paged"],
+            "outcome": "escalated",
+        }
+        done = browser.post(
+            f"/runs/{run_id}/answer",
+            data=form,
+            files={"ev_shot": ("graph.png", b"\x89PNG fake image bytes", "image/png")},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+        run = wait_for(
+            lambda: (
+                x
+                if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())[
+                    "manifest"
+                ]["status"]
+                not in ("waiting", "running")
+                else None
+            ),
+            timeout=30,
+            what="the answered run to end",
+        )
+        assert run["manifest"]["outcome"]["state"] == "escalated" and run["verification"]["ok"]
+        confirm = next(
+            s for s in run["steps"] if s["step_id"] == "confirm" and s["status"] == "passed"
+        )
+        evidence = confirm["attempts"][-1]["evidence"]
+        assert evidence["note"]["value"] == "freed 40 GB"
+        assert evidence["checks"]["items"] == {"logs read": True, "owner paged": True}
+        assert (
+            evidence["shot"]["size"] == len(b"\x89PNG fake image bytes")
+            and len(evidence["shot"]["sha256"]) == 64
+        )
+        # a second answer (another browser, a terminal): the first stood
+        again = browser.post(
+            f"/runs/{run_id}/answer", data={**form, "csrf": csrf}, follow_redirects=False
+        )
+        assert again.status_code == 200 and "not waiting any more" in again.text

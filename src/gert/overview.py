@@ -124,6 +124,7 @@ class RunView:
     verified: bool
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    waiting: dict[str, Any] | None = None  # what a waiting run needs (see waiting_form)
 
     def to_dict(self) -> dict[str, Any]:
         """The run as plain data (the server's API)."""
@@ -133,6 +134,7 @@ class RunView:
             "steps": [{"file": name, **record} for name, record in self.steps],
             "events": self.events,
             "verification": {"ok": self.verified, "problems": self.problems, "notes": self.notes},
+            "waiting": self.waiting,
         }
 
 
@@ -144,14 +146,101 @@ def run_view(project: Project, run_id: str, key: bytes | None = None) -> RunView
         run = store.open(run_id)
         manifest = run.read_manifest()
         report = verify_trace(run.trace_path, key, manifest)
+        steps, events = store.steps(run), store.events(run)
         return RunView(
             run_id,
             manifest,
-            store.steps(run),
-            store.events(run),
+            steps,
+            events,
             report.ok,
             list(report.problems),
             list(report.notes),
+            waiting_form(project, manifest, steps, events),
         )
     finally:
         store.close()
+
+
+def waiting_form(
+    project: Project,
+    manifest: dict[str, Any],
+    steps: list[tuple[str, dict[str, Any]]],
+    events: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """What a waiting run needs, as a form asks it: the step, its instructions (as they
+    were rendered), the evidence it requires, its choices, the outcomes to pick from and
+    the approvals it needs. None when the run is not waiting."""
+    if manifest.get("status") != "waiting":
+        return None
+    waited = [e for e in events if e.get("type") == "run_waiting"]
+    if not waited:
+        return None
+    data = waited[-1].get("data") or {}
+    sid = str(data.get("step_id", ""))
+    form: dict[str, Any] = {"step_id": sid, "needs": str(data.get("needs", ""))}
+    records = [r for _, r in steps if r.get("step_id") == sid]
+    attempts = (records[-1].get("attempts") or [{}]) if records else [{}]
+    form["instructions"] = str((attempts[-1].get("request") or {}).get("instructions", ""))
+    step = _step_of(project, str(manifest.get("runbook", "")), sid)
+    if step is None:  # a step of an invoked runbook: answered with gert resume --evidence
+        form["answerable"] = False
+        return form
+    form["answerable"] = True
+    form["title"] = step.title or sid
+    if not form["instructions"] and getattr(step, "instructions", None):
+        form["instructions"] = _rendered(step.instructions, manifest, steps)
+    form["evidence"] = [
+        {
+            "name": e.name,
+            "kind": e.kind,
+            "description": e.description or "",
+            "items": list(e.items or []),
+        }
+        for e in getattr(step, "required_evidence", [])
+    ]
+    choices = getattr(step, "choices", None)
+    form["choices"] = (
+        {
+            "variable": choices.variable,
+            "options": [{"value": o.value, "label": o.label or o.value} for o in choices.options],
+        }
+        if choices
+        else None
+    )
+    unconditional = [o.state for o in step.outcomes if not o.when]
+    form["outcomes"] = unconditional if step.type == "manual" and len(unconditional) > 1 else []
+    approvals = getattr(step, "approvals", None) or getattr(
+        getattr(step, "tool", None), "approvals", None
+    )
+    form["approvals"] = int(getattr(approvals, "min", 0) or 0) if approvals else 0
+    return form
+
+
+def _rendered(template: str, manifest: dict[str, Any], steps: list[tuple[str, Any]]) -> str:
+    """A step's instructions as the run would have shown them: its inputs and the
+    captures of the steps before (as recorded: redacted); the template as written when
+    it cannot be rendered."""
+    from gert.template import TemplateError, render
+
+    values = {str(k): str(v) for k, v in (manifest.get("inputs_resolved") or {}).items()}
+    for _, record in steps:
+        if record.get("status") == "passed":
+            values.update({str(k): str(v) for k, v in (record.get("captures") or {}).items()})
+    try:
+        return render(template, values)
+    except TemplateError:
+        return template
+
+
+def _step_of(project: Project, runbook: str, sid: str) -> Any:
+    """The step *sid* of a runbook of the project (None for one inside an invoked runbook,
+    or a runbook that cannot be read)."""
+    if "/" in sid or not runbook:
+        return None
+    from gert.validate import RunbookInvalid, load_runbook, walk_steps
+
+    try:
+        model = load_runbook(project.root / runbook, project).model
+    except (RunbookInvalid, OSError):
+        return None
+    return next((i.step for i in walk_steps(model) if i.step.id == sid), None)

@@ -67,6 +67,18 @@ class Launcher:
         started.future = self.pool.submit(run)
         return started
 
+    def resume(self, run_id: str, *, answers: dict[str, Any], actor: str) -> Future[Any]:
+        """Go on with a waiting run with *answers* (as an --evidence file gives them);
+        the future holds the chain, or the error that refused it (already answered)."""
+
+        def run() -> Any:
+            from gert.engine import Engine, Options
+
+            with Engine(self.project) as engine:
+                return engine.resume(run_id, Options(answers=answers, actor=actor))
+
+        return self.pool.submit(run)
+
     def close(self) -> None:
         """Wait for the chains that are running (new ones are refused)."""
         self.pool.shutdown(wait=True, cancel_futures=True)

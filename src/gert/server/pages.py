@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 from pathlib import Path as PathLike
@@ -11,6 +12,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gert.errors import InvalidError
 from gert.server.auth import COOKIE, Caller, NotSignedIn
 
 router = APIRouter(include_in_schema=False)
@@ -180,10 +182,13 @@ def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
         )
     m = view.manifest
     outcome = m.get("outcome") or {}
-    return _page(
+    return _with_form(
         request,
         "run.html",
         who,
+        waiting=view.waiting,
+        may_answer=who.may("operator"),
+        may_approve=who.may("approver"),
         title=f"Run {run_id}",
         run_id=run_id,
         manifest=m,
@@ -326,3 +331,100 @@ async def start(request: Request, who: Who, incident_id: IncidentId) -> Response
     if started.run_id:
         return RedirectResponse(f"/runs/{started.run_id}", status_code=303)
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+
+
+MAX_UPLOAD = 10 * 1024 * 1024  # bytes of one attachment
+
+
+@router.post("/runs/{run_id}/answer")
+async def answer(request: Request, who: Who, run_id: RunId) -> Response:
+    """Answer a waiting run's step from its form (operators; approvals: approvers). The
+    run goes on at once; when it was answered already (from a terminal or another
+    browser), the first answer stands and this one says so."""
+    import anyio
+
+    from gert.overview import run_view
+
+    server = request.app.state.server
+    form = await request.form(max_files=16, max_fields=200)
+    expected = request.cookies.get(CSRF, "")
+    if not expected or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
+        return HTMLResponse(REFUSED, status_code=403)
+    if not who.may("operator"):
+        return HTMLResponse(
+            f"refused: {who.name} is a {who.role}; answering needs an operator", status_code=403
+        )
+    view = await anyio.to_thread.run_sync(lambda: run_view(server.project, run_id, server.key))
+    waiting = view.waiting
+    if not waiting or not waiting.get("answerable") or form.get("step_id") != waiting["step_id"]:
+        return _answered_page(
+            request, who, run_id, "this step is not waiting any more: it was answered"
+        )
+    sid = waiting["step_id"]
+    given: dict[str, Any] = {}
+    for ev in waiting["evidence"]:
+        name = ev["name"]
+        if ev["kind"] == "checklist":
+            given[name] = [str(v) for v in form.getlist(f"ev_{name}") if str(v) in ev["items"]]
+        elif ev["kind"] == "attachment":
+            upload = form.get(f"ev_{name}")
+            if upload is None or isinstance(upload, str) or not upload.filename:
+                continue
+            given[name] = str(await _keep_upload(server.project, run_id, name, upload))
+        else:
+            text = str(form.get(f"ev_{name}", "")).strip()
+            if text:
+                given[name] = text[:10_000]
+    if waiting.get("choices") and form.get("choice"):
+        given["choice"] = str(form.get("choice"))
+    if waiting.get("outcomes") and form.get("outcome"):
+        given["outcome"] = str(form.get("outcome"))
+    if waiting.get("approvals"):
+        if not who.may("approver"):
+            return HTMLResponse(
+                f"refused: {who.name} is a {who.role}; approving needs an approver", status_code=403
+            )
+        given["approved_by"] = [who.name]
+    future = server.launcher.resume(run_id, answers={sid: given}, actor=who.actor)
+    try:
+        await anyio.to_thread.run_sync(lambda: _started_or_done(future))
+    except Exception as e:  # refused: answered already, or running elsewhere
+        return _answered_page(request, who, run_id, server.redactor.text(str(e)))
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+def _started_or_done(future: Any, seconds: float = 5.0) -> None:
+    """Wait a moment for a resume to be refused (raised here) or to be under way."""
+    from concurrent.futures import TimeoutError as Pending
+
+    with contextlib.suppress(Pending):  # still running after a while: it was taken
+        future.result(timeout=seconds)
+
+
+async def _keep_upload(project: Any, run_id: str, name: str, upload: Any) -> PathLike:
+    """An uploaded attachment saved where the run's answer can name it (size-limited);
+    the run copies it into its evidence with its SHA-256 and size."""
+    import re as _re
+
+    folder = project.root / ".runbook" / "uploads" / run_id / secrets.token_hex(8)
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = _re.sub(r"[^A-Za-z0-9._-]", "_", PathLike(upload.filename).name)[:80] or name
+    path = folder / safe
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await upload.read(64 * 1024):
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                out.close()
+                path.unlink()
+                raise InvalidError(
+                    f"attachment '{name}' is larger than {MAX_UPLOAD // 1024 // 1024} MiB"
+                )
+            out.write(chunk)
+    return path
+
+
+def _answered_page(request: Request, who: Caller, run_id: str, message: str) -> HTMLResponse:
+    return _page(
+        request, "error.html", who, title="Not answered", message=f"run {run_id}: {message}"
+    )
