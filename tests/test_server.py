@@ -651,3 +651,90 @@ def test_a_waiting_run_is_answered_in_the_browser_and_goes_on(guarded) -> None:
             f"/runs/{run_id}/answer", data={**form, "csrf": csrf}, follow_redirects=False
         )
         assert again.status_code == 200 and "not waiting any more" in again.text
+
+
+def test_runs_waiting_at_manual_steps_outlive_a_killed_server(tmp_path: Path) -> None:
+    """SIGKILL the server while three chains wait at a manual step: nothing of a waiting
+    run lived only in its memory; restarted, it answers them and they finish, their hash
+    chains unbroken."""
+    import os
+    import signal
+
+    root = tmp_path / "p"
+    (root / "runbooks").mkdir(parents=True)
+    (root / "gert.yaml").write_text(
+        "record: 'off'\nserver:\n  tokens:\n    - {name: ana, env: GERT_TEST_ANA, role: operator}\n"
+    )
+    (root / "runbooks" / "ask.runbook.yaml").write_text(ASK)
+    (root / "shot.png").write_bytes(b"\x89PNG a graph")
+    auth = {"Authorization": f"Bearer {ANA}"}
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gert.cli", "serve", "--port", str(port)],
+        cwd=root,
+        env={**os.environ, **TOKENS},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{base}/api/v1/openapi.json"), timeout=30, what="the server")
+        run_ids = []
+        for _ in range(3):
+            r = httpx.post(
+                f"{base}/api/v1/runs",
+                json={"runbook": "runbooks/ask.runbook.yaml", "mode": "real"},
+                headers=auth,
+            )
+            run_ids.append(r.json()["run_id"])
+        for run_id in run_ids:
+            assert finished(base, run_id)["manifest"]["status"] == "waiting"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    with serving(root, TOKENS) as base:
+        for run_id in run_ids:
+            assert (
+                httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json()["waiting"]["step_id"]
+                == "confirm"
+            )
+            answers = {
+                "note": "done",
+                "checks": ["logs read"],
+                "shot": "shot.png",
+                "outcome": "resolved",
+            }
+            r = httpx.post(
+                f"{base}/api/v1/runs/{run_id}/answer",
+                json={"step_id": "confirm", "answers": answers},
+                headers=auth,
+            )
+            assert r.status_code == 202, r.text
+        for run_id in run_ids:
+            run = wait_for(
+                lambda run_id=run_id: (
+                    x
+                    if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())[
+                        "manifest"
+                    ]["status"]
+                    not in ("waiting", "running")
+                    else None
+                ),
+                timeout=30,
+                what="the answered run to end",
+            )
+            assert run["manifest"]["outcome"]["state"] == "resolved"
+            assert run["verification"]["ok"], run["verification"]
+        late = httpx.post(
+            f"{base}/api/v1/runs/{run_ids[0]}/answer",
+            json={"step_id": "confirm", "answers": {}},
+            headers=auth,
+        )
+        assert late.status_code == 409
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -199,3 +199,24 @@ def run_stream(request: Request, who: Who, run_id: RunId) -> StreamingResponse:
         _changes(request, lambda: _run_fingerprint(server.project, run_id)),
         media_type="text/event-stream",
     )
+
+
+class AnswerRequest(BaseModel):
+    """The answers of a waiting run's step, as an --evidence file gives them (an
+    attachment is a path inside the project)."""
+
+    step_id: str = Field(max_length=200)
+    answers: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/runs/{run_id}/answer", status_code=202)
+def answer(request: Request, who: Who, run_id: RunId, body: AnswerRequest) -> dict[str, Any]:
+    """Answer a waiting run's step (operators; approvals: approvers, as themselves): the
+    run goes on. The first answer wins; a later one is 409."""
+    from gert.server.answering import NotAnswered, submit
+
+    try:
+        submit(request.app.state.server, who, run_id, body.step_id, body.answers)
+    except NotAnswered as e:
+        raise HTTPException(e.status, str(e)) from None
+    return {"run_id": run_id, "step_id": body.step_id, "actor": who.actor}
