@@ -738,3 +738,44 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_runbooks_are_listed_with_their_diagram_and_scenarios(guarded) -> None:
+    _, base = guarded
+    with signed_in_browser(base, VIC) as browser:
+        listed = browser.get("/runbooks", params={"incident": INCIDENT}).text
+        assert "login-success-rate-below-target" in listed and "IsReplicaInBuild" in listed
+        assert (
+            f"/incidents/{INCIDENT}/start?runbook=runbooks/login-success-rate-below-target.runbook.yaml"
+            in listed.replace("%2F", "/")
+        )
+        page = browser.get("/runbook", params={"path": TRIAGE}).text
+        assert "<h2>Diagram</h2>" in page and "check_login_failures" in page
+        assert "flowchart" in page  # the Mermaid source, to paste
+        assert "scenarios/login-success-rate-below-target/no-failures" in page
+        assert browser.get("/runbook", params={"path": "../../../etc/passwd"}).status_code == 404
+
+
+def test_the_postmortem_is_drawn_downloaded_and_written_by_an_operator(guarded) -> None:
+    root, base = guarded
+    with signed_in_browser(base, VIC) as viewer:
+        page = viewer.get(f"/incidents/{INCIDENT}/postmortem").text
+        assert "<h2>Executive Summary</h2>" in page and "<svg" in page
+        assert "Write it to the project" not in page
+        pdf = viewer.get(f"/incidents/{INCIDENT}/postmortem.pdf")
+        assert (
+            pdf.content.startswith(b"%PDF") and "attachment" in pdf.headers["content-disposition"]
+        )
+        html = viewer.get(f"/incidents/{INCIDENT}/postmortem.html")
+        assert (
+            "<h2>Timeline</h2>" in html.text and "attachment" in html.headers["content-disposition"]
+        )
+    with signed_in_browser(base, ANA) as operator:
+        page = operator.get(f"/incidents/{INCIDENT}/postmortem").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        done = operator.post(
+            f"/incidents/{INCIDENT}/postmortem", data={"csrf": csrf}, follow_redirects=True
+        )
+        assert done.status_code == 200 and "Wrote postmortems/" in done.text
+    written = sorted((root / "postmortems").glob("post-mortem-*.md"))
+    assert written and "Executive Summary" in written[-1].read_text()

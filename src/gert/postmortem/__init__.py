@@ -21,7 +21,7 @@ from gert.postmortem.draft import (
     slug,
     write,
 )
-from gert.postmortem.formats import to_html, to_pdf, write_renderings
+from gert.postmortem.formats import body_html, chain_svg, to_html, to_pdf, write_renderings
 
 __all__ = [
     "BLAME",
@@ -29,7 +29,9 @@ __all__ = [
     "Postmortem",
     "RenderError",
     "answer_questions",
+    "body_html",
     "build",
+    "chain_svg",
     "collect_runs",
     "commit",
     "commit_message",

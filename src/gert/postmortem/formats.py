@@ -146,7 +146,8 @@ def chain_svg(pm: Postmortem) -> str:
     return "".join(parts)
 
 
-def _body_html(markdown: str) -> str:
+def body_html(markdown: str) -> str:
+    """A postmortem's Markdown as HTML that can hold no markup of its own."""
     from markdown_it import MarkdownIt
 
     # js-default: tables on, raw HTML off, so a step output can never inject markup.
@@ -223,7 +224,7 @@ def to_html(pm: Postmortem, markdown: str) -> str:
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">\n"
         f"<title>Post-Mortem: {title}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n"
-        f"{figure}\n{_body_html(markdown)}</body>\n</html>\n"
+        f"{figure}\n{body_html(markdown)}</body>\n</html>\n"
     )
 
 
@@ -252,7 +253,7 @@ def to_pdf(pm: Postmortem, markdown: str) -> bytes:
     pdf.set_creator("gert")
     # DejaVu Sans has no colour emoji; use its own check and cross marks.
     text = markdown.replace("✅", "✔").replace("❌", "✘")
-    body = _flat_cells(_body_html(text))
+    body = _flat_cells(body_html(text))
     # Each font file costs a parse: only the faces the document uses are loaded.
     faces = [("", "DejaVuSans"), ("B", "DejaVuSans-Bold")]
     if "<em>" in body:

@@ -72,7 +72,7 @@ class Server:
 
 def create_app(project: Project, environ: dict[str, str] | None = None) -> FastAPI:
     """The server of *project* (tokens read from *environ*, default the process's)."""
-    from gert.server import api, intake, pages
+    from gert.server import api, intake, pages, postmortems, runbooks
 
     server = Server(project, environ)
 
@@ -125,4 +125,6 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
     app.include_router(api.router)
     app.include_router(intake.router)
     app.include_router(pages.router)
+    app.include_router(runbooks.router)
+    app.include_router(postmortems.router)
     return app
