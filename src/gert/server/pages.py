@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gert.engine.recovery import needs_evidence
 from gert.errors import InvalidError
 from gert.server.auth import COOKIE, Caller, NotSignedIn
 
@@ -23,7 +24,7 @@ MAX_FORM = 16 * 1024  # bytes of a posted form
 # Outcome states drawn in their own colour; any other state is drawn as "other".
 STATES = {
     "resolved", "escalated", "needs_rca", "no_action", "completed", "failed", "error",
-    "interrupted", "running", "chain_error", "handoff_pending",
+    "interrupted", "running", "chain_error", "handoff_pending", "waiting",
 }  # fmt: skip
 # Trace events that belong on an incident's timeline, and how each reads.
 TIMELINE_EVENTS = {
@@ -128,7 +129,9 @@ def _timeline_entry(event: dict[str, Any], runbook: str, chain: int) -> dict[str
     """One trace event as a line of the incident's timeline."""
     data = event.get("data") or {}
     kind = str(event.get("type", ""))
-    if kind == "step_completed":
+    if kind == "step_completed" and needs_evidence(data):
+        text = f"{data.get('step_id', '')}: waiting for an answer"
+    elif kind == "step_completed":
         captures = ", ".join(f"{k}={v}" for k, v in (data.get("captures") or {}).items())
         text = f"{data.get('step_id', '')}: {data.get('status', '')}" + (
             f" ({captures})" if captures else ""
@@ -163,8 +166,11 @@ def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
         if e.get("type") == "step_completed" and isinstance(e.get("data"), dict)
     }
     steps = []
+    waited = (view.waiting or {}).get("step_id")
     for name, record in view.steps:
         summary = completed.get(name, {})
+        if record.get("step_id") == waited and record.get("status") == "failed":
+            record = {**record, "status": "waiting", "error": ""}  # asked below, not failed
         steps.append(
             {
                 "file": name,
