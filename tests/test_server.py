@@ -219,8 +219,8 @@ def test_without_tokens_it_will_not_listen_beyond_loopback(tmp_path: Path) -> No
 
 
 TRIAGE = "runbooks/login-success-rate-below-target.runbook.yaml"
-ANA, VIC = "a" * 20 + "-ana-token", "v" * 20 + "-vic-token"
-TOKENS = {"GERT_TEST_ANA": ANA, "GERT_TEST_VIC": VIC}
+ANA, VIC, BO = "a" * 20 + "-ana-token", "v" * 20 + "-vic-token", "b" * 20 + "-bo-token"
+TOKENS = {"GERT_TEST_ANA": ANA, "GERT_TEST_VIC": VIC, "GERT_TEST_BO": BO}
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +232,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
             "server:\n  tokens:\n"
             "    - {name: ana, env: GERT_TEST_ANA, role: operator}\n"
             "    - {name: vic, env: GERT_TEST_VIC}\n"
+            "    - {name: bo, env: GERT_TEST_BO, role: approver}\n"
         )
     (root / "runbooks" / "echo.runbook.yaml").write_text(
         "apiVersion: runbook/v0\n"
@@ -779,3 +780,99 @@ def test_the_postmortem_is_drawn_downloaded_and_written_by_an_operator(guarded) 
         assert done.status_code == 200 and "Wrote postmortems/" in done.text
     written = sorted((root / "postmortems").glob("post-mortem-*.md"))
     assert written and "Executive Summary" in written[-1].read_text()
+
+
+APPROVE = """apiVersion: runbook/v0
+meta: {name: approve, kind: composable}
+steps:
+  - {id: leak, type: cli, with: {argv: [echo, 'db password=hunter2hunter2 ok']}, capture: {line: stdout}}
+  - id: sign_off
+    type: manual
+    instructions: Approve the failover.
+    approvals: {min: 1}
+    outcomes: [{state: resolved}]
+"""
+
+
+def test_only_an_approver_approves_and_secrets_never_show(guarded) -> None:
+    """An operator may answer but not approve; an approver approves as themselves. A
+    secret a step printed appears in no page and no API answer."""
+    root, base = guarded
+    (root / "runbooks" / "approve.runbook.yaml").write_text(APPROVE)
+    r = httpx.post(
+        f"{base}/api/v1/runs",
+        json={"runbook": "runbooks/approve.runbook.yaml", "incident_id": INCIDENT, "mode": "real"},
+        headers={"Authorization": f"Bearer {ANA}"},
+    )
+    run_id = r.json()["run_id"]
+    assert finished(base, run_id)["waiting"]["approvals"] == 1
+    refused = httpx.post(
+        f"{base}/api/v1/runs/{run_id}/answer",
+        json={"step_id": "sign_off", "answers": {"approved_by": ["bo"]}},  # a typed name counts not
+        headers={"Authorization": f"Bearer {ANA}"},
+    )
+    assert refused.status_code == 403 and "approving needs an approver" in refused.text
+    ok = httpx.post(
+        f"{base}/api/v1/runs/{run_id}/answer",
+        json={"step_id": "sign_off", "answers": {}},
+        headers={"Authorization": f"Bearer {BO}"},
+    )
+    assert ok.status_code == 202, ok.text
+    auth = {"Authorization": f"Bearer {BO}"}
+    run = wait_for(
+        lambda: (
+            x
+            if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["manifest"][
+                "status"
+            ]
+            == "completed"
+            else None
+        ),
+        timeout=30,
+        what="the approved run",
+    )
+    granted = [e["data"] for e in run["events"] if e["type"] == "approval_granted"]
+    assert granted == [{"step_id": "sign_off", "approved_by": ["bo"]}]
+    assert run["manifest"]["outcome"]["state"] == "resolved"
+    for url in (
+        f"/api/v1/runs/{run_id}",
+        f"/runs/{run_id}",
+        f"/incidents/{INCIDENT}",
+        f"/api/v1/incidents/{INCIDENT}",
+        f"/incidents/{INCIDENT}/postmortem",
+        f"/incidents/{INCIDENT}/postmortem.html",
+    ):
+        shown = httpx.get(f"{base}{url}", headers=auth).text
+        assert "hunter2" not in shown, url
+
+
+def test_an_upload_over_the_limit_is_refused(guarded) -> None:
+    root, base = guarded
+    (root / "runbooks" / "ask.runbook.yaml").write_text(ASK)
+    r = httpx.post(
+        f"{base}/api/v1/runs",
+        json={"runbook": "runbooks/ask.runbook.yaml", "incident_id": INCIDENT, "mode": "real"},
+        headers={"Authorization": f"Bearer {ANA}"},
+    )
+    run_id = r.json()["run_id"]
+    assert finished(base, run_id)["manifest"]["status"] == "waiting"
+    with signed_in_browser(base, ANA) as browser:
+        page = browser.get(f"/runs/{run_id}").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        big = b"x" * (10 * 1024 * 1024 + 1)
+        r = browser.post(
+            f"/runs/{run_id}/answer",
+            data={
+                "csrf": csrf,
+                "step_id": "confirm",
+                "ev_note": "n",
+                "ev_checks": ["logs read"],
+                "outcome": "resolved",
+            },
+            files={"ev_shot": ("big.bin", big, "application/octet-stream")},
+        )
+        assert r.status_code == 400 and "larger than 10 MiB" in r.text
+    still = httpx.get(
+        f"{base}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {ANA}"}
+    ).json()
+    assert still["manifest"]["status"] == "waiting"
