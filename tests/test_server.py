@@ -876,3 +876,71 @@ def test_an_upload_over_the_limit_is_refused(guarded) -> None:
         f"{base}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {ANA}"}
     ).json()
     assert still["manifest"]["status"] == "waiting"
+
+
+def test_a_stopped_server_parks_its_runs_and_the_next_one_goes_on(tmp_path: Path) -> None:
+    """SIGTERM: a running chain stops before its next step (interrupted by the server's
+    stop, nothing run twice); the restarted server resumes it to its end."""
+    import os
+    import signal
+
+    root = tmp_path / "p"
+    (root / "runbooks").mkdir(parents=True)
+    (root / "gert.yaml").write_text(
+        "record: 'off'\nserver:\n  tokens:\n    - {name: ana, env: GERT_TEST_ANA, role: operator}\n"
+    )
+    (root / "runbooks" / "slow.runbook.yaml").write_text(
+        "apiVersion: runbook/v0\nmeta: {name: slow, kind: composable}\nsteps:\n"
+        "  - {id: first, type: cli, with: {argv: [sleep, '1.5']}}\n"
+        "  - {id: second, type: cli, with: {argv: [echo, done]}, capture: {out: stdout}}\n"
+    )
+    auth = {"Authorization": f"Bearer {ANA}"}
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gert.cli", "serve", "--port", str(port)],
+        cwd=root,
+        env={**os.environ, **TOKENS},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{base}/api/v1/openapi.json"), timeout=30, what="the server")
+        r = httpx.post(
+            f"{base}/api/v1/runs",
+            json={"runbook": "runbooks/slow.runbook.yaml", "mode": "real"},
+            headers=auth,
+        )
+        run_id = r.json()["run_id"]
+        wait_for(
+            lambda: any(
+                e["type"] == "step_started"
+                for e in httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json()["events"]
+            ),
+            what="the first step to start",
+        )
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    row = json.loads(gert("runs", "list", "--json", cwd=root).stdout)[0]
+    assert row["status"] == "interrupted"
+    parked = (root / ".runbook" / "runs" / run_id / "run.yaml").read_text()
+    assert "interrupted (the server stopped)" in parked
+    with serving(root, TOKENS) as base:
+        run = wait_for(
+            lambda: (
+                x
+                if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())[
+                    "manifest"
+                ]["status"]
+                == "completed"
+                else None
+            ),
+            timeout=30,
+            what="the parked run to be resumed to its end",
+        )
+    done = [e["data"]["step_id"] for e in run["events"] if e["type"] == "step_completed"]
+    assert done == ["first", "second"]  # nothing run twice
+    assert run["verification"]["ok"]

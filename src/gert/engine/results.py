@@ -159,6 +159,10 @@ class Options:
     skip_steps: tuple[str, ...] = ()  # go on without these
     in_flight: str | None = None  # "wait" for its processes, or "kill" them
     accept_changed_runbook: bool = False  # go on with a runbook edited since the run began
+    # Set (a threading.Event), the run stops before its next step, as interrupted with
+    # this event's reason: how a server parks its runs when it stops.
+    stop: Any = None
+    stop_reason: str = "the server stopped"
 
 
 def default_actor() -> str:

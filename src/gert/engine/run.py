@@ -582,6 +582,9 @@ class Run:
     # one step -------------------------------------------------------------------
     def run_step(self, step: AnyStep, scope: Scope) -> tuple[StepRecord, StepOutput | None]:
         """A step's whole lifecycle: when, precondition, attempts, captures, evidence."""
+        stop = self.options.stop
+        if stop is not None and stop.is_set():  # parked between steps: resumable as it is
+            raise KeyboardInterrupt(self.options.stop_reason)
         sid = scope.prefix + step.id
         if step.when and not self.condition(step.when, scope, step.id):
             return self.skip(sid, f"when is false: {step.when}"), None

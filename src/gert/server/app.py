@@ -78,8 +78,12 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio
+
+        await anyio.to_thread.run_sync(server.launcher.resume_parked)
         yield
-        server.launcher.close()  # chains already running finish; queued ones are dropped
+        # running chains park before their next step (resumed by the next server)
+        await anyio.to_thread.run_sync(server.launcher.close)
 
     app = FastAPI(
         lifespan=lifespan,

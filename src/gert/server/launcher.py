@@ -27,6 +27,7 @@ class Launcher:
     def __init__(self, project: Project, size: int):
         self.project = project
         self.pool = ThreadPoolExecutor(size, thread_name_prefix="gert-run")
+        self.stopping = threading.Event()  # set when the server stops: runs park
 
     def start(
         self,
@@ -59,6 +60,7 @@ class Launcher:
                             variables=variables,
                             actor=actor,
                             observer=observe,
+                            stop=self.stopping,
                         ),
                     )
             finally:
@@ -75,10 +77,40 @@ class Launcher:
             from gert.engine import Engine, Options
 
             with Engine(self.project) as engine:
-                return engine.resume(run_id, Options(answers=answers, actor=actor))
+                return engine.resume(
+                    run_id, Options(answers=answers, actor=actor, stop=self.stopping)
+                )
 
         return self.pool.submit(run)
 
     def close(self) -> None:
-        """Wait for the chains that are running (new ones are refused)."""
+        """Park the chains that are running: each stops before its next step, recorded as
+        interrupted by the server's stop (a restarted server goes on with them); queued
+        ones never start."""
+        self.stopping.set()
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def resume_parked(self) -> list[str]:
+        """Go on with the runs an earlier server parked when it stopped; their IDs."""
+        from gert.store import open_index, open_store
+
+        rows = open_index(self.project.root).query(limit=None)
+        parked = []
+        store = open_store(self.project)
+        try:
+            for row in rows:
+                if row.status != "interrupted":
+                    continue
+                try:
+                    manifest = store.open(row.run_id).read_manifest()
+                except Exception:  # a run folder that cannot be read is left to a person
+                    continue
+                if PARKED in str(manifest.get("error", "")):
+                    self.resume(row.run_id, answers={}, actor=str(manifest.get("actor", "")))
+                    parked.append(row.run_id)
+        finally:
+            store.close()
+        return parked
+
+
+PARKED = "interrupted (the server stopped)"
