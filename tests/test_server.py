@@ -944,3 +944,25 @@ def test_a_stopped_server_parks_its_runs_and_the_next_one_goes_on(tmp_path: Path
     done = [e["data"]["step_id"] for e in run["events"] if e["type"] == "step_completed"]
     assert done == ["first", "second"]  # nothing run twice
     assert run["verification"]["ok"]
+
+
+def test_a_recorded_scenario_is_replayed_beside_its_recording(guarded) -> None:
+    root, base = guarded
+    recorded = next(
+        p for p in (root / "scenarios").rglob("scenario.yaml") if "chain:" in p.read_text()
+    )
+    path = str(recorded.parent.relative_to(root))
+    with signed_in_browser(base, ANA) as browser:
+        listed = browser.get("/scenarios").text
+        assert path in listed and "recorded" in listed and "hand-written" in listed
+        page = browser.get("/scenario", params={"path": path}).text
+        assert "Not replayed yet." in page and "root_runbook" in page
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        replayed = browser.post("/scenario/replay", data={"csrf": csrf, "path": path}).text
+        assert "Not replayed yet." not in replayed
+        side = replayed.split("<h2>Replayed</h2>")[1]
+        assert "IsReplicaInBuild" in side and "resolved" in side and "wait_for_build" in side
+        assert browser.get("/scenario", params={"path": "../../etc"}).status_code == 404
+    with signed_in_browser(base, VIC) as viewer:
+        page = viewer.get("/scenario", params={"path": path}).text
+        assert "Replay it" not in page

@@ -72,7 +72,7 @@ class Server:
 
 def create_app(project: Project, environ: dict[str, str] | None = None) -> FastAPI:
     """The server of *project* (tokens read from *environ*, default the process's)."""
-    from gert.server import api, intake, pages, postmortems, runbooks
+    from gert.server import api, intake, pages, postmortems, runbooks, scenarios
 
     server = Server(project, environ)
 
@@ -131,4 +131,5 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
     app.include_router(pages.router)
     app.include_router(runbooks.router)
     app.include_router(postmortems.router)
+    app.include_router(scenarios.router)
     return app
