@@ -966,3 +966,60 @@ def test_a_recorded_scenario_is_replayed_beside_its_recording(guarded) -> None:
     with signed_in_browser(base, VIC) as viewer:
         page = viewer.get("/scenario", params={"path": path}).text
         assert "Replay it" not in page
+
+
+def _doc_commands() -> list[str]:
+    """The shell commands of docs/server.md's console blocks that talk to the server,
+    one script per block (a command continued with a backslash joined)."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "server.md").read_text()
+    scripts = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        commands: list[str] = []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                commands.append(line[2:])
+            elif commands and commands[-1].endswith("\\"):
+                commands[-1] = commands[-1][:-1] + " " + line.strip()
+        if any("curl" in c for c in commands):
+            scripts.append("\n".join(commands))
+    return scripts
+
+
+def test_the_curl_examples_of_the_server_doc_work(tmp_path: Path) -> None:
+    """Every curl example of docs/server.md, run by bash against a server configured as
+    the doc's gert.yaml examples are."""
+    import os
+
+    root = triaged_example(tmp_path, 0)
+    with (root / "gert.yaml").open("a") as f:
+        f.write(
+            "server:\n"
+            "  alert_secret_env: GERT_ALERT_SECRET\n"
+            "  tokens:\n    - {name: ana, env: GERT_TOKEN_ANA, role: operator}\n"
+            "routes:\n"
+            "  - {match: {alertname: ServiceDown, service: /^bill/}, runbook: runbooks/service-down.runbook.yaml}\n"
+            "  - {title: 'disk .* full', runbook: runbooks/disk-full.runbook.yaml, mode: dry-run}\n"
+        )
+    for name in ("service-down", "disk-full"):
+        (root / "runbooks" / f"{name}.runbook.yaml").write_text(
+            f"apiVersion: runbook/v0\nmeta: {{name: {name}, kind: composable}}\n"
+            "steps:\n  - {id: look, type: cli, with: {argv: [echo, ok]}}\n"
+        )
+    env = {"GERT_TOKEN_ANA": ANA, "GERT_ALERT_SECRET": ALERT_SECRET}
+    commands = _doc_commands()
+    assert len(commands) >= 3, commands
+    with serving(root, env) as base:
+        port = base.rsplit(":", 1)[1]
+        for script in commands:
+            r = subprocess.run(
+                ["bash", "-ec", script.replace("127.0.0.1:8080", f"127.0.0.1:{port}")],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert r.returncode == 0, (script, r.stderr)
+            answer = json.loads(r.stdout)
+            assert "error" not in answer and "detail" not in answer, (script, answer)
+            if "/api/v1/alerts" in script:
+                assert answer["alerts"][0]["runbook"] == "runbooks/disk-full.runbook.yaml"
