@@ -26,6 +26,7 @@ class IncidentOverview:
     replays: list[dict[str, str]]  # per chain: its scenario and the command that replays it
     hidden: int = 0  # dry-runs and replays left out
     warning: str | None = None  # the provider could not be asked
+    earlier: int = 0  # chains left out: only the latest were asked for
 
     @property
     def runs(self) -> int:
@@ -42,11 +43,11 @@ class IncidentOverview:
 
 
 def incident_overview(
-    project: Project, incident_id: str, include_all: bool = False
+    project: Project, incident_id: str, include_all: bool = False, latest: int | None = None
 ) -> IncidentOverview:
-    """The incident and its chains; dry-runs and replays (not evidence of the incident)
-    only with *include_all*. A provider that fails is a warning, not an error: the runs
-    are still shown."""
+    """The incident and its chains (only the *latest* ones when given); dry-runs and
+    replays (not evidence of the incident) only with *include_all*. A provider that
+    fails is a warning, not an error: the runs are still shown."""
     from gert.incident import IncidentError
     from gert.incident.providers import look_up
 
@@ -58,6 +59,10 @@ def incident_overview(
     every = open_index(project.root).query(incident=incident_id, limit=None)
     rows = every if include_all else [r for r in every if r.mode in ("real", "")]
     grouped = chains(rows)
+    earlier = 0
+    if latest is not None and len(grouped) > latest:
+        earlier = len(grouped) - latest
+        grouped = sorted(grouped, key=lambda c: c[0][1].started_at)[-latest:]
     return IncidentOverview(
         incident_id,
         info,
@@ -65,6 +70,7 @@ def incident_overview(
         [replay_of(c[0][1]) for c in grouped],
         hidden=len(every) - len(rows),
         warning=warning,
+        earlier=earlier,
     )
 
 
@@ -146,7 +152,7 @@ def run_view(project: Project, run_id: str, key: bytes | None = None) -> RunView
         run = store.open(run_id)
         manifest = run.read_manifest()
         report = verify_trace(run.trace_path, key, manifest)
-        steps, events = store.steps(run), store.events(run)
+        steps, events = store.steps(run), report.parsed  # the trace is read once
         return RunView(
             run_id,
             manifest,

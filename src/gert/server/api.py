@@ -7,7 +7,7 @@ from pathlib import Path as Path_
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from gert.server.auth import Caller
@@ -80,13 +80,14 @@ def runs(
     return server.shown({"runs": [r.to_dict() for r in rows]})
 
 
-@router.get("/runs/{run_id}")
-def run(request: Request, who: Who, run_id: RunId) -> dict[str, Any]:
+@router.get("/runs/{run_id}", response_model=None)
+def run(request: Request, who: Who, run_id: RunId) -> JSONResponse:
     """A run: manifest, step records, trace events, and its trace verified now."""
     from gert.overview import run_view
 
     server = request.app.state.server
-    return server.shown(run_view(server.project, run_id, server.key).to_dict())
+    # plain data already: straight to JSON (FastAPI's encoder would walk it again)
+    return JSONResponse(server.shown(run_view(server.project, run_id, server.key).to_dict()))
 
 
 class StartRequest(BaseModel):

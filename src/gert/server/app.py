@@ -70,6 +70,29 @@ class Server:
         return self.redactor.data(data)
 
 
+class SecurityHeaders:
+    """Adds HEADERS to every answer. Plain ASGI: starlette's BaseHTTPMiddleware costs a
+    task and a stream per request."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in have]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def create_app(project: Project, environ: dict[str, str] | None = None) -> FastAPI:
     """The server of *project* (tokens read from *environ*, default the process's)."""
     from gert.server import api, intake, pages, postmortems, runbooks, scenarios
@@ -96,12 +119,7 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
     )
     app.state.server = server
 
-    @app.middleware("http")
-    async def secure(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:

@@ -21,6 +21,9 @@ IncidentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 RunId = Annotated[str, Path(pattern=r"^\d{8}T\d{6}-[0-9a-f]{8}$")]
 CSRF = "gert_csrf"
 MAX_FORM = 16 * 1024  # bytes of a posted form
+# An incident page draws its latest chains and timeline entries; the API has them all.
+PAGE_CHAINS = 50
+PAGE_EVENTS = 1000
 # Outcome states drawn in their own colour; any other state is drawn as "other".
 STATES = {
     "resolved", "escalated", "needs_rca", "no_action", "completed", "failed", "error",
@@ -83,12 +86,13 @@ def incident_page(request: Request, who: Who, incident_id: IncidentId) -> HTMLRe
     from gert.store import RunFolder, read_events
 
     server = request.app.state.server
-    view = incident_overview(server.project, incident_id)
-    if view.incident is None and not view.runs:
+    view = incident_overview(server.project, incident_id, latest=PAGE_CHAINS)
+    if view.incident is None and not view.runs and not view.earlier:
         raise NotFound(f"no incident {incident_id} and no runs for it")
     rows = []
     events: list[dict[str, Any]] = []
-    for n, (chain, replay) in enumerate(zip(view.chains, view.replays, strict=True), 1):
+    pairs = zip(view.chains, view.replays, strict=True)
+    for n, (chain, replay) in enumerate(pairs, view.earlier + 1):
         boxes = []
         for depth, r in chain:
             boxes.append({**r.to_dict(), "depth": depth, "state_class": state_class(r.state)})
@@ -112,6 +116,7 @@ def incident_page(request: Request, who: Who, incident_id: IncidentId) -> HTMLRe
             }
         )
     events.sort(key=lambda e: e["ts"])
+    shown_events = events[-PAGE_EVENTS:]
     return _page(
         request,
         "incident.html",
@@ -120,7 +125,9 @@ def incident_page(request: Request, who: Who, incident_id: IncidentId) -> HTMLRe
         incident_id=incident_id,
         incident=view.incident or {},
         chains=rows,
-        events=events,
+        events=shown_events,
+        earlier_events=len(events) - len(shown_events),
+        earlier_chains=view.earlier,
         warning=view.warning or "",
     )
 

@@ -208,6 +208,7 @@ class VerifyReport:
     signed: bool = False  # its seals carry an HMAC
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    parsed: list[dict[str, Any]] = field(default_factory=list)  # the events, as read
 
     @property
     def ok(self) -> bool:
@@ -280,6 +281,7 @@ def verify_trace(
             whole.update(line + b"\n")
             continue
         report.events += 1
+        report.parsed.append(event)
         if event.get("seq") != n:
             report.problems.append(
                 f"line {n}: seq is {event.get('seq')}, expected {n} (a line was removed, inserted or moved)"
