@@ -49,9 +49,14 @@ def shoot(driver: object, folder: Path, name: str) -> None:
 
 
 def text_of(driver: object) -> str:
+    """The page's visible text ("" while the page is being replaced: asked again)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    try:
+        return driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    except (StaleElementReferenceException, NoSuchElementException):
+        return ""
 
 
 def test_an_operator_runs_the_incident_s_chain_from_the_browser(tmp_path: Path, browser) -> None:

@@ -55,7 +55,7 @@ def serving(root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -647,6 +647,13 @@ def test_a_waiting_run_is_answered_in_the_browser_and_goes_on(guarded) -> None:
             evidence["shot"]["size"] == len(b"\x89PNG fake image bytes")
             and len(evidence["shot"]["sha256"]) == 64
         )
+        # the attachment is downloadable from the run's page, as stored
+        page = browser.get(f"/runs/{run_id}").text
+        link = re.search(r'href="(/runs/[^"]+/attachments/[^"]+)"', page).group(1)
+        got = browser.get(link)
+        assert got.content == b"\x89PNG fake image bytes"
+        assert got.headers["content-disposition"].startswith("attachment")
+        assert browser.get(f"/runs/{run_id}/attachments/..%2Frun.yaml").status_code == 404
         # a second answer (another browser, a terminal): the first stood
         again = browser.post(
             f"/runs/{run_id}/answer", data={**form, "csrf": csrf}, follow_redirects=False
@@ -755,6 +762,8 @@ def test_runbooks_are_listed_with_their_diagram_and_scenarios(guarded) -> None:
         assert "flowchart" in page  # the Mermaid source, to paste
         assert "scenarios/login-success-rate-below-target/no-failures" in page
         assert browser.get("/runbook", params={"path": "../../../etc/passwd"}).status_code == 404
+        measured = browser.get("/runbook", params={"path": TRIAGE, "coverage": "1"}).text
+        assert "<h3>Coverage</h3>" in measured and " of " in measured
 
 
 def test_the_postmortem_is_drawn_downloaded_and_written_by_an_operator(guarded) -> None:

@@ -8,6 +8,8 @@ import click
 
 from gert.errors import EXIT_INVALID
 
+STREAMS_GRACE = 3  # seconds open event streams get to end when the server stops
+
 
 def _loopback(host: str) -> bool:
     if host == "localhost":
@@ -52,7 +54,16 @@ def serve(host: str, port: int) -> None:
         click.echo(f"warning: token {missing}: it admits nobody", err=True)
     mode = "tokens required" if tokens.required else "read-only, no tokens configured"
     click.echo(f"gert serve: http://{host}:{port}/ ({mode}); Ctrl-C stops it", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # Live pages hold their event streams open: on Ctrl-C they get a few seconds to end,
+    # then are cut (running chains park at their next step either way).
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=STREAMS_GRACE,
+    )
 
 
 COMMANDS = (serve,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,6 +56,7 @@ class Server:
             )
         )
         self.launcher = Launcher(project, project.config.server.max_runs)
+        self.csrf_key = secrets.token_bytes(32)  # signs the form tokens of this process
         secret_env = project.config.server.alert_secret_env
         self.alert_secret = env[secret_env].encode() if secret_env and env.get(secret_env) else None
         key_env = project.config.hmac_key_env

@@ -176,6 +176,17 @@ def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
     waited = (view.waiting or {}).get("step_id")
     for name, record in view.steps:
         summary = completed.get(name, {})
+        evidence = (record.get("attempts") or [{}])[-1].get("evidence") or {}
+        attachments = [
+            {
+                "name": k,
+                "file": PathLike(str(v["stored"])).name,
+                "sha256": v.get("sha256", ""),
+                "size": v.get("size", 0),
+            }
+            for k, v in evidence.items()
+            if isinstance(v, dict) and v.get("kind") == "attachment" and v.get("stored")
+        ]
         if record.get("step_id") == waited and record.get("status") == "failed":
             record = {**record, "status": "waiting", "error": ""}  # asked below, not failed
         steps.append(
@@ -189,6 +200,7 @@ def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
                 "error": record.get("error", ""),
                 "stdout": summary.get("stdout", ""),
                 "stderr": summary.get("stderr", ""),
+                "attachments": attachments,
                 "state_class": state_class(str(record.get("status", ""))),
             }
         )
@@ -218,21 +230,44 @@ def _with_form(
 ) -> HTMLResponse:
     """A page holding a form: the form's token is set as a cookie too, and a post must
     bring both (a page of another site can make a browser post, not read the token)."""
-    token = secrets.token_urlsafe(24)
+    # One token per browser, kept while it lasts (two tabs' forms stay good together),
+    # signed by this server: a cookie planted by another site is not taken.
+    server = request.app.state.server
+    token = request.cookies.get(CSRF, "")
+    if not _signed(server, token):
+        nonce = secrets.token_urlsafe(18)
+        token = f"{nonce}.{_signature(server, nonce)}"
     response = _page(request, template, who, csrf=token, **context)
     response.status_code = status
-    response.set_cookie(CSRF, token, httponly=True, samesite="strict")
+    if request.cookies.get(CSRF) != token:
+        response.set_cookie(CSRF, token, httponly=True, samesite="strict")
     return response
 
 
+def _signature(server: Any, nonce: str) -> str:
+    return hmac.new(server.csrf_key, nonce.encode(), "sha256").hexdigest()[:32]
+
+
+def _signed(server: Any, token: str) -> bool:
+    nonce, _, signature = token.partition(".")
+    return bool(nonce and signature) and hmac.compare_digest(signature, _signature(server, nonce))
+
+
+def form_token_good(request: Request, given: str) -> bool:
+    """The posted form's token is this browser's cookie, and this server signed it."""
+    expected = request.cookies.get(CSRF, "")
+    return (
+        bool(expected)
+        and hmac.compare_digest(expected, given)
+        and _signed(request.app.state.server, expected)
+    )
+
+
 async def _posted(request: Request) -> dict[str, str] | None:
-    """A posted form's fields; None when its token does not match the cookie's."""
+    """A posted form's fields; None when its token is not this browser's, signed here."""
     body = await request.body()
     form = {k: v[0] for k, v in parse_qs(body[:MAX_FORM].decode("utf-8", "replace")).items()}
-    expected = request.cookies.get(CSRF, "")
-    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
-        return None
-    return form
+    return form if form_token_good(request, form.get("csrf", "")) else None
 
 
 REFUSED = "refused: the form is stale or not from this server"
@@ -360,8 +395,7 @@ async def answer(request: Request, who: Who, run_id: RunId) -> Response:
 
     server = request.app.state.server
     form = await request.form(max_files=16, max_fields=200)
-    expected = request.cookies.get(CSRF, "")
-    if not expected or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
+    if not form_token_good(request, str(form.get("csrf", ""))):
         return HTMLResponse(REFUSED, status_code=403)
     view = await anyio.to_thread.run_sync(lambda: run_view(server.project, run_id, server.key))
     waiting = view.waiting or {}
@@ -419,4 +453,32 @@ async def _keep_upload(project: Any, run_id: str, name: str, upload: Any) -> Pat
 def _answered_page(request: Request, who: Caller, run_id: str, message: str) -> HTMLResponse:
     return _page(
         request, "error.html", who, title="Not answered", message=f"run {run_id}: {message}"
+    )
+
+
+@router.get("/runs/{run_id}/attachments/{name}")
+def attachment(request: Request, who: Who, run_id: RunId, name: str) -> Response:
+    """A manual step's attachment, as a download (never shown inline)."""
+    import re as _re
+
+    from fastapi.responses import FileResponse
+
+    from gert.errors import NotFound
+    from gert.store import open_store
+
+    if not _re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}", name):
+        raise NotFound(f"no attachment {name[:100]}")
+    store = open_store(request.app.state.server.project)
+    try:
+        folder = store.open(run_id).path / "attachments"
+    finally:
+        store.close()
+    path = folder / name
+    if not path.is_file() or path.resolve().parent != folder.resolve():
+        raise NotFound(f"run {run_id} has no attachment {name}")
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=name,
+        content_disposition_type="attachment",
     )

@@ -33,7 +33,9 @@ def runbooks_page(request: Request, who: Who, incident: str = "") -> HTMLRespons
 
 
 @router.get("/runbook", response_class=HTMLResponse)
-def runbook_page(request: Request, who: Who, path: str = "") -> HTMLResponse:
+def runbook_page(
+    request: Request, who: Who, path: str = "", coverage: bool = False
+) -> HTMLResponse:
     """One runbook: description, inputs, problems, its diagram (drawn as text, and as
     Mermaid to paste), and its scenarios."""
     from gert.diagram import build, to_ascii, to_mermaid
@@ -50,11 +52,19 @@ def runbook_page(request: Request, who: Who, path: str = "") -> HTMLResponse:
     model = checked.model if checked.ok else None
     drawing = mermaid = ""
     scenarios = []
+    covered = None
     if model is not None:
         graph = build(model, file, project_root=project.root)
         drawing, mermaid = to_ascii(graph), to_mermaid(graph)
         names = runbook_names(project)
-        for case in find_cases([file], project):
+        cases = find_cases([file], project)
+        if coverage and cases:  # replays every scenario of the runbook: asked for, not by default
+            from gert.testing import coverage as measure
+
+            report = measure(project, cases)
+            mine = next((c for c in report.runbooks if c.path.resolve() == file.resolve()), None)
+            covered = mine.to_dict() if mine else None
+        for case in cases:
             prepare(case, project, names)
             scenarios.append(
                 {
@@ -74,4 +84,5 @@ def runbook_page(request: Request, who: Who, path: str = "") -> HTMLResponse:
         drawing=drawing,
         mermaid=mermaid,
         scenarios=scenarios,
+        coverage=covered,
     )
