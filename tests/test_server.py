@@ -658,7 +658,7 @@ def test_a_waiting_run_is_answered_in_the_browser_and_goes_on(guarded) -> None:
         again = browser.post(
             f"/runs/{run_id}/answer", data={**form, "csrf": csrf}, follow_redirects=False
         )
-        assert again.status_code == 200 and "not waiting any more" in again.text
+        assert again.status_code == 409 and "no step of it waits for an answer" in again.text
 
 
 def test_runs_waiting_at_manual_steps_outlive_a_killed_server(tmp_path: Path) -> None:
@@ -1034,3 +1034,119 @@ def test_the_curl_examples_of_the_server_doc_work(tmp_path: Path) -> None:
             assert "error" not in answer and "detail" not in answer, (script, answer)
             if "/api/v1/alerts" in script:
                 assert answer["alerts"][0]["runbook"] == "runbooks/disk-full.runbook.yaml"
+
+
+def test_answers_a_step_cannot_take_are_refused_while_it_waits(guarded) -> None:
+    """A wrong answer is a 422 naming its field, and the run keeps waiting (it would
+    otherwise fail the step for good)."""
+    root, base = guarded
+    (root / "runbooks" / "ask.runbook.yaml").write_text(ASK)
+    auth = {"Authorization": f"Bearer {ANA}"}
+    run_id = httpx.post(
+        f"{base}/api/v1/runs",
+        json={"runbook": "runbooks/ask.runbook.yaml", "incident_id": INCIDENT, "mode": "real"},
+        headers=auth,
+    ).json()["run_id"]
+    assert finished(base, run_id)["manifest"]["status"] == "waiting"
+
+    def answer(step_id: str, answers: dict) -> httpx.Response:
+        return httpx.post(
+            f"{base}/api/v1/runs/{run_id}/answer",
+            json={"step_id": step_id, "answers": answers},
+            headers=auth,
+        )
+
+    good = {
+        "note": "n",
+        "checks": ["logs read"],
+        "shot": "runbooks/ask.runbook.yaml",
+        "outcome": "resolved",
+    }
+    for wrong, says in (
+        ({**good, "outcome": "happy"}, "outcome: one of resolved, escalated"),
+        ({**good, "checks": ["foo"]}, "checks: no item 'foo'"),
+        ({k: v for k, v in good.items() if k != "note"}, "note: text is required"),
+        ({**good, "notes": "x"}, "notes: step 'confirm' asks for no such answer"),
+    ):
+        r = answer("confirm", wrong)
+        assert r.status_code == 422 and says in r.json()["error"], (wrong, r.text)
+    r = answer("nope", good)
+    assert r.status_code == 409 and "waits at step 'confirm', not 'nope'" in r.json()["error"]
+    still = httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json()
+    assert still["manifest"]["status"] == "waiting"
+    assert sum(1 for e in still["events"] if e["type"] == "run_waiting") == 1  # never resumed
+    assert answer("confirm", good).status_code == 202
+
+
+def test_what_the_walk_found_about_alerts_tokens_and_errors(intake) -> None:
+    root, base = intake
+    # an alert-started dry-run is on the incident page once dry-runs are asked for, and
+    # its trigger is recorded
+    body = json.dumps(
+        {"title": "disk /data full on db9", "fields": {"host": "db9"}, "fingerprint": "w1"}
+    ).encode()
+    taken = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body)).json()[
+        "alerts"
+    ][0]
+    run = finished(base, taken["run_id"])
+    assert run["manifest"]["triggered_by"]["alert"] == "generic"
+    auth = {"Authorization": f"Bearer {ANA}"}
+    plain = httpx.get(f"{base}/incidents/{taken['incident_id']}", headers=auth).text
+    assert taken["run_id"] not in plain and "show them too" in plain
+    every = httpx.get(f"{base}/incidents/{taken['incident_id']}?all=1", headers=auth).text
+    assert taken["run_id"] in every
+    # an alert that starts nothing says why on its incident, and may be sent again
+    body = json.dumps({"title": "disk /x full", "fingerprint": "w2"}).encode()  # no host field
+    first = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body)).json()[
+        "alerts"
+    ][0]
+    assert "no value for target" in first["error"]
+    timeline = json.loads(gert("incident", "show", first["incident_id"], "--json", cwd=root).stdout)
+    assert any("the alert started nothing" in e["text"] for e in timeline["incident"]["timeline"])
+    again = httpx.post(f"{base}/api/v1/alerts", content=body, headers=signed(body)).json()[
+        "alerts"
+    ][0]
+    assert "duplicate" not in again and "error" in again
+    # a token that names nobody is told so; API errors have one shape
+    r = httpx.get(f"{base}/api/v1/whoami", headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and r.json() == {"error": "that token names nobody"}
+    r = httpx.get(f"{base}/api/v1/incidents/nope-x", headers=auth)
+    assert r.status_code == 404 and "error" in r.json()
+    r = httpx.get(f"{base}/api/v1/runs/20990101T000000-deadbeef", headers=auth)
+    assert r.status_code == 404 and str(root) not in r.text  # no absolute paths shown
+
+
+def test_a_browser_session_is_signed_not_the_token_and_signs_out(guarded) -> None:
+    _, base = guarded
+    with signed_in_browser(base, VIC) as browser:
+        session = browser.cookies.get("gert_session")
+        assert session and VIC not in session and session.startswith("vic:viewer:")
+        page = browser.get("/incidents").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        out = browser.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert browser.get("/incidents", follow_redirects=False).status_code == 303
+    forged = httpx.get(
+        f"{base}/incidents", cookies={"gert_session": "vic:approver:0000"}, follow_redirects=False
+    )
+    assert forged.status_code == 303  # a session this server did not sign is nobody
+
+
+def test_serve_says_what_in_its_set_up_cannot_work(tmp_path: Path) -> None:
+    (tmp_path / "gert.yaml").write_text(
+        "server:\n  tokens:\n    - {name: ana, env: A}\n    - {name: ana, env: B}\n"
+    )
+    r = gert("serve", "--port", str(free_port()), cwd=tmp_path)
+    assert r.returncode == 2 and "two tokens have the name 'ana'" in r.stderr
+    (tmp_path / "gert.yaml").write_text(
+        "routes: [{title: x, runbook: runbooks/gone.runbook.yaml}]\n"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = gert("serve", "--port", str(port), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "routes[0]: no runbook runbooks/gone.runbook.yaml" in r.stderr
+    assert f"error: cannot listen on 127.0.0.1:{port}" in r.stderr
+    assert "gert serve: http" not in r.stderr  # never claims to serve

@@ -190,6 +190,12 @@ def note(path: Path, **facts: Any) -> None:
     write_atomic(path, json.dumps({**seen(path), **facts}))
 
 
+def release(path: Path) -> None:
+    """Forget an alert that started nothing because of an error (a route to a runbook
+    that is not there, an input it lacks): its redelivery, once that is fixed, starts."""
+    path.unlink(missing_ok=True)
+
+
 def record_of(project: Project, alert: Alert) -> dict[str, Any]:
     """The record of an alert that arrived before ({} when none)."""
     path = (

@@ -144,6 +144,19 @@ class ServerConfig(Strict):
         4, ge=1, le=64, description="Chains the server runs at once; more wait their turn."
     )
 
+    @field_validator("tokens")
+    @classmethod
+    def _tokens(cls, value: list[ServerToken]) -> list[ServerToken]:
+        for attr in ("name", "env"):
+            seen: set[str] = set()
+            for t in value:
+                key = getattr(t, attr)
+                if key in seen:
+                    what = "name" if attr == "name" else "environment variable"
+                    raise ValueError(f"two tokens have the {what} {key!r}: each needs its own")
+                seen.add(key)
+        return value
+
 
 class ProjectConfig(Strict):
     """The contents of gert.yaml; every field has a default."""

@@ -153,6 +153,12 @@ def run_view(project: Project, run_id: str, key: bytes | None = None) -> RunView
         manifest = run.read_manifest()
         report = verify_trace(run.trace_path, key, manifest)
         steps, events = store.steps(run), report.parsed  # the trace is read once
+        notes = list(report.notes)
+        if report.ok and not report.signed:
+            notes.append(
+                "unsigned: an edit of the whole trace, hashes recomputed, would not show "
+                "(hmac_key_env in gert.yaml signs traces)"
+            )
         return RunView(
             run_id,
             manifest,
@@ -160,7 +166,7 @@ def run_view(project: Project, run_id: str, key: bytes | None = None) -> RunView
             events,
             report.ok,
             list(report.problems),
-            list(report.notes),
+            notes,
             waiting_form(project, manifest, steps, events),
         )
     finally:

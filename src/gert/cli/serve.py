@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import click
 
@@ -52,6 +53,15 @@ def serve(host: str, port: int) -> None:
         raise SystemExit(EXIT_INVALID)
     for missing in tokens.missing:
         click.echo(f"warning: token {missing}: it admits nobody", err=True)
+    for warning in startup_warnings(project):
+        click.echo(f"warning: {warning}", err=True)
+    try:  # said in gert's words, before claiming to serve
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as e:
+        click.echo(f"error: cannot listen on {host}:{port}: {e.strerror or e}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
     mode = "tokens required" if tokens.required else "read-only, no tokens configured"
     click.echo(f"gert serve: http://{host}:{port}/ ({mode}); Ctrl-C stops it", err=True)
     # Live pages hold their event streams open: on Ctrl-C they get a few seconds to end,
@@ -64,6 +74,25 @@ def serve(host: str, port: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=STREAMS_GRACE,
     )
+
+
+def startup_warnings(project: object) -> list[str]:
+    """What in gert.yaml's server set-up will not work as written: routes to runbooks
+    that are not there, an alert secret whose variable is not set."""
+    import os
+
+    config = project.config  # type: ignore[attr-defined]
+    out = []
+    for n, route in enumerate(config.routes):
+        path = project.root / route.runbook  # type: ignore[attr-defined]
+        if not project.contains(path) or not path.is_file():  # type: ignore[attr-defined]
+            out.append(
+                f"routes[{n}]: no runbook {route.runbook} in the project; alerts it matches will start nothing"
+            )
+    env = config.server.alert_secret_env
+    if env and not os.environ.get(env):
+        out.append(f"server.alert_secret_env: ${env} is not set; signed alerts will be refused")
+    return out
 
 
 COMMANDS = (serve,)

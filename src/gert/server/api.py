@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from gert.server.auth import Caller
+from gert.server.auth import COOKIE, Caller
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -22,7 +22,13 @@ def caller(request: Request) -> Caller:
     """The caller of an API request; 401 without a token that names someone."""
     found = request.app.state.server.caller(request)
     if found is None:
-        raise HTTPException(401, "a token is required: Authorization: Bearer TOKEN")
+        given = request.headers.get("authorization") or request.cookies.get(COOKIE)
+        raise HTTPException(
+            401,
+            "that token names nobody"
+            if given
+            else "a token is required: Authorization: Bearer TOKEN",
+        )
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gert.errors import InvalidError, NotFound
 from gert.governance import Redactor
@@ -63,9 +65,22 @@ class Server:
         self.key = env[key_env].encode() if key_env and env.get(key_env) else None
 
     def caller(self, request: Request) -> Caller | None:
-        """Who asks: by bearer token, else by the sign-in cookie."""
-        token = bearer(request.headers.get("authorization")) or request.cookies.get(COOKIE)
-        return self.tokens.caller(token)
+        """Who asks: by bearer token, else by the session the sign-in page signed."""
+        token = bearer(request.headers.get("authorization"))
+        if token or not self.tokens.required:
+            return self.tokens.caller(token)
+        name, role, signature = [*request.cookies.get(COOKIE, "").split(":"), "", "", ""][:3]
+        if name and hmac.compare_digest(signature, self.session_signature(name, role)):
+            return self.tokens.named(name, role)
+        return None
+
+    def session(self, caller: Caller) -> str:
+        """The cookie of a signed-in browser: who, their role, and this server's signature
+        (the token itself never leaves the sign-in form; a restart signs everyone out)."""
+        return f"{caller.name}:{caller.role}:{self.session_signature(caller.name, caller.role)}"
+
+    def session_signature(self, name: str, role: str) -> str:
+        return hmac.new(self.csrf_key, f"session:{name}:{role}".encode(), "sha256").hexdigest()
 
     def shown(self, data: Any) -> Any:
         """*data* as it may be shown: redacted."""
@@ -123,9 +138,23 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
 
     app.add_middleware(SecurityHeaders)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):  # one shape for every API error
+            return JSONResponse(
+                {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            )
+        return server.templates.TemplateResponse(
+            request,
+            "error.html",
+            {"title": "Cannot do that", "message": str(exc.detail)},
+            status_code=exc.status_code,
+        )
+
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        message = server.redactor.text(str(exc))
+        # the project's own folders are named relative to it: no absolute paths shown
+        message = server.redactor.text(str(exc).replace(f"{project.root}/", ""))
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, status_code=404)
         return server.templates.TemplateResponse(

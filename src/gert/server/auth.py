@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ROLES = ("viewer", "operator", "approver")  # each may do what the ones before it may
-COOKIE = "gert_token"
+COOKIE = "gert_session"  # a signed session, never the token itself
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,13 @@ class Tokens:
                 )
                 continue
             self._by_digest[_digest(secret)] = Caller(t.name, t.role)
+
+    def named(self, name: str, role: str) -> Caller | None:
+        """The caller a session names, while a token of that name and role is configured."""
+        for caller in self._by_digest.values():
+            if caller.name == name and caller.role == role:
+                return caller
+        return None
 
     def caller(self, token: str | None) -> Caller | None:
         """The caller a token names; None when it names none (or none was given)."""

@@ -34,6 +34,12 @@ def _sender(request: Request, body: bytes) -> str:
         raise HTTPException(
             403, "alert intake is off: set server.alert_secret_env or server.tokens in gert.yaml"
         )
+    if signature and not secret:
+        raise HTTPException(
+            401,
+            "the alert is signed, but this server has no alert secret (server.alert_secret_env "
+            "names no variable that is set); send an operator's token instead",
+        )
     raise HTTPException(
         401, "sign the body (X-Gert-Signature: sha256=HEX) or send an operator's token"
     )
@@ -103,16 +109,24 @@ def _take(server: Any, alert: Any, actor: str) -> dict[str, Any]:
         return {**out, "unrouted": True}
     try:
         plan = plan_start(project, runbook, incident_id, {})
+        error = (
+            f"{plan.rel}: no value for {', '.join(plan.missing)} in the alert"
+            if plan.missing
+            else ""
+        )
     except (NotFound, InvalidError) as e:
-        intake.note(record, incident_id=incident_id, error=str(e))
-        return {**out, "error": str(e)}
-    if plan.missing and mode == "real":
-        error = f"{plan.rel}: no value for {', '.join(plan.missing)} in the alert"
-        provider.note(incident_id, error, author=actor)
-        intake.note(record, incident_id=incident_id, error=error)
+        error = str(e)
+    if error:  # said on the incident, where the team looks; a redelivery may try again
+        provider.note(incident_id, f"the alert started nothing: {error}", author=actor)
+        intake.release(record)
         return {**out, "error": error}
     started = server.launcher.start(
-        plan.path, mode=mode, incident_id=incident_id, variables={}, actor=actor
+        plan.path,
+        mode=mode,
+        incident_id=incident_id,
+        variables={},
+        actor=actor,
+        trigger={"alert": alert.source, "title": alert.title, "key": alert.key[:200]},
     )
     started.ready.wait(10)
     intake.note(record, incident_id=incident_id, run_id=started.run_id, runbook=plan.rel)

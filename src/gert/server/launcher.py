@@ -3,6 +3,7 @@ engine, with the same evidence, posting and scenario saving as ``gert exec``."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Launcher:
         self.project = project
         self.pool = ThreadPoolExecutor(size, thread_name_prefix="gert-run")
         self.stopping = threading.Event()  # set when the server stops: runs park
+        self.futures: list[Future[Any]] = []  # of the chains this server started
 
     def start(
         self,
@@ -37,6 +39,7 @@ class Launcher:
         incident_id: str | None,
         variables: dict[str, str],
         actor: str,
+        trigger: dict[str, Any] | None = None,
     ) -> Started:
         """Queue a chain; :attr:`Started.ready` is set when its root run has an ID (or the
         chain could not start)."""
@@ -61,12 +64,14 @@ class Launcher:
                             actor=actor,
                             observer=observe,
                             stop=self.stopping,
+                            trigger=trigger,
                         ),
                     )
             finally:
                 started.ready.set()
 
         started.future = self.pool.submit(run)
+        self._keep(started.future)
         return started
 
     def resume(self, run_id: str, *, answers: dict[str, Any], actor: str) -> Future[Any]:
@@ -81,13 +86,26 @@ class Launcher:
                     run_id, Options(answers=answers, actor=actor, stop=self.stopping)
                 )
 
-        return self.pool.submit(run)
+        future = self.pool.submit(run)
+        self._keep(future)
+        return future
+
+    def _keep(self, future: Future[Any]) -> None:
+        self.futures = [f for f in self.futures if not f.done()] + [future]
 
     def close(self) -> None:
         """Park the chains that are running: each stops before its next step, recorded as
         interrupted by the server's stop (a restarted server goes on with them); queued
         ones never start."""
         self.stopping.set()
+        running = sum(1 for f in self.futures if not f.done())
+        if running:
+            print(
+                f"gert serve: stopping; {running} running chain(s) park at their next step "
+                "(the next gert serve goes on with them)",
+                file=sys.stderr,
+                flush=True,
+            )
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def resume_parked(self) -> list[str]:
@@ -110,6 +128,13 @@ class Launcher:
                     parked.append(row.run_id)
         finally:
             store.close()
+        if parked:
+            print(
+                f"gert serve: going on with {len(parked)} run(s) parked when the server "
+                f"last stopped: {', '.join(parked)}",
+                file=sys.stderr,
+                flush=True,
+            )
         return parked
 
 

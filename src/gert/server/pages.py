@@ -29,6 +29,8 @@ STATES = {
     "resolved", "escalated", "needs_rca", "no_action", "completed", "failed", "error",
     "interrupted", "running", "chain_error", "handoff_pending", "waiting",
 }  # fmt: skip
+# Events of a whole chain that each of its runs records (shown once per chain).
+CHAIN_EVENTS = {"incident_posted", "scenario_saved"}
 # Trace events that belong on an incident's timeline, and how each reads.
 TIMELINE_EVENTS = {
     "run_started", "step_completed", "step_skipped", "evidence_recorded", "outcome_reached",
@@ -49,6 +51,8 @@ Who = Annotated[Caller, Depends(signed_in)]
 
 
 def _page(request: Request, template: str, who: Caller | None, **context: Any) -> HTMLResponse:
+    if "csrf" not in context:  # the sign-out form of every page needs the form token
+        return _with_form(request, template, who, **context)
     server = request.app.state.server
     shown = server.shown(context)
     return server.templates.TemplateResponse(
@@ -80,17 +84,20 @@ def incidents_page(request: Request, who: Who, q: str = "") -> HTMLResponse:
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(request: Request, who: Who, incident_id: IncidentId) -> HTMLResponse:
+def incident_page(
+    request: Request, who: Who, incident_id: IncidentId, all: bool = False
+) -> HTMLResponse:
     from gert.errors import NotFound
     from gert.overview import incident_overview
     from gert.store import RunFolder, read_events
 
     server = request.app.state.server
-    view = incident_overview(server.project, incident_id, latest=PAGE_CHAINS)
+    view = incident_overview(server.project, incident_id, include_all=all, latest=PAGE_CHAINS)
     if view.incident is None and not view.runs and not view.earlier:
         raise NotFound(f"no incident {incident_id} and no runs for it")
     rows = []
     events: list[dict[str, Any]] = []
+    said: set[tuple[int, str]] = set()
     pairs = zip(view.chains, view.replays, strict=True)
     for n, (chain, replay) in enumerate(pairs, view.earlier + 1):
         boxes = []
@@ -99,7 +106,12 @@ def incident_page(request: Request, who: Who, incident_id: IncidentId) -> HTMLRe
             try:
                 trace = RunFolder(PathLike(r.folder)).trace_path
                 for e in read_events(trace) if trace.is_file() else []:
-                    if e.get("type") in TIMELINE_EVENTS:
+                    kind = e.get("type")
+                    if kind in CHAIN_EVENTS:  # every run of the chain records it: once
+                        if (n, kind) in said:
+                            continue
+                        said.add((n, kind))
+                    if kind in TIMELINE_EVENTS:
                         events.append(_timeline_entry(e, r.runbook_name, n))
             except OSError:
                 continue
@@ -128,6 +140,8 @@ def incident_page(request: Request, who: Who, incident_id: IncidentId) -> HTMLRe
         events=shown_events,
         earlier_events=len(events) - len(shown_events),
         earlier_chains=view.earlier,
+        hidden=view.hidden,
+        all=all,
         warning=view.warning or "",
     )
 
@@ -290,7 +304,9 @@ async def login(request: Request) -> Response:
     if caller is None:
         return RedirectResponse(f"/login?failed=1&next={target}", status_code=303)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, form["token"], httponly=True, samesite="strict")
+    response.set_cookie(
+        COOKIE, request.app.state.server.session(caller), httponly=True, samesite="strict"
+    )
     return response
 
 
@@ -423,7 +439,7 @@ async def answer(request: Request, who: Who, run_id: RunId) -> Response:
     except NotAnswered as e:
         if e.status == 403:
             return HTMLResponse(f"refused: {e}", status_code=403)
-        return _answered_page(request, who, run_id, str(e))
+        return _answered_page(request, who, run_id, str(e), e.status)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
@@ -450,10 +466,19 @@ async def _keep_upload(project: Any, run_id: str, name: str, upload: Any) -> Pat
     return path
 
 
-def _answered_page(request: Request, who: Caller, run_id: str, message: str) -> HTMLResponse:
-    return _page(
-        request, "error.html", who, title="Not answered", message=f"run {run_id}: {message}"
+def _answered_page(
+    request: Request, who: Caller, run_id: str, message: str, status: int = 200
+) -> HTMLResponse:
+    response = _page(
+        request,
+        "error.html",
+        who,
+        title="Not answered",
+        message=message,
+        back=f"/runs/{run_id}",
     )
+    response.status_code = status
+    return response
 
 
 @router.get("/runs/{run_id}/attachments/{name}")
@@ -482,3 +507,13 @@ def attachment(request: Request, who: Who, run_id: RunId, name: str) -> Response
         filename=name,
         content_disposition_type="attachment",
     )
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Sign this browser out."""
+    if await _posted(request) is None:
+        return HTMLResponse(REFUSED, status_code=403)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
