@@ -40,6 +40,11 @@ def submit(server: Any, who: Caller, run_id: str, step_id: str, given: dict[str,
     wrong = problems(waiting, given)
     if wrong:  # said now, while the run still waits: the engine would fail the step
         raise NotAnswered("; ".join(wrong), 422)
+    if waiting.get("approvals", 0) > 1:
+        raise NotAnswered(
+            f"step '{step_id}' needs {waiting['approvals']} approvals, given together: "
+            f"gert resume {run_id} --evidence FILE ({step_id}: {{approved_by: [names]}})"
+        )
     if waiting.get("approvals"):
         if not who.may("approver"):
             raise NotAnswered(f"{who.name} is a {who.role}; approving needs an approver", 403)
