@@ -13,7 +13,17 @@ from __future__ import annotations
 
 import click
 
-from gert.cli import authoring, incidents, project, running, runs, serve, testing, triage
+from gert.cli import (
+    assistant,
+    authoring,
+    incidents,
+    project,
+    running,
+    runs,
+    serve,
+    testing,
+    triage,
+)
 from gert.cli._common import GertGroup
 from gert.version import __version__
 
@@ -56,5 +66,6 @@ for _command in (
     *runs.COMMANDS,
     *triage.COMMANDS,
     *serve.COMMANDS,
+    *assistant.COMMANDS,
 ):
     main.add_command(_command)

@@ -1,0 +1,362 @@
+"""``gert mcp``: the project to an AI assistant, over the Model Context Protocol (the
+official SDK), on stdio or HTTP.
+
+A surface like the command line and the server: every tool calls the library. What an
+assistant does is recorded with the actor ``assistant:<client name>``. **Approvals stay
+human**: no tool grants one; a run that needs one waits, and the tool says who must
+approve and where (``gert serve``'s form, ``gert resume --evidence``).
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from gert.project import Project
+
+INSTRUCTIONS = (
+    "gert runs incident-response runbooks as governed, traceable programs. Start with "
+    "list_runbooks or show_incident; prefer dry_run before run. A run that reaches a manual "
+    "step waits: read it with run_status and answer with answer_step. Approvals are given by "
+    "people only (gert serve or gert resume), never by a tool."
+)
+
+
+def build(project: Project) -> Any:
+    """The MCP server of *project* (its tools, resources and prompts)."""
+    from gert.errors import GertError
+    from gert.governance import Redactor
+    from gert.version import __version__
+
+    server = MCPServer("gert", instructions=INSTRUCTIONS, version=__version__)
+    redactor = Redactor.from_config(project.config.redact)
+    root = project.root
+
+    def shown(data: Any) -> Any:
+        return redactor.data(data)
+
+    def actor(ctx: Context | None) -> str:
+        """assistant:<the client's name>, as its initialize request gave it."""
+        name = "unknown"
+        try:
+            params = ctx.request_context.session.client_params  # type: ignore[union-attr]
+            info = getattr(params, "client_info", None) or getattr(params, "clientInfo", None)
+            name = str(getattr(info, "name", "") or "unknown")
+        except Exception:  # an older client or a transport without one: still recorded
+            pass
+        return f"assistant:{name[:64]}"
+
+    def inside(rel: str, what: str = "file") -> Path:
+        path = root / rel
+        if not rel or "\0" in rel or not project.contains(path) or not path.exists():
+            raise ToolError(f"no {what} {rel!r} in the project")
+        return path
+
+    def guarded(call: Any) -> Any:
+        try:
+            return call()
+        except ToolError:
+            raise
+        except GertError as e:
+            raise ToolError(redactor.text(str(e).replace(f"{root}/", ""))) from None
+
+    def chain_summary(chain: Any) -> dict[str, Any]:
+        from gert.overview import run_view
+
+        out = chain.to_dict(root)
+        waiting = [r for r in chain.runs if r.status == "waiting"]
+        if waiting:
+            view = run_view(project, waiting[-1].run_id)
+            out["waiting"] = {"run_id": waiting[-1].run_id, **(view.waiting or {})}
+        return shown(out)
+
+    @server.tool()
+    def list_runbooks() -> list[dict[str, Any]]:
+        """Every runbook of the project: name, kind, description, inputs, and whether it is valid."""
+        from gert.catalog import list_runbooks as listed
+
+        out = []
+        for e in listed(project=project):
+            entry = e.to_dict()
+            entry["path"] = str(e.path.resolve().relative_to(project.real_root))
+            out.append(entry)
+        return out
+
+    @server.tool()
+    def validate(paths: list[str]) -> dict[str, Any]:
+        """Check runbooks, tool files, signatures, scenarios (paths relative to the project): every problem with file:line:col."""
+        from gert.validate import validate_paths
+
+        report = validate_paths([inside(p, "path") for p in paths], jobs=1)
+        problems = [p.to_dict() for p in report.problems]
+        for p in problems:
+            p["file"] = str(p["file"]).replace(f"{root}/", "")
+        return {"valid": not report.errors, "files": len(report.files), "problems": problems}
+
+    def execute(
+        ctx: Context | None,
+        runbook: str,
+        mode: str,
+        incident_id: str | None,
+        variables: dict[str, str],
+    ) -> dict[str, Any]:
+        from gert.engine import Engine, Options
+
+        path = inside(runbook, "runbook")
+        options = Options(mode=mode, incident_id=incident_id, variables=variables, actor=actor(ctx))
+        with Engine(project) as engine:
+            return chain_summary(guarded(lambda: engine.run(path, options)))
+
+    @server.tool()
+    def dry_run(
+        runbook: str,
+        ctx: Context,
+        incident_id: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Walk a runbook's chain without running anything: what each step would do, with inputs bound from the incident."""
+        return execute(ctx, runbook, "dry-run", incident_id, variables or {})
+
+    @server.tool()
+    def run(
+        runbook: str,
+        ctx: Context,
+        incident_id: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Run a runbook's chain for real, under the project's governance. Returns every run's state; a run that reaches a manual step waits (see run_status, answer_step)."""
+        return execute(ctx, runbook, "real", incident_id, variables or {})
+
+    @server.tool()
+    def run_status(run_id: str) -> dict[str, Any]:
+        """A run's state, outcome and, when it waits, what it waits for (the step, its instructions, the evidence, choices and outcomes it takes)."""
+        from gert.overview import run_view
+
+        view = guarded(lambda: run_view(project, run_id))
+        m = view.manifest
+        return shown(
+            {
+                "run_id": run_id,
+                "runbook": m.get("runbook_name"),
+                "status": m.get("status"),
+                "outcome": m.get("outcome") or None,
+                "steps_summary": m.get("steps_summary"),
+                "waiting": view.waiting,
+                "verified": view.verified,
+            }
+        )
+
+    @server.tool()
+    def answer_step(
+        run_id: str, step_id: str, answers: dict[str, Any], ctx: Context
+    ) -> dict[str, Any]:
+        """Answer the manual step a run waits at (evidence, choice, outcome, as an --evidence file gives them); the run goes on. Never an approval: people approve, in gert serve or with gert resume."""
+        from gert.engine import Engine, Options
+        from gert.overview import run_view
+        from gert.server.answering import problems
+
+        view = guarded(lambda: run_view(project, run_id))
+        waiting = view.waiting
+        if not waiting:
+            raise ToolError(f"run {run_id} is {view.manifest.get('status')}: nothing waits")
+        if waiting["step_id"] != step_id:
+            raise ToolError(f"run {run_id} waits at step '{waiting['step_id']}', not '{step_id}'")
+        if waiting.get("approvals") or "approved_by" in answers:
+            raise ToolError(
+                f"step '{step_id}' needs an approval: approvals stay human. An approver gives it "
+                f"on the run's page (gert serve: /runs/{run_id}) or with gert resume {run_id} "
+                "--evidence FILE"
+            )
+        if not waiting.get("answerable"):
+            raise ToolError(f"answer step '{step_id}' with gert resume {run_id} --evidence FILE")
+        wrong = problems(waiting, answers)
+        if wrong:
+            raise ToolError("; ".join(wrong))
+        with Engine(project) as engine:
+            chain = guarded(
+                lambda: engine.resume(run_id, Options(answers={step_id: answers}, actor=actor(ctx)))
+            )
+        return chain_summary(chain)
+
+    @server.tool()
+    def resume(run_id: str, ctx: Context) -> dict[str, Any]:
+        """Go on with a run that was interrupted (Ctrl-C, a stopped server), from its trace."""
+        from gert.engine import Engine, Options
+
+        with Engine(project) as engine:
+            return chain_summary(guarded(lambda: engine.resume(run_id, Options(actor=actor(ctx)))))
+
+    @server.tool()
+    def list_incidents() -> list[dict[str, Any]]:
+        """Every incident gert knows, newest first, with its run count and latest chain state."""
+        from gert.overview import incidents
+
+        return shown(incidents(project))
+
+    @server.tool()
+    def show_incident(incident_id: str) -> dict[str, Any]:
+        """An incident's record and every chain run for it (runbooks, states, recommendations, replay commands)."""
+        from gert.overview import incident_overview
+
+        view = incident_overview(project, incident_id)
+        if view.incident is None and not view.runs:
+            raise ToolError(f"no incident {incident_id} and no runs for it")
+        data = view.to_dict()
+        for chain in data["chains"]:
+            for r in chain:
+                r["folder"] = str(r["folder"]).replace(f"{root}/", "")
+        return shown(data)
+
+    @server.tool()
+    def show_run(run_id: str) -> dict[str, Any]:
+        """A run's steps with status, captures and errors (redacted), its outcome and inputs."""
+        from gert.overview import run_view
+
+        view = guarded(lambda: run_view(project, run_id))
+        m = view.manifest
+        steps = [
+            {
+                "step_id": r.get("step_id"),
+                "status": r.get("status"),
+                "captures": r.get("captures") or {},
+                "error": r.get("error"),
+                "duration_ms": r.get("duration_ms"),
+            }
+            for _, r in view.steps
+        ]
+        return shown(
+            {
+                "run_id": run_id,
+                "runbook": m.get("runbook_name"),
+                "status": m.get("status"),
+                "outcome": m.get("outcome") or None,
+                "inputs": m.get("inputs_resolved") or {},
+                "steps": steps,
+            }
+        )
+
+    @server.tool()
+    def verify_trace(run_id: str) -> dict[str, Any]:
+        """Check a run's evidence now: every trace line, step file and attachment as recorded."""
+        from gert.overview import run_view
+
+        view = guarded(lambda: run_view(project, run_id))
+        return {
+            "run_id": run_id,
+            "ok": view.verified,
+            "problems": view.problems,
+            "notes": view.notes,
+        }
+
+    @server.tool()
+    def triage_log(log: str) -> list[dict[str, Any]]:
+        """Name the known failures a log shows (the project's *.signatures.yaml), best first, each with its runbook, replay commands and remediation."""
+        from gert.signatures import find_files, load_all, match
+
+        found = guarded(lambda: match(load_all(find_files(root)), log[:1_000_000]))
+        return shown([m.to_dict() for m in found])
+
+    @server.tool()
+    def import_guide(guide: str, ctx: Context, out: str | None = None) -> dict[str, Any]:
+        """Turn a Markdown guide of the project into runbooks (written under runbooks/imported/, or out), with where every line went."""
+        from gert.importer import import_into
+
+        path = inside(guide, "guide")
+        target = None
+        if out:
+            target = root / out
+            if not project.contains(target):
+                raise ToolError(f"{out!r} is outside the project")
+        result = guarded(lambda: import_into(path, root, target, mapping=True))
+        return {
+            "folder": str(result.folder.relative_to(root)) if result.folder else "",
+            "files": sorted(result.files),
+            "problems": result.problems,
+        }
+
+    @server.tool()
+    def draft_postmortem(incident_id: str) -> dict[str, Any]:
+        """A blameless postmortem of an incident as its evidence stands (Markdown; nothing written), and the phrases its blameless check flags."""
+        from gert import postmortem as pmod
+        from gert.incident import IncidentError
+        from gert.incident.providers import get_with_timeline
+        from gert.store import open_store
+
+        try:
+            incident = get_with_timeline(project, incident_id)
+        except IncidentError as e:
+            raise ToolError(str(e)) from None
+        with closing(open_store(project)) as store:
+            pm = pmod.build(store, incident_id, incident, {}, None)
+        return shown({"markdown": pmod.render(pm), "blame": list(pm.blame)})
+
+    @server.tool()
+    def run_tests(paths: list[str] | None = None) -> dict[str, Any]:
+        """Replay the project's scenarios (or those of the paths given) and check their test.yaml, as gert test does."""
+        from gert.testing import Tally, find_cases
+        from gert.testing import run_tests as replay
+
+        cases = guarded(lambda: find_cases([inside(p, "path") for p in paths or []], project))
+        tally = Tally(list(replay(project, cases, jobs=1)))
+        data = tally.to_dict()
+        for s in data["scenarios"]:
+            s["scenario"] = str(s["scenario"]).replace(f"{root}/", "")
+            s["runbook"] = str(s["runbook"]).replace(f"{root}/", "")
+        return shown(data)
+
+    @server.resource("gert://runs/{run_id}", mime_type="application/json")
+    def run_resource(run_id: str) -> str:
+        """A run: manifest, step records, trace events and verification."""
+        import json
+
+        from gert.overview import run_view
+
+        return json.dumps(shown(guarded(lambda: run_view(project, run_id)).to_dict()))
+
+    @server.resource("gert://incidents/{incident_id}", mime_type="application/json")
+    def incident_resource(incident_id: str) -> str:
+        """An incident and its chains."""
+        import json
+
+        from gert.overview import incident_overview
+
+        return json.dumps(shown(incident_overview(project, incident_id).to_dict()), default=str)
+
+    @server.prompt()
+    def triage_incident(incident_id: str) -> str:
+        """Triage an incident with gert."""
+        return (
+            f"Triage incident {incident_id} with gert. Call show_incident for what is known "
+            "and list_runbooks for what can run; dry_run the triage runbook with the incident "
+            "before you run it; follow its chain with run_status, answer manual steps with "
+            "answer_step from what you can verify, and leave approvals to people. End with the "
+            "outcome and its recommendation."
+        )
+
+    @server.prompt()
+    def write_postmortem(incident_id: str) -> str:
+        """Write the blameless postmortem of an incident."""
+        return (
+            f"Write the blameless postmortem of incident {incident_id}. First ask the engineer "
+            "five questions, one at a time: what the customer impact was, how it was detected, "
+            "what the root cause was, what was done to mitigate it, and what will prevent it "
+            "recurring. Then call draft_postmortem, fill its open sections with the answers, "
+            "and restate anything its blameless check flags without blaming anyone."
+        )
+
+    return server
+
+
+def serve(
+    project: Project, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8081
+) -> None:
+    """Run the MCP server of *project* until its client goes away (stdio) or Ctrl-C (http)."""
+    server = build(project)
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port)

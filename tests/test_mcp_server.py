@@ -1,0 +1,183 @@
+"""`gert mcp`: the SDK's own client drives the example incident through gert's MCP server,
+over stdio (the client starts `gert mcp`) and over streamable HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from helpers import triaged_example, wait_for
+
+INCIDENT = "747870160"
+TRIAGE = "runbooks/login-success-rate-below-target.runbook.yaml"
+pytestmark = pytest.mark.slow
+
+APPROVE = """apiVersion: runbook/v0
+meta: {name: approve, kind: composable}
+steps:
+  - {id: leak, type: cli, with: {argv: [echo, 'db password=hunter2hunter2 ok']}, capture: {line: stdout}}
+  - id: sign_off
+    type: manual
+    instructions: Approve the failover.
+    approvals: {min: 1}
+    outcomes: [{state: resolved}]
+"""
+
+
+def result(r: Any) -> Any:
+    """A tool result's structured content (or its text, parsed)."""
+    assert not r.is_error, r.content
+    if r.structured_content is not None:
+        data = r.structured_content
+        return data.get("result", data) if set(data) == {"result"} else data
+    return json.loads(r.content[0].text)
+
+
+def error_text(r: Any) -> str:
+    assert r.is_error, r
+    return " ".join(getattr(c, "text", "") for c in r.content)
+
+
+async def drive(session: Any, root: Path) -> dict[str, Any]:
+    """The example incident, end to end, through the tools; what it saw."""
+    seen: dict[str, Any] = {}
+    tools = (await session.list_tools()).tools
+    seen["tools"] = {t.name: t for t in tools}
+    runbooks = result(await session.call_tool("list_runbooks", {}))
+    assert any(r["path"] == TRIAGE for r in runbooks)
+    dry = result(await session.call_tool("dry_run", {"runbook": TRIAGE, "incident_id": INCIDENT}))
+    assert dry["runs"][0]["runbook"] == "login-success-rate-below-target"
+    real = result(await session.call_tool("run", {"runbook": TRIAGE, "incident_id": INCIDENT}))
+    waiting = real["waiting"]
+    assert waiting["step_id"] == "wait_for_build" and "87% rebuilt" in waiting["instructions"]
+    wrong = await session.call_tool(
+        "answer_step",
+        {"run_id": waiting["run_id"], "step_id": "wait_for_build", "answers": {"outcome": "happy"}},
+    )
+    assert "outcome: one of resolved, escalated" in error_text(wrong)
+    answers = {
+        "dashboard_link": "https://dash.example/1",
+        "checks": ["build completed", "login rate above target"],
+        "outcome": "resolved",
+    }
+    done = result(
+        await session.call_tool(
+            "answer_step",
+            {"run_id": waiting["run_id"], "step_id": "wait_for_build", "answers": answers},
+        )
+    )
+    assert done["final_state"] == "resolved"
+    seen["run_id"] = waiting["run_id"]
+    status = result(await session.call_tool("run_status", {"run_id": waiting["run_id"]}))
+    assert status["status"] == "completed" and status["outcome"]["state"] == "resolved"
+    verified = result(await session.call_tool("verify_trace", {"run_id": waiting["run_id"]}))
+    assert verified["ok"] is True
+    shown = result(await session.call_tool("show_incident", {"incident_id": INCIDENT}))
+    assert len(shown["chains"]) == 1
+    draft = result(await session.call_tool("draft_postmortem", {"incident_id": INCIDENT}))
+    assert "Executive Summary" in draft["markdown"]
+    resource = await session.read_resource(f"gert://runs/{waiting['run_id']}")
+    assert json.loads(resource.contents[0].text)["run_id"] == waiting["run_id"]
+    prompts = {p.name for p in (await session.list_prompts()).prompts}
+    assert {"triage_incident", "write_postmortem"} <= prompts
+    return seen
+
+
+def test_an_assistant_triages_the_example_incident_over_stdio(tmp_path: Path) -> None:
+    from mcp import ClientSession, StdioServerParameters, types
+    from mcp.client.stdio import stdio_client
+
+    root = triaged_example(tmp_path, 0)
+    (root / "runbooks" / "approve.runbook.yaml").write_text(APPROVE)
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "gert.cli", "mcp"], cwd=str(root)
+    )
+
+    async def main() -> dict[str, Any]:
+        async with (
+            stdio_client(params) as (read, write),
+            ClientSession(
+                read, write, client_info=types.Implementation(name="test-assistant", version="1")
+            ) as session,
+        ):
+            await session.initialize()
+            seen = await drive(session, root)
+            # approvals stay human: the run waits, the tool cannot grant it
+            r = result(await session.call_tool("run", {"runbook": "runbooks/approve.runbook.yaml"}))
+            refused = await session.call_tool(
+                "answer_step",
+                {
+                    "run_id": r["waiting"]["run_id"],
+                    "step_id": "sign_off",
+                    "answers": {"approved_by": ["me"]},
+                },
+            )
+            assert "approvals stay human" in error_text(refused)
+            seen["approve"] = r
+            # bad arguments: structured errors, no traceback
+            bad = await session.call_tool("run", {"runbook": "../../etc/passwd"})
+            assert "no runbook '../../etc/passwd' in the project" in error_text(bad)
+            missing = await session.call_tool("show_run", {})
+            assert missing.is_error
+            # no secret in any tool result
+            every = [
+                await session.call_tool("show_run", {"run_id": r["waiting"]["run_id"]}),
+                await session.call_tool("run_status", {"run_id": r["waiting"]["run_id"]}),
+                await session.call_tool("list_incidents", {}),
+            ]
+            assert all(
+                "hunter2" not in json.dumps([c.model_dump() for c in x.content]) for x in every
+            )
+            assert "hunter2" not in json.dumps(r)
+            return seen
+
+    seen = anyio.run(main)
+    assert len(seen["tools"]) >= 14
+    for tool in seen["tools"].values():
+        assert tool.input_schema["type"] == "object" and tool.description
+    manifest = (root / ".runbook" / "runs" / seen["run_id"] / "run.yaml").read_text()
+    assert "assistant:test-assistant" in manifest  # who acted, as the trace records it
+
+
+def test_an_assistant_reaches_gert_over_http(tmp_path: Path) -> None:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    root = triaged_example(tmp_path, 0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gert.cli", "mcp", "--transport", "http", "--port", str(port)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_for(listening, timeout=30, interval=0.1, what="gert mcp to listen")
+
+        async def main() -> dict[str, Any]:
+            async with (
+                streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write, *_),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                return await drive(session, root)
+
+        seen = anyio.run(main)
+        assert len(seen["tools"]) >= 14
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
