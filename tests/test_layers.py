@@ -58,7 +58,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.alerts",
         ),
     ),
-    ("surfaces", ("gert.cli", "gert.console", "gert._entry", "gert.server", "gert.mcp_server")),
+    (
+        "surfaces",
+        ("gert.cli", "gert.console", "gert._entry", "gert.server", "gert.mcp_server", "gert.tui"),
+    ),
 ]
 
 

@@ -637,6 +637,8 @@ def test_a_waiting_run_is_answered_in_the_browser_and_goes_on(guarded) -> None:
             what="the answered run to end",
         )
         assert run["manifest"]["outcome"]["state"] == "escalated" and run["verification"]["ok"]
+        recorded = [e["data"] for e in run["events"] if e["type"] == "evidence_recorded"]
+        assert recorded[-1]["recorded_by"] == "user:ana"  # who answered, not who started
         confirm = next(
             s for s in run["steps"] if s["step_id"] == "confirm" and s["status"] == "passed"
         )

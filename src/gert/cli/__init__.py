@@ -21,6 +21,7 @@ from gert.cli import (
     running,
     runs,
     serve,
+    terminal,
     testing,
     triage,
 )
@@ -67,5 +68,6 @@ for _command in (
     *triage.COMMANDS,
     *serve.COMMANDS,
     *assistant.COMMANDS,
+    *terminal.COMMANDS,
 ):
     main.add_command(_command)

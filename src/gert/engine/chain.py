@@ -388,7 +388,8 @@ class Engine:
         # Decided by who resumes, before anything is written: a refusal leaves no trace.
         recovered = {} if m.handoff_pending else recovery.plan(run_id, in_flight, options)
         recovered.update(recovered_evidence)
-        options = self._as_first_run(options, m)
+        acting = options.acting or options.actor  # who resumes: recorded on what they do
+        options = dataclasses.replace(self._as_first_run(options, m), acting=acting)
         incident = None  # fetched when an input needs it (see incident_for)
         earlier = self._earlier(m, options, incident)
         run = self._reopen(

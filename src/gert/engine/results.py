@@ -163,6 +163,9 @@ class Options:
     # this event's reason: how a server parks its runs when it stops.
     stop: Any = None
     stop_reason: str = "the server stopped"
+    # Who acts now, when not who started the run (gert resume keeps the starter as the
+    # run's actor): recorded on what they do, such as a manual step's answers.
+    acting: str = ""
 
 
 def default_actor() -> str:

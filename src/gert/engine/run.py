@@ -218,6 +218,11 @@ class Run:
         )
 
     # evidence -------------------------------------------------------------------
+    @property
+    def acting(self) -> str:
+        """Who acts in this run now: who resumed it, else who started it."""
+        return self.options.acting or self.options.actor
+
     def emit(self, type_: str, data: dict[str, Any], sync: bool = False) -> None:
         """Record a trace event."""
         self.recorder.emit(type_, data, sync)
@@ -353,7 +358,7 @@ class Run:
             )
         else:
             done = sorted(sid for sid, _ in self.journal)
-            resumed: dict[str, Any] = {"completed_steps": done, "actor": self.options.actor}
+            resumed: dict[str, Any] = {"completed_steps": done, "actor": self.acting}
             before = self.resumed_from.runbook_sha256
             if before and before != self.runbook_sha256:  # --accept-changed-runbook
                 resumed["runbook_sha256_before"] = before
@@ -684,6 +689,7 @@ class Run:
                     "evidence": output.evidence,
                     "choice": output.choice,
                     "approved_by": output.approved_by,
+                    "recorded_by": self.acting,
                 },
             )
         last = attempts[-1] if attempts else {}
@@ -804,7 +810,7 @@ class Run:
             prompter=self.prompter,
             tools=scope.tools,
             check_command=lambda argv: self.blocked(argv, scope, sid),
-            actor=self.options.actor,
+            actor=self.acting,
             step_id=sid,
             occurrence=occurrence,
             attempt=self.attempt_no,

@@ -1,0 +1,86 @@
+"""`gert tui` driven by Textual's Pilot: from the incidents to the example chain's waiting
+manual step, answered in its form, to `resolved`; SVG screenshots kept as artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from helpers import gert, triaged_example
+
+INCIDENT = "747870160"
+TRIAGE = "runbooks/login-success-rate-below-target.runbook.yaml"
+pytestmark = pytest.mark.slow
+
+
+def test_an_engineer_answers_the_waiting_step_in_the_terminal(tmp_path: Path) -> None:
+    from textual.widgets import DataTable, Input, RadioSet, SelectionList, Static
+
+    from gert.project import open_project
+    from gert.tui import GertApp, RunScreen
+
+    root = triaged_example(tmp_path, 0)
+    started = gert("exec", TRIAGE, "--incident", INCIDENT, cwd=root)
+    assert started.returncode == 4, started.stderr  # the cause runbook waits for its answer
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    async def main() -> str:
+        app = GertApp(open_project(root), "user:tester")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.pause()
+            app.save_screenshot(str(shots / "1-incidents.svg"))
+            assert INCIDENT in str(app.screen.query_one(DataTable).get_row_at(0))
+            await pilot.press("enter")  # the incident
+            await pilot.pause()
+            chains = str(app.screen.query_one("#chains", Static).render())
+            assert (
+                "login-success-rate-below-target [needs_rca] → IsReplicaInBuild [waiting]" in chains
+            )
+            app.save_screenshot(str(shots / "2-incident.svg"))
+            await pilot.press("down", "enter")  # its second run: the one that waits
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, RunScreen)
+            assert "Waiting: Wait for the replica build" in str(
+                screen.query_one("#waiting-title").render()
+            )
+            assert "87% rebuilt" in str(screen.query_one("#instructions", Static).render())
+            app.save_screenshot(str(shots / "3-waiting.svg"))
+            # a wrong answer is refused on the form, and the run keeps waiting
+            await pilot.click("#answer")
+            await pilot.pause()
+            assert "dashboard_link: text is required" in str(
+                screen.query_one("#answer-error").render()
+            )
+            screen.query_one("#ev-dashboard_link", Input).value = "https://dash.example/1"
+            checks = screen.query_one("#ev-checks", SelectionList)
+            checks.select_all()
+            outcome = screen.query_one("#pick-outcome", RadioSet)
+            next(b for b in outcome.query("RadioButton") if b.name == "resolved").value = True
+            await pilot.click("#answer")
+            for _ in range(100):  # the run goes on in a worker
+                await pilot.pause(0.1)
+                if not screen.query("#answer") and "resolved" in str(
+                    screen.query_one("#summary").render()
+                ):
+                    break
+            app.save_screenshot(str(shots / "4-resolved.svg"))
+            summary = str(screen.query_one("#summary", Static).render())
+            await pilot.press("question_mark")
+            await pilot.pause()
+            app.save_screenshot(str(shots / "5-keys.svg"))
+            await pilot.press("escape", "escape", "escape", "q")
+            return summary
+
+    summary = anyio.run(main)
+    assert "resolved" in summary and "trace verified" in summary
+    assert len(list(shots.glob("*.svg"))) == 5
+    run = next(
+        p
+        for p in (root / ".runbook" / "runs").iterdir()
+        if "runbook_name: IsReplicaInBuild" in (p / "run.yaml").read_text()
+    )
+    assert "user:tester" in (run / "trace.jsonl").read_text()  # who answered
