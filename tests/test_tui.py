@@ -50,7 +50,7 @@ def test_an_engineer_answers_the_waiting_step_in_the_terminal(tmp_path: Path) ->
             assert "87% rebuilt" in str(screen.query_one("#instructions", Static).render())
             app.save_screenshot(str(shots / "3-waiting.svg"))
             # a wrong answer is refused on the form, and the run keeps waiting
-            await pilot.click("#answer")
+            screen.query_one("#answer").press()
             await pilot.pause()
             assert "dashboard_link: text is required" in str(
                 screen.query_one("#answer-error").render()
@@ -60,8 +60,8 @@ def test_an_engineer_answers_the_waiting_step_in_the_terminal(tmp_path: Path) ->
             checks.select_all()
             outcome = screen.query_one("#pick-outcome", RadioSet)
             next(b for b in outcome.query("RadioButton") if b.name == "resolved").value = True
-            await pilot.click("#answer")
-            for _ in range(100):  # the run goes on in a worker
+            screen.query_one("#answer").press()  # (a click may land off a scrolled form)
+            for _ in range(600):  # the run goes on in a worker
                 await pilot.pause(0.1)
                 if not screen.query("#answer") and "resolved" in str(
                     screen.query_one("#summary").render()
