@@ -84,3 +84,48 @@ def test_an_engineer_answers_the_waiting_step_in_the_terminal(tmp_path: Path) ->
         if "runbook_name: IsReplicaInBuild" in (p / "run.yaml").read_text()
     )
     assert "user:tester" in (run / "trace.jsonl").read_text()  # who answered
+
+
+def test_gert_tui_in_a_real_terminal(tmp_path: Path) -> None:
+    """tmux, 80×24: start gert tui, open the incident, see its chain, the keys, quit."""
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import wait_for
+
+    tmux = shutil.which("tmux")
+    assert tmux, "tmux comes from the README's set-up (scripts/setup.sh)"
+    root = triaged_example(tmp_path, 1)
+    session = f"gert-tui-{tmp_path.name[-12:]}"
+    gert_cmd = f"cd {root} && {sys.executable} -m gert.cli tui"
+
+    def screen() -> str:
+        return subprocess.run(
+            [tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
+
+    subprocess.run(
+        [tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", gert_cmd], check=True
+    )
+    try:
+        wait_for(lambda: INCIDENT in screen(), timeout=30, interval=0.2, what="the incidents")
+        subprocess.run([tmux, "send-keys", "-t", session, "Enter"], check=True)
+        wait_for(lambda: "Chain 1:" in screen(), timeout=30, interval=0.2, what="the incident")
+        assert "IsReplicaInBuild" in screen()
+        subprocess.run([tmux, "send-keys", "-t", session, "?"], check=True)
+        wait_for(lambda: "this help" in screen(), timeout=10, interval=0.2, what="the keys")
+        subprocess.run([tmux, "send-keys", "-t", session, "Escape"], check=True)
+        # a terminal reads Escape followed at once by q as Alt+q: a person pauses between
+        wait_for(
+            lambda: "this help" not in screen(), timeout=10, interval=0.2, what="the keys to close"
+        )
+        subprocess.run([tmux, "send-keys", "-t", session, "q"], check=True)
+        wait_for(
+            lambda: subprocess.run([tmux, "has-session", "-t", session]).returncode != 0,
+            timeout=15,
+            interval=0.2,
+            what="gert tui to quit",
+        )
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)

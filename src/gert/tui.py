@@ -269,7 +269,7 @@ class GertApp(App[None]):
     TITLE = "gert"
     CSS = """
     #chains, #summary, #instructions { padding: 1 2; }
-    #help { width: 44; height: auto; padding: 1 2; border: round $accent; background: $panel; }
+    #help { width: 56; height: auto; padding: 1 2; border: round $accent; background: $panel; }
     HelpScreen { align: center middle; }
     #form { height: auto; padding: 0 2; }
     #answer-error { color: $error; }
