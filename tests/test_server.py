@@ -27,9 +27,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def serving(root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`gert serve` running in *root*; yields its base URL, stops it afterwards."""
+def start_server(
+    root: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """`gert serve` started in *root* and answering; the process and its base URL."""
     import os
 
     port = free_port()
@@ -37,7 +38,7 @@ def serving(root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
         [sys.executable, "-m", "gert.cli", "serve", "--port", str(port)],
         cwd=root,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -50,8 +51,15 @@ def serving(root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
         except httpx.TransportError:
             return False
 
+    wait_for(up, timeout=30, interval=0.1, what="gert serve to answer")
+    return proc, base
+
+
+@contextmanager
+def serving(root: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`gert serve` running in *root*; yields its base URL, stops it afterwards."""
+    proc, base = start_server(root, env)
     try:
-        wait_for(up, timeout=30, interval=0.1, what="gert serve to answer")
         yield base
     finally:
         proc.terminate()
@@ -678,17 +686,8 @@ def test_runs_waiting_at_manual_steps_outlive_a_killed_server(tmp_path: Path) ->
     (root / "runbooks" / "ask.runbook.yaml").write_text(ASK)
     (root / "shot.png").write_bytes(b"\x89PNG a graph")
     auth = {"Authorization": f"Bearer {ANA}"}
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gert.cli", "serve", "--port", str(port)],
-        cwd=root,
-        env={**os.environ, **TOKENS},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(root, TOKENS)
     try:
-        wait_for(lambda: _answers(f"{base}/api/v1/openapi.json"), timeout=30, what="the server")
         run_ids = []
         for _ in range(3):
             r = httpx.post(
@@ -741,13 +740,6 @@ def test_runs_waiting_at_manual_steps_outlive_a_killed_server(tmp_path: Path) ->
             headers=auth,
         )
         assert late.status_code == 409
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_runbooks_are_listed_with_their_diagram_and_scenarios(guarded) -> None:
@@ -906,17 +898,8 @@ def test_a_stopped_server_parks_its_runs_and_the_next_one_goes_on(tmp_path: Path
         "  - {id: second, type: cli, with: {argv: [echo, done]}, capture: {out: stdout}}\n"
     )
     auth = {"Authorization": f"Bearer {ANA}"}
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gert.cli", "serve", "--port", str(port)],
-        cwd=root,
-        env={**os.environ, **TOKENS},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(root, TOKENS)
     try:
-        wait_for(lambda: _answers(f"{base}/api/v1/openapi.json"), timeout=30, what="the server")
         r = httpx.post(
             f"{base}/api/v1/runs",
             json={"runbook": "runbooks/slow.runbook.yaml", "mode": "real"},
