@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.catalog",
             "gert.overview",
             "gert.alerts",
+            "gert.starting",
         ),
     ),
     (

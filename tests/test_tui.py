@@ -129,3 +129,38 @@ def test_gert_tui_in_a_real_terminal(tmp_path: Path) -> None:
         )
     finally:
         subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+
+
+def test_a_runbook_starts_for_an_incident_with_its_inputs_bound(tmp_path: Path) -> None:
+    from textual.widgets import DataTable, Static
+
+    from gert.project import open_project
+    from gert.tui import GertApp, RunbooksScreen, RunScreen, StartScreen
+
+    root = triaged_example(tmp_path, 0)
+
+    async def main() -> str:
+        app = GertApp(open_project(root), "user:tester")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("enter", "s")  # the incident, then start a runbook for it
+            await pilot.pause()
+            assert isinstance(app.screen, RunbooksScreen)
+            table = app.screen.query_one(DataTable)
+            names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+            table.move_cursor(row=names.index("login-success-rate-below-target"))
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, StartScreen)
+            shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+            assert "server_name = sobeys-sql01" in shown and "incident.custom_fields" in shown
+            app.screen.query_one("#dry-run").press()
+            for _ in range(300):
+                await pilot.pause(0.1)
+                if isinstance(app.screen, RunScreen):
+                    break
+            assert isinstance(app.screen, RunScreen)
+            return str(app.screen.query_one("#summary", Static).render())
+
+    summary = anyio.run(main)
+    assert "IsReplicaInBuild" in summary  # the dry-run followed the chain to the cause

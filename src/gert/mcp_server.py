@@ -156,8 +156,7 @@ def build(project: Project) -> Any:
     ) -> dict[str, Any]:
         """Answer the manual step a run waits at (evidence, choice, outcome, as an --evidence file gives them); the run goes on. Never an approval: people approve, in gert serve or with gert resume."""
         from gert.engine import Engine, Options
-        from gert.overview import run_view
-        from gert.server.answering import problems
+        from gert.overview import answer_problems, run_view
 
         view = guarded(lambda: run_view(project, run_id))
         waiting = view.waiting
@@ -173,7 +172,7 @@ def build(project: Project) -> Any:
             )
         if not waiting.get("answerable"):
             raise ToolError(f"answer step '{step_id}' with gert resume {run_id} --evidence FILE")
-        wrong = problems(waiting, answers)
+        wrong = answer_problems(waiting, answers)
         if wrong:
             raise ToolError("; ".join(wrong))
         with Engine(project) as engine:

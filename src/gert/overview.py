@@ -256,3 +256,36 @@ def _step_of(project: Project, runbook: str, sid: str) -> Any:
     except (RunbookInvalid, OSError):
         return None
     return next((i.step for i in walk_steps(model) if i.step.id == sid), None)
+
+
+def answer_problems(waiting: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """What is wrong with answers for a waiting step, each naming its field: evidence
+    missing or not of its kind, a checklist item or choice or outcome the step does not
+    offer, a field the step does not ask for."""
+    out = []
+    asked = {ev["name"]: ev for ev in waiting.get("evidence") or []}
+    for name, ev in asked.items():
+        value = given.get(name)
+        if ev["kind"] == "checklist":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                out.append(f"{name}: a list of the ticked items, of: {', '.join(ev['items'])}")
+            else:
+                unknown = [v for v in value if v not in ev["items"]]
+                if unknown:
+                    out.append(f"{name}: no item {unknown[0]!r}; items: {', '.join(ev['items'])}")
+        elif not isinstance(value, str) or not value.strip():
+            what = "a file (path inside the project)" if ev["kind"] == "attachment" else "text"
+            out.append(f"{name}: {what} is required")
+    choices = waiting.get("choices")
+    if choices:
+        values = [o["value"] for o in choices["options"]]
+        if given.get("choice") not in values:
+            out.append(f"choice: one of {', '.join(values)}")
+    outcomes = waiting.get("outcomes") or []
+    if outcomes and given.get("outcome") not in outcomes:
+        out.append(f"outcome: one of {', '.join(outcomes)}")
+    known = {*asked, "choice", "outcome", "approved_by"}
+    out += [
+        f"{k}: step '{waiting['step_id']}' asks for no such answer" for k in given if k not in known
+    ]
+    return out

@@ -36,6 +36,7 @@ Keys
   ↑ ↓       move          Enter   open
   Esc       back          r       refresh
   Tab       next field    ?       this help
+  s         start a runbook (on an incident)
   q         quit
 """
 
@@ -91,7 +92,13 @@ class IncidentsScreen(Screen[None]):
 class IncidentScreen(Screen[None]):
     """An incident's chains, drawn, and its runs."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("s", "start", "Start a runbook"),
+    ]
+
+    def action_start(self) -> None:
+        self.app.push_screen(RunbooksScreen(self.incident_id))
 
     def __init__(self, incident_id: str):
         super().__init__()
@@ -132,6 +139,114 @@ class IncidentScreen(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.push_screen(RunScreen(str(event.row_key.value)))
+
+
+class RunbooksScreen(Screen[None]):
+    """The runbooks that can start for an incident."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, incident_id: str):
+        super().__init__()
+        self.incident_id = incident_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(_text(f"Start a runbook for incident {self.incident_id}"), id="chains")
+        yield DataTable(id="runbooks", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from gert.catalog import list_runbooks
+
+        project: Project = self.app.project  # type: ignore[attr-defined]
+        table = self.query_one(DataTable)
+        table.add_columns("runbook", "kind", "description")
+        for e in list_runbooks(project=project):
+            if e.valid and e.kind != "reference":
+                rel = str(e.path.resolve().relative_to(project.real_root))
+                table.add_row(_text(e.name), _text(e.kind), _text(e.description), key=rel)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(StartScreen(self.incident_id, str(event.row_key.value)))
+
+
+class StartScreen(Screen[None]):
+    """A runbook's inputs bound from the incident (and from where), fields for what
+    nothing supplies, and Dry-run / Start."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, incident_id: str, runbook: str):
+        super().__init__()
+        self.incident_id = incident_id
+        self.runbook = runbook
+
+    def compose(self) -> ComposeResult:
+        from gert.starting import plan_start
+
+        self.plan = plan_start(self.app.project, self.runbook, self.incident_id, {})  # type: ignore[attr-defined]
+        yield Header()
+        with VerticalScroll():
+            yield Static(
+                _text(f"Start {self.plan.model.meta.name} for incident {self.incident_id}"),
+                id="summary",
+            )
+            for name in self.plan.model.meta.inputs:
+                source = self.plan.sources.get(name, "")
+                if name in self.plan.missing:
+                    yield Label(_text(f"{name}: nothing supplies it; give a value"))
+                    yield Input(id=f"var-{name}")
+                else:
+                    yield Static(_text(f"{name} = {self.plan.inputs[name]}   (from {source})"))
+            yield Button(_text("Dry-run"), id="dry-run")
+            yield Button(_text("Start"), id="real", variant="primary")
+            yield Static(id="start-error")
+        yield Footer()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        given = {
+            name: self.query_one(f"#var-{name}", Input).value.strip() for name in self.plan.missing
+        }
+        given = {k: v for k, v in given.items() if v}
+        mode = str(event.button.id)
+        missing = [n for n in self.plan.missing if n not in given]
+        if mode == "real" and missing:
+            self.query_one("#start-error", Static).update(
+                _text(f"no value for {', '.join(missing)}: give each above")
+            )
+            return
+        for button in self.query(Button):
+            button.disabled = True
+        self.start(mode, given)
+
+    @work(thread=True, exclusive=True)
+    def start(self, mode: str, given: dict[str, str]) -> None:
+        """Run the chain (in a worker: the screen stays live), then show its first run."""
+        from gert.engine import Engine, Options
+
+        app: GertApp = self.app  # type: ignore[assignment]
+        try:
+            with Engine(app.project) as engine:
+                chain = engine.run(
+                    self.plan.path,
+                    Options(
+                        mode=mode,
+                        incident_id=self.incident_id,
+                        variables=given,
+                        actor=app.actor,
+                    ),
+                )
+        except Exception as e:  # refused before anything ran: said on the screen
+            app.call_from_thread(self.query_one("#start-error", Static).update, _text(str(e)))
+            return
+        last = chain.runs[-1].run_id if chain.runs else ""
+        app.call_from_thread(self.dismiss_to, last)
+
+    def dismiss_to(self, run_id: str) -> None:
+        self.app.pop_screen()
+        if run_id:
+            self.app.push_screen(RunScreen(run_id))
 
 
 class RunScreen(Screen[None]):
@@ -239,10 +354,10 @@ class RunScreen(Screen[None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id != "answer" or self.waiting is None:
             return
-        from gert.server.answering import problems
+        from gert.overview import answer_problems
 
         given = self.answers()
-        wrong = problems(self.waiting, given)
+        wrong = answer_problems(self.waiting, given)
         if wrong:
             self.query_one("#answer-error", Static).update(_text("; ".join(wrong)))
             return

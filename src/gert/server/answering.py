@@ -20,7 +20,7 @@ class NotAnswered(Exception):
 def submit(server: Any, who: Caller, run_id: str, step_id: str, given: dict[str, Any]) -> None:
     """Resume *run_id* with *given* as the answers of its waiting step *step_id*; raises
     NotAnswered when it is not waiting there any more, or when *who* may not answer."""
-    from gert.overview import run_view
+    from gert.overview import answer_problems, run_view
 
     if not who.may("operator"):
         raise NotAnswered(f"{who.name} is a {who.role}; answering needs an operator", 403)
@@ -37,7 +37,7 @@ def submit(server: Any, who: Caller, run_id: str, step_id: str, given: dict[str,
         )
     if not waiting.get("answerable"):
         raise NotAnswered(f"answer step '{step_id}' with gert resume {run_id} --evidence FILE")
-    wrong = problems(waiting, given)
+    wrong = answer_problems(waiting, given)
     if wrong:  # said now, while the run still waits: the engine would fail the step
         raise NotAnswered("; ".join(wrong), 422)
     if waiting.get("approvals", 0) > 1:
@@ -55,36 +55,3 @@ def submit(server: Any, who: Caller, run_id: str, step_id: str, given: dict[str,
             future.result(timeout=5)
     except Exception as e:  # refused: answered already, or running elsewhere
         raise NotAnswered(server.redactor.text(str(e))) from None
-
-
-def problems(waiting: dict[str, Any], given: dict[str, Any]) -> list[str]:
-    """What is wrong with answers for a waiting step, each naming its field: evidence
-    missing or not of its kind, a checklist item or choice or outcome the step does not
-    offer, a field the step does not ask for."""
-    out = []
-    asked = {ev["name"]: ev for ev in waiting.get("evidence") or []}
-    for name, ev in asked.items():
-        value = given.get(name)
-        if ev["kind"] == "checklist":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                out.append(f"{name}: a list of the ticked items, of: {', '.join(ev['items'])}")
-            else:
-                unknown = [v for v in value if v not in ev["items"]]
-                if unknown:
-                    out.append(f"{name}: no item {unknown[0]!r}; items: {', '.join(ev['items'])}")
-        elif not isinstance(value, str) or not value.strip():
-            what = "a file (path inside the project)" if ev["kind"] == "attachment" else "text"
-            out.append(f"{name}: {what} is required")
-    choices = waiting.get("choices")
-    if choices:
-        values = [o["value"] for o in choices["options"]]
-        if given.get("choice") not in values:
-            out.append(f"choice: one of {', '.join(values)}")
-    outcomes = waiting.get("outcomes") or []
-    if outcomes and given.get("outcome") not in outcomes:
-        out.append(f"outcome: one of {', '.join(outcomes)}")
-    known = {*asked, "choice", "outcome", "approved_by"}
-    out += [
-        f"{k}: step '{waiting['step_id']}' asks for no such answer" for k in given if k not in known
-    ]
-    return out

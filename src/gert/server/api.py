@@ -108,7 +108,7 @@ class StartRequest(BaseModel):
 @router.post("/runs", status_code=202)
 def start(request: Request, who: Who, body: StartRequest) -> dict[str, Any]:
     """Start a chain (operators): answered when its root run exists, with its ID."""
-    from gert.server.start import plan_start
+    from gert.starting import plan_start
 
     if not who.may("operator"):
         raise HTTPException(403, f"{who.name} is a {who.role}; starting needs an operator")

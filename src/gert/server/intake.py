@@ -76,7 +76,7 @@ def _take(server: Any, alert: Any, actor: str) -> dict[str, Any]:
     from gert import alerts as intake
     from gert.errors import InvalidError, NotFound
     from gert.incident.local import local_provider
-    from gert.server.start import plan_start
+    from gert.starting import plan_start
 
     project = server.project
     out: dict[str, Any] = {"title": alert.title, "status": alert.status}

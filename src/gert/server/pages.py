@@ -323,7 +323,7 @@ def start_page(
 ) -> HTMLResponse:
     """The link an alert carries: the runbook, its inputs bound from the incident (and
     where each came from), and a Start button."""
-    from gert.server.start import plan_start
+    from gert.starting import plan_start
 
     plan = plan_start(request.app.state.server.project, runbook, incident_id, {})
     return _start_form(request, who, incident_id, plan)
@@ -362,7 +362,7 @@ def _start_form(
 @router.post("/incidents/{incident_id}/start")
 async def start(request: Request, who: Who, incident_id: IncidentId) -> Response:
     """Start the chain (an operator's form): dry-run or real."""
-    from gert.server.start import plan_start
+    from gert.starting import plan_start
 
     form = await _posted(request)
     if form is None:

@@ -1,4 +1,5 @@
-"""What starting a runbook for an incident would do: the runbook, checked, and each of its
+"""What starting a runbook for an incident would do (the server's start link, the
+terminal's start screen, alerts): the runbook, checked, and each of its
 inputs bound from the incident (or given), with where each value came from."""
 
 from __future__ import annotations
