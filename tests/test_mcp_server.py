@@ -14,21 +14,11 @@ import anyio
 import pytest
 
 from helpers import triaged_example, wait_for
+from test_server import APPROVE
 
 INCIDENT = "747870160"
 TRIAGE = "runbooks/login-success-rate-below-target.runbook.yaml"
 pytestmark = pytest.mark.slow
-
-APPROVE = """apiVersion: runbook/v0
-meta: {name: approve, kind: composable}
-steps:
-  - {id: leak, type: cli, with: {argv: [echo, 'db password=hunter2hunter2 ok']}, capture: {line: stdout}}
-  - id: sign_off
-    type: manual
-    instructions: Approve the failover.
-    approvals: {min: 1}
-    outcomes: [{state: resolved}]
-"""
 
 
 def result(r: Any) -> Any:

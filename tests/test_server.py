@@ -8,7 +8,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -279,19 +279,8 @@ def test_the_start_link_binds_inputs_from_the_incident_and_starts_the_chain(guar
         )
         assert done.status_code == 303 and done.headers["location"].startswith("/runs/")
         run_id = done.headers["location"].split("/")[-1]
-    run = wait_for(
-        lambda: (
-            r
-            if (
-                r := httpx.get(
-                    f"{base}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {ANA}"}
-                ).json()
-            )["manifest"]["status"]
-            != "running"
-            else None
-        ),
-        timeout=30,
-        what="the started chain's first run to end",
+    run = run_when(
+        base, run_id, lambda s: s != "running", "the started chain's first run to end", timeout=30
     )
     assert run["manifest"]["actor"] == "user:ana" and run["manifest"]["mode"] == "dry-run"
     assert run["manifest"]["icm_id"] == INCIDENT and run["verification"]["ok"]
@@ -335,18 +324,7 @@ def test_the_api_starts_a_real_chain_as_the_token_s_holder(guarded) -> None:
     )
     assert r.status_code == 202, r.text
     run_id = r.json()["run_id"]
-    run = wait_for(
-        lambda: (
-            x
-            if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["manifest"][
-                "status"
-            ]
-            == "completed"
-            else None
-        ),
-        timeout=30,
-        what="the chain to complete",
-    )
+    run = run_when(base, run_id, lambda s: s == "completed", "the chain to complete", timeout=30)
     assert run["manifest"]["actor"] == "user:ana"
     assert run["manifest"]["inputs_resolved"]["word"].startswith("Login success rate below")
     assert run["verification"]["ok"]
@@ -465,20 +443,26 @@ def alertmanager(fingerprint: str, service: str = "billing", status: str = "firi
     ).encode()
 
 
+def run_when(
+    base: str,
+    run_id: str,
+    done: Callable[[str], bool],
+    what: str,
+    token: str = ANA,
+    timeout: float = 60,
+) -> dict:
+    """The run as the API reads it, once *done* holds for its status."""
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def read() -> dict | None:
+        run = httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json()
+        return run if done(run["manifest"]["status"]) else None
+
+    return wait_for(read, timeout=timeout, what=what)
+
+
 def finished(base: str, run_id: str) -> dict:
-    auth = {"Authorization": f"Bearer {ANA}"}
-    return wait_for(
-        lambda: (
-            r
-            if (r := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["manifest"][
-                "status"
-            ]
-            != "running"
-            else None
-        ),
-        timeout=60,
-        what=f"run {run_id} to end",
-    )
+    return run_when(base, run_id, lambda s: s != "running", f"run {run_id} to end")
 
 
 def test_an_alertmanager_alert_opens_its_incident_and_starts_its_runbook(intake) -> None:
@@ -632,17 +616,12 @@ def test_a_waiting_run_is_answered_in_the_browser_and_goes_on(guarded) -> None:
             follow_redirects=False,
         )
         assert done.status_code == 303, done.text
-        run = wait_for(
-            lambda: (
-                x
-                if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())[
-                    "manifest"
-                ]["status"]
-                not in ("waiting", "running")
-                else None
-            ),
+        run = run_when(
+            base,
+            run_id,
+            lambda s: s not in ("waiting", "running"),
+            "the answered run to end",
             timeout=30,
-            what="the answered run to end",
         )
         assert run["manifest"]["outcome"]["state"] == "escalated" and run["verification"]["ok"]
         recorded = [e["data"] for e in run["events"] if e["type"] == "evidence_recorded"]
@@ -720,17 +699,12 @@ def test_runs_waiting_at_manual_steps_outlive_a_killed_server(tmp_path: Path) ->
             )
             assert r.status_code == 202, r.text
         for run_id in run_ids:
-            run = wait_for(
-                lambda run_id=run_id: (
-                    x
-                    if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())[
-                        "manifest"
-                    ]["status"]
-                    not in ("waiting", "running")
-                    else None
-                ),
+            run = run_when(
+                base,
+                run_id,
+                lambda s: s not in ("waiting", "running"),
+                "the answered run to end",
                 timeout=30,
-                what="the answered run to end",
             )
             assert run["manifest"]["outcome"]["state"] == "resolved"
             assert run["verification"]["ok"], run["verification"]
@@ -822,18 +796,7 @@ def test_only_an_approver_approves_and_secrets_never_show(guarded) -> None:
     )
     assert ok.status_code == 202, ok.text
     auth = {"Authorization": f"Bearer {BO}"}
-    run = wait_for(
-        lambda: (
-            x
-            if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["manifest"][
-                "status"
-            ]
-            == "completed"
-            else None
-        ),
-        timeout=30,
-        what="the approved run",
-    )
+    run = run_when(base, run_id, lambda s: s == "completed", "the approved run", timeout=30)
     granted = [e["data"] for e in run["events"] if e["type"] == "approval_granted"]
     assert granted == [{"step_id": "sign_off", "approved_by": ["bo"]}]
     assert run["manifest"]["outcome"]["state"] == "resolved"
@@ -923,17 +886,12 @@ def test_a_stopped_server_parks_its_runs_and_the_next_one_goes_on(tmp_path: Path
     parked = (root / ".runbook" / "runs" / run_id / "run.yaml").read_text()
     assert "interrupted (the server stopped)" in parked
     with serving(root, TOKENS) as base:
-        run = wait_for(
-            lambda: (
-                x
-                if (x := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())[
-                    "manifest"
-                ]["status"]
-                == "completed"
-                else None
-            ),
+        run = run_when(
+            base,
+            run_id,
+            lambda s: s == "completed",
+            "the parked run to be resumed to its end",
             timeout=30,
-            what="the parked run to be resumed to its end",
         )
     done = [e["data"]["step_id"] for e in run["events"] if e["type"] == "step_completed"]
     assert done == ["first", "second"]  # nothing run twice
