@@ -75,6 +75,17 @@ async def drive(session: Any, root: Path) -> dict[str, Any]:
     assert "Executive Summary" in draft["markdown"]
     resource = await session.read_resource(f"gert://runs/{waiting['run_id']}")
     assert json.loads(resource.contents[0].text)["run_id"] == waiting["run_id"]
+    runbook = await session.read_resource("gert://runbooks/login-success-rate-below-target")
+    assert "name: login-success-rate-below-target" in runbook.contents[0].text
+    postmortem = await session.read_resource(f"gert://postmortems/{INCIDENT}")
+    assert "Executive Summary" in postmortem.contents[0].text
+    saved = sorted((root / "scenarios").glob("*/*/scenario.yaml"))[-1].parent
+    scenario = await session.read_resource(f"gert://scenarios/{saved.parent.name}/{saved.name}")
+    assert "scenario.yaml" in json.loads(scenario.contents[0].text)["files"]
+    templates = {
+        t.uri_template for t in (await session.list_resource_templates()).resource_templates
+    }
+    assert {"gert://runbooks/{name}", "gert://scenarios/{runbook}/{name}"} <= templates
     prompts = {p.name for p in (await session.list_prompts()).prompts}
     assert {"triage_incident", "write_postmortem"} <= prompts
     return seen
@@ -110,6 +121,10 @@ def test_an_assistant_triages_the_example_incident_over_stdio(tmp_path: Path) ->
                 },
             )
             assert "approvals stay human" in error_text(refused)
+            cannot = await session.call_tool(
+                "request_approval", {"run_id": r["waiting"]["run_id"], "step_id": "sign_off"}
+            )
+            assert "cannot ask its user" in error_text(cannot)
             seen["approve"] = r
             # bad arguments: structured errors, no traceback
             bad = await session.call_tool("run", {"runbook": "../../etc/passwd"})
@@ -130,8 +145,10 @@ def test_an_assistant_triages_the_example_incident_over_stdio(tmp_path: Path) ->
 
     seen = anyio.run(main)
     assert len(seen["tools"]) >= 14
+    documented = (Path(__file__).parents[1] / "docs" / "mcp.md").read_text()
     for tool in seen["tools"].values():
         assert tool.input_schema["type"] == "object" and tool.description
+        assert f"| `{tool.name}` |" in documented, f"{tool.name} is not in docs/mcp.md"
     manifest = (root / ".runbook" / "runs" / seen["run_id"] / "run.yaml").read_text()
     assert "assistant:test-assistant" in manifest  # who acted, as the trace records it
 
@@ -171,3 +188,96 @@ def test_an_assistant_reaches_gert_over_http(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def stdio_params(root: Path) -> Any:
+    """`gert mcp` on stdio, started in *root* by the client."""
+    from mcp import StdioServerParameters
+
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "gert.cli", "mcp"], cwd=str(root)
+    )
+
+
+def test_a_person_approves_through_the_client_never_the_assistant(tmp_path: Path) -> None:
+    """request_approval asks the person at the client (MCP elicitation): a decline leaves
+    the run waiting; an approval is recorded under the person's name, through the
+    assistant; a project that says approvals: never refuses to ask."""
+    from mcp import ClientSession, types
+    from mcp.client.stdio import stdio_client
+
+    root = triaged_example(tmp_path, 0)
+    (root / "runbooks" / "approve.runbook.yaml").write_text(APPROVE)
+    asked: list[types.ElicitRequestParams] = []
+    replies = [
+        types.ElicitResult(action="decline"),
+        types.ElicitResult(action="accept", content={"approve": True, "name": "Ana  Ops"}),
+    ]
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params)
+        return replies.pop(0)
+
+    async def main() -> dict[str, Any]:
+        async with (
+            stdio_client(stdio_params(root)) as (read, write),
+            ClientSession(
+                read,
+                write,
+                client_info=types.Implementation(name="test-assistant", version="1"),
+                elicitation_callback=person,
+            ) as session,
+        ):
+            await session.initialize()
+            r = result(await session.call_tool("run", {"runbook": "runbooks/approve.runbook.yaml"}))
+            run_id = r["waiting"]["run_id"]
+            hint = await session.call_tool(
+                "answer_step", {"run_id": run_id, "step_id": "sign_off", "answers": {}}
+            )
+            assert "with request_approval, the person at this client" in error_text(hint)
+            args = {"run_id": run_id, "step_id": "sign_off"}
+            declined = result(await session.call_tool("request_approval", args))
+            assert declined["approved"] is False and declined["answer"] == "decline"
+            status = result(await session.call_tool("run_status", {"run_id": run_id}))
+            assert status["status"] == "waiting"
+            typed = await session.call_tool(
+                "request_approval", {**args, "answers": {"approved_by": ["me"]}}
+            )
+            assert "never an argument" in error_text(typed)
+            return {"run_id": run_id, **result(await session.call_tool("request_approval", args))}
+
+    done = anyio.run(main)
+    assert done["approved"] is True and done["approved_by"] == "Ana Ops"
+    assert done["final_state"] == "resolved"
+    assert len(asked) == 2
+    message = asked[0].message
+    assert "Approve the failover." in message and "not your assistant" in message
+    assert "hunter2" not in message
+    assert set(asked[0].requested_schema["properties"]) == {"approve", "name"}
+    events = [
+        json.loads(line)
+        for line in (root / ".runbook" / "runs" / done["run_id"] / "trace.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    granted = [e for e in events if e.get("type") == "approval_granted"]
+    assert granted[-1]["data"]["approved_by"] == ["Ana Ops"]
+    resumed = [e for e in events if e.get("type") == "run_resumed"]
+    assert resumed[-1]["data"]["actor"] == "user:Ana Ops via assistant:test-assistant"
+
+    (root / "gert.yaml").write_text(
+        (root / "gert.yaml").read_text() + "\nmcp: {approvals: never}\n"
+    )
+
+    async def refused() -> str:
+        async with (
+            stdio_client(stdio_params(root)) as (read, write),
+            ClientSession(read, write, elicitation_callback=person) as session,
+        ):
+            await session.initialize()
+            r = result(await session.call_tool("run", {"runbook": "runbooks/approve.runbook.yaml"}))
+            args = {"run_id": r["waiting"]["run_id"], "step_id": "sign_off"}
+            return error_text(await session.call_tool("request_approval", args))
+
+    assert "approvals: never" in anyio.run(refused)
+    assert len(asked) == 2  # never asked

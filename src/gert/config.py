@@ -158,6 +158,17 @@ class ServerConfig(Strict):
         return value
 
 
+class AssistantConfig(Strict):
+    """`gert mcp`: what an assistant's client may ask of the person using it."""
+
+    approvals: Literal["elicit", "never"] = Field(
+        "elicit",
+        description="`elicit`: the request_approval tool asks the person at the client "
+        "(MCP elicitation) and records the approval as theirs; `never`: approvals only "
+        "through gert serve or gert resume.",
+    )
+
+
 class ProjectConfig(Strict):
     """The contents of gert.yaml; every field has a default."""
 
@@ -182,6 +193,7 @@ class ProjectConfig(Strict):
     )
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    mcp: AssistantConfig = Field(default_factory=AssistantConfig)
     routes: list[AlertRoute] = Field(
         default_factory=list, description="Alerts to runbooks, first match wins (gert serve)."
     )

@@ -4,12 +4,13 @@ official SDK), on stdio or HTTP.
 A surface like the command line and the server: every tool calls the library. What an
 assistant does is recorded with the actor ``assistant:<client name>``. **Approvals stay
 human**: no tool grants one; a run that needs one waits, and the tool says who must
-approve and where (``gert serve``'s form, ``gert resume --evidence``).
+approve and where (``gert serve``'s form, ``gert resume --evidence``), or, when the client
+can ask its user (MCP elicitation), ``request_approval`` asks that person and records the
+approval as theirs.
 """
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ INSTRUCTIONS = (
     "gert runs incident-response runbooks as governed, traceable programs. Start with "
     "list_runbooks or show_incident; prefer dry_run before run. A run that reaches a manual "
     "step waits: read it with run_status and answer with answer_step. Approvals are given by "
-    "people only (gert serve or gert resume), never by a tool."
+    "people only: request_approval asks the person at your client, or they use gert serve or "
+    "gert resume. Never approve on their behalf."
 )
 
 
@@ -39,8 +41,8 @@ def build(project: Project) -> Any:
     def shown(data: Any) -> Any:
         return redactor.data(data)
 
-    def actor(ctx: Context | None) -> str:
-        """assistant:<the client's name>, as its initialize request gave it."""
+    def client_name(ctx: Context | None) -> str:
+        """The client's name, as its initialize request gave it."""
         name = "unknown"
         try:
             params = ctx.request_context.session.client_params  # type: ignore[union-attr]
@@ -48,7 +50,11 @@ def build(project: Project) -> Any:
             name = str(getattr(info, "name", "") or "unknown")
         except Exception:  # an older client or a transport without one: still recorded
             pass
-        return f"assistant:{name[:64]}"
+        return " ".join(name.split())[:64] or "unknown"
+
+    def actor(ctx: Context | None) -> str:
+        """assistant:<the client's name>: who acts through a tool."""
+        return f"assistant:{client_name(ctx)}"
 
     def inside(rel: str, what: str = "file") -> Path:
         path = root / rel
@@ -63,6 +69,38 @@ def build(project: Project) -> Any:
             raise
         except GertError as e:
             raise ToolError(redactor.text(str(e).replace(f"{root}/", ""))) from None
+
+    elicits = project.config.mcp.approvals == "elicit"
+
+    def human_routes(run_id: str) -> str:
+        return (
+            f"on the run's page (gert serve: /runs/{run_id}) or with gert resume {run_id} "
+            "--evidence FILE"
+        )
+
+    def client_can_ask(ctx: Context) -> bool:
+        from mcp import types
+
+        try:
+            session = ctx.request_context.session
+            return session.check_client_capability(
+                types.ClientCapabilities(elicitation=types.ElicitationCapability())
+            )
+        except Exception:  # no session capabilities to read: it cannot ask
+            return False
+
+    def waiting_at(run_id: str, step_id: str) -> dict[str, Any]:
+        """What *run_id* waits for at *step_id*; a ToolError when it waits for nothing or
+        at another step."""
+        from gert.overview import run_view
+
+        view = guarded(lambda: run_view(project, run_id))
+        waiting = view.waiting
+        if not waiting:
+            raise ToolError(f"run {run_id} is {view.manifest.get('status')}: nothing waits")
+        if waiting["step_id"] != step_id:
+            raise ToolError(f"run {run_id} waits at step '{waiting['step_id']}', not '{step_id}'")
+        return {**waiting, "runbook": view.manifest.get("runbook_name", "")}
 
     def chain_summary(chain: Any) -> dict[str, Any]:
         from gert.overview import run_view
@@ -156,19 +194,14 @@ def build(project: Project) -> Any:
     ) -> dict[str, Any]:
         """Answer the manual step a run waits at (evidence, choice, outcome, as an --evidence file gives them); the run goes on. Never an approval: people approve, in gert serve or with gert resume."""
         from gert.engine import Engine, Options
-        from gert.overview import answer_problems, run_view
+        from gert.overview import answer_problems
 
-        view = guarded(lambda: run_view(project, run_id))
-        waiting = view.waiting
-        if not waiting:
-            raise ToolError(f"run {run_id} is {view.manifest.get('status')}: nothing waits")
-        if waiting["step_id"] != step_id:
-            raise ToolError(f"run {run_id} waits at step '{waiting['step_id']}', not '{step_id}'")
+        waiting = waiting_at(run_id, step_id)
         if waiting.get("approvals") or "approved_by" in answers:
+            ask = " or, with request_approval, the person at this client" if elicits else ""
             raise ToolError(
-                f"step '{step_id}' needs an approval: approvals stay human. An approver gives it "
-                f"on the run's page (gert serve: /runs/{run_id}) or with gert resume {run_id} "
-                "--evidence FILE"
+                f"step '{step_id}' needs an approval: approvals stay human. An approver gives "
+                f"it {human_routes(run_id)}{ask}"
             )
         if not waiting.get("answerable"):
             raise ToolError(f"answer step '{step_id}' with gert resume {run_id} --evidence FILE")
@@ -180,6 +213,87 @@ def build(project: Project) -> Any:
                 lambda: engine.resume(run_id, Options(answers={step_id: answers}, actor=actor(ctx)))
             )
         return chain_summary(chain)
+
+    @server.tool()
+    async def request_approval(
+        run_id: str, step_id: str, ctx: Context, answers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Ask the person at the client (MCP elicitation) to approve the step a run waits at, with any evidence it also needs in answers; the approval is recorded as theirs, never the assistant's. Refused when the client cannot ask its user."""
+        import anyio
+        from pydantic import BaseModel, Field
+
+        from gert.engine import Engine, Options
+        from gert.overview import answer_problems
+
+        waiting = waiting_at(run_id, step_id)
+        need = int(waiting.get("approvals") or 0)
+        if not need:
+            raise ToolError(f"step '{step_id}' needs no approval: answer it with answer_step")
+        if not elicits:
+            raise ToolError(
+                "this project takes approvals from people in gert serve or gert resume only "
+                f"(gert.yaml mcp.approvals: never): an approver gives it {human_routes(run_id)}"
+            )
+        if need > 1:
+            raise ToolError(
+                f"step '{step_id}' needs {need} approvals, given together: gert resume "
+                f"{run_id} --evidence FILE ({step_id}: {{approved_by: [names]}})"
+            )
+        if not client_can_ask(ctx):
+            raise ToolError(
+                "this client cannot ask its user (it declares no MCP elicitation): an "
+                f"approver gives it {human_routes(run_id)}"
+            )
+        given = dict(answers or {})
+        if "approved_by" in given:
+            raise ToolError("approved_by is the person's answer, never an argument")
+        wrong = answer_problems(waiting, given)
+        if wrong:
+            raise ToolError("; ".join(wrong))
+
+        class Approval(BaseModel):
+            approve: bool = Field(description="Approve this step")
+            name: str = Field(description="Your name: the trace records you as the approver")
+
+        message = approval_message(run_id, waiting, given)
+        asked = await ctx.elicit(message, Approval)
+        if asked.action != "accept" or not asked.data.approve:
+            return {
+                "run_id": run_id,
+                "step_id": step_id,
+                "approved": False,
+                "answer": asked.action,
+                "status": "waiting",
+            }
+        name = " ".join(asked.data.name.split())[:64]
+        if not name or not name.isprintable():
+            raise ToolError("the approver gave no name: the run still waits")
+        person = f"user:{name} via assistant:{client_name(ctx)}"
+        options = Options(answers={step_id: {**given, "approved_by": [name]}}, actor=person)
+
+        def go_on() -> Any:
+            with Engine(project) as engine:
+                return guarded(lambda: engine.resume(run_id, options))
+
+        chain = await anyio.to_thread.run_sync(go_on)
+        return {**chain_summary(chain), "approved": True, "approved_by": name}
+
+    def approval_message(run_id: str, waiting: dict[str, Any], given: dict[str, Any]) -> str:
+        """What the person is asked: the step, its instructions and the answers given."""
+        import json
+
+        from gert.util import shorten
+
+        parts = [
+            f"gert asks you, not your assistant, to approve step '{waiting['step_id']}' of "
+            f"run {run_id} (runbook {waiting.get('runbook') or '?'})."
+        ]
+        if waiting.get("instructions"):
+            parts.append(shorten(str(waiting["instructions"]), 600))
+        if given:
+            parts.append("With these answers: " + shorten(json.dumps(given), 600))
+        parts.append("Approve only if you checked it yourself; your name is recorded.")
+        return redactor.text("\n\n".join(parts))
 
     @server.tool()
     def resume(run_id: str, ctx: Context) -> dict[str, Any]:
@@ -282,15 +396,11 @@ def build(project: Project) -> Any:
         """A blameless postmortem of an incident as its evidence stands (Markdown; nothing written), and the phrases its blameless check flags."""
         from gert import postmortem as pmod
         from gert.incident import IncidentError
-        from gert.incident.providers import get_with_timeline
-        from gert.store import open_store
 
         try:
-            incident = get_with_timeline(project, incident_id)
+            pm = pmod.for_incident(project, incident_id)
         except IncidentError as e:
             raise ToolError(str(e)) from None
-        with closing(open_store(project)) as store:
-            pm = pmod.build(store, incident_id, incident, {}, None)
         return shown({"markdown": pmod.render(pm), "blame": list(pm.blame)})
 
     @server.tool()
@@ -324,6 +434,45 @@ def build(project: Project) -> Any:
         from gert.overview import incident_overview
 
         return json.dumps(shown(incident_overview(project, incident_id).to_dict()), default=str)
+
+    @server.resource("gert://runbooks/{name}", mime_type="application/yaml")
+    def runbook_resource(name: str) -> str:
+        """A runbook, by name, as written."""
+        from gert.testing import runbook_names
+
+        path = runbook_names(project).get(name)
+        if path is None:
+            raise ToolError(f"no runbook named {name!r} in the project")
+        return redactor.text(path.read_text(encoding="utf-8", errors="replace"))
+
+    @server.resource("gert://scenarios/{runbook}/{name}", mime_type="application/json")
+    def scenario_resource(runbook: str, name: str) -> str:
+        """A saved scenario: its files (scenario.yaml, test.yaml, inputs, responses) as text."""
+        import json
+
+        folder = inside(f"{project.config.scenarios_dir}/{runbook}/{name}", "scenario")
+        files = {
+            str(f.relative_to(folder)): f.read_text(encoding="utf-8", errors="replace")
+            for f in sorted(folder.rglob("*"))
+            if f.is_file() and f.stat().st_size <= 1_000_000
+        }
+        return json.dumps(shown({"scenario": f"{runbook}/{name}", "files": files}))
+
+    @server.resource("gert://postmortems/{incident_id}", mime_type="text/markdown")
+    def postmortem_resource(incident_id: str) -> str:
+        """An incident's postmortem: as written in postmortems/, else the draft as its
+        evidence stands."""
+        from gert import postmortem as pmod
+        from gert.incident import IncidentError
+
+        try:
+            pm = pmod.for_incident(project, incident_id)
+        except IncidentError as e:
+            raise ToolError(str(e)) from None
+        written = pmod.document_path(pm, root / "postmortems")
+        if written.is_file():
+            return redactor.text(written.read_text(encoding="utf-8", errors="replace"))
+        return redactor.text(pmod.render(pm))
 
     @server.prompt()
     def triage_incident(incident_id: str) -> str:

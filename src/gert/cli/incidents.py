@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -232,9 +231,7 @@ def postmortem(
     from gert.console import interactive
     from gert.errors import InvalidError
     from gert.incident import IncidentError
-    from gert.incident.providers import get_with_timeline
     from gert.project import open_project
-    from gert.store import open_store
 
     project = open_project()
     if commit:
@@ -243,11 +240,9 @@ def postmortem(
     if answers_file:
         with usage_errors(InvalidError):
             given = pmod.load_answers(answers_file)
-    with click_errors(IncidentError):
-        incident = get_with_timeline(project, incident_id)
     ask = None if no_input or not interactive() else _ask
-    with closing(open_store(project)) as store:
-        pm = pmod.build(store, incident_id, incident, given, ask)
+    with click_errors(IncidentError):
+        pm = pmod.for_incident(project, incident_id, given, ask)
     folder = Path(out_dir) if out_dir else project.root / "postmortems"
     tracking = project.root / "POST_MORTEM_TRACKING.md"
     path, kept = pmod.write(pm, pmod.render(pm), folder, tracking, force=force)

@@ -433,6 +433,21 @@ def build(
     return pm
 
 
+def for_incident(
+    project: Any, incident_id: str, given: dict[str, Any] | None = None, asker: Any = None
+) -> Postmortem:
+    """The postmortem of *incident_id* as the project's evidence stands now (the incident
+    read with its timeline; raises IncidentError when it cannot be)."""
+    from contextlib import closing
+
+    from gert.incident.providers import get_with_timeline
+    from gert.store import open_store
+
+    incident = get_with_timeline(project, incident_id)
+    with closing(open_store(project)) as store:
+        return build(store, incident_id, incident, given, asker)
+
+
 def blame_flags(pm: Postmortem) -> list[str]:
     """Every text that enters the document and reads as blame: incident notes, answers,
     manual evidence, recommendations and captured values ("where: text")."""
@@ -1137,6 +1152,13 @@ def _keep_added_tail(previous: str, template: str, fresh: str) -> str:
     return fresh.rstrip("\n") + "\n\n" + "\n".join(added) + "\n"
 
 
+def document_path(pm: Postmortem, out_dir: Path) -> Path:
+    """Where :func:`write` puts *pm*: ``post-mortem-YYYY-MM-DD-<slug>.md`` in *out_dir*."""
+    opened = _parse(pm.incident.get("created_at", ""))
+    date = opened.strftime("%Y-%m-%d") if opened else dt.date.today().isoformat()
+    return out_dir / f"post-mortem-{date}-{slug(pm.incident.get('title') or pm.incident_id)}.md"
+
+
 def write(
     pm: Postmortem, text: str, out_dir: Path, tracking: Path, force: bool = False
 ) -> tuple[Path, bool]:
@@ -1144,10 +1166,8 @@ def write(
     table. Returns the path and whether person-written sections were kept."""
     from gert.util import write_atomic
 
-    opened = _parse(pm.incident.get("created_at", ""))
-    date = opened.strftime("%Y-%m-%d") if opened else dt.date.today().isoformat()
-    name = f"post-mortem-{date}-{slug(pm.incident.get('title') or pm.incident_id)}"
-    path = out_dir / f"{name}.md"
+    path = document_path(pm, out_dir)
+    name, date = path.stem, path.stem[len("post-mortem-") :][:10]
     kept = False
     if path.exists() and not force:
         merged = merge(path.read_text(encoding="utf-8"), text, text)

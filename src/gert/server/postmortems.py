@@ -3,7 +3,6 @@ downloads, and writing it to the project (as ``gert postmortem`` does)."""
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,15 +18,11 @@ def _draft(server: Any, incident_id: str) -> tuple[Any, str]:
     from gert import postmortem as pmod
     from gert.errors import NotFound
     from gert.incident import IncidentError
-    from gert.incident.providers import get_with_timeline
-    from gert.store import open_store
 
     try:
-        incident = get_with_timeline(server.project, incident_id)
+        pm = pmod.for_incident(server.project, incident_id)
     except IncidentError as e:
         raise NotFound(f"incident {incident_id}: {e}") from None
-    with closing(open_store(server.project)) as store:
-        pm = pmod.build(store, incident_id, incident, {}, None)
     return pm, server.redactor.text(pmod.render(pm))
 
 
