@@ -402,8 +402,106 @@ class HttpStep(StepBase):
     http: HttpSpec
 
 
+# The built-in query tools: tool -> action -> required and optional args. Each returns
+# the query envelope (docs/tool-reference.md); gert.executors.tool runs them.
+_HTTP_AUTH = frozenset({"token_env", "username", "password_env", "tenant", "limit"})
+BUILTIN_TOOLS: dict[str, dict[str, dict[str, frozenset[str]]]] = {
+    "sql": {"query": {"required": frozenset({"url", "query"}), "optional": frozenset({"params"})}},
+    "promql": {
+        "query": {"required": frozenset({"url", "query"}), "optional": _HTTP_AUTH | {"time"}},
+        "range": {
+            "required": frozenset({"url", "query", "start", "end", "step"}),
+            "optional": _HTTP_AUTH,
+        },
+    },
+    "loki": {
+        "query": {
+            "required": frozenset({"url", "query"}),
+            "optional": _HTTP_AUTH | {"time", "direction"},
+        },
+        "query_range": {
+            "required": frozenset({"url", "query", "start", "end"}),
+            "optional": _HTTP_AUTH | {"step", "direction"},
+        },
+    },
+    "kusto": {
+        "query": {
+            "required": frozenset({"cluster", "database", "query"}),
+            "optional": frozenset(
+                {
+                    "params",
+                    "limit",
+                    "auth",
+                    "token_env",
+                    "client_id",
+                    "client_secret_env",
+                    "tenant_id",
+                }
+            ),
+        }
+    },
+    "elasticsearch": {
+        "search": {
+            "required": frozenset({"url", "index", "body"}),
+            "optional": frozenset(
+                {"limit", "token_env", "api_key_env", "username", "password_env", "engine"}
+            ),
+        }
+    },
+}
+# JSON Schema types of the built-in tools' args (any arg may also be a template string).
+_BUILTIN_ARG_TYPES = {"params": "object", "body": "object", "limit": "integer"}
+BUILTIN_ARG_ENUMS = {
+    "direction": ["forward", "backward"],
+    "auth": ["none", "token", "app_key", "az_cli", "managed_identity"],
+    "engine": ["elasticsearch", "opensearch"],
+}
+
+
+def _builtin_args_schema() -> dict[str, Any]:
+    """What an editor may check of a built-in tool's args: one if/then per action."""
+    rules = []
+    for tool, actions in BUILTIN_TOOLS.items():
+        for action, spec in actions.items():
+            props: dict[str, Any] = {}
+            for arg in sorted(spec["required"] | spec["optional"]):
+                kind = _BUILTIN_ARG_TYPES.get(arg)
+                if kind == "object":
+                    props[arg] = {"type": "object"}
+                elif kind == "integer":
+                    props[arg] = {"type": ["integer", "string"]}
+                elif arg in BUILTIN_ARG_ENUMS:
+                    props[arg] = {
+                        "anyOf": [{"enum": BUILTIN_ARG_ENUMS[arg]}, {"pattern": "\\{\\{"}]
+                    }
+                else:
+                    props[arg] = {"type": "string"}
+            rules.append(
+                {
+                    "if": {
+                        "properties": {"name": {"const": tool}, "action": {"const": action}},
+                        "required": ["name", "action"],
+                    },
+                    "then": {
+                        "properties": {
+                            "args": {
+                                "properties": props,
+                                "required": sorted(spec["required"]),
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                }
+            )
+    return {"allOf": rules}
+
+
 class ToolCall(Strict):
     """An action of a tool definition with its arguments."""
+
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: schema.update(_builtin_args_schema())
+    )
 
     name: str
     action: str
@@ -411,7 +509,8 @@ class ToolCall(Strict):
 
 
 class ToolStep(StepBase):
-    """Calls an action of a tool (a *.tool.yaml, or the built-in `sql`)."""
+    """Calls an action of a tool (a *.tool.yaml, or a built-in query tool: `sql`,
+    `promql`, `loki`, `kusto`, `elasticsearch`)."""
 
     type: Literal["tool"]
     tool: ToolCall

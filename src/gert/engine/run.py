@@ -35,6 +35,14 @@ from gert.version import __version__
 if TYPE_CHECKING:
     from gert.engine.chain import Engine
 
+# The built-in query tools only read: a step that was running when gert stopped may run again.
+READ_ONLY_BUILTINS = {
+    "sql": "a read-only SQL query",
+    "promql": "a PromQL query (reads only)",
+    "loki": "a LogQL query (reads only)",
+    "kusto": "a KQL query (control commands are refused)",
+    "elasticsearch": "an Elasticsearch search (reads only)",
+}
 TRACE_EXCERPT = 4096  # characters of stdout/stderr kept in trace events (step records keep all)
 # In a dry-run, run.yaml is rewritten after a step at most this often (seconds).
 MANIFEST_REFRESH = 0.5
@@ -763,7 +771,7 @@ class Run:
         if step.type == "tool":
             tool = scope.tools.get(step.tool.name)
             if tool is None:
-                return "a read-only SQL query" if step.tool.name == "sql" else ""
+                return READ_ONLY_BUILTINS.get(step.tool.name, "")
             action = tool.actions.get(step.tool.action)
             read_only = action.governance.read_only if action is not None else None
             if read_only if read_only is not None else tool.governance.read_only:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,6 @@ class HttpExecutor:
 
     def execute(self, ctx: StepContext) -> StepOutput:
         """Send the rendered request; network faults become a recorded error, not an exception."""
-        import httpx2
-
         r = ctx.rendered
         url = r["url"]
         if not url.startswith(("http://", "https://")):
@@ -51,44 +50,74 @@ class HttpExecutor:
         elif r.get("body") is not None:
             kwargs["content"] = request["body"] = r["body"]
         out = StepOutput(request=request)
-        # One deadline for the whole request: connecting, sending and reading the body (a
-        # server that drips a byte a second must not hold the run past it).
-        deadline = time.monotonic() + timeout
-        kept, dropped = bytearray(), 0
-        try:
-            with (
-                httpx2.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-                client.stream(r["method"], url, **kwargs) as response,
-            ):
-                out.status_code = response.status_code
-                out.headers = dict(response.headers)
-                for chunk in response.iter_bytes():
-                    room = MAX_OUTPUT - len(kept)
-                    kept += chunk[:room]
-                    dropped += max(0, len(chunk) - room)
-                    if time.monotonic() > deadline:
-                        raise httpx2.ReadTimeout("the whole request took too long")
-                encoding = response.charset_encoding or "utf-8"
-        except httpx2.TimeoutException:
-            out.timed_out = True
-            out.error = f"HTTP request timed out after {timeout:g}s"
-            if kept or dropped:
-                out.body = bytes(kept).decode("utf-8", errors="replace")
-                out.truncated = {"body": dropped} if dropped else {}
+        got = fetch(r["method"], url, timeout=timeout, **kwargs)
+        out.status_code, out.headers = got.status_code, got.headers
+        if got.error:
+            out.error, out.timed_out = got.error, got.timed_out
+            if got.timed_out and got.body:
+                out.body = got.body
+                out.truncated = {"body": got.dropped} if got.dropped else {}
             return out
-        except httpx2.HTTPError as e:
-            out.error = f"HTTP request failed: {_reason(e)}"
-            return out
-        try:
-            out.body = bytes(kept).decode(encoding, errors="replace")
-        except LookupError:  # a charset Python does not know
-            out.body = bytes(kept).decode("utf-8", errors="replace")
-        if dropped:  # the first MAX_OUTPUT bytes are kept, the rest counted, as for commands
-            out.truncated = {"body": dropped}
+        out.body = got.body
+        if got.dropped:  # the first MAX_OUTPUT bytes are kept, the rest counted, as for commands
+            out.truncated = {"body": got.dropped}
             return out
         with contextlib.suppress(ValueError):
             out.data, out.has_data = json.loads(out.body), True
         return out
+
+
+@dataclass
+class Fetched:
+    """What one HTTP request brought back: the status, headers and (bounded) body, or
+    why it failed."""
+
+    status_code: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    dropped: int = 0  # bytes of body past the limit, counted not kept
+    error: str | None = None
+    timed_out: bool = False
+
+
+def fetch(
+    method: str, url: str, *, timeout: float, limit: int = MAX_OUTPUT, **kwargs: Any
+) -> Fetched:
+    """Send one request with httpx2 under one deadline for the whole exchange (connecting,
+    sending and reading the body: a server that drips a byte a second must not outlast
+    it), keeping the first *limit* bytes of the body. Network faults are returned, not
+    raised. *kwargs* go to httpx2 (headers, params, json, content)."""
+    import httpx2
+
+    out = Fetched()
+    deadline = time.monotonic() + timeout
+    kept = bytearray()
+    encoding = "utf-8"
+    try:
+        with (
+            httpx2.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            client.stream(method, url, **kwargs) as response,
+        ):
+            out.status_code = response.status_code
+            out.headers = dict(response.headers)
+            for chunk in response.iter_bytes():
+                room = limit - len(kept)
+                kept += chunk[:room]
+                out.dropped += max(0, len(chunk) - room)
+                if time.monotonic() > deadline:
+                    raise httpx2.ReadTimeout("the whole request took too long")
+            encoding = response.charset_encoding or "utf-8"
+    except httpx2.TimeoutException:
+        out.timed_out = True
+        out.error = f"HTTP request timed out after {timeout:g}s"
+    except httpx2.HTTPError as e:
+        out.error = f"HTTP request failed: {_reason(e)}"
+        return out
+    try:
+        out.body = bytes(kept).decode(encoding, errors="replace")
+    except LookupError:  # a charset Python does not know
+        out.body = bytes(kept).decode("utf-8", errors="replace")
+    return out
 
 
 def _reason(e: Exception) -> str:

@@ -18,43 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from gert.executors import StepError
+from gert.executors.queries import envelope, failure
 from gert.validate.sql import refusal
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def envelope(
-    columns: list[str], rows: list[tuple[Any, ...]], elapsed: float, engine: str
-) -> dict[str, Any]:
-    """The query envelope for a result set."""
-    data = [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in rows]
-    return {
-        "success": True,
-        "rowCount": len(data),
-        "columns": columns,
-        "data": data,
-        "metadata": {"engine": engine, "elapsed_ms": round(elapsed * 1000, 3)},
-    }
-
-
-def failure(message: str, engine: str) -> dict[str, Any]:
-    """The envelope of a query that failed."""
-    return {
-        "success": False,
-        "rowCount": 0,
-        "columns": [],
-        "data": [],
-        "message": message,
-        "metadata": {"engine": engine},
-    }
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.hex()
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    return str(v)  # dates, decimals, UUIDs: their text
 
 
 def sqlite_path(url: str, project_root: Path) -> Path:

@@ -1,4 +1,5 @@
-"""``tool`` steps: an action of a ``*.tool.yaml`` (stdio, jsonrpc, mcp) or the built-in ``sql``.
+"""``tool`` steps: an action of a ``*.tool.yaml`` (stdio, jsonrpc, mcp) or a built-in
+query tool (``sql``, ``promql``, ``loki``, ``kusto``, ``elasticsearch``).
 
 Action ``argv``, jsonrpc ``params`` and MCP arguments are templates over the step's
 rendered args (plus the action's defaults). A JSON object on stdout (or in a result) is
@@ -8,6 +9,7 @@ the step's data: the query envelope that ``row_count`` and ``$.data[...]`` read.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import queue
@@ -22,6 +24,19 @@ from gert.executors.cli import run_command
 from gert.executors.sql import run_query, sqlite_path
 from gert.model import parse_duration
 from gert.template import render_tree
+from gert.validate.querytext import LOGQL, PROMQL
+from gert.validate.querytext import render as render_query
+
+# The built-in query tools besides sql: each module's run(action, args, env, timeout)
+# returns a gert.executors.queries.Answer. Imported when a step uses one.
+QUERY_TOOLS = {
+    "promql": "gert.executors.promql",
+    "loki": "gert.executors.loki",
+    "kusto": "gert.executors.kusto",
+    "elasticsearch": "gert.executors.elasticsearch",
+}
+# Query languages without bound parameters: templates only in quoted values, escaped.
+TEXT_QUERIES = {"promql": PROMQL, "loki": LOGQL}
 
 
 def action_values(tool: Any, action: Any, args: dict[str, Any]) -> dict[str, Any]:
@@ -144,12 +159,17 @@ class ToolExecutor:
         self.mcp.clear()
 
     def render(self, step: Any, values: Mapping[str, str], project_root: Path) -> dict[str, Any]:
-        """The tool, the action and its args rendered."""
-        return {
-            "name": step.tool.name,
-            "action": step.tool.action,
-            "args": render_tree(step.tool.args, values),
-        }
+        """The tool, the action and its args rendered (a PromQL or LogQL query with each
+        value escaped for the quoted string it stands in)."""
+        args = step.tool.args
+        lang = TEXT_QUERIES.get(step.tool.name)
+        if lang and isinstance(args.get("query"), str):
+            rest = render_tree({k: v for k, v in args.items() if k != "query"}, values)
+            rendered = {**rest, "query": render_query(args["query"], values, lang)}
+            args = {k: rendered[k] for k in args}  # the order the author wrote
+        else:
+            args = render_tree(args, values)
+        return {"name": step.tool.name, "action": step.tool.action, "args": args}
 
     def execute(self, ctx: StepContext) -> StepOutput:
         """Call the rendered action."""
@@ -158,6 +178,8 @@ class ToolExecutor:
         if name not in ctx.tools:
             if name == "sql":
                 return self._sql(ctx, args)
+            if name in QUERY_TOOLS:
+                return self._query(ctx, name, action_name, args)
             raise StepError(f"unknown tool '{name}'")
         tool = ctx.tools[name]
         action = tool.actions.get(action_name)
@@ -221,6 +243,19 @@ class ToolExecutor:
                 "params": args.get("params") or {},
             }
         )
+        out.data, out.has_data = result, True
+        out.stdout = json.dumps(result, ensure_ascii=False)
+        if not result["success"]:
+            out.error = f"query failed: {result.get('message')}"
+        return out
+
+    def _query(self, ctx: StepContext, name: str, action: str, args: dict[str, Any]) -> StepOutput:
+        from gert.executors.queries import DEFAULT_TIMEOUT
+
+        module = importlib.import_module(QUERY_TOOLS[name])
+        answer = module.run(action, args, ctx.env, ctx.timeout or DEFAULT_TIMEOUT)
+        result = answer.result
+        out = StepOutput(request=answer.request, timed_out=answer.timed_out)
         out.data, out.has_data = result, True
         out.stdout = json.dumps(result, ensure_ascii=False)
         if not result["success"]:

@@ -24,6 +24,7 @@ __all__ = [
     "derived_values",
     "is_template",
     "parse",
+    "reads_data",
     "referenced_variables",
     "render",
     "render_tree",
@@ -125,6 +126,34 @@ def _uses_variable(node: object) -> bool:
         return any(_uses_variable(a) for c in node.cmds for a in c.args)
     if t is _p.Chain:
         return _uses_variable(node.node)
+    return False
+
+
+def reads_data(text: str) -> bool:
+    """True when *text* may put a value from its data in the output: it reads a field,
+    dot or a variable anywhere (a template that does not parse counts as reading)."""
+    if "{{" not in text:
+        return False
+    try:
+        root = parse(text)._root
+    except TemplateError:
+        return True
+    stack: list[object] = [root]
+    while stack:
+        node = stack.pop()
+        t = type(node)
+        if t is _p.Dot or t is _p.Field or t is _p.Variable:
+            return True
+        if t is _p.ListNode:
+            stack += node.nodes  # type: ignore[attr-defined]
+        elif t is _p.Action or t is _p.Chain:
+            stack.append(node.pipe if t is _p.Action else node.node)  # type: ignore[attr-defined]
+        elif t is _p.Pipeline:
+            stack += [a for c in node.cmds for a in c.args]  # type: ignore[attr-defined]
+        elif t is _p.Branch:
+            stack += [n for n in (node.pipe, node.body, node.else_body) if n is not None]  # type: ignore[attr-defined]
+        elif t is _p.Command:
+            stack += node.args  # type: ignore[attr-defined]
     return False
 
 
