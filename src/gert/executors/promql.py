@@ -19,26 +19,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gert.executors import StepError
 from gert.executors.queries import (
     Answer,
-    auth_request,
     columns_of,
     cut,
     duration_seconds,
     failure,
     fetch_json,
-    http_auth,
-    http_url,
+    http_query,
     iso,
     iso_seconds,
-    limit_of,
-    public_url,
     query_time,
     records,
+    time_range,
     truncation_message,
 )
 
@@ -97,9 +94,18 @@ def flatten(result_type: str, result: Any) -> tuple[list[dict[str, Any]], int]:
 
 
 def envelope_of(
-    body: Any, elapsed: float, limit: int, engine: str, first: list[str], **meta: Any
+    body: Any,
+    elapsed: float,
+    limit: int,
+    engine: str,
+    *,
+    first: list[str],
+    last: list[str] = LAST,
+    rows_of: Callable[[str, Any], tuple[list[dict[str, Any]], int]] = flatten,
+    **meta: Any,
 ) -> dict[str, Any]:
-    """The envelope of a Prometheus-format answer (Prometheus, or Loki's metric queries)."""
+    """The envelope of a Prometheus-format answer (Prometheus, and Loki, whose *rows_of*
+    also reads log streams)."""
     if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
         return failure("the answer is not a Prometheus API response", engine)
     warnings = [str(w) for w in body.get("warnings") or []]
@@ -113,9 +119,11 @@ def envelope_of(
             warnings=warnings or None,
         )
     data = body.get("data") or {}
+    if not isinstance(data, dict):
+        return failure("the answer's data is not an object", engine)
     result_type = str(data.get("resultType", ""))
     try:
-        rows, series = flatten(result_type, data.get("result"))
+        rows, series = rows_of(result_type, data.get("result"))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         return failure(f"cannot read the {result_type or 'unknown'} result: {e}", engine)
     kept, truncated = cut(rows, limit)
@@ -123,7 +131,7 @@ def envelope_of(
     notes = [truncation_message(truncated)] if truncated else []
     notes += [f"warning: {w}" for w in warnings] + [f"info: {i}" for i in infos]
     return records(
-        columns_of(kept, head, LAST),
+        columns_of(kept, head, [c for c in last if any(c in r for r in kept)] or last),
         kept,
         elapsed,
         engine,
@@ -139,29 +147,16 @@ def envelope_of(
 
 def run(action: str, args: Mapping[str, Any], env: Mapping[str, str], timeout: float) -> Answer:
     """Run one PromQL query and return the request and its envelope."""
-    base = http_url(args.get("url"))
-    query = str(args.get("query") or "")
-    if not query.strip():
-        raise StepError("the promql tool needs a query")
-    limit = limit_of(args)
-    now = dt.datetime.now(dt.UTC)
-    request: dict[str, Any] = {
-        "tool": "promql",
-        "action": action,
-        "url": public_url(base),
-        "query": query,
-    }
-    form: dict[str, str] = {"query": query, "timeout": f"{timeout * 0.9:.3f}"}
+    q = http_query("promql", action, args, env)
+    request, now = q.request, dt.datetime.now(dt.UTC)
+    form: dict[str, str] = {"query": q.query, "timeout": f"{timeout * 0.9:.3f}"}
     if action == "query":
         at = query_time(args.get("time", "now"), now, "time")
         request["time"] = form["time"] = iso(at)
         path = "/api/v1/query"
     elif action == "range":
-        start = query_time(args.get("start"), now, "start")
-        end = query_time(args.get("end"), now, "end")
+        start, end = time_range(args, now)
         step = duration_seconds(str(args.get("step")), "step")
-        if end < start:
-            raise StepError(f"end ({iso(end)}) is before start ({iso(start)})")
         if step <= 0:
             raise StepError("step must be longer than zero")
         if (end - start).total_seconds() / step > 11_000:
@@ -174,15 +169,11 @@ def run(action: str, args: Mapping[str, Any], env: Mapping[str, str], timeout: f
         path = "/api/v1/query_range"
     else:
         raise StepError(f"built-in tool 'promql' has no action '{action}' (query, range)")
-    request.update(auth_request(args))
-    headers = http_auth(env, args)
-    if args.get("tenant"):
-        headers["X-Scope-OrgID"] = request["tenant"] = str(args["tenant"])
     began = time.perf_counter()
     body, failed, timed_out = fetch_json(
-        "POST", base + path, ENGINE, timeout=timeout, data=form, headers=headers
+        "POST", q.base + path, ENGINE, timeout=timeout, data=form, headers=q.headers
     )
     if failed:
         return Answer(request, failed, timed_out)
-    result = envelope_of(body, time.perf_counter() - began, limit, ENGINE, ["__name__"])
+    result = envelope_of(body, time.perf_counter() - began, q.limit, ENGINE, first=["__name__"])
     return Answer(request, result)

@@ -34,8 +34,8 @@ def plain(v: Any) -> Any:
         return v.hex()
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)  # NaN and infinities have no JSON form
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
+    if isinstance(v, str | int | float | bool | dict | list) or v is None:
+        return v  # dicts and lists: JSON a service sent (Kusto's dynamic)
     return str(v)  # dates, decimals, UUIDs, timespans: their text
 
 
@@ -235,6 +235,13 @@ def public_url(url: str) -> str:
     return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.I)
 
 
+def loopback(url: str) -> bool:
+    """True when *url* points at this machine (a local emulator or test server)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
 def http_url(url: Any, what: str = "url") -> str:
     """A server's base URL, checked: http:// or https://, no trailing slash."""
     text = str(url or "").strip()
@@ -315,3 +322,41 @@ def fetch_json(
             failure(f"HTTP {got.status_code}: {text}", engine, status=got.status_code),
             False,
         )
+
+
+@dataclass
+class HttpQuery:
+    """The parts every HTTP query tool starts from: server, query text, row limit, the
+    request as recorded (credentials by variable name) and the headers to send."""
+
+    base: str
+    query: str
+    limit: int
+    request: dict[str, Any]
+    headers: dict[str, str]
+
+
+def http_query(
+    tool: str, action: str, args: Mapping[str, Any], env: Mapping[str, str]
+) -> HttpQuery:
+    """Check a step's common args and build its :class:`HttpQuery`."""
+    base = http_url(args.get("url"))
+    query = str(args.get("query") or "")
+    if not query.strip():
+        raise StepError(f"the {tool} tool needs a query")
+    request: dict[str, Any] = {"tool": tool, "action": action, "url": public_url(base)}
+    request["query"] = query
+    request.update(auth_request(args))
+    headers = http_auth(env, args)
+    if args.get("tenant"):  # multi-tenant Loki, Mimir, Cortex, Thanos
+        headers["X-Scope-OrgID"] = request["tenant"] = str(args["tenant"])
+    return HttpQuery(base, query, limit_of(args), request, headers)
+
+
+def time_range(args: Mapping[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """A step's ``start`` and ``end``, checked."""
+    start = query_time(args.get("start"), now, "start")
+    end = query_time(args.get("end", "now"), now, "end")
+    if end < start:
+        raise StepError(f"end ({iso(end)}) is before start ({iso(start)})")
+    return start, end
