@@ -25,6 +25,11 @@ HEAVY = [
     "celery",
     "fpdf",
     "markdown_it",
+    "azure",
+    "elasticsearch",
+    "elastic_transport",
+    "requests",
+    "msal",
 ]
 
 

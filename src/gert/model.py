@@ -410,8 +410,8 @@ BUILTIN_TOOLS: dict[str, dict[str, dict[str, frozenset[str]]]] = {
     "promql": {
         "query": {"required": frozenset({"url", "query"}), "optional": _HTTP_AUTH | {"time"}},
         "range": {
-            "required": frozenset({"url", "query", "start", "end", "step"}),
-            "optional": _HTTP_AUTH,
+            "required": frozenset({"url", "query", "start", "step"}),
+            "optional": _HTTP_AUTH | {"end"},
         },
     },
     "loki": {
@@ -420,8 +420,8 @@ BUILTIN_TOOLS: dict[str, dict[str, dict[str, frozenset[str]]]] = {
             "optional": _HTTP_AUTH | {"time", "direction"},
         },
         "query_range": {
-            "required": frozenset({"url", "query", "start", "end"}),
-            "optional": _HTTP_AUTH | {"step", "direction"},
+            "required": frozenset({"url", "query", "start"}),
+            "optional": _HTTP_AUTH | {"end", "step", "direction"},
         },
     },
     "kusto": {

@@ -137,6 +137,13 @@ class LokiHandler(_Base):
         if url.path not in ("/loki/api/v1/query", "/loki/api/v1/query_range"):
             return self.send(404, b"404 page not found\n", "text/plain")
         query = args.get("query", "")
+        self.server.seen.append(  # type: ignore[attr-defined]
+            {
+                "args": args,
+                "auth": self.headers.get("Authorization"),
+                "tenant": self.headers.get("X-Scope-OrgID"),
+            }
+        )
         if query.startswith("count_over_time("):
             inner = query[len("count_over_time(") : query.rindex("[")]
             matchers, filters = parse_logql(inner)

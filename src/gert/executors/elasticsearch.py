@@ -209,7 +209,17 @@ def run(action: str, args: Mapping[str, Any], env: Mapping[str, str], timeout: f
         )
     if engine != "elasticsearch":
         raise StepError(f"engine is elasticsearch or opensearch, not {engine!r}")
-    from elasticsearch import ApiError, ConnectionTimeout, TransportError, UnsupportedProductError
+    try:
+        from elasticsearch import (
+            ApiError,
+            ConnectionTimeout,
+            TransportError,
+            UnsupportedProductError,
+        )
+    except ImportError:
+        raise StepError(
+            "the elasticsearch tool needs the elasticsearch client: pip install 'gert[query]'"
+        ) from None
 
     try:
         answer = _client_search(base, index, sent, args, env, timeout)

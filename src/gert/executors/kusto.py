@@ -148,8 +148,13 @@ def run(action: str, args: Mapping[str, Any], env: Mapping[str, str], timeout: f
         if args.get(name):
             request[name] = args[name]
 
-    from azure.kusto.data import ClientRequestProperties, KustoClient
-    from azure.kusto.data.exceptions import KustoError
+    try:
+        from azure.kusto.data import ClientRequestProperties, KustoClient
+        from azure.kusto.data.exceptions import KustoError
+    except ImportError:
+        raise StepError(
+            "the kusto tool needs azure-kusto-data: pip install 'gert[query]'"
+        ) from None
 
     properties = ClientRequestProperties()
     for name, value in params.items():
