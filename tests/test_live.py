@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 
 from gert.console import LiveLine, Progress
-from gert.executors.cli import LINE_SHOWN, _Collector, run_command
+from gert.executors.cli import LINE_SHOWN, LINES_TOLD, _Collector, run_command
 from gert.store.trace import read_events
 
 SLOW = """
@@ -71,7 +71,14 @@ def test_lines_are_told_whole_as_they_complete():
     c = _Collector(_Stream(), told.append)
     for chunk in (b"abc", b"def\nghi", b"\r\n\n  \n", b"50%\r60%\r", b"x" * 5000, b"y\n"):
         c.tell(chunk)
-    assert told == ["abcdef", "ghi", "60%", "x" * LINE_SHOWN]  # the last line of each read
+    assert told == ["abcdef", "ghi", "50%", "60%", "x" * LINE_SHOWN]
+
+
+def test_a_flood_tells_the_last_lines_of_each_read():
+    told: list[str] = []
+    c = _Collector(_Stream(), told.append)
+    c.tell(b"".join(b"line %d\n" % n for n in range(1000)))
+    assert told == [f"line {n}" for n in range(1000 - LINES_TOLD, 1000)]
 
 
 def test_a_watcher_that_breaks_changes_nothing():

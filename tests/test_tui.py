@@ -4,6 +4,7 @@ manual step, answered in its form, to `resolved`; SVG screenshots kept as artifa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -13,6 +14,36 @@ from helpers import gert, triaged_example
 INCIDENT = "747870160"
 TRIAGE = "runbooks/login-success-rate-below-target.runbook.yaml"
 pytestmark = pytest.mark.slow
+
+
+def keep_for_docs(folder: Path) -> None:
+    """With GERT_WRITE_SCREENSHOTS=1, the screenshots of *folder* become docs/tui.md's."""
+    import os
+    import shutil
+
+    if os.environ.get("GERT_WRITE_SCREENSHOTS") == "1":
+        docs = Path(__file__).parents[1] / "docs"
+        shown = (docs / "tui.md").read_text()
+        for svg in folder.glob("*.svg"):
+            if f"images/tui-{svg.name}" in shown:
+                shutil.copy(svg, docs / "images" / f"tui-{svg.name}")
+
+
+def output(screen: Any) -> str:
+    """What a run's screen shows of the chain it follows (empty on any other screen)."""
+    from textual.widgets import Log
+
+    found = screen.query("#output")
+    return "\n".join(found.first(Log).lines) if found else ""
+
+
+async def until(pilot: Any, check: Any, timeout: float = 60) -> None:
+    """Let the app run until *check()* holds (an AssertionError after *timeout*)."""
+    for _ in range(int(timeout * 10)):
+        await pilot.pause(0.1)
+        if check():
+            return
+    raise AssertionError(f"not within {timeout} s: {check}")
 
 
 def test_an_engineer_answers_the_waiting_step_in_the_terminal(tmp_path: Path) -> None:
@@ -78,6 +109,7 @@ def test_an_engineer_answers_the_waiting_step_in_the_terminal(tmp_path: Path) ->
     summary = anyio.run(main)
     assert "resolved" in summary and "trace verified" in summary
     assert len(list(shots.glob("*.svg"))) == 5
+    keep_for_docs(shots)
     run = next(
         p
         for p in (root / ".runbook" / "runs").iterdir()
@@ -155,12 +187,208 @@ def test_a_runbook_starts_for_an_incident_with_its_inputs_bound(tmp_path: Path) 
             shown = " ".join(str(w.render()) for w in app.screen.query(Static))
             assert "server_name = sobeys-sql01" in shown and "incident.custom_fields" in shown
             app.screen.query_one("#dry-run").press()
-            for _ in range(300):
-                await pilot.pause(0.1)
-                if isinstance(app.screen, RunScreen):
-                    break
+            await until(pilot, lambda: "chain finished" in output(app.screen))
             assert isinstance(app.screen, RunScreen)
             return str(app.screen.query_one("#summary", Static).render())
 
     summary = anyio.run(main)
     assert "IsReplicaInBuild" in summary  # the dry-run followed the chain to the cause
+
+
+SLOW = """apiVersion: runbook/v0
+meta: {name: slow-check, kind: composable, description: Prints as it goes}
+steps:
+  - id: talk
+    type: cli
+    with:
+      argv: [sh, talk.sh]
+  - {id: after, type: cli, with: {argv: [echo, done]}}
+"""
+
+
+def write_slow(root: Path) -> None:
+    """A runbook whose first step prints a line, a line of markup and escapes, then
+    sleeps before its last line."""
+    (root / "runbooks" / "slow.runbook.yaml").write_text(SLOW)
+    (root / "talk.sh").write_text(
+        'echo first line; printf "\\033[31m[bold]red\\n"; sleep 3; echo second line\n'
+    )
+
+
+async def start_from_incident(app: Any, pilot: Any, runbook: str, button: str) -> None:
+    """Incidents → the incident → s → *runbook* → press *button* (dry-run or real)."""
+    from textual.widgets import DataTable
+
+    await pilot.pause()
+    await pilot.press("enter", "s")
+    await pilot.pause()
+    table = app.screen.query_one(DataTable)
+    names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    table.move_cursor(row=names.index(runbook))
+    await pilot.press("enter")
+    await pilot.pause()
+    app.screen.query_one(f"#{button}").press()
+
+
+def test_a_running_step_shows_its_output_as_it_comes(tmp_path: Path) -> None:
+    """Started here, a chain's steps print into the run's screen while they run, as text:
+    markup and escape sequences are shown, never acted on."""
+    from textual.widgets import Static
+
+    from gert.project import open_project
+    from gert.tui import GertApp, RunScreen
+
+    root = triaged_example(tmp_path, 0)
+    write_slow(root)
+
+    async def main() -> tuple[str, str, str]:
+        app = GertApp(open_project(root), "user:tester")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await start_from_incident(app, pilot, "slow-check", "real")
+            await until(pilot, lambda: "first line" in output(app.screen))
+            assert isinstance(app.screen, RunScreen)
+            while_running = output(app.screen)
+            summary = str(app.screen.query_one("#summary", Static).render())
+            await until(pilot, lambda: "chain finished" in output(app.screen))
+            return while_running, summary, output(app.screen)
+
+    while_running, summary, after = anyio.run(main)
+    assert "second line" not in while_running  # shown while the step still ran
+    assert "running: talk" in summary
+    assert "\\x1b[31m[bold]red" in while_running  # as written, not styled
+    assert "talk │ second line" in after and "chain finished: completed" in after
+
+
+def test_closing_the_terminal_parks_the_chain_it_runs(tmp_path: Path) -> None:
+    """q while a step runs: the chain stops before its next step, recorded as interrupted
+    by the terminal closing (gert resume goes on with it)."""
+    import json
+
+    from gert.project import open_project
+    from gert.tui import GertApp
+
+    root = triaged_example(tmp_path, 0)
+    write_slow(root)
+
+    async def main() -> None:
+        app = GertApp(open_project(root), "user:tester")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await start_from_incident(app, pilot, "slow-check", "real")
+            await until(pilot, lambda: "first line" in output(app.screen))
+            await pilot.press("q")
+
+    anyio.run(main)
+    [run] = [
+        p
+        for p in (root / ".runbook" / "runs").iterdir()
+        if "runbook_name: slow-check" in (p / "run.yaml").read_text()
+    ]
+    from helpers import wait_for
+
+    wait_for(
+        lambda: "status: interrupted" in (run / "run.yaml").read_text(),
+        timeout=30,
+        interval=0.2,
+        what="the run to park",
+    )
+    events = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
+    stopped = [e for e in events if e["type"] == "run_interrupted"]
+    assert "gert tui closed" in stopped[-1]["data"]["reason"]
+    assert not any(e["data"].get("step_id") == "after" for e in events)  # never began
+
+
+def test_an_approver_approves_as_themselves(tmp_path: Path) -> None:
+    """A step needing one approval: the form approves as the terminal's user (no typed
+    name); the run goes on, and the trace names them."""
+    import json
+
+    from textual.widgets import Static
+
+    from gert.project import open_project
+    from gert.tui import GertApp, RunScreen
+    from test_server import APPROVE
+
+    root = triaged_example(tmp_path, 0)
+    (root / "runbooks" / "approve.runbook.yaml").write_text(APPROVE)
+    started = gert("exec", "runbooks/approve.runbook.yaml", "--incident", INCIDENT, cwd=root)
+    assert started.returncode == 4, started.stderr
+    [run] = [
+        p
+        for p in (root / ".runbook" / "runs").iterdir()
+        if "runbook_name: approve" in (p / "run.yaml").read_text()
+    ]
+
+    async def main() -> str:
+        app = GertApp(open_project(root), "user:tester")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.pause()
+            app.push_screen(RunScreen(run.name))
+            await until(pilot, lambda: bool(app.screen.query("#answer")))
+            assert "Approve as tester" in str(app.screen.query_one("#answer").label)
+            app.screen.query_one("#answer").press()
+            await until(pilot, lambda: "chain finished" in output(app.screen))
+            return str(app.screen.query_one("#summary", Static).render())
+
+    assert "resolved" in anyio.run(main)
+    events = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
+    granted = [e for e in events if e["type"] == "approval_granted"]
+    assert granted[-1]["data"]["approved_by"] == ["tester"]
+    resumed = [e for e in events if e["type"] == "run_resumed"]
+    assert resumed[-1]["data"]["actor"] == "user:tester"
+
+
+def contrast(a: Any, b: Any) -> float:
+    """The WCAG contrast ratio of two colours."""
+
+    def luminance(c: Any) -> float:
+        def channel(v: int) -> float:
+            x = v / 255
+            return x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_readable_in_a_light_and_a_dark_terminal(tmp_path: Path, theme: str) -> None:
+    """Every text of the waiting step's screen reads against its background (WCAG AA,
+    4.5:1) in both themes, at 80×24; a screenshot of each is kept."""
+    from textual.widgets import Button, DataTable, Input, Label, Static
+
+    from gert.project import open_project
+    from gert.tui import GertApp, RunScreen
+
+    root = triaged_example(tmp_path, 0)
+    started = gert("exec", TRIAGE, "--incident", INCIDENT, cwd=root)
+    assert started.returncode == 4, started.stderr
+    [run] = [
+        p
+        for p in (root / ".runbook" / "runs").iterdir()
+        if "runbook_name: IsReplicaInBuild" in (p / "run.yaml").read_text()
+    ]
+
+    async def main() -> list[tuple[str, float]]:
+        app = GertApp(open_project(root), "user:tester", theme=theme)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app.push_screen(RunScreen(run.name))
+            await until(pilot, lambda: bool(app.screen.query("#answer")))
+            app.save_screenshot(str(tmp_path / f"waiting-{theme}.svg"))
+            seen = []
+            for widget in app.screen.query("Static, Label, DataTable, Input, Button, Footer"):
+                if not isinstance(widget, Static | Label | DataTable | Input | Button) and (
+                    type(widget).__name__ != "Footer"
+                ):
+                    continue
+                _, _, background, color = widget.colors
+                seen.append((f"{type(widget).__name__}#{widget.id}", contrast(background, color)))
+            return seen
+
+    seen = anyio.run(main)
+    assert len(seen) > 8
+    low = [(name, round(ratio, 2)) for name, ratio in seen if ratio < 4.5]
+    assert not low, f"hard to read in a {theme} terminal: {low}"
+    assert (tmp_path / f"waiting-{theme}.svg").stat().st_size > 10_000
+    keep_for_docs(tmp_path)

@@ -1,17 +1,21 @@
 """``gert tui``: the project in a full-screen terminal (Textual), keyboard first.
 
-Incidents → an incident's chains and runs → a run's steps, and the form of the manual
-step a run waits at (text, checklist, file path, choice, outcome). A surface over the
-library, like the command line and the server: answering resumes the run with the same
-checks the server makes, recorded as ``user:<name>``.
+Incidents → an incident's chains and runs → a run's steps (with the output of the step
+that runs, live, when the chain runs here), and the form of the manual step a run waits
+at (text, checklist, file path, choice, outcome, approval). A surface over the library,
+like the command line and the server: answering resumes the run with the same checks the
+server makes, recorded as ``user:<name>``; an approval is given as that user, never a
+typed name.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -23,6 +27,7 @@ from textual.widgets import (
     Header,
     Input,
     Label,
+    Log,
     RadioButton,
     RadioSet,
     SelectionList,
@@ -43,8 +48,31 @@ Keys
 
 def _text(value: Any) -> Text:
     """A value as text for a widget: never read as markup (a step's output could hold
-    ``[bold]`` or a link)."""
-    return Text(str(value if value is not None else ""))
+    ``[bold]`` or a link), its control characters shown (``\\x1b``), never acted on."""
+    from gert.console import visible
+
+    return Text(visible(str(value if value is not None else "")))
+
+
+class Feed:
+    """The events of a chain this terminal runs, from the engine's thread to the screen
+    that shows them (the engine never waits for the screen)."""
+
+    def __init__(self) -> None:
+        self.events: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
+
+    def __call__(self, type_: str, data: dict[str, Any]) -> None:
+        self.events.put((type_, data))
+
+    def drain(self, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
+        """The events that arrived since the last drain (at most *limit*)."""
+        out = []
+        while len(out) < limit:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        return out
 
 
 class HelpScreen(ModalScreen[None]):
@@ -218,46 +246,59 @@ class StartScreen(Screen[None]):
             return
         for button in self.query(Button):
             button.disabled = True
-        self.start(mode, given)
-
-    @work(thread=True, exclusive=True)
-    def start(self, mode: str, given: dict[str, str]) -> None:
-        """Run the chain (in a worker: the screen stays live), then show its first run."""
-        from gert.engine import Engine, Options
-
         app: GertApp = self.app  # type: ignore[assignment]
-        try:
-            with Engine(app.project) as engine:
-                chain = engine.run(
-                    self.plan.path,
-                    Options(
-                        mode=mode,
-                        incident_id=self.incident_id,
-                        variables=given,
-                        actor=app.actor,
-                    ),
-                )
-        except Exception as e:  # refused before anything ran: said on the screen
-            app.call_from_thread(self.query_one("#start-error", Static).update, _text(str(e)))
-            return
-        last = chain.runs[-1].run_id if chain.runs else ""
-        app.call_from_thread(self.dismiss_to, last)
+        self.feed = app.run_chain(
+            lambda options: _engine_run(app, self.plan.path, options),
+            mode=mode,
+            incident_id=self.incident_id,
+            variables=given,
+        )
+        self.watching = self.set_interval(0.1, self.follow)
 
-    def dismiss_to(self, run_id: str) -> None:
-        self.app.pop_screen()
-        if run_id:
-            self.app.push_screen(RunScreen(run_id))
+    def follow(self) -> None:
+        """Open the run once it has an ID; a chain refused before it began is said here."""
+        while events := self.feed.drain(limit=1):  # one at a time: the run's screen
+            type_, data = events[0]  # takes the rest
+            if type_ == "run_started":
+                self.watching.stop()
+                self.app.switch_screen(RunScreen(str(data["run_id"]), self.feed))
+                return
+            if type_ == "chain_failed":
+                self.watching.stop()
+                self.query_one("#start-error", Static).update(_text(data.get("error", "")))
+                for button in self.query(Button):
+                    button.disabled = False
+                return
+
+
+def _engine_run(app: GertApp, path: Any, options: Any) -> Any:
+    from gert.engine import Engine
+
+    with Engine(app.project) as engine:
+        return engine.run(path, options)
+
+
+def _engine_resume(app: GertApp, run_id: str, options: Any) -> Any:
+    from gert.engine import Engine
+
+    with Engine(app.project) as engine:
+        return engine.resume(run_id, options)
 
 
 class RunScreen(Screen[None]):
-    """A run's steps and, when it waits, the form of its waiting step."""
+    """A run's steps and, when it waits, the form of its waiting step. Given the feed of
+    a chain this terminal runs, it follows the chain from run to run and shows each
+    step's output as it comes; a run running elsewhere is read again every second."""
 
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, feed: Feed | None = None):
         super().__init__()
         self.run_id = run_id
+        self.feed = feed
         self.waiting: dict[str, Any] | None = None
+        self.status = ""
+        self.running_step = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -265,33 +306,85 @@ class RunScreen(Screen[None]):
             yield Static(id="summary")
             yield DataTable(id="steps", cursor_type="row")
             yield Vertical(id="form")
+            yield Log(id="output", max_lines=5000, auto_scroll=True)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#output", Log).display = self.feed is not None
         self.refresh_rows()
+        if self.feed is not None:
+            self.query_one("#output", Log).write_line(f"▶ run {self.run_id}")
+            self.set_interval(0.1, self.follow)
+        else:
+            self.set_interval(1.0, self.poll)
+
+    def poll(self) -> None:
+        """Read a run that is running elsewhere (a server, another terminal) again."""
+        if self.status == "running":
+            self.refresh_rows()
+
+    def follow(self) -> None:
+        """Show what the chain this terminal runs did since the last look."""
+        assert self.feed is not None
+        events = self.feed.drain()
+        if not events:
+            return
+        log = self.query_one("#output", Log)
+        changed = False
+        for type_, data in events:
+            if type_ == "step_output":
+                log.write_line(_text(f"  {data['step_id']} │ {data['line']}").plain)
+                continue
+            changed = True
+            if type_ in ("run_started", "run_resumed"):
+                self.run_id = str(data["run_id"])
+                log.write_line(_text(f"▶ {data.get('runbook', '')}  run {self.run_id}").plain)
+            elif type_ == "step_started":
+                self.running_step = str(data["step_id"])
+                log.write_line(_text(f"… {self.running_step}").plain)
+            elif type_ in ("step_completed", "step_skipped"):
+                self.running_step = ""
+            elif type_ == "outcome_reached":
+                log.write_line(_text(f"→ outcome {data.get('state', '')}").plain)
+            elif type_ == "run_waiting":
+                log.write_line(_text(f"⏸ waiting at {data.get('step_id', '')}").plain)
+            elif type_ == "chain_finished":
+                self.running_step = ""
+                log.write_line(_text(f"chain finished: {data.get('state', '')}").plain)
+            elif type_ == "chain_failed":
+                self.running_step = ""
+                log.write_line(_text(f"chain stopped: {data.get('error', '')}").plain)
+        if changed:
+            self.refresh_rows()
 
     def refresh_rows(self) -> None:
         from gert.overview import run_view
 
         view = run_view(self.app.project, self.run_id)  # type: ignore[attr-defined]
         m = view.manifest
+        self.status = str(m.get("status", ""))
         outcome = m.get("outcome") or {}
-        state = outcome.get("state") or m.get("status", "")
+        state = outcome.get("state") or self.status
         trace = "trace verified" if view.verified else "TRACE VERIFICATION FAILED"
         summary = f"Run {self.run_id}  {m.get('runbook_name', '')}  {state}  ({trace})"
+        if self.running_step and self.status == "running":
+            summary += f"\nrunning: {self.running_step}"
         if outcome.get("recommendation"):
             summary += f"\n→ {outcome['recommendation']}"
         self.query_one("#summary", Static).update(_text(summary))
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns("#", "step", "status", "captures")
-        for _, r in view.steps:
-            captures = ", ".join(f"{k}={v}" for k, v in (r.get("captures") or {}).items())
+        table.add_columns("#", "step", "status", "captures / error")
+        waits_at = (view.waiting or {}).get("step_id")
+        for n, (_, r) in enumerate(view.steps, 1):
+            status = r.get("status")
+            captures = r.get("error") or ", ".join(
+                f"{k}={v}" for k, v in (r.get("captures") or {}).items()
+            )
+            if n == len(view.steps) and r.get("step_id") == waits_at:
+                status, captures = "waiting", "answers below"  # not a failure: it waits
             table.add_row(
-                _text(r.get("number")),
-                _text(r.get("step_id")),
-                _text(r.get("status")),
-                _text(captures),
+                _text(r.get("number")), _text(r.get("step_id")), _text(status), _text(captures)
             )
         self.waiting = view.waiting
         form = self.query_one("#form", Vertical)
@@ -303,10 +396,15 @@ class RunScreen(Screen[None]):
             Label(_text(f"Waiting: {w.get('title') or w['step_id']}"), id="waiting-title")
         ]
         widgets.append(Static(_text(w.get("instructions", "")), id="instructions"))
-        if not w.get("answerable") or w.get("approvals"):
-            widgets.append(
-                Static(_text(w.get("needs", "")) + "\n(answer it with gert serve or gert resume)")
+        approvals = int(w.get("approvals") or 0)
+        if not w.get("answerable") or approvals > 1:
+            how = (
+                f"needs {approvals} approvals, given together: gert resume {self.run_id} "
+                f"--evidence FILE ({w['step_id']}: {{approved_by: [names]}})"
+                if approvals > 1
+                else f"{w.get('needs', '')}\n(answer it with gert serve or gert resume)"
             )
+            widgets.append(Static(_text(how), id="answer-elsewhere"))
             form.mount_all(widgets)
             return
         for ev in w.get("evidence") or []:
@@ -329,7 +427,12 @@ class RunScreen(Screen[None]):
                 widgets.append(
                     RadioSet(*[RadioButton(_text(o), name=o) for o in options], id=f"pick-{field}")
                 )
-        widgets.append(Button(_text("Answer and go on"), id="answer", variant="primary"))
+        label = "Answer and go on"
+        if approvals:
+            me = self.app.approver  # type: ignore[attr-defined]
+            widgets.append(Static(_text(f"This step needs an approval: yours, as {me}.")))
+            label = f"Approve as {me} and go on"
+        widgets.append(Button(_text(label), id="answer", variant="primary"))
         widgets.append(Static(id="answer-error"))
         form.mount_all(widgets)
 
@@ -362,20 +465,22 @@ class RunScreen(Screen[None]):
             self.query_one("#answer-error", Static).update(_text("; ".join(wrong)))
             return
         event.button.disabled = True
-        self.resume(self.waiting["step_id"], given)
-
-    @work(thread=True, exclusive=True)
-    def resume(self, step_id: str, given: dict[str, Any]) -> None:
-        """Resume the run with the answers (in a worker: the screen stays live)."""
-        from gert.engine import Engine, Options
-
         app: GertApp = self.app  # type: ignore[assignment]
-        try:
-            with Engine(app.project) as engine:
-                engine.resume(self.run_id, Options(answers={step_id: given}, actor=app.actor))
-        except Exception as e:  # shown on the form: answered elsewhere, refused
-            app.call_from_thread(self.query_one("#answer-error", Static).update, _text(str(e)))
-        app.call_from_thread(self.refresh_rows)
+        if self.waiting.get("approvals"):
+            given["approved_by"] = [app.approver]  # as themselves, never a typed name
+        run_id, step_id = self.run_id, self.waiting["step_id"]
+        feed = app.run_chain(
+            lambda options: _engine_resume(app, run_id, options), answers={step_id: given}
+        )
+        if self.feed is None:  # from now on this screen follows the chain it resumed
+            self.feed = feed
+            self.query_one("#output", Log).display = True
+            self.set_interval(0.1, self.follow)
+        else:
+            self.feed = feed
+
+
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
 
 class GertApp(App[None]):
@@ -387,7 +492,8 @@ class GertApp(App[None]):
     #help { width: 56; height: auto; padding: 1 2; border: round $accent; background: $panel; }
     HelpScreen { align: center middle; }
     #form { height: auto; padding: 0 2; }
-    #answer-error { color: $error; }
+    #answer-error { color: $text-error; }
+    #output { height: 12; border: round $primary; margin: 0 2; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("q", "quit", "Quit"),
@@ -395,13 +501,47 @@ class GertApp(App[None]):
         Binding("r", "refresh", "Refresh"),
     ]
 
-    def __init__(self, project: Project, actor: str):
+    def __init__(self, project: Project, actor: str, theme: str | None = None):
         super().__init__()
         self.project = project
         self.actor = actor
+        self.approver = actor.removeprefix("user:")
+        # Set when the terminal closes: a chain it runs stops before its next step,
+        # recorded as interrupted (gert resume goes on with it).
+        self.stopping = threading.Event()
+        if theme:
+            self.theme = THEMES.get(theme, theme)
 
     def on_mount(self) -> None:
         self.push_screen(IncidentsScreen())
+
+    def on_unmount(self) -> None:
+        self.stopping.set()
+
+    def run_chain(self, call: Callable[[Any], Any], **options: Any) -> Feed:
+        """Run *call* (an engine run or resume, given its Options) in a thread, its events
+        into a new :class:`Feed`, ended by ``chain_finished`` or ``chain_failed``."""
+        from gert.engine import Options
+
+        feed = Feed()
+        opts = Options(
+            actor=self.actor,
+            observer=feed,
+            stop=self.stopping,
+            stop_reason="gert tui closed",
+            **options,
+        )
+
+        def go() -> None:
+            try:
+                chain = call(opts)
+            except Exception as e:  # refused (answered elsewhere, a bad runbook): shown
+                feed("chain_failed", {"error": str(e)})
+                return
+            feed("chain_finished", {"state": chain.final_state or ""})
+
+        self.run_worker(go, thread=True, group="chains", exit_on_error=False)
+        return feed
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

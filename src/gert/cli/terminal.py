@@ -6,9 +6,16 @@ import click
 
 
 @click.command(short_help="The project in a full-screen terminal.")
-def tui() -> None:
+@click.option(
+    "--theme",
+    type=click.Choice(["dark", "light"]),
+    envvar="GERT_TUI_THEME",
+    help="Colours for a dark or a light terminal (default: dark; also GERT_TUI_THEME).",
+)
+def tui(theme: str | None) -> None:
     """Incidents, their chains, runs and the manual steps they wait at, in a full-screen
-    terminal; keyboard first (? lists the keys). Answers are recorded as user:<you>."""
+    terminal; keyboard first (? lists the keys). Answers and approvals are recorded as
+    user:<you>."""
     try:
         from gert.tui import GertApp
     except ImportError:
@@ -18,7 +25,7 @@ def tui() -> None:
     from gert.engine.results import default_actor
     from gert.project import open_project
 
-    GertApp(open_project(), default_actor()).run()
+    GertApp(open_project(), f"user:{default_actor()}", theme).run()
 
 
 COMMANDS = (tui,)

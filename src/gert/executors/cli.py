@@ -19,6 +19,7 @@ from gert.executors.sandbox import explain_failure, step_sandbox
 from gert.template import render, render_tree
 
 LINE_SHOWN = 4096  # bytes of a line passed to on_output (a display shows its start)
+LINES_TOLD = 64  # lines of one read passed to on_output: a display skips a flood's start
 
 
 class _Collector(threading.Thread):
@@ -47,20 +48,21 @@ class _Collector(threading.Thread):
                 self.tell(chunk)
 
     def tell(self, chunk: bytes) -> None:
-        """Pass the last complete, non-blank line to on_line (a carriage return ends a
-        line too, as progress meters write them)."""
+        """Pass each complete, non-blank line to on_line (a carriage return ends a line
+        too, as progress meters write them); of a flood, the last LINES_TOLD of a read."""
         head, newline, tail = chunk.replace(b"\r", b"\n").rpartition(b"\n")
-        if newline:
-            done = (self.partial + head).rstrip()
-            self.partial = tail[:LINE_SHOWN]
-            line = done[done.rfind(b"\n") + 1 :][:LINE_SHOWN]
-            if line.strip():
-                try:
-                    self.on_line(line.decode("utf-8", errors="replace"))  # type: ignore[misc]
-                except Exception:  # a display that breaks never changes the step
-                    self.on_line = None
-        else:
+        if not newline:
             self.partial = (self.partial + tail)[:LINE_SHOWN]
+            return
+        lines = [ln for ln in (self.partial + head).split(b"\n") if ln.strip()]
+        self.partial = tail[:LINE_SHOWN]
+        for line in lines[-LINES_TOLD:]:
+            if self.on_line is None:
+                return
+            try:
+                self.on_line(line.rstrip()[:LINE_SHOWN].decode("utf-8", errors="replace"))
+            except Exception:  # a display that breaks never changes the step
+                self.on_line = None
 
     def text(self) -> str:
         return b"".join(self.chunks).decode("utf-8", errors="replace")
@@ -76,7 +78,7 @@ def run_command(
     on_output: Callable[[str], None] | None = None,
 ) -> StepOutput:
     """Run argv (no shell) and collect its output; never raises for the command's failures.
-    *on_output* is told the last line printed, as the command runs."""
+    *on_output* is told each line printed, as the command runs."""
     out = StepOutput(request={"argv": argv, **({"cwd": str(cwd)} if cwd else {})})
     # A NUL cannot be passed to a program (C strings end there): say which value holds one.
     for n, arg in enumerate(argv):
