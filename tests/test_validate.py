@@ -86,6 +86,7 @@ RULES = {
     "body",
     "tool",
     "sql",
+    "query",
 }
 
 

@@ -48,6 +48,7 @@ class Finding:
     hint: str | None = None
     offset: int | None = None  # in the string at *where*
     severity: str = "error"
+    key: bool = False  # about the key at *where*, not its value
 
 
 def declared_parameters(kql: str) -> set[str]:
@@ -74,6 +75,7 @@ def dsl_problems(body: Any) -> list[Finding]:
                             (*where, k),
                             "a field name in the query may not be a template",
                             "write the field; a value may only fill a value",
+                            key=True,
                         )
                     )
                 walk(v, (*where, k), parsed or (k if k in PARSED_PARTS else None))

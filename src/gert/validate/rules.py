@@ -692,7 +692,15 @@ class RunbookRules:
                         line = value.count("\n", 0, f.offset) + 1
                         col = f.offset - (value.rfind("\n", 0, f.offset) + 1) + 1
                         at = self.doc.position_in_value(path, line, col)
-                    self.add(path, f.message, hint=f.hint, rule="query", at=at, severity=f.severity)
+                    self.add(
+                        path,
+                        f.message,
+                        hint=f.hint,
+                        rule="query",
+                        at=at,
+                        severity=f.severity,
+                        key=f.key,
+                    )
             if name == "sql" and isinstance(query, str) and "{{" in query:
                 # A value spliced into SQL text is an injection waiting for a hostile input.
                 self.add(
