@@ -140,7 +140,7 @@ def query_tool_problems(name: str, args: dict[str, Any], runbook: Any) -> list[F
                 Finding(
                     ("query",),
                     "control commands are refused: the kusto tool runs queries only",
-                    "write a query (T | where …); management belongs in a reviewed change",
+                    "write a query (T | where …); change the cluster outside the runbook",
                 )
             )
         params = args.get("params")
