@@ -263,6 +263,14 @@ def test_loki_auth_by_variable_name_and_never_recorded(project, services, monkey
     assert seen[-1]["auth"] == "Bearer loki-secret-token-42"
     assert step["request"]["token_env"] == "LOKI_TOKEN"
     assert "loki-secret-token-42" not in project.files_text()
+    run, step = one_step(
+        project, "loki", "query", {"url": url, "query": '{app="echo"}', "token_env": "LOKI_TOKEN"}
+    )
+    assert (
+        run.status == "failed"
+        and step["data"]["message"] == "HTTP 401: unauthorized: token *** expired"
+    )
+    assert "loki-secret-token-42" not in project.files_text()
     monkeypatch.delenv("LOKI_TOKEN")
     run, _ = one_step(
         project, "loki", "query", {"url": url, "query": '{app="api"}', "token_env": "LOKI_TOKEN"}

@@ -7,6 +7,7 @@ query DSL), and ``declare query_parameters`` with ``where … ==`` and ``take`` 
 also answers as the real service does when things go wrong:
 
 - Loki: a LogQL parse error (400, plain text), ``{app="slow"}`` answers after 3 s,
+  ``{app="echo"}`` is a 401 that repeats the request's token,
   ``{app="warn"}`` carries a warning, a metric query (``count_over_time``) a matrix.
 - Elasticsearch: ``X-Elastic-Product`` on every answer; index ``missing`` is a 404
   ``index_not_found_exception``, an unknown query type a 400 ``parsing_exception``,
@@ -161,6 +162,10 @@ class LokiHandler(_Base):
             matchers, filters = parse_logql(query)
         except ValueError as e:
             return self.send(400, f"parse error at line 1, col 1: {e}\n".encode(), "text/plain")
+        if ("app", "=", "echo") in matchers:  # a proxy that tells what it was sent
+            token = (self.headers.get("Authorization") or "").split()[-1:]
+            text = f"unauthorized: token {' '.join(token)} expired\n".encode()
+            return self.send(401, text, "text/plain")
         if ("app", "=", "slow") in matchers:
             time.sleep(3)
         limit = int(args.get("limit", 100))

@@ -254,8 +254,16 @@ class ToolExecutor:
 
         module = importlib.import_module(QUERY_TOOLS[name])
         answer = module.run(action, args, ctx.env, ctx.timeout or DEFAULT_TIMEOUT)
-        result = answer.result
-        out = StepOutput(request=answer.request, timed_out=answer.timed_out)
+        result, request = answer.result, answer.request
+        # A server may echo what it was sent (a token in an error message): the secrets
+        # the step named never reach the evidence, whatever the run's redaction knows.
+        secrets = [ctx.env.get(str(v), "") for k, v in args.items() if k.endswith("_env") and v]
+        if any(secrets):
+            from gert.governance import Redactor
+
+            redactor = Redactor(secrets=[s for s in secrets if s])
+            result, request = redactor.data(result), redactor.data(request)
+        out = StepOutput(request=request, timed_out=answer.timed_out)
         out.data, out.has_data = result, True
         out.stdout = json.dumps(result, ensure_ascii=False)
         if not result["success"]:
