@@ -122,3 +122,30 @@ def test_where_a_template_may_not_stand(query, lang, offset, fragment):
 )
 def test_where_a_template_may_stand(query, lang):
     assert misplaced(query, lang) == []
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+SHAPED = st.fixed_dictionaries(
+    {"status": st.sampled_from(["success", "error"]), "data": st.fixed_dictionaries(
+        {"resultType": st.sampled_from(["vector", "matrix", "scalar", "string", "streams"]), "result": JSON}
+    )}
+) | st.fixed_dictionaries({"hits": st.fixed_dictionaries({"hits": JSON, "total": JSON}), "_shards": JSON})  # fmt: skip
+
+
+@given(JSON | SHAPED)
+def test_a_hostile_answer_is_a_failure_or_an_envelope_never_an_exception(body):
+    from gert.executors import elasticsearch, loki, promql
+
+    for result in (
+        promql.envelope_of(body, 0.0, 10, "prometheus", first=["__name__"]),
+        promql.envelope_of(body, 0.0, 10, "loki", first=[], rows_of=loki.rows_of(True)),
+        elasticsearch.envelope_of(body, 0.0, 10, "elasticsearch"),
+    ):
+        assert set(result) >= {"success", "rowCount", "columns", "data", "metadata"}
+        assert result["rowCount"] == len(result["data"]) <= 10

@@ -74,6 +74,13 @@ def envelope_of(body: Any, elapsed: float, limit: int, engine: str) -> dict[str,
     """The envelope of a ``_search`` answer."""
     if not isinstance(body, dict) or not isinstance(body.get("hits"), dict):
         return failure("the answer is not a search response", engine)
+    try:
+        return _envelope(body, elapsed, limit, engine)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+        return failure(f"cannot read the search response: {e}", engine)
+
+
+def _envelope(body: dict[str, Any], elapsed: float, limit: int, engine: str) -> dict[str, Any]:
     hits = body["hits"].get("hits") or []
     rows = []
     for hit in hits:

@@ -124,7 +124,7 @@ def envelope_of(
     result_type = str(data.get("resultType", ""))
     try:
         rows, series = rows_of(result_type, data.get("result"))
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, OverflowError) as e:
         return failure(f"cannot read the {result_type or 'unknown'} result: {e}", engine)
     kept, truncated = cut(rows, limit)
     head = [c for c in first if any(c in r for r in kept)]

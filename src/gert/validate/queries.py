@@ -37,6 +37,11 @@ PARSED_PARTS = frozenset(
     }
 )
 _DECLARE = re.compile(r"declare\s+query_parameters\s*\(([^)]*)\)", re.I)
+_DURATION = r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y))+"
+_TIME = re.compile(
+    rf"now(?:\s*[+-]\s*{_DURATION})?|\d+(?:\.\d+)?|\d{{4}}-\d\d-\d\d(?:[T ][\d:.]+)?(?:Z|[+-]\d\d:?\d\d)?"
+)
+_STEP = re.compile(rf"\d+(?:\.\d+)?|{_DURATION}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,34 @@ def dsl_problems(body: Any) -> list[Finding]:
     return out
 
 
+def _literal_problems(args: dict[str, Any]) -> list[Finding]:
+    """Times, steps and limits written out that the tool would refuse when it runs."""
+    out = []
+    for key in ("time", "start", "end"):
+        v = args.get(key)
+        if v is not None and "{{" not in str(v) and not _TIME.fullmatch(str(v).strip()):
+            out.append(
+                Finding(
+                    (key,),
+                    f"{key} {v!r} is not a time",
+                    "now, now-15m, an ISO 8601 time or Unix seconds",
+                )
+            )
+    v = args.get("step")
+    if v is not None and "{{" not in str(v) and not _STEP.fullmatch(str(v).strip()):
+        out.append(
+            Finding(("step",), f"step {v!r} is not a duration", "30s, 1m, 1h30m, or seconds")
+        )
+    v = args.get("limit")
+    if (
+        v is not None
+        and "{{" not in str(v)
+        and (not re.fullmatch(r"\d+", str(v)) or not 1 <= int(str(v)) <= 100_000)
+    ):
+        out.append(Finding(("limit",), f"limit {v!r} is not a number of rows from 1 to 100,000"))
+    return out
+
+
 def query_tool_problems(name: str, args: dict[str, Any], runbook: Any) -> list[Finding]:
     """Every problem in the args of a step of built-in query tool *name*."""
     out: list[Finding] = []
@@ -120,6 +153,7 @@ def query_tool_problems(name: str, args: dict[str, Any], runbook: Any) -> list[F
                         offset,
                     )
                 )
+    out += _literal_problems(args)
     query = args.get("query")
     if name in ("promql", "loki") and isinstance(query, str):
         lang = PROMQL if name == "promql" else LOGQL
