@@ -629,3 +629,25 @@ def test_dry_run_shows_the_escaped_query_and_runs_nothing(project):
     trace = next((project.root / ".runbook" / "runs").glob("*/trace.jsonl")).read_text()
     done = [json.loads(line) for line in trace.splitlines() if '"step_completed"' in line]
     assert done[0]["data"]["would_run"]["args"]["query"] == 'up{instance="a\\"b"}'
+
+
+def test_the_editor_schema_knows_the_built_in_tools_args():
+    import jsonschema
+
+    from gert.model import runbook_json_schema
+
+    validator = jsonschema.Draft202012Validator(runbook_json_schema())
+
+    def errors(args: dict) -> list[str]:
+        step = {
+            "id": "q",
+            "type": "tool",
+            "tool": {"name": "promql", "action": "range", "args": args},
+        }
+        doc = {"apiVersion": "runbook/v0", "meta": {"name": "q"}, "steps": [step]}
+        return [e.message for e in validator.iter_errors(doc)]
+
+    good = {"url": "http://p:9090", "query": "up", "start": "now-1h", "step": "1m", "limit": 10}
+    assert errors(good) == []
+    assert errors({**good, "querry": "up"}) != []  # a misspelt arg
+    assert errors({k: v for k, v in good.items() if k != "step"}) != []  # a missing one
