@@ -189,10 +189,12 @@ def test_a_runbook_starts_for_an_incident_with_its_inputs_bound(tmp_path: Path) 
             app.screen.query_one("#dry-run").press()
             await until(pilot, lambda: "chain finished" in output(app.screen))
             assert isinstance(app.screen, RunScreen)
+            assert app.screen.query_one("#steps", DataTable).row_count > 0  # from its trace
             return str(app.screen.query_one("#summary", Static).render())
 
     summary = anyio.run(main)
     assert "IsReplicaInBuild" in summary  # the dry-run followed the chain to the cause
+    assert "DRY-RUN (nothing ran)" in summary
 
 
 SLOW = """apiVersion: runbook/v0
@@ -260,24 +262,32 @@ def test_a_running_step_shows_its_output_as_it_comes(tmp_path: Path) -> None:
 
 
 def test_closing_the_terminal_parks_the_chain_it_runs(tmp_path: Path) -> None:
-    """q while a step runs: the chain stops before its next step, recorded as interrupted
-    by the terminal closing (gert resume goes on with it)."""
+    """Ctrl+C while a step runs: the terminal closes at once (it never waits for the
+    step); the chain stops before its next step, recorded as interrupted by the terminal
+    closing (gert resume goes on with it)."""
     import json
+    import time
 
     from gert.project import open_project
     from gert.tui import GertApp
 
     root = triaged_example(tmp_path, 0)
     write_slow(root)
+    app = GertApp(open_project(root), "user:tester")
 
-    async def main() -> None:
-        app = GertApp(open_project(root), "user:tester")
+    async def main() -> float:
         async with app.run_test(size=(100, 40)) as pilot:
             await start_from_incident(app, pilot, "slow-check", "real")
             await until(pilot, lambda: "first line" in output(app.screen))
-            await pilot.press("q")
+            pressed = time.perf_counter()
+            await pilot.press("ctrl+c")
+        return time.perf_counter() - pressed
 
-    anyio.run(main)
+    closing = anyio.run(main)
+    assert closing < 2.0, f"closing waited {closing:.1f} s for the step"
+    assert app.running_chains()  # the step (sleep 3) still runs; it ends on its own
+    for thread in app.running_chains():
+        thread.join(timeout=30)
     [run] = [
         p
         for p in (root / ".runbook" / "runs").iterdir()
@@ -392,3 +402,79 @@ def test_readable_in_a_light_and_a_dark_terminal(tmp_path: Path, theme: str) -> 
     assert not low, f"hard to read in a {theme} terminal: {low}"
     assert (tmp_path / f"waiting-{theme}.svg").stat().st_size > 10_000
     keep_for_docs(tmp_path)
+
+
+MANUAL = """apiVersion: runbook/v0
+meta: {name: ask-first, kind: composable, description: Asks before anything}
+steps:
+  - id: look
+    type: manual
+    instructions: Look at the dashboard.
+    required_evidence: [{kind: text, name: note}]
+    outcomes: [{state: resolved}, {state: escalated}]
+"""
+
+
+def test_a_run_that_waits_at_once_shows_its_form_and_keeps_it_on_refresh(tmp_path: Path) -> None:
+    """Started here, a runbook whose first step waits: its form opens with the keys in its
+    first field; a refresh keeps what was typed (and never mounts the form twice)."""
+    from textual.widgets import Input
+
+    from gert.project import open_project
+    from gert.tui import GertApp, RunScreen
+
+    root = triaged_example(tmp_path, 0)
+    (root / "runbooks" / "ask.runbook.yaml").write_text(MANUAL)
+
+    async def main() -> str:
+        app = GertApp(open_project(root), "user:tester")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await start_from_incident(app, pilot, "ask-first", "real")
+            await until(pilot, lambda: bool(app.screen.query("#answer")))
+            assert isinstance(app.screen, RunScreen)
+            field = app.screen.query_one("#ev-note", Input)
+            assert app.focused is field  # typing goes to the answer, not to the keys
+            await pilot.press("r", "q")  # typed, not refresh and quit
+            assert field.value == "rq"
+            await app.run_action("refresh")
+            await app.run_action("refresh")
+            await pilot.pause()
+            return app.screen.query_one("#ev-note", Input).value
+
+    assert anyio.run(main) == "rq"
+
+
+def test_a_run_answered_elsewhere_is_shown_as_it_is_now(tmp_path: Path) -> None:
+    """A run waiting on screen, answered by someone else (gert resume): its form goes and
+    its outcome shows within seconds; the step that waited reads as waited, not failed."""
+    from textual.widgets import DataTable, Static
+
+    from gert.project import open_project
+    from gert.tui import GertApp, RunScreen
+
+    root = triaged_example(tmp_path, 0)
+    (root / "runbooks" / "ask.runbook.yaml").write_text(MANUAL)
+    started = gert("exec", "runbooks/ask.runbook.yaml", "--incident", INCIDENT, cwd=root)
+    assert started.returncode == 4, started.stderr
+    [run] = [
+        p
+        for p in (root / ".runbook" / "runs").iterdir()
+        if "runbook_name: ask-first" in (p / "run.yaml").read_text()
+    ]
+    (root / "answers.yaml").write_text("look: {note: seen it, outcome: resolved}\n")
+
+    async def main() -> tuple[str, list[str]]:
+        app = GertApp(open_project(root), "user:tester")
+        async with app.run_test(size=(100, 40)) as pilot:
+            app.push_screen(RunScreen(run.name))
+            await until(pilot, lambda: bool(app.screen.query("#answer")))
+            done = gert("resume", run.name, "--evidence", "answers.yaml", cwd=root)
+            assert done.returncode == 0, done.stderr
+            await until(pilot, lambda: not app.screen.query("#answer"), timeout=10)
+            table = app.screen.query_one("#steps", DataTable)
+            statuses = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+            return str(app.screen.query_one("#summary", Static).render()), statuses
+
+    summary, statuses = anyio.run(main)
+    assert "resolved" in summary
+    assert statuses == ["waited", "passed"]

@@ -132,6 +132,42 @@ class RunView:
     notes: list[str] = field(default_factory=list)
     waiting: dict[str, Any] | None = None  # what a waiting run needs (see waiting_form)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Each step as a surface lists it: number, step_id, status, captures, error,
+        duration_ms. A step that stopped only for answers is ``waiting`` (the run waits
+        at it) or ``waited`` (answered since), not ``failed``; a dry-run, which keeps no
+        step records, lists what its trace says of each step."""
+        from gert.engine.recovery import needs_evidence
+
+        records = [r for _, r in self.steps] or [
+            e.get("data") or {} for e in self.events if e.get("type") == "step_completed"
+        ]
+        waits_at = (self.waiting or {}).get("step_id")
+        out = []
+        for n, r in enumerate(records, 1):
+            row = {
+                "number": r.get("number", n),
+                "step_id": r.get("step_id"),
+                "status": r.get("status"),
+                "captures": r.get("captures") or {},
+                "error": r.get("error"),
+                "duration_ms": r.get("duration_ms"),
+            }
+            if needs_evidence(r):
+                last = n == len(records) and r.get("step_id") == waits_at
+                row["status"] = "waiting" if last else "waited"
+                row["error"] = None
+            out.append(row)
+        return out
+
+    def steps_summary(self) -> dict[str, int]:
+        """Steps by status, as :meth:`rows` gives them."""
+        counts: dict[str, int] = {"total": 0}
+        for row in self.rows():
+            counts["total"] += 1
+            counts[str(row["status"])] = counts.get(str(row["status"]), 0) + 1
+        return counts
+
     def to_dict(self) -> dict[str, Any]:
         """The run as plain data (the server's API)."""
         return {

@@ -41,8 +41,9 @@ Keys
   ↑ ↓       move          Enter   open
   Esc       back          r       refresh
   Tab       next field    ?       this help
-  s         start a runbook (on an incident)
-  q         quit
+  s         start a runbook for an incident
+  q, Ctrl+C quit (a chain running here stops
+            before its next step)
 """
 
 
@@ -86,35 +87,66 @@ class HelpScreen(ModalScreen[None]):
         yield Static(KEYS, id="help")
 
 
+def _keep_cursor(table: DataTable[Any], fill: Callable[[], None]) -> None:
+    """Refill *table* with *fill*, its cursor on the same row as before."""
+    row = table.cursor_row
+    table.clear(columns=True)
+    fill()
+    if table.row_count:
+        table.move_cursor(row=min(row, table.row_count - 1))
+
+
 class IncidentsScreen(Screen[None]):
     """Every incident, newest first."""
 
+    BINDINGS: ClassVar[list[Binding]] = [Binding("s", "start", "Start a runbook")]
+
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="empty")
         yield DataTable(id="incidents", cursor_type="row")
         yield Footer()
 
-    def on_mount(self) -> None:
+    def on_screen_resume(self) -> None:  # shown first, or again: read anew
         self.refresh_rows()
 
     def refresh_rows(self) -> None:
         from gert.overview import incidents
 
         table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns("incident", "status", "runs", "latest chain", "title")
-        for i in incidents(self.app.project):  # type: ignore[attr-defined]
-            table.add_row(
-                _text(i.get("id")),
-                _text(i.get("status") or ""),
-                _text(i.get("runs", 0)),
-                _text(i.get("last_state") or "—"),
-                _text(i.get("title") or ""),
-                key=str(i.get("id")),
+        found = incidents(self.app.project)  # type: ignore[attr-defined]
+
+        def fill() -> None:
+            table.add_columns("incident", "status", "runs", "latest chain", "title")
+            for i in found:
+                table.add_row(
+                    _text(i.get("id")),
+                    _text(i.get("status") or ""),
+                    _text(i.get("runs", 0)),
+                    _text(i.get("last_state") or "—"),
+                    _text(i.get("title") or ""),
+                    key=str(i.get("id")),
+                )
+
+        _keep_cursor(table, fill)
+        empty = self.query_one("#empty", Static)
+        empty.display = not found
+        root = self.app.project.root  # type: ignore[attr-defined]
+        empty.update(
+            _text(
+                f"No incidents in {root} yet. Runs for an incident show here: gert exec "
+                "RUNBOOK --incident ID, an alert to gert serve, or gert incident create."
             )
+        )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.push_screen(IncidentScreen(str(event.row_key.value)))
+
+    def action_start(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+            self.app.push_screen(RunbooksScreen(str(key.value)))
 
 
 class IncidentScreen(Screen[None]):
@@ -138,7 +170,7 @@ class IncidentScreen(Screen[None]):
         yield DataTable(id="runs", cursor_type="row")
         yield Footer()
 
-    def on_mount(self) -> None:
+    def on_screen_resume(self) -> None:  # shown first, or again: read anew
         self.refresh_rows()
 
     def refresh_rows(self) -> None:
@@ -148,21 +180,25 @@ class IncidentScreen(Screen[None]):
         title = (view.incident or {}).get("title") or ""
         lines = [f"Incident {self.incident_id}: {title}", ""]
         table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns("chain", "run", "runbook", "state", "recommendation")
+
+        def fill() -> None:
+            table.add_columns("chain", "run", "runbook", "state", "recommendation")
+            for n, chain in enumerate(view.chains, 1):
+                for _, r in chain:
+                    table.add_row(
+                        str(n),
+                        r.run_id,
+                        _text(r.runbook_name),
+                        _text(r.state),
+                        _text(r.recommendation),
+                        key=r.run_id,
+                    )
+
         for n, chain in enumerate(view.chains, 1):
             lines.append(
                 f"Chain {n}: " + " → ".join(f"{r.runbook_name} [{r.state}]" for _, r in chain)
             )
-            for _, r in chain:
-                table.add_row(
-                    str(n),
-                    r.run_id,
-                    _text(r.runbook_name),
-                    _text(r.state),
-                    _text(r.recommendation),
-                    key=r.run_id,
-                )
+        _keep_cursor(table, fill)
         self.query_one("#chains", Static).update(_text("\n".join(lines)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -285,10 +321,25 @@ def _engine_resume(app: GertApp, run_id: str, options: Any) -> Any:
         return engine.resume(run_id, options)
 
 
+class StepScreen(ModalScreen[None]):
+    """One step of a run in full: its status, error, captures and output."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape,enter,q", "app.pop_screen", "Close")]
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="step"):
+            yield Static(_text(self.text))
+
+
 class RunScreen(Screen[None]):
     """A run's steps and, when it waits, the form of its waiting step. Given the feed of
     a chain this terminal runs, it follows the chain from run to run and shows each
-    step's output as it comes; a run running elsewhere is read again every second."""
+    step's output as it comes; a run running or waiting elsewhere is read again when its
+    trace changes (checked every second)."""
 
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
 
@@ -299,6 +350,10 @@ class RunScreen(Screen[None]):
         self.waiting: dict[str, Any] | None = None
         self.status = ""
         self.running_step = ""
+        self.runbook = ""
+        self.form_for: tuple[str, str] | None = None  # (run, step) the form answers
+        self.seen: tuple[float, int] | None = None  # the trace's mtime and size when read
+        self.records: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -309,23 +364,35 @@ class RunScreen(Screen[None]):
             yield Log(id="output", max_lines=5000, auto_scroll=True)
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#output", Log).display = self.feed is not None
-        self.refresh_rows()
+        await self.refresh_rows()
         if self.feed is not None:
-            self.query_one("#output", Log).write_line(f"▶ run {self.run_id}")
+            self.query_one("#output", Log).write_line(
+                _text(f"▶ {self.runbook}  run {self.run_id}").plain
+            )
             self.set_interval(0.1, self.follow)
-        else:
-            self.set_interval(1.0, self.poll)
+        self.set_interval(1.0, self.poll)
 
-    def poll(self) -> None:
-        """Read a run that is running elsewhere (a server, another terminal) again."""
-        if self.status == "running":
-            self.refresh_rows()
+    def _trace_now(self) -> tuple[float, int] | None:
+        project: Project = self.app.project  # type: ignore[attr-defined]
+        trace = project.resolve(project.config.runs_dir) / self.run_id / "trace.jsonl"
+        try:
+            st = trace.stat()
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
 
-    def follow(self) -> None:
+    async def poll(self) -> None:
+        """Read the run again when something else (a server, an assistant, another
+        terminal) added to its trace."""
+        if self.status in ("running", "waiting") and self._trace_now() != self.seen:
+            await self.refresh_rows()
+
+    async def follow(self) -> None:
         """Show what the chain this terminal runs did since the last look."""
-        assert self.feed is not None
+        if self.feed is None:
+            return
         events = self.feed.drain()
         if not events:
             return
@@ -355,40 +422,64 @@ class RunScreen(Screen[None]):
                 self.running_step = ""
                 log.write_line(_text(f"chain stopped: {data.get('error', '')}").plain)
         if changed:
-            self.refresh_rows()
+            await self.refresh_rows()
 
-    def refresh_rows(self) -> None:
+    async def refresh_rows(self) -> None:
         from gert.overview import run_view
 
+        self.seen = self._trace_now()
         view = run_view(self.app.project, self.run_id)  # type: ignore[attr-defined]
         m = view.manifest
         self.status = str(m.get("status", ""))
+        self.runbook = str(m.get("runbook_name", ""))
         outcome = m.get("outcome") or {}
         state = outcome.get("state") or self.status
         trace = "trace verified" if view.verified else "TRACE VERIFICATION FAILED"
-        summary = f"Run {self.run_id}  {m.get('runbook_name', '')}  {state}  ({trace})"
+        mode = "  DRY-RUN (nothing ran)" if m.get("mode") == "dry-run" else ""
+        summary = f"Run {self.run_id}  {self.runbook}  {state}{mode}  ({trace})"
         if self.running_step and self.status == "running":
             summary += f"\nrunning: {self.running_step}"
         if outcome.get("recommendation"):
             summary += f"\n→ {outcome['recommendation']}"
         self.query_one("#summary", Static).update(_text(summary))
         table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns("#", "step", "status", "captures / error")
-        waits_at = (view.waiting or {}).get("step_id")
-        for n, (_, r) in enumerate(view.steps, 1):
-            status = r.get("status")
-            captures = r.get("error") or ", ".join(
-                f"{k}={v}" for k, v in (r.get("captures") or {}).items()
-            )
-            if n == len(view.steps) and r.get("step_id") == waits_at:
-                status, captures = "waiting", "answers below"  # not a failure: it waits
-            table.add_row(
-                _text(r.get("number")), _text(r.get("step_id")), _text(status), _text(captures)
-            )
+        self.records = view.rows()
+
+        def fill() -> None:
+            table.add_columns("#", "step", "status", "captures / error")
+            for r in self.records:
+                shown = r["error"] or ", ".join(f"{k}={v}" for k, v in r["captures"].items())
+                if r["status"] == "waiting":
+                    shown = "answers below"
+                table.add_row(
+                    _text(r["number"]), _text(r["step_id"]), _text(r["status"]), _text(shown)
+                )
+
+        _keep_cursor(table, fill)
         self.waiting = view.waiting
+        key = (self.run_id, self.waiting["step_id"]) if self.waiting else None
+        if key != self.form_for:  # a new question: a new form (a refresh keeps the answers)
+            self.form_for = key
+            await self.show_form()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "steps" or event.cursor_row >= len(self.records):
+            return
+        import json
+
+        r = self.records[event.cursor_row]
+        text = (
+            f"Step {r['step_id']} ({r['status']})"
+            + (f", {r['duration_ms']:.0f} ms" if r.get("duration_ms") is not None else "")
+            + (f"\n\nerror: {r['error']}" if r["error"] else "")
+            + (f"\n\ncaptures:\n{json.dumps(r['captures'], indent=2)}" if r["captures"] else "")
+        )
+        self.app.push_screen(StepScreen(text))
+
+    async def show_form(self) -> None:
+        """The form of the step the run waits at (nothing when it waits for none)."""
         form = self.query_one("#form", Vertical)
-        form.remove_children()
+        await form.remove_children()
         if not self.waiting:
             return
         w = self.waiting
@@ -405,7 +496,7 @@ class RunScreen(Screen[None]):
                 else f"{w.get('needs', '')}\n(answer it with gert serve or gert resume)"
             )
             widgets.append(Static(_text(how), id="answer-elsewhere"))
-            form.mount_all(widgets)
+            await form.mount_all(widgets)
             return
         for ev in w.get("evidence") or []:
             widgets.append(Label(_text(f"{ev['name']} ({ev['kind']}) {ev.get('description', '')}")))
@@ -434,7 +525,10 @@ class RunScreen(Screen[None]):
             label = f"Approve as {me} and go on"
         widgets.append(Button(_text(label), id="answer", variant="primary"))
         widgets.append(Static(id="answer-error"))
-        form.mount_all(widgets)
+        await form.mount_all(widgets)
+        # the first field takes the keys: typing an answer never presses r or q
+        first = next((x for x in widgets if isinstance(x, Input | SelectionList | RadioSet)), None)
+        (first or widgets[-2]).focus()
 
     def answers(self) -> dict[str, Any]:
         """What the form holds, as an --evidence file gives it."""
@@ -497,6 +591,7 @@ class GertApp(App[None]):
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Keys"),
         Binding("r", "refresh", "Refresh"),
     ]
@@ -509,6 +604,7 @@ class GertApp(App[None]):
         # Set when the terminal closes: a chain it runs stops before its next step,
         # recorded as interrupted (gert resume goes on with it).
         self.stopping = threading.Event()
+        self.chains: list[tuple[threading.Thread, Feed]] = []  # chains this terminal runs
         if theme:
             self.theme = THEMES.get(theme, theme)
 
@@ -540,13 +636,23 @@ class GertApp(App[None]):
                 return
             feed("chain_finished", {"state": chain.final_state or ""})
 
-        self.run_worker(go, thread=True, group="chains", exit_on_error=False)
+        # A thread of its own, not a Textual worker: closing the terminal never waits
+        # for a step to end (see running_chains and gert tui's exit).
+        thread = threading.Thread(target=go, name="gert-chain", daemon=False)
+        self.chains = [(t, f) for t, f in self.chains if t.is_alive()] + [(thread, feed)]
+        thread.start()
         return feed
+
+    def running_chains(self) -> list[threading.Thread]:
+        """The chains this terminal started that have not ended yet."""
+        return [t for t, _ in self.chains if t.is_alive()]
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def action_refresh(self) -> None:
+    async def action_refresh(self) -> None:
         screen = self.screen
         if hasattr(screen, "refresh_rows"):
-            screen.refresh_rows()
+            done = screen.refresh_rows()
+            if done is not None:
+                await done

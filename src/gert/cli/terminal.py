@@ -25,7 +25,19 @@ def tui(theme: str | None) -> None:
     from gert.engine.results import default_actor
     from gert.project import open_project
 
-    GertApp(open_project(), f"user:{default_actor()}", theme).run()
+    app = GertApp(open_project(), f"user:{default_actor()}", theme)
+    app.run()
+    running = app.running_chains()
+    if running:  # the run stops before its next step; its step may take a while to end
+        click.echo(
+            f"gert tui: {len(running)} chain(s) stop when their running step ends; each is "
+            "then recorded as interrupted (gert runs list; gert resume RUN goes on)",
+            err=True,
+        )
+        for thread in running:
+            thread.join()
+    if app.return_code:
+        raise SystemExit(app.return_code)
 
 
 COMMANDS = (tui,)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gert.engine.recovery import needs_evidence
 from gert.errors import GertError
 from gert.scenario import replay_command
 from gert.store import RunManifest
@@ -203,7 +204,7 @@ def collect_runs(store: Any, incident_id: str) -> list[RunFacts]:
             d = e.get("data") or {}
             if e["type"] == "step_completed":
                 f.captures.update({k: str(v) for k, v in (d.get("captures") or {}).items()})
-                if d.get("status") == "failed":
+                if d.get("status") == "failed" and not needs_evidence(d):  # waited: not failed
                     f.failed.append((d["step_id"], str(d.get("error", ""))))
                 if int(d.get("attempts") or 1) > 1:
                     f.retried.append(d["step_id"])
@@ -433,6 +434,14 @@ def build(
     return pm
 
 
+def _role(actor: str) -> str:
+    """Who acted, as a blameless document names them: a role, never a person; an
+    assistant's part stays visible."""
+    if actor.startswith("assistant:"):
+        return "Assistant (for the on-call engineer)"
+    return "On-call engineer"
+
+
 def for_incident(
     project: Any, incident_id: str, given: dict[str, Any] | None = None, asker: Any = None
 ) -> Postmortem:
@@ -528,10 +537,13 @@ def timeline(pm: Postmortem) -> list[Row]:
                     Row(
                         ts,
                         f"Runbook {run.runbook} started ({d.get('mode', '')} mode)",
-                        "On-call engineer",
+                        _role(str(d.get("actor", ""))),
                         cite,
                     )
                 )
+            elif e["type"] == "step_completed" and needs_evidence(d):
+                text = f"Step {d['step_id']} waited for a person's answers"
+                rows.append(Row(ts, text, "gert", cite))
             elif e["type"] == "step_completed":
                 caps = ", ".join(f"{k}={_value(v)}" for k, v in (d.get("captures") or {}).items())
                 text = f"Step {d['step_id']} {d.get('status')}" + (f": {caps}" if caps else "")
@@ -545,7 +557,10 @@ def timeline(pm: Postmortem) -> list[Row]:
             elif e["type"] == "evidence_recorded":
                 rows.append(
                     Row(
-                        ts, f"Manual evidence recorded for {d['step_id']}", "On-call engineer", cite
+                        ts,
+                        f"Manual evidence recorded for {d['step_id']}",
+                        _role(str(d.get("recorded_by", ""))),
+                        cite,
                     )
                 )
             elif e["type"] == "outcome_reached":
