@@ -51,6 +51,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.signatures",
             "gert.diagram",
             "gert.importer",
+            "gert.migrate",
             "gert.reference",
             "gert.scaffold",
             "gert.catalog",

@@ -257,6 +257,15 @@ class Outcome(Strict):
 
     when: str | None = None
     state: State
+    code: str | None = Field(
+        None,
+        description="A finer name for the end state (`disk_cleaned`): recorded with the "
+        "outcome, and what test.yaml's `expected_code` checks.",
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data recorded with the outcome; its top-level string values are templates.",
+    )
     recommendation: str | None = None
     next_runbook: NextRunbook | None = None
 

@@ -327,6 +327,7 @@ class HandwrittenRecording:
         self.steps: dict[tuple[str, int], dict[str, Any]] = {}
         self.single: dict[str, dict[str, Any]] = {}
         self.used: dict[tuple[str, ...], int] = {}
+        self.tool_calls: dict[str, int] = {}  # tool_responses key -> responses taken
         for f in _json_files(folder / "steps"):
             payload = read_json(f)
             if not isinstance(payload, dict):
@@ -354,7 +355,12 @@ class HandwrittenRecording:
         flat = step_id.replace("/", "-")
         if step_id in self.single or flat in self.single:
             return output_from_record(self.single.get(step_id) or self.single[flat])
-        argv = (rendered or {}).get("argv")
+        rendered = rendered or {}
+        if self.spec.tool_responses and "action" in rendered and "name" in rendered:
+            found = self.tool_response(step_id, str(rendered["name"]), str(rendered["action"]))
+            if found is not None:
+                return found
+        argv = rendered.get("argv")
         if argv is not None:
             key = tuple(str(a) for a in argv)
             matches = [c for c in self.spec.commands if tuple(c.argv) == key]
@@ -375,6 +381,39 @@ class HandwrittenRecording:
             f"{self.folder}: no recorded response for step '{step_id}' "
             f"(add steps/{flat}.json); replay never runs a step live"
         )
+
+    def tool_response(self, step_id: str, tool: str, action: str) -> StepOutput | None:
+        """The next canned response for a call of *tool*'s *action* (``tool:action``, else
+        ``tool``); None when the scenario has none for the tool; ScenarioError when they
+        are used up."""
+        key = next((k for k in (f"{tool}:{action}", tool) if k in self.spec.tool_responses), None)
+        if key is None:
+            return None
+        n = self.tool_calls.get(key, 0)
+        responses = self.spec.tool_responses[key]
+        if n >= len(responses):
+            raise ScenarioError(
+                f"{self.folder}: step '{step_id}' calls {tool}:{action} a {n + 1}. time; "
+                f"scenario.yaml's tool_responses.{key} has {len(responses)} response(s)"
+            )
+        self.tool_calls[key] = n + 1
+        r = responses[n]
+        out = StepOutput(
+            request={"tool": tool, "action": action},
+            stdout=r.stdout,
+            stderr=r.stderr,
+            exit_code=r.exit_code,
+        )
+        if r.captures is not None:
+            out.given_captures = {k: _text(v) for k, v in r.captures.items()}
+        return out
+
+
+def _text(value: Any) -> str:
+    """A canned capture value as the text a capture holds."""
+    from gert.capture import to_text
+
+    return to_text(value)
 
 
 def load_any_scenario(folder: Path, manifest: Any = None) -> Scenario:

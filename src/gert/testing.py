@@ -259,6 +259,10 @@ def check(spec: TestSpec, chain: Any, known: set[str] | None = None) -> list[str
         ok = got_error if want == "error" else state == want
         if not ok:
             failures.append(f"expected_outcome: expected {want}, got {state}")
+    if spec.expected_code is not None:
+        got_code = final_code(chain)
+        if got_code != spec.expected_code:
+            failures.append(f"expected_code: expected {spec.expected_code!r}, got {got_code!r}")
     if spec.expected_chain is not None:
         want_chain = [
             (h, None) if isinstance(h, str) else (h.runbook, h.outcome) for h in spec.expected_chain
@@ -311,6 +315,12 @@ def check(spec: TestSpec, chain: Any, known: set[str] | None = None) -> list[str
     return failures
 
 
+def final_code(chain: Any) -> str:
+    """The ``code`` of the outcome the chain ended with ('' when it has none)."""
+    last = chain.runs[-1] if chain.runs else None
+    return str(((last.outcome if last is not None else None) or {}).get("code") or "")
+
+
 _COMPARE = re.compile(r"^(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)$")
 
 
@@ -347,6 +357,7 @@ def observed(chain: Any) -> dict[str, Any]:
         "expected_outcome": chain.final_state
         if chain.final_state not in ("failed", "error", "chain_error")
         else "error",
+        **({"expected_code": final_code(chain)} if final_code(chain) else {}),
         "expected_chain": [{"runbook": r.runbook, "outcome": r.state} for r in chain.runs],
         "expected_captures": captures,
         "expected_step_status": {s.step_id: s.status for r in chain.runs for s in r.steps},

@@ -1,4 +1,5 @@
-"""Commands for writing runbooks: ``validate``, ``schema``, ``diagram`` and ``import``."""
+"""Commands for writing runbooks: ``validate``, ``schema``, ``diagram``, ``import`` and
+``migrate``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import click
 
 from gert.cli._common import echo_json, json_option, plural
-from gert.errors import EXIT_INVALID, EXIT_OK
+from gert.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 
 @click.command()
@@ -159,4 +160,58 @@ def import_(guide: str, out_dir: str | None, mapping: bool) -> None:
     sys.exit(EXIT_INVALID if result.failed else EXIT_OK)
 
 
-COMMANDS = (validate, schema, diagram, import_)
+@click.command("migrate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="migrated",
+    show_default=True,
+    help="Folder to write the converted project into.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Convert in memory and run the converted scenario tests; write nothing.",
+)
+def migrate(paths: tuple[str, ...], out_dir: str, check: bool) -> None:
+    """Convert runbooks, tool files and scenario tests of gert's Go implementation
+    (kernel/v0) into gert's formats. Deterministic: the same files give the same output.
+
+    Prints a report of every construct: converted, converted with a behaviour
+    difference, dropped, or refused (with its line and why). Exits 0 when everything
+    converted, 1 when a converted test does not pass (--check), 2 when something could
+    not be converted.
+    """
+    from gert import migrate as mig
+
+    out = Path(out_dir)
+    result = mig.migrate([Path(p) for p in paths], out)
+    click.echo(result.report.text(), nl=False)
+    code = EXIT_INVALID if result.refused else EXIT_OK
+    if check:
+        checked = mig.check(result)
+        for name, status, failures in checked.results:
+            click.echo(f"{status.upper():7} {name}")
+            for f in failures:
+                click.echo(f"    {f}")
+        passed = sum(1 for _, s, _ in checked.results if s == "passed")
+        click.echo(
+            f"checked {len(checked.results)} converted scenario(s): {passed} passed; "
+            "nothing written",
+            err=True,
+        )
+        if checked.differ and code == EXIT_OK:
+            code = EXIT_FAILED
+    else:
+        mig.write(result, out)
+        click.echo(
+            f"migrated {result.runbooks} runbook(s), {result.tools} tool(s), "
+            f"{result.scenarios} scenario(s) into {out}",
+            err=True,
+        )
+    sys.exit(code)
+
+
+COMMANDS = (validate, schema, diagram, import_, migrate)

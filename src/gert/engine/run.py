@@ -531,6 +531,13 @@ class Run:
             if chosen.recommendation
             else "",
         }
+        if chosen.code is not None:
+            out["code"] = chosen.code
+        if chosen.meta:  # top-level strings are templates; the rest is data as written
+            out["meta"] = {
+                k: render(v, scope.values) if isinstance(v, str) else v
+                for k, v in chosen.meta.items()
+            }
         if not scope.prefix:  # which outcome, for coverage (the manifest keeps the standard fields)
             self.result.outcome_index = (step.id, step.outcomes.index(chosen))
         if chosen.next_runbook and not scope.prefix:

@@ -38,6 +38,9 @@ class StepOutput:
     chosen_outcome: str | None = None
     approved_by: list[str] = field(default_factory=list)
     truncated: dict[str, int] = field(default_factory=dict)  # stream -> bytes dropped
+    # Captures a canned response gives as they are (a scenario's tool_responses): the
+    # step's capture sources are not applied. Never set by a real call.
+    given_captures: dict[str, str] | None = None
     started_at: str = ""
     ended_at: str = ""
 

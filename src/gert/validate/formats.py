@@ -44,6 +44,19 @@ class CommandResponse(Strict):
     exit_code: int = 0
 
 
+class ToolResponse(Strict):
+    """A canned answer for a call of a tool action, taken in call order."""
+
+    exit_code: int = 0
+    stdout: str = ""
+    stderr: str = ""
+    captures: dict[str, Any] | None = Field(
+        None,
+        description="The values the call gives, as they are: the step's capture sources "
+        "are not applied (the replay of gert's Go implementation sets a tool's outputs so).",
+    )
+
+
 class HandwrittenScenario(Strict):
     """``scenario.yaml`` of a hand-written scenario."""
 
@@ -54,6 +67,11 @@ class HandwrittenScenario(Strict):
     incident: dict[str, Any] | None = None
     commands: list[CommandResponse] = Field(default_factory=list)
     evidence: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tool_responses: dict[str, list[ToolResponse]] = Field(
+        default_factory=dict,
+        description="For tool steps: responses keyed `tool:action` (else `tool`), one "
+        "taken per call in order.",
+    )
 
 
 class HopSpec(Strict):
@@ -66,6 +84,9 @@ class TestSpec(Strict):
 
     description: str | None = None
     expected_outcome: str | None = Field(None, description="A state, `completed`, or `error`.")
+    expected_code: str | None = Field(
+        None, description="The `code` of the outcome the chain ends with ('' for none)."
+    )
     expected_chain: list[str | HopSpec] | None = None
     expected_captures: dict[str, str] = Field(default_factory=dict)
     must_reach: list[str] = Field(default_factory=list)

@@ -385,6 +385,7 @@ class RunbookRules:
                 self.condition(o.when, (*op, "when"), after, info, steps)
             if o.recommendation:
                 texts.append((o.recommendation, (*op, "recommendation"), after))
+            texts += [(t, (*op, "meta", k), after) for k, t in o.meta.items() if isinstance(t, str)]
             if o.next_runbook:
                 texts.append((o.next_runbook.file, (*op, "next_runbook", "file"), after))
                 texts += [
