@@ -42,6 +42,16 @@ async def drive(session: Any, root: Path) -> dict[str, Any]:
     seen["tools"] = {t.name: t for t in tools}
     runbooks = result(await session.call_tool("list_runbooks", {}))
     assert any(r["path"] == TRIAGE for r in runbooks)
+    misspelt = await session.call_tool("dry_run", {"runbook": TRIAGE, "incident": INCIDENT})
+    assert "takes no argument 'incident' (did you mean 'incident_id'?)" in error_text(misspelt)
+    unset = await session.call_tool("dry_run", {"runbook": TRIAGE, "variables": "x"})
+    assert error_text(unset).startswith("dry_run: variables: ")
+    assert "pydantic" not in error_text(unset)
+    typo = await session.call_tool("dry_run", {"runbook": TRIAGE.replace("below", "belo")})
+    assert f"(did you mean '{TRIAGE}'?)" in error_text(typo)
+    by_name = await session.call_tool("run", {"runbook": "login-success-rate-below-target"})
+    assert "variables: {server_name: VALUE}" in error_text(by_name)  # its words, not --var
+    assert "--var" not in error_text(by_name)
     dry = result(await session.call_tool("dry_run", {"runbook": TRIAGE, "incident_id": INCIDENT}))
     assert dry["runs"][0]["runbook"] == "login-success-rate-below-target"
     real = result(await session.call_tool("run", {"runbook": TRIAGE, "incident_id": INCIDENT}))
@@ -73,6 +83,9 @@ async def drive(session: Any, root: Path) -> dict[str, Any]:
     assert len(shown["chains"]) == 1
     draft = result(await session.call_tool("draft_postmortem", {"incident_id": INCIDENT}))
     assert "Executive Summary" in draft["markdown"]
+    assert "Step wait_for_build waited for a person's answers" in draft["markdown"]
+    assert "wait_for_build failed" not in draft["markdown"]  # it waited; nothing failed
+    assert "Assistant (for the on-call engineer)" in draft["markdown"]
     resource = await session.read_resource(f"gert://runs/{waiting['run_id']}")
     assert json.loads(resource.contents[0].text)["run_id"] == waiting["run_id"]
     runbook = await session.read_resource("gert://runbooks/login-success-rate-below-target")
@@ -211,6 +224,8 @@ def test_a_person_approves_through_the_client_never_the_assistant(tmp_path: Path
     asked: list[types.ElicitRequestParams] = []
     replies = [
         types.ElicitResult(action="decline"),
+        types.ElicitResult(action="accept", content={"approve": True}),  # no name
+        types.ElicitResult(action="accept", content={"approve": True, "name": "assistant:x"}),
         types.ElicitResult(action="accept", content={"approve": True, "name": "Ana  Ops"}),
     ]
 
@@ -244,12 +259,16 @@ def test_a_person_approves_through_the_client_never_the_assistant(tmp_path: Path
                 "request_approval", {**args, "answers": {"approved_by": ["me"]}}
             )
             assert "never an argument" in error_text(typed)
+            nameless = await session.call_tool("request_approval", args)
+            assert "gave no name: the run still waits" in error_text(nameless)
+            posing = await session.call_tool("request_approval", args)
+            assert "not a person's name" in error_text(posing)
             return {"run_id": run_id, **result(await session.call_tool("request_approval", args))}
 
     done = anyio.run(main)
-    assert done["approved"] is True and done["approved_by"] == "Ana Ops"
+    assert done["approved"] is True and done["approved_by"] == ["Ana Ops"]
     assert done["final_state"] == "resolved"
-    assert len(asked) == 2
+    assert len(asked) == 4
     message = asked[0].message
     assert "Approve the failover." in message and "not your assistant" in message
     assert "hunter2" not in message
@@ -280,4 +299,122 @@ def test_a_person_approves_through_the_client_never_the_assistant(tmp_path: Path
             return error_text(await session.call_tool("request_approval", args))
 
     assert "approvals: never" in anyio.run(refused)
-    assert len(asked) == 2  # never asked
+    assert len(asked) == 4  # never asked
+
+
+SLOW = """apiVersion: runbook/v0
+meta: {name: slow-check, kind: composable}
+steps:
+  - {id: talk, type: cli, with: {argv: [sh, talk.sh]}}
+  - {id: after, type: cli, with: {argv: [echo, done]}}
+"""
+
+
+def slow_project(tmp_path: Path) -> Path:
+    """The example project with a runbook whose first step takes 3 s (and writes the pid
+    of the gert process that runs it)."""
+    root = triaged_example(tmp_path, 0)
+    (root / "runbooks" / "slow.runbook.yaml").write_text(SLOW)
+    (root / "talk.sh").write_text("echo $PPID > gert.pid; echo started; sleep 3; echo second\n")
+    return root
+
+
+def slow_run(root: Path) -> Path:
+    """The folder of the slow runbook's run."""
+    [run] = [
+        p
+        for p in (root / ".runbook" / "runs").iterdir()
+        if "runbook_name: slow-check" in (p / "run.yaml").read_text()
+    ]
+    return run
+
+
+def trace_of(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
+
+
+def test_a_cancelled_run_call_stops_the_chain_before_its_next_step(tmp_path: Path) -> None:
+    """The client gives up on a run call: the chain stops at its next step, recorded as
+    interrupted; nothing goes on behind the assistant's back."""
+    from mcp import ClientSession
+    from mcp.client.stdio import stdio_client
+
+    root = slow_project(tmp_path)
+
+    async def main() -> None:
+        async with (
+            stdio_client(stdio_params(root)) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            with anyio.move_on_after(1.5):
+                await session.call_tool("run", {"runbook": "runbooks/slow.runbook.yaml"})
+            for _ in range(100):  # the step ends (3 s), then the chain stops
+                await anyio.sleep(0.1)
+                if "status: interrupted" in (slow_run(root) / "run.yaml").read_text():
+                    break
+
+    anyio.run(main)
+    run = slow_run(root)
+    assert "status: interrupted" in (run / "run.yaml").read_text()
+    events = trace_of(run)
+    assert "request was cancelled" in events[-1]["data"].get("reason", "") or any(
+        "request was cancelled" in e["data"].get("reason", "") for e in events
+    )
+    assert not any(e["data"].get("step_id") == "after" for e in events)
+
+
+def test_resume_after_the_server_died_mid_step(tmp_path: Path) -> None:
+    """gert mcp killed while a step runs: resume says what it needs in its own arguments
+    (in_flight, retry_steps), and with them goes on to the end."""
+    import os
+    import signal
+
+    from mcp import ClientSession
+    from mcp.client.stdio import stdio_client
+
+    root = slow_project(tmp_path)
+
+    async def crash() -> None:
+        try:
+            async with (
+                stdio_client(stdio_params(root)) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(
+                        session.call_tool, "run", {"runbook": "runbooks/slow.runbook.yaml"}
+                    )
+                    for _ in range(100):
+                        await anyio.sleep(0.1)
+                        if (root / "gert.pid").exists() and (root / "gert.pid").read_text():
+                            break
+                    os.kill(int((root / "gert.pid").read_text()), signal.SIGKILL)
+                    await anyio.sleep(0.5)
+                    tg.cancel_scope.cancel()
+        except BaseException:  # the server is gone: the client's streams break
+            pass
+
+    anyio.run(crash)
+    run_id = slow_run(root).name
+
+    async def resume() -> list[str]:
+        said = []
+        async with (
+            stdio_client(stdio_params(root)) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            first = await session.call_tool("resume", {"run_id": run_id})
+            said.append(error_text(first))
+            args = {"run_id": run_id, "in_flight": "kill", "retry_steps": ["talk"]}
+            done = result(await session.call_tool("resume", args))
+            said.append(done["final_state"])
+        return said
+
+    refused, state = anyio.run(resume)
+    assert "in_flight: wait" in refused or "retry_steps: [talk]" in refused, refused
+    assert "--" not in refused  # the tool's words, not the command line's
+    assert state == "completed"
+    assert any(e["data"].get("step_id") == "after" for e in trace_of(slow_run(root)))

@@ -11,6 +11,10 @@ approval as theirs.
 
 from __future__ import annotations
 
+import re
+import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,62 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from gert.project import Project
+
+# The engine speaks the command line's words; an assistant calls tools with arguments.
+_TOOL_TERMS = [
+    (
+        re.compile(r"give them in --evidence FILE under '([^']+):'"),
+        r"give them with answer_step (step_id '\1')",
+    ),
+    (re.compile(r"--var ([\w.-]+)=VALUE"), r"variables: {\1: VALUE}"),
+    (re.compile(r"--retry-step ([\w.-]+)"), r"retry_steps: [\1]"),
+    (re.compile(r"--skip-step ([\w.-]+)"), r"skip_steps: [\1]"),
+    (re.compile(r"--in-flight (wait|kill)"), r"in_flight: \1"),
+    (re.compile(r"--incident\b"), "incident_id"),
+    (re.compile(r"--evidence FILE"), "answer_step"),
+]
+
+
+def tool_terms(text: str) -> str:
+    """An engine message with the command line's flags as the tools' arguments."""
+    for pattern, replacement in _TOOL_TERMS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class _Server(MCPServer):
+    """The SDK's server, stricter with arguments: a name a tool does not take is an error
+    that names the ones it does (a misspelt optional argument is never dropped), and a
+    wrong type reads as one line per field."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        """Check the arguments by name, then call the tool."""
+        import difflib
+
+        from pydantic import ValidationError
+
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            known = sorted(tool.parameters.get("properties", {}))
+            for given in arguments:
+                if given not in known:
+                    near = difflib.get_close_matches(given, known, n=1)
+                    hint = f" (did you mean '{near[0]}'?)" if near else ""
+                    raise ToolError(
+                        f"{name} takes no argument '{given}'{hint}; it takes: {', '.join(known)}"
+                    )
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as e:
+            cause = e.__cause__
+            if not isinstance(cause, ValidationError):
+                raise
+            lines = [
+                f"{'.'.join(str(x) for x in err['loc']) or 'arguments'}: {err['msg'].lower()}"
+                for err in cause.errors(include_url=False)
+            ]
+            raise ToolError(f"{name}: " + "; ".join(lines)) from None
+
 
 INSTRUCTIONS = (
     "gert runs incident-response runbooks as governed, traceable programs. Start with "
@@ -34,12 +94,23 @@ def build(project: Project) -> Any:
     from gert.governance import Redactor
     from gert.version import __version__
 
-    server = MCPServer("gert", instructions=INSTRUCTIONS, version=__version__)
+    server = _Server("gert", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     redactor = Redactor.from_config(project.config.redact)
     root = project.root
+    server.chains = []  # type: ignore[attr-defined]  # (stop, done) of each chain running
 
     def shown(data: Any) -> Any:
         return redactor.data(data)
+
+    def relative(data: Any) -> Any:
+        """*data* with the project's folder left out of every path in it."""
+        if isinstance(data, str):
+            return data.replace(f"{root}/", "")
+        if isinstance(data, dict):
+            return {k: relative(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [relative(v) for v in data]
+        return data
 
     def client_name(ctx: Context | None) -> str:
         """The client's name, as its initialize request gave it."""
@@ -62,13 +133,68 @@ def build(project: Project) -> Any:
             raise ToolError(f"no {what} {rel!r} in the project")
         return path
 
+    def runbook_path(ref: str) -> Path:
+        """A runbook by its path in the project or by its name; an error suggests the
+        nearest when neither fits."""
+        import difflib
+
+        from gert.testing import runbook_names
+
+        path = root / ref
+        if ref and "\0" not in ref and project.contains(path) and path.is_file():
+            return path
+        names = runbook_names(project)
+        by_name = names.get(ref) if ref and "/" not in ref else None
+        if by_name is not None:
+            return by_name
+        known = [str(p.relative_to(root)) for p in names.paths() if project.contains(p)]
+        near = difflib.get_close_matches(ref, known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise ToolError(
+            f"no runbook {ref!r} in the project{hint}: give its path (list_runbooks) or name"
+        )
+
     def guarded(call: Any) -> Any:
         try:
             return call()
         except ToolError:
             raise
         except GertError as e:
-            raise ToolError(redactor.text(str(e).replace(f"{root}/", ""))) from None
+            text = tool_terms(str(e).replace(f"{root}/", ""))
+            raise ToolError(redactor.text(text)) from None
+
+    async def in_engine(call: Callable[[threading.Event], Any]) -> Any:
+        """Run *call* (given the event that stops its chain) on a thread. A cancelled
+        request, or the server stopping, stops the chain before its next step; it is
+        recorded as interrupted, and resume goes on with it."""
+        import anyio
+
+        stop, done = threading.Event(), threading.Event()
+        server.chains.append((stop, done))  # type: ignore[attr-defined]
+
+        def go() -> Any:
+            try:
+                return guarded(lambda: call(stop))
+            finally:
+                done.set()
+
+        try:
+            return await anyio.to_thread.run_sync(go, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            stop.set()
+            raise
+        finally:
+            server.chains[:] = [c for c in server.chains if not c[1].is_set()]  # type: ignore[attr-defined]
+
+    def options(ctx: Context | None, stop: threading.Event, **given: Any) -> Any:
+        from gert.engine import Options
+
+        given.setdefault("actor", actor(ctx))
+        return Options(
+            stop=stop,
+            stop_reason="the assistant's request was cancelled, or gert mcp stopped",
+            **given,
+        )
 
     elicits = project.config.mcp.approvals == "elicit"
 
@@ -102,6 +228,11 @@ def build(project: Project) -> Any:
             raise ToolError(f"run {run_id} waits at step '{waiting['step_id']}', not '{step_id}'")
         return {**waiting, "runbook": view.manifest.get("runbook_name", "")}
 
+    def waiting_shown(waiting: dict[str, Any] | None) -> dict[str, Any] | None:
+        if waiting and waiting.get("needs"):
+            waiting = {**waiting, "needs": tool_terms(str(waiting["needs"]))}
+        return waiting
+
     def chain_summary(chain: Any) -> dict[str, Any]:
         from gert.overview import run_view
 
@@ -109,7 +240,7 @@ def build(project: Project) -> Any:
         waiting = [r for r in chain.runs if r.status == "waiting"]
         if waiting:
             view = run_view(project, waiting[-1].run_id)
-            out["waiting"] = {"run_id": waiting[-1].run_id, **(view.waiting or {})}
+            out["waiting"] = {"run_id": waiting[-1].run_id, **(waiting_shown(view.waiting) or {})}
         return shown(out)
 
     @server.tool()
@@ -135,39 +266,43 @@ def build(project: Project) -> Any:
             p["file"] = str(p["file"]).replace(f"{root}/", "")
         return {"valid": not report.errors, "files": len(report.files), "problems": problems}
 
-    def execute(
+    async def execute(
         ctx: Context | None,
         runbook: str,
         mode: str,
         incident_id: str | None,
         variables: dict[str, str],
     ) -> dict[str, Any]:
-        from gert.engine import Engine, Options
+        from gert.engine import Engine
 
-        path = inside(runbook, "runbook")
-        options = Options(mode=mode, incident_id=incident_id, variables=variables, actor=actor(ctx))
-        with Engine(project) as engine:
-            return chain_summary(guarded(lambda: engine.run(path, options)))
+        path = runbook_path(runbook)
+
+        def go(stop: threading.Event) -> Any:
+            given = options(ctx, stop, mode=mode, incident_id=incident_id, variables=variables)
+            with Engine(project) as engine:
+                return engine.run(path, given)
+
+        return chain_summary(await in_engine(go))
 
     @server.tool()
-    def dry_run(
+    async def dry_run(
         runbook: str,
         ctx: Context,
         incident_id: str | None = None,
         variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Walk a runbook's chain without running anything: what each step would do, with inputs bound from the incident."""
-        return execute(ctx, runbook, "dry-run", incident_id, variables or {})
+        """Walk a runbook's chain (a path in the project, or a runbook's name) without running anything: what each step would do, with inputs bound from the incident."""
+        return await execute(ctx, runbook, "dry-run", incident_id, variables or {})
 
     @server.tool()
-    def run(
+    async def run(
         runbook: str,
         ctx: Context,
         incident_id: str | None = None,
         variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Run a runbook's chain for real, under the project's governance. Returns every run's state; a run that reaches a manual step waits (see run_status, answer_step)."""
-        return execute(ctx, runbook, "real", incident_id, variables or {})
+        """Run a runbook's chain (a path in the project, or a runbook's name) for real, under the project's governance. Returns every run's state; a run that reaches a manual step waits (see run_status, answer_step, request_approval). A cancelled call stops the chain before its next step."""
+        return await execute(ctx, runbook, "real", incident_id, variables or {})
 
     @server.tool()
     def run_status(run_id: str) -> dict[str, Any]:
@@ -182,23 +317,27 @@ def build(project: Project) -> Any:
                 "runbook": m.get("runbook_name"),
                 "status": m.get("status"),
                 "outcome": m.get("outcome") or None,
-                "steps_summary": m.get("steps_summary"),
-                "waiting": view.waiting,
+                "steps_summary": view.steps_summary(),
+                "waiting": waiting_shown(view.waiting),
                 "verified": view.verified,
             }
         )
 
     @server.tool()
-    def answer_step(
+    async def answer_step(
         run_id: str, step_id: str, answers: dict[str, Any], ctx: Context
     ) -> dict[str, Any]:
-        """Answer the manual step a run waits at (evidence, choice, outcome, as an --evidence file gives them); the run goes on. Never an approval: people approve, in gert serve or with gert resume."""
-        from gert.engine import Engine, Options
+        """Answer the manual step a run waits at (evidence by name, choice, outcome); the run goes on. Never an approval: request_approval asks the person at your client, or people approve in gert serve or with gert resume."""
+        from gert.engine import Engine
         from gert.overview import answer_problems
 
         waiting = waiting_at(run_id, step_id)
         if waiting.get("approvals") or "approved_by" in answers:
-            ask = " or, with request_approval, the person at this client" if elicits else ""
+            ask = (
+                " or, with request_approval, the person at this client"
+                if elicits and client_can_ask(ctx)
+                else ""
+            )
             raise ToolError(
                 f"step '{step_id}' needs an approval: approvals stay human. An approver gives "
                 f"it {human_routes(run_id)}{ask}"
@@ -208,21 +347,21 @@ def build(project: Project) -> Any:
         wrong = answer_problems(waiting, answers)
         if wrong:
             raise ToolError("; ".join(wrong))
-        with Engine(project) as engine:
-            chain = guarded(
-                lambda: engine.resume(run_id, Options(answers={step_id: answers}, actor=actor(ctx)))
-            )
-        return chain_summary(chain)
+
+        def go(stop: threading.Event) -> Any:
+            with Engine(project) as engine:
+                return engine.resume(run_id, options(ctx, stop, answers={step_id: answers}))
+
+        return chain_summary(await in_engine(go))
 
     @server.tool()
     async def request_approval(
         run_id: str, step_id: str, ctx: Context, answers: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Ask the person at the client (MCP elicitation) to approve the step a run waits at, with any evidence it also needs in answers; the approval is recorded as theirs, never the assistant's. Refused when the client cannot ask its user."""
-        import anyio
         from pydantic import BaseModel, Field
 
-        from gert.engine import Engine, Options
+        from gert.engine import Engine
         from gert.overview import answer_problems
 
         waiting = waiting_at(run_id, step_id)
@@ -252,8 +391,8 @@ def build(project: Project) -> Any:
             raise ToolError("; ".join(wrong))
 
         class Approval(BaseModel):
-            approve: bool = Field(description="Approve this step")
-            name: str = Field(description="Your name: the trace records you as the approver")
+            approve: bool = Field(False, description="Approve this step")
+            name: str = Field("", description="Your name: the trace records you as the approver")
 
         message = approval_message(run_id, waiting, given)
         asked = await ctx.elicit(message, Approval)
@@ -268,15 +407,20 @@ def build(project: Project) -> Any:
         name = " ".join(asked.data.name.split())[:64]
         if not name or not name.isprintable():
             raise ToolError("the approver gave no name: the run still waits")
+        if ":" in name or name.lower().startswith("assistant"):
+            raise ToolError(
+                f"{name!r} is not a person's name (an approver names themselves, never an "
+                "actor such as assistant:…): the run still waits"
+            )
         person = f"user:{name} via assistant:{client_name(ctx)}"
-        options = Options(answers={step_id: {**given, "approved_by": [name]}}, actor=person)
+        answered = {step_id: {**given, "approved_by": [name]}}
 
-        def go_on() -> Any:
+        def go(stop: threading.Event) -> Any:
             with Engine(project) as engine:
-                return guarded(lambda: engine.resume(run_id, options))
+                return engine.resume(run_id, options(ctx, stop, answers=answered, actor=person))
 
-        chain = await anyio.to_thread.run_sync(go_on)
-        return {**chain_summary(chain), "approved": True, "approved_by": name}
+        chain = await in_engine(go)
+        return {**chain_summary(chain), "approved": True, "approved_by": [name]}
 
     def approval_message(run_id: str, waiting: dict[str, Any], given: dict[str, Any]) -> str:
         """What the person is asked: the step, its instructions and the answers given."""
@@ -296,12 +440,29 @@ def build(project: Project) -> Any:
         return redactor.text("\n\n".join(parts))
 
     @server.tool()
-    def resume(run_id: str, ctx: Context) -> dict[str, Any]:
-        """Go on with a run that was interrupted (Ctrl-C, a stopped server), from its trace."""
-        from gert.engine import Engine, Options
+    async def resume(
+        run_id: str,
+        ctx: Context,
+        retry_steps: list[str] | None = None,
+        skip_steps: list[str] | None = None,
+        in_flight: str | None = None,
+    ) -> dict[str, Any]:
+        """Go on with a run that was interrupted (Ctrl-C, a stopped server, a cancelled call), from its trace. For a step that was running when it stopped, say whether to run it again (retry_steps) or go on without it (skip_steps), and, if its processes still run, whether to wait for them or kill them (in_flight: wait | kill); the refusal says which is needed."""
+        from gert.engine import Engine
 
-        with Engine(project) as engine:
-            return chain_summary(guarded(lambda: engine.resume(run_id, Options(actor=actor(ctx)))))
+        if in_flight not in (None, "wait", "kill"):
+            raise ToolError(f"in_flight: 'wait' or 'kill', not {in_flight!r}")
+        given = {
+            "retry_steps": tuple(retry_steps or ()),
+            "skip_steps": tuple(skip_steps or ()),
+            "in_flight": in_flight,
+        }
+
+        def go(stop: threading.Event) -> Any:
+            with Engine(project) as engine:
+                return engine.resume(run_id, options(ctx, stop, **given))
+
+        return chain_summary(await in_engine(go))
 
     @server.tool()
     def list_incidents() -> list[dict[str, Any]]:
@@ -331,16 +492,7 @@ def build(project: Project) -> Any:
 
         view = guarded(lambda: run_view(project, run_id))
         m = view.manifest
-        steps = [
-            {
-                "step_id": r.get("step_id"),
-                "status": r.get("status"),
-                "captures": r.get("captures") or {},
-                "error": r.get("error"),
-                "duration_ms": r.get("duration_ms"),
-            }
-            for _, r in view.steps
-        ]
+        steps = [{k: v for k, v in r.items() if k != "number"} for r in view.rows()]
         return shown(
             {
                 "run_id": run_id,
@@ -371,7 +523,7 @@ def build(project: Project) -> Any:
         from gert.signatures import find_files, load_all, match
 
         found = guarded(lambda: match(load_all(find_files(root)), log[:1_000_000]))
-        return shown([m.to_dict() for m in found])
+        return shown([relative(m.to_dict()) for m in found])
 
     @server.tool()
     def import_guide(guide: str, ctx: Context, out: str | None = None) -> dict[str, Any]:
@@ -481,8 +633,9 @@ def build(project: Project) -> Any:
             f"Triage incident {incident_id} with gert. Call show_incident for what is known "
             "and list_runbooks for what can run; dry_run the triage runbook with the incident "
             "before you run it; follow its chain with run_status, answer manual steps with "
-            "answer_step from what you can verify, and leave approvals to people. End with the "
-            "outcome and its recommendation."
+            "answer_step from what you can verify, and leave approvals to people: "
+            "request_approval asks the person at your client. End with the outcome and its "
+            "recommendation."
         )
 
     @server.prompt()
@@ -496,6 +649,8 @@ def build(project: Project) -> Any:
             "and restate anything its blameless check flags without blaming anyone."
         )
 
+    for tool in server._tool_manager.list_tools():  # clients see that no other key is taken
+        tool.parameters["additionalProperties"] = False
     return server
 
 
@@ -504,7 +659,29 @@ def serve(
 ) -> None:
     """Run the MCP server of *project* until its client goes away (stdio) or Ctrl-C (http)."""
     server = build(project)
-    if transport == "stdio":
-        server.run("stdio")
-    else:
-        server.run("streamable-http", host=host, port=port)
+    try:
+        if transport == "stdio":
+            server.run("stdio")
+        else:
+            server.run("streamable-http", host=host, port=port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        park(server)
+
+
+def park(server: Any) -> None:
+    """Stop the chains still running (each before its next step, recorded as
+    interrupted: resume goes on with it) and wait for them, saying so."""
+    running = [(stop, done) for stop, done in server.chains if not done.is_set()]
+    for stop, _ in running:
+        stop.set()
+    if running:
+        print(
+            f"gert mcp: stopping; {len(running)} running chain(s) stop when their running "
+            "step ends (resume goes on with them)",
+            file=sys.stderr,
+            flush=True,
+        )
+    for _, done in running:
+        done.wait()
