@@ -177,7 +177,7 @@ class _Migrator:
             rb_src.refuse(
                 where,
                 f"tool '{name}'",
-                "no tool file at " + " or ".join(_shown(p) for p in looked),
+                "no tool file at " + " or ".join(dict.fromkeys(_shown(p) for p in looked)),
             )
             return None
 
@@ -196,6 +196,8 @@ class _Migrator:
             elif api == "tool/v0":
                 named_tools.append(f)
             elif explicit:
+                if read_source(f, _shown(f), self.report) is None:
+                    continue  # not YAML: the report says where
                 self.report.add(
                     _shown(f),
                     (1, 1),
@@ -310,7 +312,10 @@ def _validate(m: Migration) -> None:
     with tempfile.TemporaryDirectory(prefix="gert-migrate-") as tmp:
         root = Path(tmp)
         _materialize(m.files, root)
-        report = validate_paths([root / "runbooks", root / "tools"], open_project(root))
+        folders = [root / d for d in ("runbooks", "tools") if (root / d).is_dir()]
+        if not folders:
+            return
+        report = validate_paths(folders, open_project(root))
         bad: dict[str, list[str]] = {}
         for p in report.problems:
             if p.severity != "error":

@@ -547,7 +547,7 @@ class RunbookConverter:
                 (*p, "contract"),
                 "dropped",
                 f"step '{sid}' contract",
-                f"a {kind} step's contract changes nothing here",
+                f"changes nothing on a step of type {kind}",
             )
 
     def condition(self, p: tuple[Any, ...], text: Any, construct: str) -> Condition | None:

@@ -48,8 +48,10 @@ class Source:
             return {}
         for key in value:
             if key not in known:
-                self.refuse(
-                    (*path, key),
+                self.report.add(
+                    self.shown,
+                    self.doc.position((*path, key), key=True),
+                    "refused",
                     f"{what} field '{key}'",
                     f"not a field of {what} in the kernel/v0 format (its decoder rejects it)",
                 )
