@@ -651,3 +651,102 @@ def test_the_editor_schema_knows_the_built_in_tools_args():
     assert errors(good) == []
     assert errors({**good, "querry": "up"}) != []  # a misspelt arg
     assert errors({k: v for k, v in good.items() if k != "step"}) != []  # a missing one
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "// look at failures\n.drop table LoginFailures",
+        "declare query_parameters(x:string);\n.drop table LoginFailures",
+        "let a = 1;  .show tables",
+        "  .set-or-append T <| print 1",
+    ],
+)
+def test_a_kusto_control_command_hides_behind_nothing(project, services, query):
+    """A control command after a comment, a declare or a let is still refused, by
+    validate and by the tool (it never reaches the cluster)."""
+    from gert.executors import StepError
+    from gert.executors.kusto import run as kusto_query
+
+    url, _ = services["kusto"]
+    args = {"cluster": url, "database": "Logs", "auth": "none", "query": query}
+    project.write(
+        "c.runbook.yaml",
+        json.dumps(
+            {
+                "apiVersion": "runbook/v0",
+                "meta": {"name": "c", "kind": "composable"},
+                "steps": [
+                    {
+                        "id": "q",
+                        "type": "tool",
+                        "tool": {"name": "kusto", "action": "query", "args": args},
+                    }
+                ],
+            }
+        ),
+    )
+    r = gert("validate", "c.runbook.yaml", cwd=project.root)
+    assert r.returncode == 2 and "control commands are refused" in r.stdout, r.stdout
+    with pytest.raises(StepError, match="control commands are refused"):
+        kusto_query("query", args, {}, 5.0)
+
+
+def test_a_dot_in_a_kusto_string_or_comment_is_no_command():
+    from gert.validate.queries import control_command_at
+
+    for query in ['T | where a == "; .drop"', "T // ; .drop", "let y = 1;\nT", "T\n| take 5;"]:
+        assert control_command_at(query) is None, query
+
+
+def test_a_sql_url_connects_only_where_the_runbook_says(project):
+    """The host of a sql URL may not come from an input (the password would go there);
+    its password may come from a secret input, not from any other."""
+    runbook = """
+    apiVersion: runbook/v0
+    meta:
+      name: s
+      kind: composable
+      inputs:
+        db_host: {from: incident.custom_fields.DbHost}
+        db_password: {from: env.DBPASS, secret: true}
+        note: {default: x}
+    steps:
+      - id: host_from_input
+        type: tool
+        tool: {name: sql, action: query, args: {url: "postgresql://app:{{ .db_password }}@{{ .db_host }}/app", query: select 1}}
+      - id: secret_password
+        type: tool
+        tool: {name: sql, action: query, args: {url: "postgresql://app:{{ .db_password }}@db.internal/app", query: select 1}}
+      - id: plain_password
+        type: tool
+        tool: {name: sql, action: query, args: {url: "postgresql://app:{{ .note }}@db.internal/app", query: select 1}}
+    """
+    project.write("s.runbook.yaml", runbook)
+    r = gert("validate", "s.runbook.yaml", cwd=project.root)
+    assert r.returncode == 2
+    refused = [ln for ln in r.stdout.splitlines() if "may not come from" in ln]
+    assert len(refused) == 2, r.stdout
+    assert "steps[0]" in refused[0] and "'db_host'" in refused[0]
+    assert "steps[2]" in refused[1] and "'note'" in refused[1]
+
+
+def test_a_credential_the_project_hides_from_steps_says_so(project, prom, monkeypatch):
+    """token_env naming a variable that deny_env_vars hides: the step says it is set but
+    hidden, and how to decide (not merely "not set")."""
+    project.write("gert.yaml", "governance:\n  deny_env_vars: ['*_TOKEN']\n")
+    url, _ = prom
+    monkeypatch.setenv("PROM_TOKEN", "abc123def456ghi789")
+    run, step = one_step(
+        project, "promql", "query", {"url": url, "query": "up", "token_env": "PROM_TOKEN"}
+    )
+    assert run.status == "failed"
+    assert step["request"]["args"]["token_env"] == "PROM_TOKEN"  # what was asked, kept
+    error = run.steps[-1].error
+    assert "PROM_TOKEN (token_env) is set, but deny_env_vars" in error
+    assert "abc123def456ghi789" not in error
+    monkeypatch.delenv("PROM_TOKEN")
+    run, _ = one_step(
+        project, "promql", "query", {"url": url, "query": "up", "token_env": "PROM_TOKEN"}
+    )
+    assert "PROM_TOKEN (token_env) is not set" in run.steps[-1].error

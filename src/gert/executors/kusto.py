@@ -38,6 +38,7 @@ from gert.executors.queries import (
     secret,
     truncation_message,
 )
+from gert.validate.queries import control_command_at
 
 ENGINE = "kusto"
 AUTH_MODES = ("az_cli", "token", "app_key", "managed_identity", "none")
@@ -129,7 +130,7 @@ def run(action: str, args: Mapping[str, Any], env: Mapping[str, str], timeout: f
     query = str(args.get("query") or "")
     if not database or not query.strip():
         raise StepError("the kusto tool needs a database and a query")
-    if query.lstrip().startswith("."):
+    if control_command_at(query) is not None:  # also behind a comment or a declare
         raise StepError("control commands are refused: the kusto tool runs queries only")
     params = args.get("params") or {}
     if not isinstance(params, dict):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -196,11 +197,15 @@ def secret(env: Mapping[str, str], args: Mapping[str, Any], arg: str) -> str | N
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise StepError(f"{arg} names an environment variable; {name!r} is not a variable name")
     value = env.get(name)
-    if not value:
+    if not value and os.environ.get(name):
         raise StepError(
-            f"environment variable {name} ({arg}) is not set, or the runbook's governance "
-            "hides it (deny_env_vars)"
+            f"environment variable {name} ({arg}) is set, but deny_env_vars (in gert.yaml "
+            "or the runbook's governance) hides it from steps, and a query tool reads only "
+            "what a step may see: take its pattern out of deny_env_vars for this project, "
+            "or keep the credential in a variable the project lets steps read"
         )
+    if not value:
+        raise StepError(f"environment variable {name} ({arg}) is not set")
     return value
 
 

@@ -253,7 +253,12 @@ class ToolExecutor:
         from gert.executors.queries import DEFAULT_TIMEOUT
 
         module = importlib.import_module(QUERY_TOOLS[name])
-        answer = module.run(action, args, ctx.env, ctx.timeout or DEFAULT_TIMEOUT)
+        try:
+            answer = module.run(action, args, ctx.env, ctx.timeout or DEFAULT_TIMEOUT)
+        except StepError as e:  # refused before anything was sent: still, what was asked
+            out = StepOutput(request={"tool": name, "action": action, "args": args})
+            out.error = str(e)
+            return out
         result, request = answer.result, answer.request
         # A server may echo what it was sent (a token in an error message): the secrets
         # the step named never reach the evidence, whatever the run's redaction knows.

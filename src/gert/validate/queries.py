@@ -130,10 +130,36 @@ def _literal_problems(args: dict[str, Any]) -> list[Finding]:
     return out
 
 
+_KQL_TOKEN = re.compile(
+    r"""//[^\n]*|@?"(?:[^"\\\n]|\\.)*"|@?'(?:[^'\\\n]|\\.)*'|```.*?```|;""", re.S
+)
+
+
+def control_command_at(query: str) -> int | None:
+    """Where a KQL text holds a control command (a statement that starts with ``.``,
+    after any comment, ``declare`` or ``let`` before it), or None: the kusto tool runs
+    queries only."""
+
+    def blank(m: re.Match[str]) -> str:  # offsets kept; comments and strings hide nothing
+        token = m.group()
+        if token == ";":
+            return token
+        return " " * len(token) if token.startswith("//") else "s" * len(token)
+
+    offset = 0
+    for statement in _KQL_TOKEN.sub(blank, query).split(";"):
+        stripped = statement.lstrip()
+        if stripped.startswith("."):
+            return offset + len(statement) - len(stripped)
+        offset += len(statement) + 1
+    return None
+
+
 def query_tool_problems(name: str, args: dict[str, Any], runbook: Any) -> list[Finding]:
     """Every problem in the args of a step of built-in query tool *name*."""
     out: list[Finding] = []
     own = set(runbook.meta.vars)
+    secrets = {n for n, spec in runbook.meta.inputs.items() if getattr(spec, "secret", False)}
     for key in ("url", "cluster"):
         text = args.get(key)
         if not isinstance(text, str) or "{{" not in text:
@@ -142,7 +168,13 @@ def query_tool_problems(name: str, args: dict[str, Any], runbook: Any) -> list[F
             refs = _template.referenced_variables(text)
         except _template.TemplateError:
             continue  # reported as a template problem
+        # A database URL's user and password (postgresql://user:{{ .pw }}@host) may come
+        # from a secret input; where it connects may not.
+        scheme = text.find("://")
+        userinfo_end = text.find("@", scheme) if name == "sql" and scheme > 0 else -1
         for ref, offset in refs:
+            if ref in secrets and scheme < offset < userinfo_end:
+                continue
             if ref not in own:
                 out.append(
                     Finding(
@@ -169,12 +201,14 @@ def query_tool_problems(name: str, args: dict[str, Any], runbook: Any) -> list[F
                     query.find("{{"),
                 )
             )
-        if query.lstrip().startswith("."):
+        at = control_command_at(query)
+        if at is not None:
             out.append(
                 Finding(
                     ("query",),
                     "control commands are refused: the kusto tool runs queries only",
                     "write a query (T | where …); change the cluster outside the runbook",
+                    at,
                 )
             )
         params = args.get("params")

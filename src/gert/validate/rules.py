@@ -680,28 +680,27 @@ class RunbookRules:
             known = required | BUILTIN_TOOLS[name][action]["optional"]
             enums = {k: v for k, v in BUILTIN_ARG_ENUMS.items() if k in known}
             query = s.tool.args.get("query")
-            if name != "sql":
-                from gert.validate.queries import query_tool_problems
+            from gert.validate.queries import query_tool_problems
 
-                for f in query_tool_problems(name, s.tool.args, self.rb):
-                    path = (*tp, "args", *f.where)
-                    value: Any = s.tool.args
-                    for key in f.where:
-                        value = value[key] if isinstance(value, dict | list) else None
-                    at = None
-                    if f.offset is not None and isinstance(value, str):
-                        line = value.count("\n", 0, f.offset) + 1
-                        col = f.offset - (value.rfind("\n", 0, f.offset) + 1) + 1
-                        at = self.doc.position_in_value(path, line, col)
-                    self.add(
-                        path,
-                        f.message,
-                        hint=f.hint,
-                        rule="query",
-                        at=at,
-                        severity=f.severity,
-                        key=f.key,
-                    )
+            for f in query_tool_problems(name, s.tool.args, self.rb):
+                path = (*tp, "args", *f.where)
+                value: Any = s.tool.args
+                for key in f.where:
+                    value = value[key] if isinstance(value, dict | list) else None
+                at = None
+                if f.offset is not None and isinstance(value, str):
+                    line = value.count("\n", 0, f.offset) + 1
+                    col = f.offset - (value.rfind("\n", 0, f.offset) + 1) + 1
+                    at = self.doc.position_in_value(path, line, col)
+                self.add(
+                    path,
+                    f.message,
+                    hint=f.hint,
+                    rule="query",
+                    at=at,
+                    severity=f.severity,
+                    key=f.key,
+                )
             if name == "sql" and isinstance(query, str) and "{{" in query:
                 # A value spliced into SQL text is an injection waiting for a hostile input.
                 self.add(
