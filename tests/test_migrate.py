@@ -425,3 +425,57 @@ def load_file_text(text: str):  # type: ignore[no-untyped-def]
 
 def test_load_file_is_used():  # the converted files read back with gert's own loader
     assert load_file is not None
+
+
+def test_a_name_nothing_declares_is_refused_with_its_place(sources: Path, tmp_path: Path):
+    """A typo in a template ({{ .prot }} for port) is not converted to '<no value>': gert's
+    Go implementation refuses the runbook too."""
+    text = (sources / "triage.yaml").read_text()
+    typo = text.replace("{{ .hint }}", "{{ .hnit }}")
+    assert typo != text
+    (sources / "triage.yaml").write_text(typo)
+    r = gert("migrate", "triage.yaml", "--out", str(tmp_path / "out"), cwd=sources)
+    assert r.returncode == 2
+    line = line_of(sources / "triage.yaml", "{{ .hnit }}")
+    assert (
+        f"triage.yaml:{line}:" in r.stdout
+        and "refused: name 'hnit': nothing declares it" in r.stdout
+    )
+    assert "1 file(s) with refused constructs not written" in r.stderr
+
+
+def test_a_runbook_refused_now_leaves_no_earlier_output_behind(sources: Path, tmp_path: Path):
+    """Migrating again into the same folder after a runbook became refused removes what
+    the earlier migration wrote for it, unless a person edited it since."""
+    out = tmp_path / "out"
+    assert gert("migrate", "triage.yaml", "--out", str(out), cwd=sources).returncode == 0
+    runbook = out / "runbooks" / "triage.runbook.yaml"
+    scenarios = sorted((out / "scenarios").rglob("test.yaml"))
+    assert runbook.is_file() and scenarios
+    edited = scenarios[0]
+    edited.write_text(edited.read_text() + "# kept by a person\n")
+    text = (sources / "triage.yaml").read_text()
+    (sources / "triage.yaml").write_text(text.replace("{{ .hint }}", "{{ .hnit }}"))
+    r = gert("migrate", "triage.yaml", "--out", str(out), cwd=sources)
+    assert r.returncode == 2
+    assert not runbook.exists()
+    assert "removed runbooks/triage.runbook.yaml" in r.stderr
+    assert edited.is_file() and "edited since" in r.stderr
+    left = sorted(p for p in (out / "scenarios").rglob("*.yaml"))
+    assert left == [edited]
+
+
+def test_a_large_project_migrates_in_linear_time(tmp_path: Path):
+    """200 runbooks migrate in seconds (the report once scanned every entry per entry)."""
+    import time
+
+    src = tmp_path / "go"
+    shutil.copytree(KERNEL / "tools", src / "tools")
+    runbook = (KERNEL / "triage.yaml").read_text()
+    for n in range(200):
+        (src / f"triage{n}.yaml").write_text(runbook.replace("name: triage", f"name: triage{n}"))
+    start = time.perf_counter()
+    m = migrate([src], tmp_path / "out")
+    took = time.perf_counter() - start
+    assert m.runbooks == 200
+    assert took < 20, f"{took:.1f} s"

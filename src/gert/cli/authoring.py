@@ -206,11 +206,21 @@ def migrate(paths: tuple[str, ...], out_dir: str, check: bool) -> None:
             code = EXIT_FAILED
     else:
         mig.write(result, out)
+        refused = len({e.file for e in result.report.refused()})
         click.echo(
             f"migrated {result.runbooks} runbook(s), {result.tools} tool(s), "
-            f"{result.scenarios} scenario(s) into {out}",
+            f"{result.scenarios} scenario(s) into {out}"
+            + (f"; {refused} file(s) with refused constructs not written" if refused else ""),
             err=True,
         )
+        for rel in result.removed:
+            click.echo(f"removed {rel}: an earlier migration wrote it; this one does not", err=True)
+        for rel in result.kept_stale:
+            click.echo(
+                f"kept {rel}: an earlier migration wrote it and this one does not, but it was "
+                "edited since; remove it if it is no longer wanted",
+                err=True,
+            )
     sys.exit(code)
 
 

@@ -59,11 +59,13 @@ class Migration:
     tools: int = 0
     owned: dict[str, list[str]] = field(default_factory=dict)  # runbook -> its files
     scenarios: int = 0
+    removed: list[str] = field(default_factory=list)  # earlier output no longer converted
+    kept_stale: list[str] = field(default_factory=list)  # the same, but edited since
 
     @property
     def refused(self) -> bool:
         """Something could not be converted."""
-        return bool(self.report.refused())
+        return self.report.count("refused") > 0
 
 
 @dataclass
@@ -254,7 +256,7 @@ class _Migrator:
         )
         count = 0
         for d in scenario_dirs:
-            before = len(self.report.refused())
+            before = self.report.count("refused")
             src = read_source(d / "scenario.yaml", _shown(d / "scenario.yaml"), self.report)
             if src is None:
                 continue
@@ -265,7 +267,7 @@ class _Migrator:
                 if tsrc is None:
                     continue
                 test = convert_test(tsrc, rb, inputs)
-            if len(self.report.refused()) > before:
+            if self.report.count("refused") > before:
                 continue
             rel = f"scenarios/{rb.name}/{d.name}"
             files[f"{rel}/inputs.yaml"] = dump_yaml(inputs)
@@ -353,20 +355,50 @@ def _materialize(files: dict[str, str], root: Path) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+LEDGER = ".gert-migrate.json"  # in --out: what the last migration wrote there, by SHA-256
+
+
 def write(m: Migration, out: Path) -> list[Path]:
-    """Write the converted files into *out* (a gert.yaml too when it has none)."""
+    """Write the converted files into *out* (a gert.yaml too when it has none), and
+    remove what an earlier migration wrote there that this one no longer converts (a
+    runbook now refused, a scenario gone), unless a person has edited it since."""
+    import hashlib
+    import json
+
     from gert.util import write_atomic
+
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     written = []
     if not (out / "gert.yaml").exists():
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / "gert.yaml", CONFIG_TEXT)
         written.append(out / "gert.yaml")
+    try:
+        before = json.loads((out / LEDGER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = {}
+    for rel, sha in sorted(before.items() if isinstance(before, dict) else []):
+        path = out / str(rel)
+        if rel in m.files or not path.is_file() or ".." in Path(str(rel)).parts:
+            continue
+        if digest(path.read_text(encoding="utf-8", errors="replace")) != sha:
+            m.kept_stale.append(str(rel))  # a person changed it: theirs to remove
+            continue
+        path.unlink()
+        m.removed.append(str(rel))
+        parent = path.parent
+        while parent != out and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
     for rel, text in sorted(m.files.items()):
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text)
         written.append(path)
+    ledger = {rel: digest(text) for rel, text in sorted(m.files.items())}
+    write_atomic(out / LEDGER, json.dumps(ledger, indent=1, sort_keys=True) + "\n")
     return written
 
 

@@ -44,14 +44,20 @@ class Report:
     """Entries of a whole migration, kept sorted by place when shown."""
 
     entries: list[Entry] = field(default_factory=list)
+    # Kept beside the list so that a large project costs no quadratic scan: what is
+    # recorded already, and how many of each verdict.
+    _seen: set[Entry] = field(default_factory=set, repr=False)
+    _counts: dict[str, int] = field(default_factory=dict, repr=False)
 
     def add(
         self, file: str, pos: tuple[int, int], verdict: str, construct: str, detail: str
     ) -> None:
         """Record one entry (duplicates are kept once)."""
         entry = Entry(file, pos[0], pos[1], verdict, construct, detail)
-        if entry not in self.entries:
+        if entry not in self._seen:
+            self._seen.add(entry)
             self.entries.append(entry)
+            self._counts[verdict] = self._counts.get(verdict, 0) + 1
 
     def sorted(self) -> list[Entry]:
         """Every entry, by file, line and column."""
@@ -59,13 +65,15 @@ class Report:
 
     def refused(self, file: str | None = None) -> list[Entry]:
         """The entries that could not be converted (of *file*, or all)."""
-        return [
-            e for e in self.sorted() if e.verdict == "refused" and (file is None or e.file == file)
-        ]
+        if not self._counts.get("refused"):
+            return []
+        return sorted(
+            e for e in self.entries if e.verdict == "refused" and (file is None or e.file == file)
+        )
 
     def count(self, verdict: str) -> int:
         """How many entries have *verdict*."""
-        return sum(1 for e in self.entries if e.verdict == verdict)
+        return self._counts.get(verdict, 0)
 
     def text(self) -> str:
         """The report as text, one entry a line, then a summary line."""

@@ -107,6 +107,9 @@ class RunbookConverter:
         self.source_ref = source_ref
         self.failed = False
         self.refs: dict[str, tuple[Any, ...]] = {}  # root names read -> first place
+        # Names gert's Go implementation lets a template read without any value in a real
+        # run: step IDs and contract outputs (only a scenario's canned outputs set them).
+        self.declared: set[str] = set()
         self.numeric: set[str] = set()
         self.ids: dict[str, tuple[Any, ...]] = {}
         self.rules: list[tuple[tuple[Any, ...], dict[str, Any], str, int]] = []
@@ -184,6 +187,15 @@ class RunbookConverter:
             and n not in self.result.captured
         )
         for n in unset:
+            if n not in self.declared:  # a typo, or a name nothing declares
+                self.refuse(
+                    self.refs[n],
+                    f"name '{n}'",
+                    "nothing declares it (no input, constant, step or contract output of "
+                    "that name): gert's Go implementation refuses the runbook too; declare "
+                    "it or correct the name",
+                )
+                continue
             out_meta["vars"][n] = NO_VALUE
             self.note(
                 self.refs[n],
@@ -694,6 +706,8 @@ class RunbookConverter:
             plain = False
         step_contract = step.get("contract") if isinstance(step.get("contract"), dict) else {}
         contract = action.contract.merged(step_contract)
+        self.declared.update(contract.outputs)
+        self.declared.add(sid)
         decision, n, where = self.decide(contract)
         if action.program:
             self.programs.setdefault(action.program, []).append(sid)
@@ -711,9 +725,10 @@ class RunbookConverter:
             self.denied.setdefault(action.program, []).append(sid)
             self.note(
                 where or p,
-                "converted",
+                "differs",
                 f"tool step '{sid}' governance",
-                f"risk {contract.risk}: denied, as denied_commands [{action.program}]",
+                f"risk {contract.risk}: denied, as denied_commands [{action.program}]; a "
+                "replay (gert test, --check) runs no command, so only a real run is blocked",
             )
         else:
             action.allowed_by.append(owner)
