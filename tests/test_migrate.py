@@ -479,3 +479,10 @@ def test_a_large_project_migrates_in_linear_time(tmp_path: Path):
     took = time.perf_counter() - start
     assert m.runbooks == 200
     assert took < 20, f"{took:.1f} s"
+
+
+def test_validate_points_a_kernel_runbook_to_migrate(sources: Path):
+    r = gert("validate", "triage.yaml", cwd=sources)
+    assert r.returncode == 2
+    assert "apiVersion 'kernel/v0' is the format of gert's Go implementation" in r.stdout
+    assert "hint: convert it with gert migrate FILE --out DIR" in r.stdout

@@ -122,6 +122,9 @@ class Validator:
                     "missing apiVersion",
                     "start the file with `apiVersion: runbook/v0` or `apiVersion: tool/v0`",
                 )
+            elif api == "kernel/v0":  # gert's Go implementation's runbooks
+                msg = "apiVersion 'kernel/v0' is the format of gert's Go implementation"
+                hint = "convert it with gert migrate FILE --out DIR (docs/migrate.md)"
             else:
                 msg, hint = f"unknown apiVersion {api!r}", f"gert reads {_KNOWN}"
             if expect and kind and kind != expect:
