@@ -84,3 +84,29 @@ def postgres_url():  # type: ignore[no-untyped-def]
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def store_database(postgres_url):  # type: ignore[no-untyped-def]
+    """A database of its own for gert's PostgreSQL store (schema applied on first use)."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS gert_store")
+        conn.execute("CREATE DATABASE gert_store")
+    return postgres_url.rsplit("/", 1)[0] + "/gert_store"
+
+
+@pytest.fixture
+def pg_store_url(store_database):  # type: ignore[no-untyped-def]
+    """The store database, emptied of every run (the schema stays)."""
+    import psycopg
+
+    with psycopg.connect(store_database, autocommit=True) as conn:
+        exists = conn.execute("SELECT to_regclass('gert_runs') IS NOT NULL").fetchone()
+        if exists and exists[0]:
+            conn.execute(
+                "TRUNCATE gert_runs, gert_trace_events, gert_step_records, gert_attachments, "
+                "gert_leases"
+            )
+    return store_database

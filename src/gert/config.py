@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gert.model import (
     Duration,
@@ -169,6 +169,49 @@ class AssistantConfig(Strict):
     )
 
 
+class StoreConfig(Strict):
+    """Where runs and their evidence are kept."""
+
+    backend: Literal["files", "postgresql"] = Field(
+        "files",
+        description="`files`: run folders and a SQLite index (one machine); "
+        "`postgresql`: one database shared by every gert process and worker.",
+    )
+    url_env: str = Field(
+        "GERT_DATABASE_URL",
+        description="Environment variable holding the postgresql:// URL (credentials "
+        "never live in gert.yaml).",
+    )
+
+
+class QueueConfig(Strict):
+    """Chains run by `gert worker` processes from a Celery queue (Redis broker)."""
+
+    broker_url_env: str = Field(
+        "GERT_BROKER_URL",
+        description="Environment variable holding the broker URL (redis://host:6379/0).",
+    )
+    name: str = Field("gert", description="The queue's name on the broker.")
+    max_concurrent_per_runbook: int = Field(
+        0,
+        ge=0,
+        description="At most this many runs of one runbook at once across all workers "
+        "(0: no limit); more wait in the queue.",
+    )
+    max_concurrent_per_incident: int = Field(
+        0,
+        ge=0,
+        description="At most this many runs for one incident at once (0: no limit).",
+    )
+    lease_seconds: float = Field(
+        30,
+        ge=3,
+        le=3600,
+        description="A worker renews its hold on a run every third of this; a run whose "
+        "worker stopped renewing is taken over by another worker after it.",
+    )
+
+
 class ProjectConfig(Strict):
     """The contents of gert.yaml; every field has a default."""
 
@@ -179,7 +222,10 @@ class ProjectConfig(Strict):
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     governance: Governance | None = None
     redact: list[RedactRule] = Field(default_factory=list)
-    store: str = Field("files", description="`files`, or a postgresql:// URL.")
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    queue: QueueConfig | None = Field(
+        None, description="Run chains on `gert worker` processes (needs store: postgresql)."
+    )
     tools_path: list[str] = Field(default_factory=lambda: ["tools"])
     hmac_key_env: str | None = Field(
         None, description="Environment variable holding the key that signs trace chain hashes."
@@ -209,12 +255,26 @@ class ProjectConfig(Strict):
             )
         return value
 
-    @field_validator("store")
+    @field_validator("store", mode="before")
     @classmethod
-    def _store(cls, value: str) -> str:
-        if value != "files" and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError(f"store is `files` or a postgresql:// URL, not {value!r}")
+    def _store(cls, value: Any) -> Any:
+        if value in ("files", "postgresql"):  # the short form: store: files
+            return {"backend": value}
+        if isinstance(value, str):
+            raise ValueError(
+                f"store is `files`, or {{backend: postgresql, url_env: GERT_DATABASE_URL}} "
+                f"with the URL in that environment variable, not {value[:40]!r}"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _queue_needs_a_shared_store(self) -> ProjectConfig:
+        if self.queue is not None and self.store.backend != "postgresql":
+            raise ValueError(
+                "queue needs store: {backend: postgresql}: workers on other machines "
+                "cannot see run folders on this one"
+            )
+        return self
 
 
 SANDBOX_PATH_HINT = "relative paths stay inside the project; write a path elsewhere absolute"

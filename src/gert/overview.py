@@ -7,12 +7,13 @@ views from here; neither builds its own.
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gert.project import Project
-from gert.store import RunFolder, RunManifest, chains, open_index, open_store, verify_trace
+from gert.store import RunManifest, chains, open_index, open_store
 from gert.store.index import RunRow
 
 
@@ -56,7 +57,8 @@ def incident_overview(
         info = look_up(project, incident_id)
     except IncidentError as e:
         info, warning = None, str(e)
-    every = open_index(project.root).query(incident=incident_id, limit=None)
+    index = open_index(project.root)
+    every = index.query(incident=incident_id, limit=None)
     rows = every if include_all else [r for r in every if r.mode in ("real", "")]
     grouped = chains(rows)
     earlier = 0
@@ -67,20 +69,25 @@ def incident_overview(
         incident_id,
         info,
         grouped,
-        [replay_of(c[0][1]) for c in grouped],
+        [replay_of(project, c[0][1]) for c in grouped],
         hidden=len(every) - len(rows),
         warning=warning,
         earlier=earlier,
     )
 
 
-def replay_of(root: RunRow) -> dict[str, str]:
+def replay_of(project: Project, root: RunRow) -> dict[str, str]:
     """The scenario a chain was saved as, and the command that replays it ({} when none)."""
     from gert.scenario import replay_command
+    from gert.store import RunFolder
 
     try:
-        manifest = RunManifest.from_dict(RunFolder(Path(root.folder)).read_manifest())
-    except Exception:  # a run folder that cannot be read has no replay to offer
+        if (Path(root.folder) / "run.yaml").is_file():  # a run folder: no store to open
+            manifest = RunManifest.from_dict(RunFolder(Path(root.folder)).read_manifest())
+        else:
+            with closing(open_store(project)) as store:
+                manifest = store.read_manifest(store.open(root.run_id))
+    except Exception:  # a run that cannot be read has no replay to offer
         return {}
     command = replay_command(manifest)
     return {"scenario": manifest.scenario, "command": command} if command else {}
@@ -186,8 +193,8 @@ def run_view(project: Project, run_id: str, key: bytes | None = None) -> RunView
     store = open_store(project)
     try:
         run = store.open(run_id)
-        manifest = run.read_manifest()
-        report = verify_trace(run.trace_path, key, manifest)
+        manifest = store.manifest_data(run)
+        report = store.verify(run, key)
         steps, events = store.steps(run), report.parsed  # the trace is read once
         notes = list(report.notes)
         if report.ok and not report.signed:

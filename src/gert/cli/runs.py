@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
+from typing import Any
 
 import click
 
@@ -40,7 +42,7 @@ def verify(runs: tuple[str, ...], key_env: str | None, incident_id: str | None) 
     """
     import os
 
-    from gert.store import check_witness, find_run, verify_trace
+    from gert.store import check_witness
 
     if key_env and key_env not in os.environ:
         raise click.UsageError(f"environment variable {key_env} is not set")
@@ -55,11 +57,9 @@ def verify(runs: tuple[str, ...], key_env: str | None, incident_id: str | None) 
     witness = _witness(incident_id) if incident_id else {}
     bad = 0
     for ref in dict.fromkeys([*runs, *witness]):
-        folder = find_run(ref)
-        manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
-        report = verify_trace(folder.trace_path, key, manifest)
-        if folder.run_id in witness:
-            check_witness(report, witness[folder.run_id], incident_id or "")
+        run_id, report = _verify_one(ref, key)
+        if run_id in witness:
+            check_witness(report, witness[run_id], incident_id or "")
         if report.ok:
             if not report.completed:
                 how = ", not ended: running, or stopped (gert resume)"
@@ -69,15 +69,37 @@ def verify(runs: tuple[str, ...], key_env: str | None, incident_id: str | None) 
                 how = ", signed but not checked: give --key-env"
             else:
                 how = ", unsigned: a rewrite of the whole trace would not show"
-            click.echo(f"{folder.run_id}: ok ({report.events} events{how})")
+            click.echo(f"{run_id}: ok ({report.events} events{how})")
         else:
             bad += 1
-            click.echo(f"{folder.run_id}: TAMPERED or damaged")
+            click.echo(f"{run_id}: TAMPERED or damaged")
             for problem in report.problems:
                 click.echo(f"  {problem}")
         for note in report.notes:
             click.echo(f"  note: {note}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+def _verify_one(ref: str, key: bytes | None) -> tuple[str, Any]:
+    """(run ID, report) for a run folder, a trace.jsonl, or a run ID of the project's store."""
+    from pathlib import Path
+
+    from gert.project import open_project
+    from gert.store import find_run, open_store, verify_trace
+
+    path = Path(ref)
+    if path.name != "trace.jsonl" and not path.is_dir():
+        project = open_project()
+        with closing(open_store(project)) as store:
+            try:
+                run = store.open(ref)
+            except FileNotFoundError:
+                pass  # a folder without its manifest, or no such run: said below
+            else:
+                return run.run_id, store.verify(run, key)
+    folder = find_run(ref)
+    manifest = folder.read_manifest() if folder.manifest_path.is_file() else None
+    return folder.run_id, verify_trace(folder.trace_path, key, manifest)
 
 
 def _witness(incident_id: str) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path as Path_
+from contextlib import closing
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -137,30 +137,18 @@ KEEPALIVE_SECONDS = 15
 def _incident_fingerprint(project: Any, incident_id: str) -> tuple[Any, ...]:
     """What changes when anything of an incident's chains does: its runs, their states,
     the length of their traces."""
-    from gert.store import open_index
+    from gert.store import open_store
 
-    rows = open_index(project.root).query(incident=incident_id, limit=None)
-    return tuple(
-        (r.run_id, r.status, r.state, _size(Path_(r.folder) / "trace.jsonl")) for r in rows
-    )
+    with closing(open_store(project)) as store:
+        rows = store.query(incident=incident_id, limit=None)
+        return tuple((r.run_id, r.status, r.state, store.revision(r.run_id)) for r in rows)
 
 
 def _run_fingerprint(project: Any, run_id: str) -> tuple[Any, ...]:
     from gert.store import open_store
 
-    store = open_store(project)
-    try:
-        run = store.open(run_id)
-        return (_size(run.trace_path), _size(run.manifest_path))
-    finally:
-        store.close()
-
-
-def _size(path: Any) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return -1
+    with closing(open_store(project)) as store:
+        return store.revision(run_id)
 
 
 async def _changes(request: Request, fingerprint: Any) -> AsyncIterator[str]:

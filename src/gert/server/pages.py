@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from contextlib import closing
 from pathlib import Path as PathLike
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -89,7 +90,7 @@ def incident_page(
 ) -> HTMLResponse:
     from gert.errors import NotFound
     from gert.overview import incident_overview
-    from gert.store import RunFolder, read_events
+    from gert.store import open_store
 
     server = request.app.state.server
     view = incident_overview(server.project, incident_id, include_all=all, latest=PAGE_CHAINS)
@@ -99,13 +100,16 @@ def incident_page(
     events: list[dict[str, Any]] = []
     said: set[tuple[int, str]] = set()
     pairs = zip(view.chains, view.replays, strict=True)
-    for n, (chain, replay) in enumerate(pairs, view.earlier + 1):
-        boxes = []
-        for depth, r in chain:
-            boxes.append({**r.to_dict(), "depth": depth, "state_class": state_class(r.state)})
-            try:
-                trace = RunFolder(PathLike(r.folder)).trace_path
-                for e in read_events(trace) if trace.is_file() else []:
+    with closing(open_store(server.project)) as store:
+        for n, (chain, replay) in enumerate(pairs, view.earlier + 1):
+            boxes = []
+            for depth, r in chain:
+                boxes.append({**r.to_dict(), "depth": depth, "state_class": state_class(r.state)})
+                try:
+                    run_events = store.events(store.open(r.run_id))
+                except OSError:  # NotFound too: a run the index names but the store lost
+                    continue
+                for e in run_events:
                     kind = e.get("type")
                     if kind in CHAIN_EVENTS:  # every run of the chain records it: once
                         if (n, kind) in said:
@@ -113,9 +117,7 @@ def incident_page(
                         said.add((n, kind))
                     if kind in TIMELINE_EVENTS:
                         events.append(_timeline_entry(e, r.runbook_name, n))
-            except OSError:
-                continue
-        rows.append({"number": n, "runs": boxes, "replay": replay})
+            rows.append({"number": n, "runs": boxes, "replay": replay})
     for entry in (view.incident or {}).get("timeline") or []:
         events.append(
             {
@@ -486,26 +488,19 @@ def attachment(request: Request, who: Who, run_id: RunId, name: str) -> Response
     """A manual step's attachment, as a download (never shown inline)."""
     import re as _re
 
-    from fastapi.responses import FileResponse
-
     from gert.errors import NotFound
     from gert.store import open_store
 
     if not _re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}", name):
         raise NotFound(f"no attachment {name[:100]}")
-    store = open_store(request.app.state.server.project)
-    try:
-        folder = store.open(run_id).path / "attachments"
-    finally:
-        store.close()
-    path = folder / name
-    if not path.is_file() or path.resolve().parent != folder.resolve():
+    with closing(open_store(request.app.state.server.project)) as store:
+        body = store.attachment(store.open(run_id), f"attachments/{name}")
+    if body is None:
         raise NotFound(f"run {run_id} has no attachment {name}")
-    return FileResponse(
-        path,
+    return Response(
+        body,
         media_type="application/octet-stream",
-        filename=name,
-        content_disposition_type="attachment",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gert.store.base import RunHandle, Store
 from gert.store.files import EphemeralStore, FileStore, RunBusy, RunFolder, new_run_id, run_holder
@@ -37,6 +37,7 @@ __all__ = [
     "VerifyReport",
     "chains",
     "check_witness",
+    "database_url",
     "find_run",
     "incidents_dir",
     "index_path",
@@ -51,8 +52,45 @@ __all__ = [
 
 def open_store(project: Project) -> Store:
     """The store of a project, as ``gert.yaml`` configures it (files + SQLite by default):
-    run folders under ``runs_dir``, the index and local incidents under ``.runbook/``."""
+    run folders under ``runs_dir``, the index and local incidents under ``.runbook/``;
+    or PostgreSQL (``store: {backend: postgresql}``)."""
+    config = project.config.store
+    if config.backend == "postgresql":
+        from gert.store.postgres import PostgresStore
+
+        queue = project.config.queue
+        return PostgresStore(
+            database_url(project),
+            project.root / ".runbook" / "work",
+            lease_seconds=queue.lease_seconds if queue else 30.0,
+        )
     return FileStore(project.resolve(project.config.runs_dir), index_path(project.root))
+
+
+def database_url(project: Project) -> str:
+    """The PostgreSQL URL of the project's store, from the variable ``store.url_env``
+    names; raises InvalidError naming the variable when it is not set."""
+    import os
+
+    from gert.errors import InvalidError
+
+    name = project.config.store.url_env
+    url = os.environ.get(name, "")
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise InvalidError(
+            f"gert.yaml keeps runs in PostgreSQL (store: backend: postgresql), but {name} "
+            + ("is not set" if not url else "is not a postgresql:// URL")
+            + f"; export {name}=postgresql://USER@HOST:5432/DB"
+        )
+    return url
+
+
+class RunIndexReader(Protocol):
+    """What listing runs needs: the index's queries."""
+
+    def query(self, **filters: Any) -> list[RunRow]: ...
+
+    def values(self, column: str) -> list[str]: ...
 
 
 def index_path(root: Path) -> Path:
@@ -60,9 +98,17 @@ def index_path(root: Path) -> Path:
     return root / ".runbook" / "index.sqlite"
 
 
-def open_index(root: Path) -> RunIndex:
-    """The run index of the project at *root*, read without loading ``gert.yaml`` (fast
-    listing for ``gert runs list`` and ``gert incident show``)."""
+def open_index(root: Path) -> RunIndexReader:
+    """The run index of the project at *root* (fast listing for ``gert runs list`` and
+    ``gert incident show``): the SQLite index, read without loading ``gert.yaml``, unless
+    the project keeps its runs in PostgreSQL."""
+    from gert.project import CONFIG_NAME
+
+    config = root / CONFIG_NAME
+    if config.is_file() and b"postgresql" in config.read_bytes():
+        from gert.project import open_project
+
+        return open_store(open_project(root))
     return RunIndex(index_path(root))
 
 

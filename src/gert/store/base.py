@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from gert.store.index import RunRow
 from gert.store.manifest import RunManifest
-from gert.store.trace import TraceWriter
+from gert.store.trace import ChainedTrace, VerifyReport
 
 
 @runtime_checkable
@@ -56,10 +56,18 @@ class Store(Protocol):
         """A run's manifest, typed."""
         ...
 
+    def manifest_data(self, run: RunHandle) -> dict[str, Any]:
+        """A run's manifest as plain data, as written ({} when none was)."""
+        ...
+
+    def revision(self, run_id: str) -> tuple[int, int]:
+        """Something that changes whenever the run's evidence does: what live views poll."""
+        ...
+
     # the trace
     def trace(
         self, run: RunHandle, key: bytes | None = None, redact: Any = None, durable: bool = True
-    ) -> TraceWriter:
+    ) -> ChainedTrace:
         """A writer appending to the run's trace (continuing its hash chain)."""
         ...
 
@@ -82,9 +90,18 @@ class Store(Protocol):
         """Every step record of a run, in order, as (name, data)."""
         ...
 
+    def attachment(self, run: RunHandle, name: str) -> bytes | None:
+        """The bytes of an attachment as stored (``attachments/<file>``), or None."""
+        ...
+
     def export(self, run: RunHandle, dest: Path) -> None:
         """Write the run's evidence in the folder layout of a run (``run.yaml``,
         ``trace.jsonl``, ``steps/``, attachments) into *dest*, which must not exist."""
+        ...
+
+    def verify(self, run: RunHandle, key: bytes | None = None) -> VerifyReport:
+        """Check the run's evidence: hash chain, seals and HMAC, step records,
+        attachments and the sealed manifest."""
         ...
 
     # the index
@@ -105,6 +122,11 @@ class Store(Protocol):
         """Every run of an incident, oldest first."""
         ...
 
+    def values(self, column: str) -> list[str]:
+        """The distinct values of an index column (``state``, ``runbook_name``,
+        ``incident_id``, ``mode``): what a filter may name."""
+        ...
+
     def reindex(self) -> int:
         """Rebuild the index from the runs; returns how many it holds."""
         ...
@@ -112,6 +134,10 @@ class Store(Protocol):
     def claim(self, run: RunHandle) -> None:
         """Hold *run* for this process (exec, resume) until :meth:`close`; raises an
         InvalidError when another process holds it."""
+        ...
+
+    def release(self, run_id: str) -> None:
+        """Let go of one run this process held (a worker moving on to the next)."""
         ...
 
     def close(self) -> None:

@@ -17,7 +17,15 @@ from typing import Any
 from gert.errors import InvalidError, NotFound
 from gert.store.index import IndexDamaged, RunIndex, RunRow
 from gert.store.manifest import RunManifest
-from gert.store.trace import RUN_ID, TraceWriter, UnkeptTrace, file_digest, read_events
+from gert.store.trace import (
+    RUN_ID,
+    TraceWriter,
+    UnkeptTrace,
+    VerifyReport,
+    file_digest,
+    read_events,
+    verify_trace,
+)
 from gert.util import slug, utc_now, write_atomic
 
 
@@ -179,6 +187,16 @@ class FileStore:
         """A run's manifest, typed."""
         return RunManifest.from_dict(run.read_manifest())
 
+    def manifest_data(self, run: RunFolder) -> dict[str, Any]:
+        """A run's manifest as plain data, as written."""
+        return run.read_manifest()
+
+    def revision(self, run_id: str) -> tuple[int, int]:
+        """Something that changes whenever the run's evidence does (trace and manifest
+        sizes): what live views poll."""
+        folder = self.runs_dir / run_id
+        return (_size(folder / "trace.jsonl"), _size(folder / "run.yaml"))
+
     # the trace
     def trace(
         self, run: RunFolder, key: bytes | None = None, redact: Any = None, durable: bool = True
@@ -213,10 +231,23 @@ class FileStore:
                 continue
         return out
 
+    def attachment(self, run: RunFolder, name: str) -> bytes | None:
+        """The bytes of an attachment (``attachments/<file>``), or None."""
+        folder = (run.path / "attachments").resolve()
+        path = (run.path / name).resolve()
+        if path.parent != folder or not path.is_file():
+            return None
+        return path.read_bytes()
+
     def export(self, run: RunFolder, dest: Path) -> None:
         """Write the run's evidence as the standard folder layout (run.yaml, trace.jsonl,
         steps/, attachments) into *dest*, which must not exist."""
         shutil.copytree(run.path, dest, ignore=shutil.ignore_patterns(".*.tmp", LOCK_NAME))
+
+    def verify(self, run: RunFolder, key: bytes | None = None) -> VerifyReport:
+        """Check the run's evidence (see :func:`verify_trace`)."""
+        manifest = run.read_manifest() if run.manifest_path.is_file() else None
+        return verify_trace(run.trace_path, key, manifest)
 
     # the index
     def query(self, **filters: Any) -> list[RunRow]:
@@ -227,6 +258,16 @@ class FileStore:
         """Every run of an incident, oldest first."""
         rows = self.index.query(incident=incident_id, limit=None)
         return sorted(rows, key=lambda r: (r.started_at, r.run_id))
+
+    def values(self, column: str) -> list[str]:
+        """The distinct values of an index column (what a filter may name)."""
+        return self.index.values(column)
+
+    def release(self, run_id: str) -> None:
+        """Let go of one held run."""
+        fd = self._held.pop(run_id, None)
+        if fd is not None:
+            os.close(fd)
 
     def reindex(self) -> int:
         """Rebuild the index from the run folders."""
@@ -240,6 +281,13 @@ class FileStore:
         self._held.clear()
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
 class _NoIndex:
     """The index of runs nobody keeps: records nothing."""
 
@@ -247,6 +295,10 @@ class _NoIndex:
         """Nothing to record."""
 
     def query(self, **filters: Any) -> list[RunRow]:
+        """Nothing was recorded."""
+        return []
+
+    def values(self, column: str) -> list[str]:
         """Nothing was recorded."""
         return []
 

@@ -94,45 +94,36 @@ def _line_bytes(event: dict[str, Any]) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-class TraceWriter:
-    """Appends events to a trace, continuing the hash chain of an existing file (resume)."""
+class ChainedTrace:
+    """Appends events to a trace, each line hash-chained to the one before it; where the
+    lines go is the subclass's (a file, a database table)."""
 
     def __init__(
-        self,
-        path: Path,
-        run_id: str,
-        key: bytes | None = None,
-        redact: Any = None,
-        durable: bool = True,
+        self, run_id: str, key: bytes | None = None, redact: Any = None, durable: bool = True
     ):
-        self.durable = durable  # fsync after each step; a dry-run has nothing to keep
-        self.path = path
+        self.durable = durable  # made durable after each step; a dry-run has nothing to keep
         self.run_id = run_id
         self.key = key
         self.redact = redact
         self.seq = 0
         self.prev = ZERO
         self.whole = hashlib.sha256()
-        if path.exists():
-            self._continue()
-        self.file = open(path, "ab")  # noqa: SIM115 - kept open for the run's lifetime
 
-    def _continue(self) -> None:
-        """Pick up the chain after a crash; a torn last line (no newline) is dropped."""
-        raw = self.path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            raw = raw[: raw.rfind(b"\n") + 1]
-            with open(self.path, "r+b") as f:
-                f.truncate(len(raw))
-        for line in raw.splitlines():
+    def _continue_from(self, lines: list[bytes]) -> None:
+        """Pick up the chain after the *lines* already written (resume, a crash)."""
+        for line in lines:
             self.whole.update(line + b"\n")
             self.prev = hashlib.sha256(line).hexdigest()
             self.seq += 1
 
+    def _append(self, line: bytes, event: dict[str, Any], sync: bool) -> None:
+        """Write one line (without its newline); *sync*: make it durable now."""
+        raise NotImplementedError
+
     def emit(
         self, type_: str, data: dict[str, Any] | None = None, *, sync: bool = False
     ) -> dict[str, Any]:
-        """Append one event; ``sync`` forces it to disk (after each step)."""
+        """Append one event; ``sync`` makes it durable at once (after each step)."""
         assert type_ in EVENTS, type_
         payload = self.redact.data(data or {}) if self.redact else (data or {})
         if type_ in SEALS:
@@ -150,14 +141,12 @@ class TraceWriter:
             "prev_hash": self.prev,
         }
         line = _line_bytes(event)
-        if self.file.closed:  # events after run_completed: chain_error, incident_posted...
-            self.file = open(self.path, "ab")  # noqa: SIM115
-        self.file.write(line + b"\n")
-        self.file.flush()
-        if self.durable and (
-            sync or type_ in ("run_completed", "step_completed", "run_interrupted")
-        ):
-            getattr(os, "fdatasync", os.fsync)(self.file.fileno())
+        self._append(
+            line,
+            event,
+            self.durable
+            and (sync or type_ in ("run_completed", "step_completed", "run_interrupted")),
+        )
         self.whole.update(line + b"\n")
         self.prev = hashlib.sha256(line).hexdigest()
         return event
@@ -166,6 +155,44 @@ class TraceWriter:
     def head(self) -> str:
         """Hash of the last line written."""
         return self.prev
+
+    def close(self) -> None:
+        """Let go of what the writer holds (events already written are kept)."""
+
+
+class TraceWriter(ChainedTrace):
+    """Appends events to ``trace.jsonl``, continuing the hash chain of an existing file."""
+
+    def __init__(
+        self,
+        path: Path,
+        run_id: str,
+        key: bytes | None = None,
+        redact: Any = None,
+        durable: bool = True,
+    ):
+        super().__init__(run_id, key, redact, durable)
+        self.path = path
+        if path.exists():
+            self._continue()
+        self.file = open(path, "ab")  # noqa: SIM115 - kept open for the run's lifetime
+
+    def _continue(self) -> None:
+        """Pick up the chain after a crash; a torn last line (no newline) is dropped."""
+        raw = self.path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            raw = raw[: raw.rfind(b"\n") + 1]
+            with open(self.path, "r+b") as f:
+                f.truncate(len(raw))
+        self._continue_from(raw.splitlines())
+
+    def _append(self, line: bytes, event: dict[str, Any], sync: bool) -> None:
+        if self.file.closed:  # events after run_completed: chain_error, incident_posted...
+            self.file = open(self.path, "ab")  # noqa: SIM115
+        self.file.write(line + b"\n")
+        self.file.flush()
+        if sync:
+            getattr(os, "fdatasync", os.fsync)(self.file.fileno())
 
     def close(self) -> None:
         """Close the file (events already written are on disk)."""
@@ -370,11 +397,7 @@ def verify_trace(
 def check_witness(report: VerifyReport, sealed: str, incident_id: str) -> None:
     """Compare a run's last sealed end with the chain hash its incident recorded: a trace
     cut short and its manifest reset to ``running`` cannot match it."""
-    ends = (
-        [e for e in read_events(report.path) if e.get("type") == "run_completed"]
-        if (report.path.is_file())
-        else []
-    )
+    ends = [e for e in report.parsed if e.get("type") == "run_completed"]
     got = str((ends[-1].get("data") or {}).get("chain_hash", "")) if ends else ""
     if not got:
         report.problems.append(
