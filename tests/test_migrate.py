@@ -54,7 +54,8 @@ def test_converted_runbook_keeps_the_meaning(sources: Path, tmp_path: Path):
     rb = load_file_text(m.files["runbooks/triage.runbook.yaml"])
     meta = rb["meta"]
     assert meta["inputs"]["severity"] == {"default": "p3"}
-    assert meta["inputs"]["ticket"] == {"default": NO_VALUE}  # optional, never given
+    # optional, never given; its source is gert's source of the same name
+    assert meta["inputs"]["ticket"] == {"default": NO_VALUE, "from": "incident.id"}
     assert meta["vars"] == {"health_path": "/healthz", "retries": 2, "hint": NO_VALUE}
     clock, probe = rb["tree"][0], rb["tree"][1]
     assert clock["step"]["tool"] == {"name": "clock", "action": "now"}
@@ -206,7 +207,7 @@ def test_bad_input_is_an_error_with_its_place(tmp_path: Path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "dup.yaml:2:" in r.stdout and "duplicate key 'name'" in r.stdout
     assert "bad.yaml:3:1: refused: file: invalid YAML" in r.stdout
-    assert "odd.yaml:2:19: refused: meta field 'colour'" in r.stdout
+    assert "odd.yaml:2:19: refused: meta: unknown field 'colour'" in r.stdout
     assert (
         "odd.yaml:3:9: refused: tool 'nothere': no tool file at tools/nothere.tool.yaml" in r.stdout
     )
@@ -486,3 +487,235 @@ def test_validate_points_a_kernel_runbook_to_migrate(sources: Path):
     assert r.returncode == 2
     assert "apiVersion 'kernel/v0' is the format of gert's Go implementation" in r.stdout
     assert "hint: convert it with gert migrate FILE --out DIR" in r.stdout
+
+
+def write_runbook(folder: Path, name: str, body: str) -> Path:
+    """A kernel runbook *name*.yaml in *folder*, beside the fixture tools."""
+    if not (folder / "tools").exists():
+        shutil.copytree(KERNEL / "tools", folder / "tools")
+    path = folder / f"{name}.yaml"
+    path.write_text(f"apiVersion: kernel/v0\nmeta:\n  name: {name}\n{body}")
+    return path
+
+
+def refusals(report: str) -> list[str]:
+    return [line for line in report.splitlines() if ": refused: " in line]
+
+
+def test_an_assert_on_a_pattern_capture_says_why_and_where(tmp_path: Path):
+    """The capture a pattern takes is no source gert's assertions can check: the refusal
+    says so, naming the extract's line, instead of asking for a capture from stdout
+    (which it is)."""
+    write_runbook(
+        tmp_path,
+        "pat",
+        "tools: [http]\nsteps:\n"
+        "  - {id: probe, type: tool, tool: http, action: json, inputs: {url: x}}\n"
+        "  - id: check\n    type: assert\n    assert:\n"
+        '      - {type: equals, value: "{{ .first_digit }}", expected: "2"}\n'
+        "  - {id: done, type: end, outcome: {category: resolved, code: ok}}\n",
+    )
+    m = migrate([tmp_path / "pat.yaml"], tmp_path / "out")
+    lines = refusals(m.report.text())
+    extract = line_of(tmp_path / "tools" / "http.tool.yaml", "first_digit:")
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"pat.yaml:{line_of(tmp_path / 'pat.yaml', 'first_digit')}:")
+    assert "'first_digit' is captured with the pattern (\\d) from stdout" in lines[0]
+    assert f"the extract at tools/http.tool.yaml:{extract}:" in lines[0]
+    assert "captures NAME from stdout" not in lines[0]
+
+
+def test_steps_after_a_refused_step_say_once_that_they_depend_on_it(tmp_path: Path):
+    write_runbook(
+        tmp_path,
+        "cascade",
+        "tools: [http]\nsteps:\n"
+        "  - {id: probe, type: tool, tool: http, action: nosuch}\n"
+        "  - id: check\n    type: assert\n    assert:\n"
+        '      - {type: equals, value: "{{ .status_code }}", expected: "200"}\n'
+        "  - id: route\n    type: branch\n    branches:\n"
+        "      - condition: '{{ eq .status_code \"200\" }}'\n"
+        "        steps: [{id: ok, type: end, outcome: {category: resolved, code: ok}}]\n"
+        "      - condition: default\n"
+        "        steps: [{id: bad, type: end, outcome: {category: escalated, code: bad}}]\n"
+        "  - {id: done, type: end, outcome: {category: resolved, code: done}}\n",
+    )
+    m = migrate([tmp_path / "cascade.yaml"], tmp_path / "out")
+    lines = refusals(m.report.text())
+    root = line_of(tmp_path / "cascade.yaml", "id: probe")
+    assert any("has no action 'nosuch'" in x for x in lines), lines
+    depends = [x for x in lines if f"depends on refused step 'probe' (line {root})" in x]
+    assert [x.split(": refused: ")[1].split(":")[0] for x in depends] == [
+        "assert step 'check'",
+        "branch step 'route'",
+    ]
+    assert len(lines) == 3, lines  # nothing else: no 'needs a step before it', no 'name'
+    assert "runbooks/cascade.runbook.yaml" not in m.files
+
+
+def test_an_unknown_field_is_reported_with_the_field_it_likely_means(tmp_path: Path):
+    top = write_runbook(tmp_path, "top", "stpes:\n  - {id: a, type: end}\n")
+    step = write_runbook(
+        tmp_path,
+        "step",
+        "steps:\n  - id: a\n    tpye: manual\n    instructions: look\n"
+        "  - {id: b, type: end, outcome: {category: resolved, code: ok}}\n",
+    )
+    meta = write_runbook(
+        tmp_path,
+        "meta",
+        "  descripton: a typo, and only that\nsteps:\n"
+        "  - {id: a, type: manual, instructions: look}\n"
+        "  - {id: b, type: end, outcome: {category: resolved, code: ok}}\n",
+    )
+    m = migrate([meta], tmp_path / "out")
+    assert refusals(m.report.text()) == [
+        f"meta.yaml:{line_of(meta, 'descripton')}:3: refused: meta: unknown field "
+        "'descripton' (did you mean 'description'?): not a field of meta in the kernel/v0 "
+        "format (its decoder rejects it)"
+    ]
+    assert "runbooks/meta.runbook.yaml" not in m.files  # a refused construct: not written
+    m = migrate([top, step], tmp_path / "out")
+    lines = refusals(m.report.text())
+    assert lines == [
+        f"step.yaml:{line_of(step, 'tpye')}:5: refused: step: unknown field 'tpye' (did you "
+        "mean 'type'?): not a field of step in the kernel/v0 format (its decoder rejects it)",
+        f"step.yaml:{line_of(step, 'id: b')}:5: refused: end step 'b': depends on refused "
+        f"step 'a' (line {line_of(step, 'id: a')}); it converts once that step does",
+        f"top.yaml:{line_of(top, 'stpes')}:1: refused: runbook: unknown field 'stpes' (did "
+        "you mean 'steps'?): not a field of runbook in the kernel/v0 format (its decoder "
+        "rejects it)",
+    ]
+
+
+def test_every_converted_file_names_its_source(sources: Path, tmp_path: Path):
+    m = migrate([sources / "triage.yaml"], tmp_path / "out")
+    for rel, text in m.files.items():
+        if rel.endswith(".yaml"):
+            assert text.startswith("# Migrated by gert migrate from "), rel
+    test = m.files["scenarios/triage/healthy/test.yaml"]
+    inputs = m.files["scenarios/triage/healthy/inputs.yaml"]
+    assert test.splitlines()[0].endswith(" scenarios/triage/healthy/test.yaml (kernel/v0).")
+    assert inputs.splitlines()[0].endswith(" scenarios/triage/healthy/scenario.yaml (kernel/v0).")
+    assert load_file_text(inputs) == {"host": "web1"}
+
+
+def test_the_report_is_the_same_from_any_folder(sources: Path, tmp_path: Path):
+    """Paths are relative to the folder of the PATHs named, not to the current folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    runs = [
+        gert("migrate", str(sources / "triage.yaml"), "--check", cwd=cwd)
+        for cwd in (sources, elsewhere, sources / "tools")
+    ]
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    assert "\ntriage.yaml:" in runs[0].stdout and "\ntools/http.tool.yaml:" in runs[0].stdout
+    assert f"{sources}" not in runs[0].stdout
+    both = gert("migrate", str(sources), "--check", cwd=elsewhere)
+    assert both.stdout == gert("migrate", ".", "--check", cwd=sources).stdout
+    assert (
+        "\nrefused.yaml:" in both.stdout and "\nscenarios/triage/broken/test.yaml:" in both.stdout
+    )
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out, cwd in zip(outs, (sources, elsewhere), strict=True):
+        gert("migrate", str(sources / "triage.yaml"), "--out", str(out), cwd=cwd)
+    for p in sorted(outs[0].rglob("*")):
+        if p.is_file():
+            assert p.read_bytes() == (outs[1] / p.relative_to(outs[0])).read_bytes(), p
+
+
+def test_a_dry_run_shows_a_tool_step_as_text_and_the_outcome_its_code(
+    sources: Path, tmp_path: Path
+):
+    out = tmp_path / "out"
+    assert gert("migrate", "triage.yaml", "--out", str(out), cwd=sources).returncode == 0
+    dry = gert(
+        "exec", "runbooks/triage.runbook.yaml", "--mode", "dry-run", "--var", "host=web1", cwd=out
+    )
+    shown = dry.stdout + dry.stderr
+    assert "would run: http.get url: https://web1/healthz" in shown, shown
+    assert "{'" not in shown and "args=" not in shown
+    assert "→ outcome escalated code unknown_status" in shown
+    replay = gert(
+        "exec",
+        "runbooks/triage.runbook.yaml",
+        "--mode",
+        "replay",
+        "--scenario",
+        "scenarios/triage/healthy",
+        cwd=out,
+    )
+    shown = replay.stdout + replay.stderr
+    assert "→ outcome no_action code healthy (host: web1, status: 200, tries: 1)" in shown, shown
+
+
+def test_an_input_from_an_incident_field_keeps_its_source(tmp_path: Path):
+    path = write_runbook(
+        tmp_path,
+        "sourced",
+        "  inputs:\n"
+        "    region: {from: incident.custom_fields.Region, default: eu}\n"
+        "    server: {from: svc.fields.ServerName, required: true}\n"
+        "steps:\n  - {id: a, type: manual, instructions: '{{ .region }} {{ .server }}'}\n"
+        "  - {id: b, type: end, outcome: {category: resolved, code: ok}}\n",
+    )
+    m = migrate([path], tmp_path / "out")
+    assert not m.refused, m.report.text()
+    inputs = load_file_text(m.files["runbooks/sourced.runbook.yaml"])["meta"]["inputs"]
+    assert inputs == {
+        "region": {"default": "eu", "from": "incident.custom_fields.Region"},
+        "server": {},
+    }
+    report = m.report.text()
+    assert (
+        "differs: input 'region' from: from incident.custom_fields.Region: gert takes the value from the incident given with --incident"
+        in report
+    )
+    assert (
+        "dropped: input 'server' from: 'svc.fields.ServerName' names a source of gert's Go implementation's input resolver"
+        in report
+    )
+    assert "or a gert source (incident" not in report
+
+
+def test_the_for_each_variable_is_declared_inside_the_loop(tmp_path: Path):
+    path = write_runbook(
+        tmp_path,
+        "loop",
+        "tools: [http]\nsteps:\n"
+        "  - id: probe\n    type: tool\n    tool: http\n    action: get\n"
+        '    inputs: {url: "https://{{ .item }}"}\n'
+        '    for_each: {as: item, over: "a,b"}\n'
+        "  - {id: done, type: end, outcome: {category: resolved, code: done}}\n",
+    )
+    lines = refusals(migrate([path], tmp_path / "out").report.text())
+    assert len(lines) == 1 and "for_each: gert has no loops" in lines[0], lines
+    # outside the loop the name is declared by nothing
+    path.write_text(
+        path.read_text().replace("code: done}", "code: done, meta: {i: '{{ .item }}'}}")
+    )
+    lines = refusals(migrate([path], tmp_path / "out").report.text())
+    assert any("name 'item': nothing declares it" in x for x in lines), lines
+
+
+def test_a_tools_entry_given_as_a_path_says_what_to_write(tmp_path: Path):
+    path = write_runbook(
+        tmp_path,
+        "paths",
+        "tools: [tools/http.tool.yaml]\nsteps:\n"
+        "  - {id: probe, type: tool, tool: http, action: get, inputs: {url: x}}\n"
+        "  - {id: done, type: end, outcome: {category: resolved, code: done}}\n",
+    )
+    lines = refusals(migrate([path], tmp_path / "out").report.text())
+    assert len(lines) == 2 and "depends on refused step 'probe'" in lines[1], lines
+    assert "which names the file tools/http.tool.yaml by its path" in lines[0]
+    assert (
+        "write tools: [http]" in lines[0]
+        and "or tool: tools/http.tool.yaml in the step" in lines[0]
+    )
+    path.write_text(path.read_text().replace("tool: http,", "tool: tools/http.tool.yaml,"))
+    m = migrate([path], tmp_path / "out")
+    assert not m.refused, m.report.text()
+    assert load_file_text(m.files["runbooks/paths.runbook.yaml"])["tools"] == {
+        "http": "../tools/http.tool.yaml"
+    }

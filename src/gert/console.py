@@ -127,8 +127,11 @@ class Progress:
         elif type_ == "outcome_reached":
             style = STATE_STYLE.get(data["state"], "white")
             rec = data.get("recommendation", "")
+            code, meta = data.get("code"), data.get("meta")
             c.print(
                 f"  → outcome [{style}]{plain(data['state'])}[/]"
+                + (f" code [bold]{plain(code, one_line=True)}[/]" if code else "")
+                + (f" [dim]({plain(shorten(_pairs(meta), 120), one_line=True)})[/]" if meta else "")
                 + (f": {plain(rec, one_line=True)}" if rec else ""),
                 highlight=False,
             )
@@ -336,6 +339,9 @@ def _would_run(data: dict[str, Any]) -> str:
         what = f"{would.get('method', 'GET')} {would['url']}"
     elif would.get("query"):
         what = str(would["query"])
+    elif would.get("name") and would.get("action"):  # a tool step: tool.action and its args
+        args = would.get("args")
+        what = f"{would['name']}.{would['action']}" + (f" {_pairs(args)}" if args else "")
     elif would.get("instructions"):
         text = str(would["instructions"]).strip()
         what = text.splitlines()[0] if text else ""
@@ -345,8 +351,22 @@ def _would_run(data: dict[str, Any]) -> str:
         if would.get("choice"):
             what += f"  (choice: {would['choice']})"
     else:
-        what = ", ".join(f"{k}={v}" for k, v in would.items() if k != "dry_run")
+        what = _pairs({k: v for k, v in would.items() if k != "dry_run"})
     return f"\n      [dim]would run: {plain(what, one_line=True)}[/]" if what else ""
+
+
+def _pairs(values: Any) -> str:
+    """A mapping as ``key: value, …`` (lists and mappings inside as JSON), never a repr."""
+    import json
+
+    def text(v: Any) -> str:
+        if isinstance(v, str):
+            return v
+        return json.dumps(v, ensure_ascii=False, default=str)
+
+    if not isinstance(values, dict):
+        return text(values)
+    return ", ".join(f"{k}: {text(v)}" for k, v in values.items())
 
 
 # C0 and C1 control characters except tab and newline: ANSI/OSC escape sequences start here.

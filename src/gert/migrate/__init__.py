@@ -80,12 +80,23 @@ class CheckResult:
         return any(status not in ("passed", "skipped") for _, status, _ in self.results)
 
 
-def _shown(path: Path) -> str:
-    """*path* as the report names it: relative to the current folder when inside it."""
+def _base(paths: list[Path]) -> Path:
+    """The folder the report names files relative to: the common parent of the PATHs
+    named (a folder itself, a file's folder), so that the report does not depend on the
+    current folder."""
+    folders = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return Path(os.path.commonpath([str(f) for f in folders])) if folders else Path.cwd()
+    except ValueError:  # no common parent (another drive)
+        return folders[0]
+
+
+def _shown(path: Path, base: Path) -> str:
+    """*path* as the report names it: relative to *base* (with .. where outside it)."""
+    try:
+        return Path(os.path.relpath(path.resolve(), base)).as_posix()
     except (ValueError, OSError):
-        return str(path)
+        return path.as_posix()
 
 
 def _api(path: Path) -> tuple[str | None, Any]:
@@ -132,13 +143,17 @@ class _Migrator:
         self.tools: dict[Path, Tool | None] = {}
         self.tool_names: dict[str, Path] = {}
         self.migration = Migration(report=self.report)
+        self.base = Path.cwd()
+
+    def shown(self, path: Path) -> str:
+        return _shown(path, self.base)
 
     def tool_at(self, path: Path) -> Tool | None:
         key = path.resolve()
         if key in self.tools:
             return self.tools[key]
         self.tools[key] = None
-        src = read_source(path, _shown(path), self.report)
+        src = read_source(path, self.shown(path), self.report)
         if src is None:
             return None
         if not is_kernel_tool(src.data):
@@ -151,7 +166,7 @@ class _Migrator:
             src.refuse(
                 ("meta", "name"),
                 "tool file",
-                f"another tool file is named '{tool.name}' too: {_shown(self.tool_names[tool.name])}",
+                f"another tool file is named '{tool.name}' too: {self.shown(self.tool_names[tool.name])}",
             )
             tool = None
         if tool is not None:
@@ -173,35 +188,36 @@ class _Migrator:
                         rb_src.refuse(
                             where,
                             f"tool '{name}'",
-                            f"its file {_shown(path)} could not be converted",
+                            f"its file {self.shown(path)} could not be converted",
                         )
                     return tool
             rb_src.refuse(
                 where,
                 f"tool '{name}'",
-                "no tool file at " + " or ".join(dict.fromkeys(_shown(p) for p in looked)),
+                "no tool file at " + " or ".join(dict.fromkeys(self.shown(p) for p in looked)),
             )
             return None
 
         return find
 
     def run(self, paths: list[Path], out_ref: Path) -> Migration:
+        self.base = _base(paths)
         runbooks: list[Source] = []
         named_tools: list[Path] = []
         for f in _candidates(paths):
             api, _ = _api(f)
             explicit = f in paths
             if api == KERNEL_API:
-                src = read_source(f, _shown(f), self.report)
+                src = read_source(f, self.shown(f), self.report)
                 if src is not None:
                     runbooks.append(src)
             elif api == "tool/v0":
                 named_tools.append(f)
             elif explicit:
-                if read_source(f, _shown(f), self.report) is None:
+                if read_source(f, self.shown(f), self.report) is None:
                     continue  # not YAML: the report says where
                 self.report.add(
-                    _shown(f),
+                    self.shown(f),
                     (1, 1),
                     "refused",
                     "file",
@@ -223,7 +239,7 @@ class _Migrator:
             conv = RunbookConverter(src, base, self.finder(src), ref.replace(os.sep, "/")).convert()
             converted.append(conv)
         for f in named_tools:
-            src_probe = read_source(f, _shown(f), Report())
+            src_probe = read_source(f, self.shown(f), Report())
             if src_probe is not None and is_kernel_tool(src_probe.data):
                 self.tool_at(f)
         m = self.migration
@@ -257,23 +273,23 @@ class _Migrator:
         count = 0
         for d in scenario_dirs:
             before = self.report.count("refused")
-            src = read_source(d / "scenario.yaml", _shown(d / "scenario.yaml"), self.report)
+            src = read_source(d / "scenario.yaml", self.shown(d / "scenario.yaml"), self.report)
             if src is None:
                 continue
             inputs, scenario = convert_scenario(src, rb)
-            test = None
+            test, tsrc = None, None
             if (d / "test.yaml").is_file():
-                tsrc = read_source(d / "test.yaml", _shown(d / "test.yaml"), self.report)
+                tsrc = read_source(d / "test.yaml", self.shown(d / "test.yaml"), self.report)
                 if tsrc is None:
                     continue
                 test = convert_test(tsrc, rb, inputs)
             if self.report.count("refused") > before:
                 continue
             rel = f"scenarios/{rb.name}/{d.name}"
-            files[f"{rel}/inputs.yaml"] = dump_yaml(inputs)
+            files[f"{rel}/inputs.yaml"] = _header(src) + dump_yaml(inputs)
             files[f"{rel}/scenario.yaml"] = _header(src) + dump_yaml(scenario)
-            if test is not None:
-                files[f"{rel}/test.yaml"] = dump_yaml(test)
+            if test is not None and tsrc is not None:
+                files[f"{rel}/test.yaml"] = _header(tsrc) + dump_yaml(test)
             count += 1
         if rb.data is None:
             return

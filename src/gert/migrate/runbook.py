@@ -28,6 +28,7 @@ from gert.migrate.conditions import (
 )
 from gert.migrate.source import Source
 from gert.migrate.tools import Contract, Tool
+from gert.model import INPUT_SOURCE_PATTERN
 
 TOP_KEYS = {"apiVersion", "meta", "tools", "steps", "extensions"}
 META_KEYS = {"name", "description", "inputs", "constants", "governance", "secrets", "extensions"}
@@ -55,6 +56,11 @@ class Built:
     captures: dict[str, Any] = field(default_factory=dict)
     branches: list[dict[str, Any]] = field(default_factory=list)
     final: bool = False  # holds an outcome without `when`
+    origin: dict[str, str] = field(default_factory=dict)  # capture -> where its tool defines it
+    # A refused step's place: what follows it is reported once as depending on it
+    # (the root refusal says why), not refused again for want of a step before it.
+    stand_in: bool = False
+    line: int = 0
 
     @property
     def host(self) -> bool:
@@ -116,6 +122,9 @@ class RunbookConverter:
         self.denied: dict[str, list[str]] = {}  # program -> denied step IDs
         self.programs: dict[str, list[str]] = {}  # program -> every tool step ID running it
         self.result: Converted
+        self.loop_names: frozenset[str] = frozenset()  # for_each `as` names in scope
+        self.stand_ins: list[Built] = []  # refused steps: their outputs are unknown
+        self.dependents: list[tuple[Any, ...]] = []  # steps reported as depending on one
 
     # reporting --------------------------------------------------------------
     def refuse(self, path: tuple[Any, ...], construct: str, detail: str) -> None:
@@ -124,6 +133,32 @@ class RunbookConverter:
 
     def note(self, path: tuple[Any, ...], verdict: str, construct: str, detail: str) -> None:
         self.src.note(path, verdict, construct, detail)
+
+    def stand_in(self, sid: str, p: tuple[Any, ...], kind: str) -> Built:
+        """The place of a refused step, for the steps after it to depend on."""
+        b = Built(sid, {}, kind, True, stand_in=True, line=self.src.pos(p)[0])
+        self.stand_ins.append(b)
+        return b
+
+    def depends(self, p: tuple[Any, ...], construct: str, root: Built, why: str = "") -> None:
+        """One entry for what cannot be converted only because *root* was refused."""
+        if any(p[: len(d)] == d for d in self.dependents):
+            self.failed = True
+            return  # inside a step that says so already
+        self.dependents.append(tuple(p))
+        self.refuse(
+            p,
+            construct,
+            f"depends on refused step '{root.id}' (line {root.line})"
+            + (f", {why}" if why else "")
+            + "; it converts once that step does",
+        )
+
+    def unknown_outputs(self, p: tuple[Any, ...]) -> Built | None:
+        """The last refused step before *p*, whose outputs are not known."""
+        line = self.src.pos(p)[0]
+        before = [b for b in self.stand_ins if b.line < line]
+        return before[-1] if before else None
 
     # the whole runbook ------------------------------------------------------
     def convert(self) -> Converted:
@@ -167,7 +202,7 @@ class RunbookConverter:
                 )
         self.tool_names = self.tool_list(top.get("tools"))
         steps = src.listing(("steps",), top.get("steps"), "steps")
-        if not steps:
+        if not steps and src.typo_of((), "steps") is None:  # a typo is refused already
             self.refuse(("steps",), "steps", "a runbook needs at least one step")
         built, ends = self.body(steps, ("steps",), 0)
         if built and not ends:
@@ -187,6 +222,10 @@ class RunbookConverter:
             and n not in self.result.captured
         )
         for n in unset:
+            root = self.unknown_outputs(self.refs[n])
+            if n not in self.declared and root is not None:
+                self.depends(self.refs[n], f"name '{n}'", root, "whose outputs are unknown")
+                continue
             if n not in self.declared:  # a typo, or a name nothing declares
                 self.refuse(
                     self.refs[n],
@@ -219,7 +258,7 @@ class RunbookConverter:
         if used:
             data["tools"] = {t: f"../{tool.out_path}" for t, tool in used.items()}
         data["tree"] = [b.node() for b in built]
-        if not self.failed:
+        if not self.failed and not src.refusals:  # an unknown field too: nothing is written
             self.result.data = data
         return self.result
 
@@ -274,16 +313,42 @@ class RunbookConverter:
                     "never checked by gert's Go implementation; gert's inputs are text",
                 )
             if d.get("from") is not None:
-                self.note(
-                    (*p, "from"),
-                    "dropped",
-                    f"input '{name}' from",
-                    "never consulted by gert's Go implementation's command line; give the "
-                    "value with --var, or a gert source (incident.…, env.…, prompt)",
-                )
+                self.input_source(p, name, self.src.text((*p, "from"), d["from"], "from"), entry)
             self.result.inputs.add(name)
             out[name] = entry
         return out
+
+    def input_source(
+        self, p: tuple[Any, ...], name: str, source: str, entry: dict[str, Any]
+    ) -> None:
+        """An input's `from`: gert's own source of that name where it has one."""
+        if re.match(INPUT_SOURCE_PATTERN, source) and source != "parent":
+            entry["from"] = source
+            self.note(
+                (*p, "from"),
+                "differs",
+                f"input '{name}' from",
+                f"from {source}: gert takes the value from "
+                + (
+                    "the incident given with --incident"
+                    if source.startswith("incident")
+                    else f"environment variable {source[4:]}"
+                    if source.startswith("env.")
+                    else "the engineer, asked on a terminal"
+                )
+                + " (before any default); gert's Go implementation's command line never "
+                "consulted from, so there only --var or the default gave it",
+            )
+            return
+        self.note(
+            (*p, "from"),
+            "dropped",
+            f"input '{name}' from",
+            f"{source!r} names a source of gert's Go implementation's input resolver, which "
+            "its command line never runs, and is not one gert has (incident.<field>, "
+            "incident.custom_fields.<Name>, incident.location.<field>, env.<VAR>, prompt): "
+            "the value comes from --var or the default, as it did there",
+        )
 
     def constants(self, value: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -407,7 +472,9 @@ class RunbookConverter:
         built: list[Built] = []
         last: Built | None = None
         ended = False
+        outer = self.loop_names
         for i, raw in enumerate(items):
+            self.loop_names = outer
             p = (*path, i)
             if ended:
                 self.note(p, "dropped", "step", "unreachable: an end step comes before it")
@@ -418,6 +485,10 @@ class RunbookConverter:
                 continue
             sid = self.step_id(p, step, i)
             kind = self.src.text((*p, "type"), step.get("type"), "type")
+            loop = step.get("for_each")
+            if isinstance(loop, dict) and isinstance(loop.get("as"), str) and loop["as"]:
+                # the loop variable is declared inside the loop (the loop itself is refused)
+                self.loop_names = outer | {loop["as"]}
             self.common(p, step, sid, kind)
             if kind in ("tool", "manual"):
                 b = (
@@ -429,6 +500,8 @@ class RunbookConverter:
                     built.append(b)
                     self.result.steps.add(sid)
                     last = b
+                else:
+                    last = self.stand_in(sid, p, kind)
             elif kind == "end":
                 if last is None or not last.host:
                     self.refuse(
@@ -451,6 +524,9 @@ class RunbookConverter:
                 if "when" not in outcome:
                     last.final = True
                     ended = True
+                if last.stand_in:
+                    self.depends(p, f"end step '{sid}'", last)
+                    continue
                 last.step.setdefault("outcomes", []).append(outcome)
                 self.note(p, "converted", f"end step '{sid}'", f"an outcome of step '{last.id}'")
             elif kind == "branch":
@@ -464,6 +540,9 @@ class RunbookConverter:
                     continue
                 ended = self.branch(p, step, sid, last, depth) or ended
             elif kind == "assert":
+                if last is not None and last.stand_in:
+                    self.depends(p, f"assert step '{sid}'", last)
+                    continue
                 self.assert_step(p, step, sid, last)
             elif kind == "parallel":
                 self.refuse(
@@ -471,6 +550,7 @@ class RunbookConverter:
                     f"parallel step '{sid}'",
                     "gert runs one step at a time and has no parallel block",
                 )
+                last = self.stand_in(sid, p, kind)
             elif kind == "extension":
                 self.refuse(
                     p,
@@ -478,12 +558,22 @@ class RunbookConverter:
                     "a stub in gert's Go implementation (the run ends in error), with no "
                     "counterpart in gert",
                 )
+                last = self.stand_in(sid, p, kind)
             else:
-                self.refuse(
-                    (*p, "type"),
-                    f"step '{sid}'",
-                    f"unknown type {kind!r} (tool, manual, assert, branch, parallel, end, extension)",
-                )
+                if not kind and self.src.typo_of(p, "type") is None:
+                    self.refuse(
+                        p,
+                        f"step '{sid}'",
+                        "has no type (tool, manual, assert, branch, parallel, end, extension)",
+                    )
+                elif kind:
+                    self.refuse(
+                        (*p, "type"),
+                        f"step '{sid}'",
+                        f"unknown type {kind!r} (tool, manual, assert, branch, parallel, end, extension)",
+                    )
+                last = self.stand_in(sid, p, kind or "unknown")
+        self.loop_names = outer
         return built, ended
 
     def step_id(self, p: tuple[Any, ...], step: dict[str, Any], index: int) -> str:
@@ -572,7 +662,8 @@ class RunbookConverter:
             self.read_template(p, cond.text, construct)
         else:
             for name in _expr_names(cond.text):
-                self.refs.setdefault(name, p)
+                if name not in self.loop_names:
+                    self.refs.setdefault(name, p)
         for n in cond.notes:
             self.note(p, "differs", construct, n)
         if cond.rewritten and "{{" in str(text):
@@ -603,7 +694,8 @@ class RunbookConverter:
                 self.refuse(p, construct, why)
                 ok = False
                 continue
-            self.refs.setdefault(root, p)
+            if root not in self.loop_names:
+                self.refs.setdefault(root, p)
         try:
             for n in surprises(text):
                 self.note(p, "differs", construct, n)
@@ -619,11 +711,7 @@ class RunbookConverter:
             self.refuse(p, f"tool step '{sid}'", "names no tool")
             return None
         if tool_name not in self.tool_names:
-            self.refuse(
-                (*p, "tool"),
-                f"tool step '{sid}'",
-                f"tool '{tool_name}' is not in the runbook's tools list",
-            )
+            self.refuse((*p, "tool"), f"tool step '{sid}'", self.not_listed(tool_name))
             return None
         tool = self.find_tool(tool_name, self.tool_names[tool_name])
         if tool is None:
@@ -692,7 +780,8 @@ class RunbookConverter:
         for a in action.args:
             if a not in args:
                 args[a] = "{{ ." + a + " }}"
-                self.refs.setdefault(a, p)
+                if a not in self.loop_names:
+                    self.refs.setdefault(a, p)
         out: dict[str, Any] = {"id": sid, "type": "tool"}
         plain = self.when(p, step, sid, out)
         out["tool"] = {"name": alias, "action": action_name, **({"args": args} if args else {})}
@@ -743,7 +832,30 @@ class RunbookConverter:
                 else ""
             ),
         )
-        return Built(sid, out, "tool", plain, dict(action.captures))
+        return Built(sid, out, "tool", plain, dict(action.captures), origin=dict(action.origin))
+
+    def not_listed(self, name: str) -> str:
+        """Why a step's tool is not in the tools list, and what to write instead."""
+        paths = [t for t in self.tool_names if "/" in t or "\\" in t]
+        same = [
+            t
+            for t in paths
+            if re.sub(r"\.tool\.ya?ml$", "", t.replace("\\", "/").rsplit("/", 1)[-1]) == name
+        ]
+        if same:
+            return (
+                f"tool '{name}' is not in the runbook's tools list, which names the file "
+                f"{same[0]} by its path; gert's Go implementation matches a step's tool "
+                "against the entries as written, and refuses this too. gert names each tool "
+                f"(the converted runbook says tools: {{{name}: ../tools/{name}.tool.yaml}}): "
+                f"write tools: [{name}] with the file at tools/{name}.tool.yaml beside the "
+                f"runbook, or tool: {same[0]} in the step"
+            )
+        listed = ", ".join(self.tool_names) or "none"
+        return (
+            f"tool '{name}' is not in the runbook's tools list ({listed}): add it there "
+            "(gert's Go implementation refuses a tool the list does not name too)"
+        )
 
     def when(self, p: tuple[Any, ...], step: dict[str, Any], sid: str, out: dict[str, Any]) -> bool:
         """Set the step's `when`; False when it has one (it may be skipped)."""
@@ -870,8 +982,7 @@ class RunbookConverter:
                 self.refuse(
                     (*ap, "value"),
                     f"assert step '{sid}'",
-                    f"gert checks a step's output: the value must be {{{{ .NAME }}}} where step "
-                    f"'{last.id}' captures NAME from stdout, stderr or a JSON path",
+                    self.unassertable(value, m.group(1) if m else None, last),
                 )
                 return
             want_key = "pattern" if kind == "matches" else "expected"
@@ -912,6 +1023,40 @@ class RunbookConverter:
             f"assert step '{sid}'",
             f"assertions of step '{last.id}' on its output: in a replay they check the canned "
             "stdout, where gert's Go implementation checks the canned outputs",
+        )
+
+    def unassertable(self, value: Any, name: str | None, last: Built) -> str:
+        """Why an assertion's value is not something gert's assertions can check."""
+        capture = last.captures.get(name) if name else None
+        if isinstance(capture, dict) and capture.get("pattern"):
+            where = last.origin.get(name or "", "")
+            return (
+                f"'{name}' is captured with the pattern {capture['pattern']} from "
+                f"{capture.get('from', 'stdout')}"
+                + (f" (the extract at {where})" if where else "")
+                + ": gert's assertions check a whole source (stdout, stderr, a JSON path), "
+                "not a capture, and no single check means 'the first match's group equals'; "
+                f"check {name} in a branch condition or an outcome's when instead, or extract "
+                "it with from: json and a path"
+            )
+        if name is None:
+            return (
+                f"the value {value!r} is not a single name ({{{{ .NAME }}}}): gert's "
+                f"assertions check what step '{last.id}' printed, not a template"
+            )
+        what = (
+            "an input"
+            if name in self.result.inputs
+            else "a constant"
+            if name in self.result.constants
+            else "captured by an earlier step"
+            if name in self.result.captured
+            else f"not captured by step '{last.id}'"
+        )
+        return (
+            f"'{name}' is {what}: gert's assertions check the output of the step they belong "
+            f"to, here step '{last.id}' (its captures: "
+            f"{', '.join(sorted(last.captures)) or 'none'})"
         )
 
     def outcome(self, p: tuple[Any, ...], step: dict[str, Any], sid: str) -> dict[str, Any] | None:
@@ -1001,13 +1146,14 @@ class RunbookConverter:
                 else:
                     host.final = True
                 host.step.setdefault("outcomes", []).append(outcome)
-                self.note(
-                    fp,
-                    "converted",
-                    f"end step '{end_id}'",
-                    f"an outcome of step '{host.id}'"
-                    + (f" when {guard.text}" if guard.text != "true" else ""),
-                )
+                if not host.stand_in:  # else the branch step says it depends on it, once
+                    self.note(
+                        fp,
+                        "converted",
+                        f"end step '{end_id}'",
+                        f"an outcome of step '{host.id}'"
+                        + (f" when {guard.text}" if guard.text != "true" else ""),
+                    )
                 if host.final:
                     for k in range(j + 1, len(arms)):
                         self.note(
@@ -1038,6 +1184,9 @@ class RunbookConverter:
             branch["steps"] = [b.node() for b in inner]
             host.branches.append(branch)
             before.append(cond)
+        if host.stand_in:
+            self.depends(p, f"branch step '{sid}'", host)
+            return always and has_default
         self.result.branch_hosts[sid] = host.id
         self.note(
             p,

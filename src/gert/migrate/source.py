@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ class Source:
     shown: str  # the path as the report names it
     doc: Document
     report: Report
+    # Unknown keys that are a typo of a known one: (path of the mapping, known key) ->
+    # the key written, so that the missing field is not refused a second time.
+    typos: dict[tuple[Path_, str], str] = field(default_factory=dict)
+    refusals: int = 0  # entries refused in this file
 
     @property
     def data(self) -> Any:
@@ -32,6 +37,7 @@ class Source:
 
     def note(self, path: Path_, verdict: str, construct: str, detail: str) -> None:
         """Add a report entry at *path*."""
+        self.refusals += verdict == "refused"
         self.report.add(self.shown, self.pos(path), verdict, construct, detail)
 
     def refuse(self, path: Path_, construct: str, detail: str) -> None:
@@ -48,14 +54,24 @@ class Source:
             return {}
         for key in value:
             if key not in known:
+                close = suggestion(key, known - set(value))
+                if close is not None:
+                    self.typos[(tuple(path), close)] = str(key)
+                self.refusals += 1
                 self.report.add(
                     self.shown,
                     self.doc.position((*path, key), key=True),
                     "refused",
-                    f"{what} field '{key}'",
-                    f"not a field of {what} in the kernel/v0 format (its decoder rejects it)",
+                    what,
+                    f"unknown field '{key}'"
+                    + (f" (did you mean '{close}'?)" if close is not None else "")
+                    + f": not a field of {what} in the kernel/v0 format (its decoder rejects it)",
                 )
         return value
+
+    def typo_of(self, path: Path_, key: str) -> str | None:
+        """The unknown key written at *path* in place of the known *key*, if any."""
+        return self.typos.get((tuple(path), key))
 
     def listing(self, path: Path_, value: Any, what: str) -> list[Any]:
         """*value* as a list; [] (refused) when it is something else."""
@@ -76,6 +92,14 @@ class Source:
             return self.doc.plain.get(tuple(path), str(value))
         self.refuse(path, what, f"must be text, not {_kind(value)}")
         return default
+
+
+def suggestion(key: Any, known: set[str]) -> str | None:
+    """The known field *key* is most likely a typo of (difflib), or None."""
+    if not isinstance(key, str) or not known:
+        return None
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _kind(value: Any) -> str:

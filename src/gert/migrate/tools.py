@@ -109,6 +109,7 @@ class Action:
     approval: int = 0  # approvals the converted action needs (0: none)
     approved_by: list[str] = field(default_factory=list)  # runbook:step that asked for it
     allowed_by: list[str] = field(default_factory=list)  # runbook:step that needed none
+    origin: dict[str, str] = field(default_factory=dict)  # capture -> FILE:LINE:COL of its extract
 
 
 @dataclass
@@ -376,6 +377,7 @@ def _action(
             (*ap, "contract"), "converted", f"action '{name}' contract", f"risk {contract.risk}"
         )
     captures: dict[str, Any] = {}
+    origin: dict[str, str] = {}
     extract = src.mapping(
         (*ap, "extract"),
         act.get("extract"),
@@ -388,9 +390,11 @@ def _action(
         if not isinstance(out_name, str) or not _ID.match(out_name):
             src.refuse(ep, f"extract '{out_name}'", "not a name a capture can have")
             return None
-        origin = src.text((*ep, "from"), e.get("from"), "from", "stdout")
+        line, col = src.doc.position(ep, key=True)
+        origin[str(out_name)] = f"{src.shown}:{line}:{col}"
+        where = src.text((*ep, "from"), e.get("from"), "from", "stdout")
         pattern = e.get("pattern")
-        if origin == "json":
+        if where == "json":
             path = src.text((*ep, "path"), e.get("path"), "path")
             if not path:
                 src.refuse(ep, f"extract '{out_name}'", "from json needs a path")
@@ -404,14 +408,14 @@ def _action(
                 "implementation); output that is not JSON fails the step (leaves it unset there)",
             )
             continue
-        if origin not in ("stdout", "stderr"):
+        if where not in ("stdout", "stderr"):
             src.note(
                 (*ep, "from"),
                 "converted",
                 f"extract '{out_name}'",
-                f"from {origin!r} reads stdout, as gert's Go implementation does",
+                f"from {where!r} reads stdout, as gert's Go implementation does",
             )
-            origin = "stdout"
+            where = "stdout"
         if pattern is not None:
             pattern = src.text((*ep, "pattern"), pattern, "pattern")
             try:
@@ -424,7 +428,7 @@ def _action(
                 )
                 return None
             # the kernel searches the trimmed text; its first group, else the whole match
-            captures[out_name] = {"from": origin, "pattern": pattern}
+            captures[out_name] = {"from": where, "pattern": pattern}
             src.note(
                 ep,
                 "differs",
@@ -433,6 +437,6 @@ def _action(
                 "implementation); Python's regular expressions, not Go's RE2",
             )
         else:
-            captures[out_name] = {"from": origin, "pattern": r"^\s*([\s\S]*?)\s*$"}
-            src.note(ep, "converted", f"extract '{out_name}'", f"capture of {origin}, trimmed")
-    return Action(name, out, contract, args, captures, set(spec), program)
+            captures[out_name] = {"from": where, "pattern": r"^\s*([\s\S]*?)\s*$"}
+            src.note(ep, "converted", f"extract '{out_name}'", f"capture of {where}, trimmed")
+    return Action(name, out, contract, args, captures, set(spec), program, origin=origin)
