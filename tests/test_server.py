@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -27,14 +28,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(
-    root: Path, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], str]:
+class Served(subprocess.Popen):  # type: ignore[type-arg]
+    """A `gert serve` process whose stderr (JSON lines: not a terminal) is read as it
+    comes, so a busy server never blocks on a full pipe; :attr:`lines` holds it."""
+
+    lines: list[str]
+    reader: Any  # the thread reading stderr; ends when the process closes it
+
+    def said(self) -> str:
+        return "".join(self.lines)
+
+
+def start_server(root: Path, env: dict[str, str] | None = None) -> tuple[Served, str]:
     """`gert serve` started in *root* and answering; the process and its base URL."""
     import os
+    import threading
 
     port = free_port()
-    proc = subprocess.Popen(
+    proc = Served(
         [sys.executable, "-m", "gert.cli", "serve", "--port", str(port)],
         cwd=root,
         env={**os.environ, **(env or {})},
@@ -42,10 +53,17 @@ def start_server(
         stderr=subprocess.PIPE,
         text=True,
     )
+    proc.lines = []
+    stderr = proc.stderr
+    assert stderr is not None
+    reader = threading.Thread(target=lambda: proc.lines.extend(iter(stderr.readline, "")))
+    reader.daemon = True
+    reader.start()
+    proc.reader = reader
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert proc.poll() is None, (reader.join(5), proc.said())[1]
         try:
             return httpx.get(f"{base}/api/v1/openapi.json", timeout=1).status_code == 200
         except httpx.TransportError:
@@ -1091,5 +1109,8 @@ def test_serve_says_what_in_its_set_up_cannot_work(tmp_path: Path) -> None:
         r = gert("serve", "--port", str(port), cwd=tmp_path)
     assert r.returncode == 2
     assert "routes[0]: no runbook runbooks/gone.runbook.yaml" in r.stderr
-    assert f"error: cannot listen on 127.0.0.1:{port}" in r.stderr
+    # stderr is not a terminal here: JSON lines (tests/test_logs.py has the terminal's text)
+    refused = [json.loads(line) for line in r.stderr.splitlines()][-1]
+    assert refused["level"] == "error"
+    assert refused["message"].startswith(f"cannot listen on 127.0.0.1:{port}")
     assert "gert serve: http" not in r.stderr  # never claims to serve

@@ -30,6 +30,7 @@ HEAVY = [
     "elastic_transport",
     "requests",
     "msal",
+    "prometheus_client",
 ]
 
 

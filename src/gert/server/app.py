@@ -5,13 +5,14 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -63,6 +64,22 @@ class Server:
         self.alert_secret = env[secret_env].encode() if secret_env and env.get(secret_env) else None
         key_env = project.config.hmac_key_env
         self.key = env[key_env].encode() if key_env and env.get(key_env) else None
+        self._metrics: Any = None  # (registry, collector), made at the first scrape
+        self._metrics_lock = threading.Lock()
+
+    def metrics(self) -> tuple[bytes, str]:
+        """The project's metrics in Prometheus' text format, and its content type."""
+        from gert.metrics import exposition, registry
+
+        with self._metrics_lock:
+            if self._metrics is None:
+                self._metrics = registry(self.project)
+        return exposition(self._metrics[0])
+
+    def close(self) -> None:
+        """Let go of what scrapes held (a PostgreSQL connection)."""
+        if self._metrics is not None:
+            self._metrics[1].close()
 
     def caller(self, request: Request) -> Caller | None:
         """Who asks: by bearer token, else by the session the sign-in page signed."""
@@ -124,6 +141,7 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
         yield
         # running chains park before their next step (resumed by the next server)
         await anyio.to_thread.run_sync(server.launcher.close)
+        server.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -173,6 +191,19 @@ def create_app(project: Project, environ: dict[str, str] | None = None) -> FastA
     @app.exception_handler(NotSignedIn)
     async def sign_in_first(request: Request, exc: NotSignedIn) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics: any token the server accepts (a viewer's will do); none
+        without tokens, as every page (the server then listens on loopback only)."""
+        if server.caller(request) is None:
+            return PlainTextResponse(
+                "a token is required: Authorization: Bearer TOKEN\n",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        body, content_type = server.metrics()
+        return Response(body, media_type=content_type)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)

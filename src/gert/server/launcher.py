@@ -3,14 +3,16 @@ engine, with the same evidence, posting and scenario saving as ``gert exec``."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gert.logs import log_event
 from gert.project import Project
+
+LOG = "gert.serve"
 
 
 @dataclass
@@ -45,17 +47,33 @@ class Launcher:
         chain could not start)."""
         started = Started(Future())
 
+        try:
+            shown = runbook.resolve().relative_to(self.project.root.resolve()).as_posix()
+        except ValueError:
+            shown = runbook.name
+
         def observe(event: str, data: dict[str, Any]) -> None:
             if event == "run_started" and not started.run_id:
                 started.run_id = str(data.get("run_id", ""))
                 started.ready.set()
+                log_event(
+                    LOG,
+                    f"gert serve: chain started: {shown} (run {started.run_id})",
+                    event="chain_started",
+                    run_id=started.run_id,
+                    runbook=shown,
+                    mode=mode,
+                    incident_id=incident_id or "",
+                    actor=actor,
+                    alert=str(trigger.get("alert", "")) if trigger else "",
+                )
 
         def run() -> Any:
             from gert.engine import Engine, Options
 
             try:
                 with Engine(self.project) as engine:
-                    return engine.run(
+                    chain = engine.run(
                         runbook,
                         Options(
                             mode=mode,
@@ -67,8 +85,29 @@ class Launcher:
                             trigger=trigger,
                         ),
                     )
+            except Exception as e:
+                log_event(
+                    LOG,
+                    f"gert serve: chain of {shown} could not run: {e}",
+                    level="error",
+                    event="chain_failed",
+                    run_id=started.run_id,
+                    runbook=shown,
+                )
+                raise
             finally:
                 started.ready.set()
+            state = chain.final_state if chain.runs else "not started"
+            log_event(
+                LOG,
+                f"gert serve: chain ended: {shown} (run {started.run_id}): {state}",
+                event="chain_ended",
+                run_id=started.run_id,
+                runbook=shown,
+                state=state,
+                runs=len(chain.runs),
+            )
+            return chain
 
         started.future = self.pool.submit(run)
         self._keep(started.future)
@@ -99,13 +138,15 @@ class Launcher:
         ones never start."""
         self.stopping.set()
         running = sum(1 for f in self.futures if not f.done())
-        if running:
-            print(
-                f"gert serve: stopping; {running} running chain(s) park at their next step "
-                "(the next gert serve goes on with them)",
-                file=sys.stderr,
-                flush=True,
-            )
+        log_event(
+            LOG,
+            f"gert serve: stopping; {running} running chain(s) park at their next step "
+            "(the next gert serve goes on with them)"
+            if running
+            else "gert serve: stopping",
+            event="stopping",
+            running=running,
+        )
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def resume_parked(self) -> list[str]:
@@ -129,11 +170,12 @@ class Launcher:
         finally:
             store.close()
         if parked:
-            print(
+            log_event(
+                LOG,
                 f"gert serve: going on with {len(parked)} run(s) parked when the server "
                 f"last stopped: {', '.join(parked)}",
-                file=sys.stderr,
-                flush=True,
+                event="resuming_parked",
+                runs=len(parked),
             )
         return parked
 
