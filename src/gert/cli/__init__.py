@@ -16,6 +16,7 @@ import click
 from gert.cli import (
     assistant,
     authoring,
+    fleet,
     incidents,
     project,
     running,
@@ -69,5 +70,6 @@ for _command in (
     *serve.COMMANDS,
     *assistant.COMMANDS,
     *terminal.COMMANDS,
+    *fleet.COMMANDS,
 ):
     main.add_command(_command)

@@ -51,6 +51,13 @@ from gert.errors import GertError
     help="Hand-offs allowed (default from gert.yaml).",
 )
 @json_option("Print the result as JSON instead of progress.")
+@click.option(
+    "--queue",
+    "queued",
+    is_flag=True,
+    help="Queue the chain for gert worker processes and print its run ID (gert runs wait "
+    "RUN follows it).",
+)
 def exec_(
     runbook: str,
     incident_id: str | None,
@@ -64,6 +71,7 @@ def exec_(
     answers_file: str | None,
     max_chain_depth: int | None,
     as_json: bool,
+    queued: bool,
 ) -> None:
     """Run a runbook (and the chain its outcomes name) against an incident.
 
@@ -92,6 +100,9 @@ def exec_(
         raise click.UsageError("--scenario and --rebase-time go with --mode replay")
     if mode == "replay":
         options.update(_replay(scenario_dir, rebase_time))
+    if queued:
+        _queue(project, runbook, options, as_json)
+        return
     opened = open_local_incident(project, incident_id, "gert exec") if mode == "real" else None
     try:
         run_chain(project, as_json, lambda engine, chosen: engine.run(runbook, chosen), **options)
@@ -99,6 +110,32 @@ def exec_(
         if opened is not None:  # refused before any run: no incident of nothing
             opened()
         raise
+
+
+def _queue(project: Any, runbook: str, options: dict[str, Any], as_json: bool) -> None:
+    """Queue the chain for the workers and say how to follow it."""
+    from gert.cli._common import echo_json
+    from gert.queue import enqueue_chain
+
+    if options["mode"] == "replay" or options["answers"] or options["max_chain_depth"]:
+        raise click.UsageError(
+            "--queue runs real or dry-run chains; give answers later with gert answer"
+        )
+    run_id = enqueue_chain(
+        project,
+        runbook,
+        incident_id=options["incident_id"],
+        variables=options["variables"],
+        actor=options.get("actor", ""),
+        mode=options["mode"],
+        post=options["post"],
+        record=options["record"],
+    )
+    if as_json:
+        echo_json({"run_id": run_id, "queued": True})
+    else:
+        click.echo(run_id)
+        click.echo(f"queued; follow it with: gert runs wait {run_id}", err=True)
 
 
 def _print_reference(runbook: str, project: Any) -> bool:
@@ -198,4 +235,55 @@ def resume(
     )
 
 
-COMMANDS = (exec_, resume)
+@click.command()
+@click.argument("run_id")
+@evidence_option
+@click.option(
+    "--retry-step",
+    "retry_steps",
+    multiple=True,
+    metavar="STEP",
+    help="Run this step again: it was running when its worker died (repeatable).",
+)
+@click.option(
+    "--skip-step",
+    "skip_steps",
+    multiple=True,
+    metavar="STEP",
+    help="Go on without this step: it was running when its worker died (repeatable).",
+)
+@click.option("--as", "actor", metavar="ACTOR", help="Who answers (default: the OS user).")
+def answer(
+    run_id: str,
+    answers_file: str | None,
+    retry_steps: tuple[str, ...],
+    skip_steps: tuple[str, ...],
+    actor: str | None,
+) -> None:
+    """Give a waiting or parked run what it waits for, and queue it to go on.
+
+    A manual step's answers come from --evidence FILE; a step that was running when its
+    worker died takes --retry-step or --skip-step. Without a queue in gert.yaml, use
+    gert resume, which goes on here.
+    """
+    from gert.project import open_project
+    from gert.queue import enqueue_answer
+
+    both = set(retry_steps) & set(skip_steps)
+    if both:
+        raise click.UsageError(f"--retry-step and --skip-step both name {', '.join(sorted(both))}")
+    if not answers_file and not retry_steps and not skip_steps:
+        raise click.UsageError("give --evidence FILE, --retry-step STEP or --skip-step STEP")
+    project = open_project()
+    enqueue_answer(
+        project,
+        run_id,
+        answers=load_answers(answers_file),
+        retry_steps=retry_steps,
+        skip_steps=skip_steps,
+        acting=actor or "",
+    )
+    click.echo(f"queued; follow it with: gert runs wait {run_id}")
+
+
+COMMANDS = (exec_, resume, answer)

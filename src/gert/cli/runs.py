@@ -219,4 +219,76 @@ def runs_reindex() -> None:
     click.echo(f"indexed {plural(n, 'run')}")
 
 
+@runs.command("export")
+@click.argument("run_id")
+@click.argument("dest", type=click.Path())
+def runs_export(run_id: str, dest: str) -> None:
+    """Write a run's evidence as a run folder (run.yaml, trace.jsonl, steps/,
+    attachments) into DEST/RUN_ID, from any store; gert trace verify checks it there."""
+    from pathlib import Path
+
+    from gert.project import open_project
+    from gert.store import open_store
+
+    target = Path(dest) / run_id
+    if target.exists():
+        raise click.UsageError(f"{target} already exists; give another DEST")
+    with closing(open_store(open_project())) as store:
+        store.export(store.open(run_id), target)
+    click.echo(f"exported run {run_id} to {target}")
+
+
+@runs.command("wait")
+@click.argument("run_id")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0),
+    default=0,
+    help="Give up after this many seconds (0: wait as long as it takes).",
+)
+def runs_wait(run_id: str, timeout: float) -> None:
+    """Follow a run and the chain after it to their end, as gert exec shows a chain.
+
+    Exits as gert exec does: 0 ended, 1 failed, 3 chain error, 4 waiting for an
+    answer (gert answer RUN --evidence FILE), 130 interrupted; 2 when the run was parked
+    for a person's decision or the wait timed out.
+    """
+    from gert.cli._common import terminal
+    from gert.console import Progress, plain
+    from gert.project import open_project
+    from gert.store import open_store
+    from gert.watching import watch
+
+    console = terminal(False)
+    progress = Progress(console)
+    codes = {"ended": 0, "failed": 1, "error": 1, "chain_error": 3, "waiting": 4}
+    with closing(open_store(open_project())) as store:
+        for seen in watch(store, run_id, timeout or None):
+            if seen.kind == "queued":
+                console.print(f"[dim]{plain(run_id)} is queued; waiting for a worker[/]")
+            elif seen.kind == "event":
+                progress(seen.type, seen.data)
+            else:
+                break
+    steps = len(seen.runs)
+    final = seen.runs[-1][2] if seen.runs else seen.ended
+    console.print()
+    console.print(
+        f"[bold]Chain:[/] {plural(steps, 'runbook')}, final state: {plain(final)}",
+        highlight=False,
+    )
+    for rid, name, state, _ in seen.runs:
+        console.print(f"  {plain(name)}: {plain(state)}  [dim]run {plain(rid)}[/]", highlight=False)
+    if seen.ended == "waiting":
+        last = seen.runs[-1][0]
+        console.print(f"waiting for answers: gert answer {last} --evidence FILE", highlight=False)
+    elif seen.ended == "parked":
+        console.print(f"[yellow]parked:[/] {plain(seen.note)}", highlight=False)
+    elif seen.ended == "timeout":
+        console.print("[yellow]still running; gave up waiting (--timeout)[/]")
+    elif seen.ended == "interrupted":
+        console.print(f"interrupted; go on with: gert answer {seen.runs[-1][0]} ...")
+    sys.exit(codes.get(seen.ended, 130 if seen.ended == "interrupted" else 2))
+
+
 COMMANDS = (trace, runs)

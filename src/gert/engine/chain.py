@@ -252,6 +252,7 @@ class Engine:
         try:
             while True:
                 seen.add(_identity(run))
+                executed = ended is None
                 result, ended = (ended, None) if ended is not None else (run.execute(), None)
                 chain.runs.append(result)
                 if parent is not None:
@@ -259,6 +260,9 @@ class Engine:
                 nxt = run.handoff
                 if result.status != "completed" or not nxt:
                     break
+                if options.one_run and executed:  # the hand-off is a task of its own
+                    chain.handoff_run = run.run_id
+                    return chain
                 try:
                     if len(chain.runs) > depth_limit:
                         raise ChainStop(

@@ -94,6 +94,7 @@ class ChainResult:
         default_factory=dict
     )  # the incident post (provider, entry_id or error)
     scenario_error: str | None = None
+    handoff_run: str = ""  # Options.one_run: the run whose hand-off is left to start
 
     @property
     def final(self) -> RunResult:
@@ -166,6 +167,10 @@ class Options:
     # Who acts now, when not who started the run (gert resume keeps the starter as the
     # run's actor): recorded on what they do, such as a manual step's answers.
     acting: str = ""
+    # A queued chain (gert worker): the root run's ID, given when it was queued; and
+    # stop at a hand-off, leaving it pending, so the next runbook is a task of its own.
+    run_id: str | None = None
+    one_run: bool = False
 
 
 def default_actor() -> str:

@@ -161,7 +161,10 @@ class Run:
         self.executors = engine.executors_for(self)
         self.answers = self.executors.answers(options.answers)
         self.prompter = self.executors.prompter(options.prompter)
-        handle = resumed.handle if resumed is not None else engine.store.create(new_run_id())
+        if resumed is not None:
+            handle = resumed.handle
+        else:  # a queued chain's root has its ID from when it was queued
+            handle = engine.store.create((parent is None and options.run_id) or new_run_id())
         if resumed is None and _keeps_evidence(engine, options):
             engine.store.claim(handle)  # no gert resume of it while this process runs it
         self.run_id = handle.run_id

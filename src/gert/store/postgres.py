@@ -362,6 +362,73 @@ class PostgresStore:
         report.path = Path(f"postgresql:{run.run_id}")
         return report
 
+    def load_folder(self, folder: Path) -> bool:
+        """Copy a run folder in, byte for byte, in one transaction; False when the run is
+        already here whole (so copying again is safe). A partial earlier copy is replaced."""
+        from gert.load import load_file
+
+        run_id = folder.name
+        lines = (folder / "trace.jsonl").read_bytes().decode("utf-8").splitlines()
+        have = self._fetch(
+            "SELECT (SELECT count(*) FROM gert_trace_events WHERE run_id = %s), manifest "
+            "FROM gert_runs WHERE run_id = %s",
+            (run_id, run_id),
+        )
+        if have and have[0][0] == len(lines) and have[0][1] is not None:
+            return False
+        manifest = load_file(folder / "run.yaml").data if (folder / "run.yaml").is_file() else None
+        steps = sorted((folder / "steps").glob("*.json")) if (folder / "steps").is_dir() else []
+        files = (
+            sorted((folder / "attachments").rglob("*")) if (folder / "attachments").is_dir() else []
+        )
+        handle = self._handle(run_id)
+        with self._cursor() as cur, cur.connection.transaction():
+            cur.execute("DELETE FROM gert_runs WHERE run_id = %s", (run_id,))
+            cur.execute("INSERT INTO gert_runs (run_id) VALUES (%s)", (run_id,))
+            for seq, line in enumerate(lines, start=1):
+                try:
+                    kind = str(json.loads(line).get("type", ""))
+                except ValueError:
+                    kind = ""
+                cur.execute(
+                    "INSERT INTO gert_trace_events (run_id, seq, type, line) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (run_id, seq, kind, line),
+                )
+            for path in steps:
+                body = path.read_bytes()
+                cur.execute(
+                    "INSERT INTO gert_step_records (run_id, name, body, sha256) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (
+                        run_id,
+                        f"steps/{path.name}",
+                        body.decode("utf-8"),
+                        hashlib.sha256(body).hexdigest(),
+                    ),
+                )
+            for path in files:
+                if path.is_file():
+                    body = path.read_bytes()
+                    cur.execute(
+                        "INSERT INTO gert_attachments (run_id, name, body, sha256) "
+                        "VALUES (%s, %s, %s, %s)",
+                        (
+                            run_id,
+                            path.relative_to(folder).as_posix(),
+                            body,
+                            hashlib.sha256(body).hexdigest(),
+                        ),
+                    )
+            if isinstance(manifest, dict):
+                row = row_from_manifest(manifest, handle.path)[1:-1]
+                sets = ", ".join(f"{c} = %s" for c in INDEX_COLUMNS[1:])
+                cur.execute(
+                    f"UPDATE gert_runs SET manifest = %s, {sets} WHERE run_id = %s",
+                    (json.dumps(manifest, ensure_ascii=False, default=str), *row, run_id),
+                )
+        return True
+
     # the index -----------------------------------------------------------------
     def _row(self, values: tuple[Any, ...]) -> RunRow:
         return RunRow(*values, str(self.work_dir / values[0]))

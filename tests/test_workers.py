@@ -1,0 +1,307 @@
+"""Chains on gert worker processes: real Redis, real PostgreSQL, real worker processes.
+
+Queued chains run, hand-offs are tasks of their own, a manual step parks the run and an
+answer queues it again, and a worker killed at any moment loses nothing: another takes
+its runs over from their traces, never repeating a completed step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from helpers import ProjectDir
+
+pytestmark = pytest.mark.slow
+
+CHAIN = {
+    "triage.runbook.yaml": """
+        apiVersion: runbook/v0
+        meta:
+          name: triage
+          inputs: {{tag: {{from: prompt}}}}
+        steps:
+          - id: look
+            type: cli
+            with: {{argv: [sh, -c, 'echo look-{{{{ .tag }}}} >> {counter}; sleep {pause}']}}
+            outcomes:
+              - state: needs_rca
+                next_runbook: {{file: fix.runbook.yaml, inputs: {{tag: "{{{{ .tag }}}}"}}}}
+        """,
+    "fix.runbook.yaml": """
+        apiVersion: runbook/v0
+        meta:
+          name: fix
+          kind: mitigation
+          inputs: {{tag: {{from: parent}}}}
+        steps:
+          - id: restart
+            type: cli
+            with: {{argv: [sh, -c, 'echo restart-{{{{ .tag }}}} >> {counter}; sleep {pause}']}}
+          - id: drain
+            type: cli
+            idempotent: true
+            with: {{argv: [sh, -c, 'echo drain-{{{{ .tag }}}} >> {counter}; sleep {pause}']}}
+            outcomes:
+              - state: needs_rca
+                next_runbook: {{file: check.runbook.yaml, inputs: {{tag: "{{{{ .tag }}}}"}}}}
+        """,
+    "check.runbook.yaml": """
+        apiVersion: runbook/v0
+        meta:
+          name: check
+          kind: mitigation
+          inputs: {{tag: {{from: parent}}}}
+        steps:
+          - id: confirm
+            type: cli
+            with: {{argv: [sh, -c, 'echo confirm-{{{{ .tag }}}} >> {counter}; sleep {pause}']}}
+            outcomes:
+              - state: resolved
+                recommendation: fixed
+        """,
+}
+
+MANUAL = """
+apiVersion: runbook/v0
+meta: {name: ask}
+steps:
+  - id: look
+    type: manual
+    instructions: Look at the dashboard.
+    required_evidence:
+      - {kind: text, name: link}
+    outcomes:
+      - state: resolved
+        recommendation: looked
+"""
+
+
+class Fleet:
+    """A project whose runs live in PostgreSQL and run on gert worker processes."""
+
+    def __init__(self, root: Path, database: str, broker: str, lease: float = 3):
+        root.mkdir(parents=True, exist_ok=True)
+        self.project = ProjectDir(root)
+        self.root = root
+        self.database = database
+        self.env = {
+            **os.environ,
+            "GERT_DATABASE_URL": database,
+            "GERT_BROKER_URL": broker,
+            "PYTHONUNBUFFERED": "1",
+        }
+        (root / "gert.yaml").write_text(
+            "record: off\nincident: {post: off}\n"
+            "store: {backend: postgresql}\n"
+            f"queue: {{lease_seconds: {lease}}}\n",
+            encoding="utf-8",
+        )
+        self.workers: list[subprocess.Popen[str]] = []
+
+    def gert(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gert.cli", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def start_worker(self, concurrency: int = 2) -> subprocess.Popen[str]:
+        log = open(self.root / f"worker-{len(self.workers)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gert.cli", "worker", "-c", str(concurrency)],
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.workers.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+    def sql(self, query: str, args: tuple = ()) -> list[tuple]:
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            return conn.execute(query, args).fetchall()
+
+
+@pytest.fixture
+def fleet(tmp_path, pg_store_url, redis_server):
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    f = Fleet(tmp_path / "project", pg_store_url, redis_server.url)
+    yield f
+    f.stop()
+
+
+def write_chain(fleet: Fleet, pause: float = 0.05) -> Path:
+    counter = fleet.root / "counter"
+    for name, text in CHAIN.items():
+        fleet.project.write(name, text.format(counter=counter, pause=pause))
+    return counter
+
+
+def test_a_queued_chain_runs_on_workers_one_task_per_runbook(fleet):
+    write_chain(fleet)
+    fleet.start_worker()
+    queued = fleet.gert("exec", "triage.runbook.yaml", "--var", "tag=a", "--queue")
+    assert queued.returncode == 0, queued.stderr
+    run_id = queued.stdout.strip()
+    waited = fleet.gert("runs", "wait", run_id, "--timeout", "60")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert "✓ look" in waited.stdout and "✓ confirm" in waited.stdout
+    assert "final state: resolved" in waited.stdout
+    # Three tasks: the root run, and each hand-off queued under the run that hands off.
+    work = fleet.sql("SELECT run_id, state, attempts FROM gert_work ORDER BY enqueued_at")
+    assert [w[1] for w in work] == ["done", "done"] and sum(w[2] for w in work) == 3
+    listed = json.loads(fleet.gert("runs", "list", "--json").stdout)
+    assert sorted(r["runbook_name"] for r in listed) == ["check", "fix", "triage"]
+    for r in listed:
+        verified = fleet.gert("trace", "verify", r["run_id"])
+        assert verified.returncode == 0 and ": ok (" in verified.stdout, verified.stdout
+    status = json.loads(fleet.gert("status", "--json").stdout)
+    assert status["queued"] == 0 and len(status["workers"]) == 1
+
+
+def test_a_manual_step_parks_the_run_and_an_answer_queues_it_again(fleet, tmp_path):
+    fleet.project.write("ask.runbook.yaml", MANUAL)
+    fleet.start_worker()
+    run_id = fleet.gert("exec", "ask.runbook.yaml", "--queue").stdout.strip()
+    waited = fleet.gert("runs", "wait", run_id, "--timeout", "60")
+    assert waited.returncode == 4, waited.stdout + waited.stderr
+    assert f"gert answer {run_id} --evidence FILE" in waited.stdout
+    # parked: the worker is free (nothing taken), the run waits in the store
+    assert fleet.sql("SELECT state FROM gert_work") == [("done",)]
+    assert json.loads(fleet.gert("status", "--json").stdout)["runs"]["waiting"] == 1
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("look:\n  link: https://dash/1\n  outcome: resolved\n")
+    given = fleet.gert("answer", run_id, "--evidence", str(answers))
+    assert given.returncode == 0, given.stderr
+    waited = fleet.gert("runs", "wait", run_id, "--timeout", "60")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert "final state: resolved" in waited.stdout
+
+
+def test_a_waiting_run_survives_a_restart_of_workers_and_redis(fleet, redis_server, tmp_path):
+    fleet.project.write("ask.runbook.yaml", MANUAL)
+    fleet.start_worker()
+    run_id = fleet.gert("exec", "ask.runbook.yaml", "--queue").stdout.strip()
+    assert fleet.gert("runs", "wait", run_id, "--timeout", "60").returncode == 4
+    fleet.stop()
+    redis_server.stop()
+    redis_server.start()  # empty: nothing of the run was in the broker
+    fleet.workers = []
+    fleet.start_worker()
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("look:\n  link: https://dash/1\n  outcome: resolved\n")
+    assert fleet.gert("answer", run_id, "--evidence", str(answers)).returncode == 0
+    waited = fleet.gert("runs", "wait", run_id, "--timeout", "60")
+    assert waited.returncode == 0, waited.stdout
+
+
+def test_an_unknown_runbook_or_missing_input_is_refused_before_queueing(fleet):
+    write_chain(fleet)
+    missing = fleet.gert("exec", "triage.runbook.yaml", "--queue")
+    assert missing.returncode == 2 and "tag" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    typo = fleet.gert("exec", "triag.runbook.yaml", "--queue", "--var", "tag=x")
+    assert typo.returncode != 0 and "Traceback" not in typo.stderr
+    assert fleet.sql("SELECT count(*) FROM gert_work") == [(0,)]
+
+
+def test_workers_killed_at_random_moments_lose_nothing_and_repeat_no_completed_step(fleet):
+    """SIGKILL a random worker at random moments while 20 three-runbook chains run on
+    two workers (a replacement starts after each kill): every chain finishes or parks with
+    a reason, every trace verifies, and no completed step ran twice."""
+    counter = write_chain(fleet, pause=0.4)
+    rng = random.Random(74787016)
+    chains = []
+    for n in range(20):  # all queued first: the kills fall while the chains run
+        r = fleet.gert("exec", "triage.runbook.yaml", "--var", f"tag=c{n}", "--queue")
+        assert r.returncode == 0, r.stderr
+        chains.append(r.stdout.strip())
+    fleet.start_worker(2)
+    fleet.start_worker(2)
+    kills = 0
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        open_work = fleet.sql("SELECT count(*) FROM gert_work WHERE state IN ('queued', 'taken')")
+        if open_work == [(0,)] and kills >= 5:
+            break
+        if kills < 5:
+            # A random moment while a worker holds work: kill that worker.
+            time.sleep(rng.uniform(0.1, 1.0))
+            busy = {
+                int(w[0].split(":")[1])
+                for w in fleet.sql("SELECT worker FROM gert_work WHERE state = 'taken'")
+            }
+            alive = [w for w in fleet.workers if w.poll() is None and w.pid in busy]
+            if not alive:
+                continue
+            victim = rng.choice(alive)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            kills += 1
+            fleet.start_worker(2)
+        else:
+            time.sleep(0.5)
+    assert kills == 5, f"the chains ended after {kills} kills"
+    states = dict(fleet.sql("SELECT state, count(*) FROM gert_work GROUP BY state"))
+    assert not states.get("queued") and not states.get("taken"), states
+    parked = fleet.sql("SELECT run_id, note FROM gert_work WHERE state = 'parked'")
+    for run_id, note in parked:
+        assert "--retry-step" in note or "was running" in note, (run_id, note)
+    # Every chain either reached its end (check: resolved) or parked with its reason.
+    rows = fleet.sql("SELECT run_id, runbook_name, status, state FROM gert_runs")
+    ended = {r[0] for r in rows if r[1] == "check" and r[3] == "resolved"}
+    assert len(ended) + len(parked) >= 20, (len(ended), parked)
+    # No completed step ran twice; a step marked idempotent may run again if it was in
+    # flight when its worker died (at-least-once), the others never (at-most-once).
+    lines = Counter(counter.read_text().split())
+    for line, times in lines.items():
+        if line.startswith("drain-"):
+            assert times <= 1 + kills, (line, times)
+        else:
+            assert times == 1, (line, times)
+    completed = fleet.sql(
+        "SELECT run_id, line FROM gert_trace_events WHERE type = 'step_completed'"
+    )
+    seen = Counter()
+    for run_id, line in completed:
+        data = json.loads(line)["data"]
+        if data.get("status") == "passed":
+            seen[(run_id, data["step_id"])] += 1
+    assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n > 1]
+    taken_over = fleet.sql(
+        "SELECT count(*) FROM gert_trace_events WHERE type = 'run_resumed' "
+        "AND line LIKE '%%worker%%'"
+    )
+    print(
+        f"\nfault injection: {kills} kills, {len(ended)} chains ended, {len(parked)} parked, "
+        f"{sum(1 for k, v in lines.items() if v > 1)} idempotent steps run again, "
+        f"resumes {fleet.sql('SELECT count(*) FROM gert_trace_events WHERE type = %s', ('run_resumed',))[0][0]}, "
+        f"recovered {fleet.sql('SELECT count(*) FROM gert_trace_events WHERE type = %s', ('step_recovered',))[0][0]}"
+    )
+    del taken_over
+    for (run_id,) in fleet.sql("SELECT run_id FROM gert_runs WHERE manifest IS NOT NULL"):
+        verified = fleet.gert("trace", "verify", run_id)
+        assert verified.returncode == 0, verified.stdout
