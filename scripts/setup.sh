@@ -10,6 +10,7 @@ apt_packages+=(busybox)   # governance tests: a denied command must not run thro
 apt_packages+=(bubblewrap)   # the cli step sandbox (bwrap); tests/test_sandbox.py runs it for real
 apt_packages+=(chromium chromium-driver)   # gert serve in a real browser: tests/test_browser.py
 apt_packages+=(tmux)   # gert tui in a real terminal: tests/test_tui.py
+apt_packages+=(redis-server)   # the broker of gert worker: tests/test_workers.py starts its own
 apt_packages+=(prometheus)   # a real Prometheus (and promtool) for the promql tool: tests/test_query_tools.py
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)   # the YAML language server test
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

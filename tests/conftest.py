@@ -41,50 +41,94 @@ def _pg_bin() -> Path:
     return found[-1].parent
 
 
-@pytest.fixture(scope="session")
-def postgres_url():  # type: ignore[no-untyped-def]
-    """A private PostgreSQL cluster on 127.0.0.1 for this test session (trust auth, user gert)."""
-    import os
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
+class PostgresCluster:
+    """A private PostgreSQL cluster on 127.0.0.1 (trust auth, user gert); restartable."""
 
-    bindir = _pg_bin()
-    # Not under pytest's tmp folders: those are root-only, and the server runs as postgres.
-    base = Path(tempfile.mkdtemp(prefix="gert-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    run = lambda *a: subprocess.run([*prefix, *a], check=True, capture_output=True)  # noqa: E731
-    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "gert", "--no-sync")
-    log = base / "log"
-    run(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(log),
-        "-w",
-        "-o",
-        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "start",
-    )
-    try:
-        yield f"postgresql://gert@127.0.0.1:{port}/postgres"
-    finally:
+    def __init__(self) -> None:
+        import os
+        import shutil
+        import socket
+        import tempfile
+
+        self.bindir = _pg_bin()
+        # Not under pytest's tmp folders: those are root-only, and the server runs as postgres.
+        self.base = Path(tempfile.mkdtemp(prefix="gert-pg-"))
+        self.data, self.sock = self.base / "data", self.base / "sock"
+        self.sock.mkdir()
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:  # the server refuses to run as root
+            shutil.chown(self.base, "postgres")
+            shutil.chown(self.sock, "postgres")
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "gert",
+            "--no-sync",
+        )
+        self.url = f"postgresql://gert@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        import subprocess
+
+        subprocess.run([*self.prefix, *args], check=True, capture_output=True)
+
+    def start(self) -> None:
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.base / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        import subprocess
+
         subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            [
+                *self.prefix,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                mode,
+                "-w",
+                "stop",
+            ],
             capture_output=True,
         )
-        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():  # type: ignore[no-untyped-def]
+    """The session's PostgreSQL cluster (tests that restart it use this)."""
+    import shutil
+
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(cluster.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_cluster):  # type: ignore[no-untyped-def]
+    """A private PostgreSQL cluster on 127.0.0.1 for this test session (trust auth, user gert)."""
+    return postgres_cluster.url
 
 
 @pytest.fixture(scope="session")

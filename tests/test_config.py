@@ -79,7 +79,11 @@ def test_unknown_incident_provider_names_the_known_ones(project):
         ("incident: {provider: webhook, webhok: {url: x}}\n", "1:31", "unknown field 'webhok'"),
         ("incident: {post: never}\n", "1:18", "must be one of 'auto' or 'off'; got 'never'"),
         ("record: of\n", "1:9", "must be one of 'auto' or 'off'; got 'of'"),
-        ("store: filez\n", "1:8", "store is `files`, or {backend: postgresql, url_env: GERT_DATABASE_URL} with the URL in that environment variable, not 'filez'"),
+        (
+            "store: filez\n",
+            "1:8",
+            "store is `files`, or {backend: postgresql, url_env: GERT_DATABASE_URL} with the URL in that environment variable, not 'filez'",
+        ),
         ("governance: {denied_command: [rm]}\n", "1:14", "unknown field 'denied_command'"),
         ("redact: [{pattern: '('}]\n", "1:20", "invalid regular expression"),
         ("governance: {redact: [{pattern: '[a'}]}\n", "1:33", "invalid regular expression"),

@@ -159,3 +159,165 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path):
     store = PostgresStore("postgresql://gert@127.0.0.1:1/none?connect_timeout=2", tmp_path)
     with pytest.raises(StoreUnavailable, match="cannot connect to the PostgreSQL store"):
         store.query()
+
+
+def _example(dest: Path) -> Path:
+    """A fresh copy of examples/ with its data."""
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    ex = dest / "examples"
+    shutil.copytree(ROOT / "examples", ex, ignore=shutil.ignore_patterns(".runbook", "data", "20*"))
+    subprocess.run(
+        [sys.executable, str(ex / "create_example_data.py")], check=True, capture_output=True
+    )
+    return ex
+
+
+EXAMPLE = (
+    "exec",
+    "runbooks/login-success-rate-below-target.runbook.yaml",
+    "--incident",
+    "747870160",
+    "--evidence",
+    "answers/747870160.yaml",
+    "--json",
+)
+# What differs between two runs of the same chain, whatever the store.
+VARYING = {
+    "run_id",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "host",
+    "trace",
+    "parent_run_id",
+    "child_runs",
+    "scenario",
+    "posted",
+    "ts",
+    "prev_hash",
+    "chain_hash",
+    "step_file_sha256",
+    "manifest_sha256",
+    "elapsed_ms",
+    "folder",
+    "pid",
+    "started",
+    "ended",
+    "entry_id",
+}
+
+
+def _shape(value):
+    """*value* without what differs from run to run (IDs, times, hashes)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items() if k not in VARYING}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return value
+
+
+def _keys(value):
+    """The nested keys of *value* (its shape, whatever the values)."""
+    if isinstance(value, dict):
+        return {k: _keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_keys(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def test_the_example_chain_in_postgresql_exports_as_the_file_store_writes_and_replays(
+    tmp_path, pg_store_url, monkeypatch
+):
+    from helpers import gert
+
+    files = _example(tmp_path / "files")
+    pg = _example(tmp_path / "pg")
+    with (pg / "gert.yaml").open("a") as f:
+        f.write("\nstore: {backend: postgresql}\n")
+    monkeypatch.setenv("GERT_DATABASE_URL", pg_store_url)
+    on_files = gert(*EXAMPLE, cwd=files)
+    on_pg = gert(*EXAMPLE, cwd=pg)
+    assert on_files.returncode == on_pg.returncode == 0, on_pg.stderr
+    chain_files = json.loads(on_files.stdout)
+    chain_pg = json.loads(on_pg.stdout)
+    assert [r["outcome"] for r in chain_pg["runs"]] == [r["outcome"] for r in chain_files["runs"]]
+    assert not (pg / ".runbook" / "runs").exists()  # nothing in run folders
+    for run_files, run_pg in zip(chain_files["runs"], chain_pg["runs"], strict=True):
+        out = tmp_path / "exported"
+        exported = gert("runs", "export", run_pg["run_id"], str(out), cwd=pg)
+        assert exported.returncode == 0, exported.stderr
+        a = files / ".runbook" / "runs" / run_files["run_id"]
+        b = out / run_pg["run_id"]
+        names = lambda d: sorted(
+            p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file() and p.name != ".lock"
+        )
+        assert names(a) == names(b)
+        from gert.load import load_file
+
+        assert _shape(load_file(a / "run.yaml").data) == _shape(load_file(b / "run.yaml").data)
+        for step in (a / "steps").iterdir():  # the same record (its rows hold times)
+            mine, theirs = (
+                json.loads(step.read_text()),
+                json.loads((b / "steps" / step.name).read_text()),
+            )
+            assert _keys(mine) == _keys(theirs)
+            assert (mine["status"], mine.get("captures", {}).keys()) == (
+                theirs["status"],
+                theirs.get("captures", {}).keys(),
+            )
+        events = lambda d: [
+            _shape(json.loads(x)) for x in (d / "trace.jsonl").read_text().splitlines()
+        ]
+        assert [e["type"] for e in events(a)] == [e["type"] for e in events(b)]
+        # the exported folder verifies as any run folder does
+        assert gert("trace", "verify", str(b), cwd=pg).returncode == 0
+    # the scenario the PostgreSQL run saved replays, as the file store's does
+    tested = gert("test", cwd=pg)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    # the incident and its runs, from the store's SQL index
+    shown = gert("incident", "show", "747870160", cwd=pg)
+    assert shown.returncode == 0 and "IsReplicaInBuild" in shown.stdout, shown.stdout
+
+
+def test_store_migrate_copies_run_folders_verified_and_is_safe_to_repeat(
+    tmp_path, pg_store_url, monkeypatch
+):
+    from helpers import gert
+
+    ex = _example(tmp_path)
+    for _ in range(2):
+        assert gert(*EXAMPLE, cwd=ex).returncode == 0
+    runs = sorted(p.name for p in (ex / ".runbook" / "runs").iterdir())
+    # one run folder is tampered with: it is named, not copied
+    victim = ex / ".runbook" / "runs" / runs[0] / "trace.jsonl"
+    victim.write_text(victim.read_text().replace("747870160", "747870161", 1))
+    monkeypatch.setenv("GERT_DATABASE_URL", pg_store_url)
+    first = gert("store", "migrate", "--to", "postgresql", cwd=ex)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert f"{runs[0]}: does not verify" in first.stdout
+    assert f"copied {len(runs) - 1} runs" in first.stdout
+    again = gert("store", "migrate", "--to", "postgresql", "--json", cwd=ex)
+    report = json.loads(again.stdout)
+    assert report["copied"] == [] and sorted(report["present"]) == runs[1:]
+    # switched over, gert reads the copied runs from PostgreSQL
+    with (ex / "gert.yaml").open("a") as f:
+        f.write("\nstore: {backend: postgresql}\n")
+    verified = gert("trace", "verify", *runs[1:], cwd=ex)
+    assert verified.returncode == 0 and verified.stdout.count(": ok (") == len(runs) - 1
+    listed = json.loads(gert("runs", "list", "--json", cwd=ex).stdout)
+    assert sorted(r["run_id"] for r in listed) == runs[1:]
+
+
+def test_a_missing_database_url_is_a_clear_error(tmp_path, monkeypatch):
+    from helpers import gert
+
+    (tmp_path / "gert.yaml").write_text("store: {backend: postgresql}\n")
+    monkeypatch.delenv("GERT_DATABASE_URL", raising=False)
+    r = gert("runs", "list", cwd=tmp_path)
+    assert r.returncode == 2 and "GERT_DATABASE_URL is not set" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -409,6 +409,8 @@ def print_summary(console: Console, chain: ChainResult, root: Any) -> None:
         except ValueError:
             rel = str(r.folder)
         style = STATE_STYLE.get(r.state, "white")
+        if not (r.folder / "run.yaml").exists() and r.folder.parent.name == "work":
+            rel = f"in the store, run {r.run_id}"  # PostgreSQL: gert runs export writes it out
         console.print(
             f"  {plain(r.runbook)}: [{style}]{plain(r.state)}[/]  [dim]evidence {plain(rel)}[/]",
             highlight=False,

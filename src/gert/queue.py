@@ -158,7 +158,7 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
     import dataclasses
 
     from gert.engine import Engine, Options, ResumeRefused
-    from gert.store import open_store
+    from gert.store import RunBusy, open_store
 
     queue = require_queue(project)
     store: Any = open_store(project)
@@ -169,8 +169,6 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
             return "limited"
         if work is None or isinstance(work, str):
             return "nothing"
-        handle = store._handle(run_id)
-        store.claim(handle)  # held (and renewed) while this worker runs it
         spec = work.spec
         options = Options(
             mode=spec.get("mode", "real"),
@@ -193,11 +191,15 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
             options = dataclasses.replace(options, acting=str(spec["acting"]))
         started = _exists(store, run_id)
         try:
+            store.claim(store._handle(run_id))  # held (and renewed) while this worker runs it
             with Engine(project, store=store) as engine:
                 if work.kind == "start" and not started:
                     chain = engine.run(project.root / spec["runbook"], options)
                 else:  # a hand-off, an answer, or a run its worker died in
-                    chain = engine.resume(run_id, options)
+                    chain = engine.resume(current_run(store, run_id), options)
+        except RunBusy:  # another worker runs the chain now, under its own work
+            finish(store, run_id)
+            return "done"
         except ResumeRefused as e:
             if "already finished" in str(e):
                 finish(store, run_id)
@@ -208,9 +210,11 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
             finish(store, run_id, "parked", str(e))
             return "parked"
         if chain.handoff_run:
-            # The next runbook is a task of its own, queued under the run that hands off.
-            finish(store, run_id)
-            put(store, chain.handoff_run, "resume", {"actor": options.actor})
+            # The next runbook is a task of its own, queued under the run that hands off;
+            # this work ends in the same transaction, so a crash loses or doubles neither.
+            with store._cursor() as cur, cur.connection.transaction():
+                finish(store, run_id)
+                put(store, chain.handoff_run, "resume", {"actor": options.actor})
             send(chain.handoff_run, 0)
             return "handed-off"
         if chain.runs and chain.runs[-1].status == "interrupted" and stop is not None:
@@ -221,6 +225,19 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
         return "done"
     finally:
         store.close()
+
+
+def current_run(store: Any, run_id: str) -> str:
+    """The run of *run_id*'s chain that is left to go on with: the last child its
+    hand-offs started (a worker may have died in a child its task started)."""
+    seen = {run_id}
+    while True:
+        m = store.read_manifest(store.open(run_id))
+        children = [str(c.get("run_id", "")) for c in m.child_runs if isinstance(c, dict)]
+        if not children or children[-1] in seen:
+            return run_id
+        run_id = children[-1]
+        seen.add(run_id)
 
 
 def _exists(store: PostgresStore, run_id: str) -> bool:
@@ -378,7 +395,8 @@ def enqueue_answer(
     require_queue(project)
     store: Any = open_store(project)
     try:
-        m = store.read_manifest(store.open(run_id))  # NotFound names an unknown run
+        store.open(run_id)  # NotFound names an unknown run
+        m = store.read_manifest(store.open(current_run(store, run_id)))
         if m.status not in ("waiting", "running", "interrupted") and not m.handoff_pending:
             raise InvalidError(f"run {run_id} already finished ({m.status}); nothing to answer")
         put(

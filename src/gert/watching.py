@@ -27,6 +27,20 @@ class Seen:
     note: str = ""
 
 
+def _parked(store: Any, run_ids: list[str]) -> Any:
+    """The parked work row of one of the chain's runs (a hand-off's work is queued under
+    the run that hands off), or None."""
+    from gert.queue import item
+
+    if not hasattr(store, "_fetch"):
+        return None
+    for run_id in run_ids:
+        work = item(store, run_id)
+        if work is not None and work.state == "parked":
+            return work
+    return None
+
+
 def watch(store: Any, run_id: str, timeout: float | None = None) -> Iterator[Seen]:
     """Yield the chain's events from *run_id* on as they are recorded, then its end."""
     from gert.queue import item
@@ -63,7 +77,9 @@ def watch(store: Any, run_id: str, timeout: float | None = None) -> Iterator[See
             seq += 1
             data = {**(event.get("data") or {}), "run_id": current, "runbook": m.runbook_name}
             yield Seen("event", event.get("type", ""), data)
-        work = item(store, current) if hasattr(store, "_fetch") else None
+        work = _parked(store, [*(r[0] for r in chain), current]) or (
+            item(store, current) if hasattr(store, "_fetch") else None
+        )
         if work is not None and work.state == "parked" and m.status in ("running", "interrupted"):
             chain.append((current, m.runbook_name, m.state, m.status))
             yield Seen("end", runs=chain, ended="parked", note=work.note)

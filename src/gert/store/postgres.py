@@ -186,8 +186,18 @@ class PostgresStore:
         return PgRun(run_id, self.work_dir / run_id)
 
     def create(self, run_id: str) -> PgRun:
-        """A new, empty run."""
-        self._exec("INSERT INTO gert_runs (run_id) VALUES (%s)", (run_id,))
+        """A new, empty run. A run of that ID that never got its manifest (a worker died
+        as it began) is begun again; one that did is refused."""
+        with self._cursor() as cur, cur.connection.transaction():
+            cur.execute(
+                "INSERT INTO gert_runs (run_id) VALUES (%s) ON CONFLICT (run_id) DO UPDATE "
+                "SET created_at = now() WHERE gert_runs.manifest IS NULL RETURNING run_id",
+                (run_id,),
+            )
+            if cur.fetchone() is None:
+                raise InvalidError(f"run {run_id} already exists")
+            for table in ("gert_trace_events", "gert_step_records", "gert_attachments"):
+                cur.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
         return self._handle(run_id)
 
     def open(self, run_id: str) -> PgRun:
