@@ -144,13 +144,15 @@ class Fleet:
             enqueue_answer(open_project(self.root), run_id, **decisions)
 
     def start_worker(self, concurrency: int = 2) -> subprocess.Popen[str]:
-        log = open(self.root / f"worker-{len(self.workers)}.log", "w")  # noqa: SIM115
+        n = len(self.workers)
+        banner = open(self.root / f"worker-{n}.out", "w")  # noqa: SIM115
+        log = open(self.root / f"worker-{n}.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "gert.cli", "worker", "-c", str(concurrency)],
             cwd=self.root,
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=banner,
+            stderr=log,
             text=True,
         )
         self.workers.append(proc)
@@ -214,6 +216,12 @@ def test_a_queued_chain_runs_on_workers_one_task_per_runbook(fleet):
         assert verified.returncode == 0 and ": ok (" in verified.stdout, verified.stdout
     status = json.loads(fleet.gert("status", "--json").stdout)
     assert status["queued"] == 0 and len(status["workers"]) == 1
+    # not on a terminal, the worker logs JSON lines: one object each, its work named
+    lines = (fleet.root / "worker-0.log").read_text().splitlines()
+    logged = [json.loads(line) for line in lines if line.strip()]
+    assert {"ts", "level", "logger", "message"} <= set(logged[0])
+    done = [e for e in logged if e.get("event") in ("work_done", "work_handed_off")]
+    assert {e["run_id"] for e in done} == {w[0] for w in work}
 
 
 def test_a_manual_step_parks_the_run_and_an_answer_queues_it_again(fleet, tmp_path):
@@ -444,3 +452,49 @@ def test_two_hundred_chains_across_three_workers_all_finish_and_verify(fleet):
     # the work went to every worker
     workers = fleet.sql("SELECT count(DISTINCT split_part(worker, ':', 2)) FROM gert_work")
     assert workers[0][0] >= 3
+
+
+def test_gert_serve_queues_chains_for_the_workers_and_its_metrics_see_them(fleet):
+    import httpx2 as httpx
+
+    from test_server import start_server
+
+    write_chain(fleet)
+    with (fleet.root / "gert.yaml").open("a") as f:
+        f.write("server:\n  tokens:\n    - {name: ana, env: GERT_TEST_ANA, role: operator}\n")
+    fleet.env["GERT_TEST_ANA"] = "ana-token-0123456789abcdef"
+    auth = {"Authorization": "Bearer ana-token-0123456789abcdef"}
+    fleet.start_worker()
+    proc, base = start_server(fleet.root, fleet.env)
+    try:
+        r = httpx.post(
+            f"{base}/api/v1/runs",
+            json={"runbook": "triage.runbook.yaml", "mode": "real", "variables": {"tag": "s"}},
+            headers=auth,
+            timeout=30,
+        )
+        assert r.status_code == 202, r.text
+        run_id = r.json()["run_id"]
+        assert run_id
+        waited = fleet.gert("runs", "wait", run_id, "--timeout", "60")
+        assert waited.returncode == 0, waited.stdout
+        page = httpx.get(f"{base}/runs/{run_id}", headers=auth, timeout=10)
+        assert page.status_code == 200 and "triage" in page.text
+        metrics = httpx.get(f"{base}/metrics", headers=auth, timeout=10).text
+        assert 'gert_runs_finished_total{outcome="resolved",runbook="check"} 1.0' in metrics
+        assert "gert_queue_depth 0.0" in metrics
+        # a run queued with no worker to take it: the page says so
+        fleet.stop()
+        fleet.workers = []
+        r = httpx.post(
+            f"{base}/api/v1/runs",
+            json={"runbook": "triage.runbook.yaml", "mode": "real", "variables": {"tag": "q"}},
+            headers=auth,
+            timeout=30,
+        )
+        queued = httpx.get(f"{base}/runs/{r.json()['run_id']}", headers=auth, timeout=10)
+        assert queued.status_code == 200 and "no worker has started it yet" in queued.text
+        assert "gert_queue_depth 1.0" in httpx.get(f"{base}/metrics", headers=auth, timeout=10).text
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gert.project import Project
 
 TASK = "gert.process"
+LOG = "gert.worker"
 
 
 def broker_url(project: Project) -> str:
@@ -63,9 +64,22 @@ def celery_app(project: Project, stop: threading.Event | None = None) -> Any:
 
     @app.task(name=TASK)  # type: ignore[untyped-decorator]
     def process_task(run_id: str) -> str:
+        import time
+
+        from gert.logs import log_event
         from gert.queue import process
 
-        return process(project, run_id, send, stop)
+        began = time.monotonic()
+        became = process(project, run_id, send, stop)
+        if became != "nothing":
+            log_event(
+                LOG,
+                f"gert worker: run {run_id}: {became}",
+                event="work_" + became.replace("-", "_"),
+                run_id=run_id,
+                seconds=round(time.monotonic() - began, 3),
+            )
+        return became
 
     app.gert_send = send  # type: ignore[attr-defined]
     return app
@@ -81,9 +95,12 @@ def run_worker(project: Project, concurrency: int, loglevel: str = "INFO") -> No
     their next step and are queued again for another worker)."""
     from celery import signals
 
+    from gert.logs import log_event, setup_logging, wants_json
     from gert.queue import beat, sweep
     from gert.store import open_store
 
+    json_lines = wants_json(None)
+    setup_logging(json_lines, loglevel)
     queue = require_queue(project)
     stop = threading.Event()
     app = celery_app(project, stop)
@@ -108,6 +125,14 @@ def run_worker(project: Project, concurrency: int, loglevel: str = "INFO") -> No
     signals.worker_shutting_down.connect(stopping, weak=False)
     thread = threading.Thread(target=sweeper, name="gert-sweeper", daemon=True)
     thread.start()
+    log_event(
+        LOG,
+        f"gert worker {name}: {concurrency} at once from queue {queue.name!r}",
+        event="worker_started",
+        worker=name,
+        concurrency=concurrency,
+        queue=queue.name,
+    )
     try:
         app.worker_main(
             [

@@ -51,6 +51,8 @@ class Launcher:
             shown = runbook.resolve().relative_to(self.project.root.resolve()).as_posix()
         except ValueError:
             shown = runbook.name
+        if self.project.config.queue is not None:  # the workers run it
+            return self._enqueue(started, shown, mode, incident_id, variables, actor, trigger)
 
         def observe(event: str, data: dict[str, Any]) -> None:
             if event == "run_started" and not started.run_id:
@@ -113,9 +115,59 @@ class Launcher:
         self._keep(started.future)
         return started
 
+    def _enqueue(
+        self,
+        started: Started,
+        shown: str,
+        mode: str,
+        incident_id: str | None,
+        variables: dict[str, str],
+        actor: str,
+        trigger: dict[str, Any] | None,
+    ) -> Started:
+        """Queue the chain for gert worker processes instead of running it here."""
+        from gert.queue import enqueue_chain
+
+        try:
+            started.run_id = enqueue_chain(
+                self.project,
+                str(self.project.root / shown),
+                incident_id=incident_id,
+                variables=variables,
+                actor=actor,
+                mode=mode,
+                trigger=trigger,
+            )
+            started.future.set_result(None)
+            log_event(
+                LOG,
+                f"gert serve: chain queued: {shown} (run {started.run_id})",
+                event="chain_queued",
+                run_id=started.run_id,
+                runbook=shown,
+                mode=mode,
+                incident_id=incident_id or "",
+                actor=actor,
+            )
+        except Exception as e:  # refused (inputs, runbook) or the broker is away
+            started.future.set_exception(e)
+        started.ready.set()
+        return started
+
     def resume(self, run_id: str, *, answers: dict[str, Any], actor: str) -> Future[Any]:
         """Go on with a waiting run with *answers* (as an --evidence file gives them);
-        the future holds the chain, or the error that refused it (already answered)."""
+        the future holds the chain, or the error that refused it (already answered). With
+        a queue, the run is queued for the workers and the future holds None."""
+        if self.project.config.queue is not None:
+            from gert.queue import enqueue_answer
+
+            queued: Future[Any] = Future()
+            try:
+                enqueue_answer(self.project, run_id, answers=answers, acting=actor)
+                queued.set_result(None)
+            except Exception as e:
+                queued.set_exception(e)
+            return queued
 
         def run() -> Any:
             from gert.engine import Engine, Options
@@ -150,7 +202,10 @@ class Launcher:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def resume_parked(self) -> list[str]:
-        """Go on with the runs an earlier server parked when it stopped; their IDs."""
+        """Go on with the runs an earlier server parked when it stopped; their IDs (none
+        with a queue: the workers' sweepers go on with theirs)."""
+        if self.project.config.queue is not None:
+            return []
         from gert.store import open_index, open_store
 
         rows = open_index(self.project.root).query(limit=None)
