@@ -221,6 +221,19 @@ def _shape(value):
     return value
 
 
+def _files(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    )
+
+
+def _types(folder: Path) -> list[str]:
+    lines = (folder / "trace.jsonl").read_text().splitlines()
+    return [json.loads(line)["type"] for line in lines]
+
+
 def _keys(value):
     """The nested keys of *value* (its shape, whatever the values)."""
     if isinstance(value, dict):
@@ -253,10 +266,7 @@ def test_the_example_chain_in_postgresql_exports_as_the_file_store_writes_and_re
         assert exported.returncode == 0, exported.stderr
         a = files / ".runbook" / "runs" / run_files["run_id"]
         b = out / run_pg["run_id"]
-        names = lambda d: sorted(
-            p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file() and p.name != ".lock"
-        )
-        assert names(a) == names(b)
+        assert _files(a) == _files(b)
         from gert.load import load_file
 
         assert _shape(load_file(a / "run.yaml").data) == _shape(load_file(b / "run.yaml").data)
@@ -270,10 +280,7 @@ def test_the_example_chain_in_postgresql_exports_as_the_file_store_writes_and_re
                 theirs["status"],
                 theirs.get("captures", {}).keys(),
             )
-        events = lambda d: [
-            _shape(json.loads(x)) for x in (d / "trace.jsonl").read_text().splitlines()
-        ]
-        assert [e["type"] for e in events(a)] == [e["type"] for e in events(b)]
+        assert _types(a) == _types(b)
         # the exported folder verifies as any run folder does
         assert gert("trace", "verify", str(b), cwd=pg).returncode == 0
     # the scenario the PostgreSQL run saved replays, as the file store's does

@@ -498,3 +498,41 @@ def test_gert_serve_queues_chains_for_the_workers_and_its_metrics_see_them(fleet
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_runbook_limit_keeps_an_alert_storm_to_one_remediation_at_a_time(fleet):
+    fleet.project.write(
+        "restart.runbook.yaml",
+        f"""
+        apiVersion: runbook/v0
+        meta: {{name: restart, inputs: {{n: {{from: prompt}}}}}}
+        steps:
+          - id: restart
+            type: cli
+            with: {{argv: [sh, -c, 'echo start >> {fleet.root}/log; sleep 0.5; echo end >> {fleet.root}/log']}}
+            outcomes: [{{state: resolved}}]
+        """,
+    )
+    text = (
+        (fleet.root / "gert.yaml")
+        .read_text()
+        .replace(
+            "queue: {lease_seconds: 3}", "queue: {lease_seconds: 3, max_concurrent_per_runbook: 1}"
+        )
+    )
+    (fleet.root / "gert.yaml").write_text(text)
+    fleet.start_worker(2)
+    fleet.start_worker(2)
+    for n in range(6):
+        fleet.enqueue("restart.runbook.yaml", n=str(n))
+    most = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        taken = fleet.sql("SELECT count(*) FROM gert_work WHERE state = 'taken'")[0][0]
+        most = max(most, taken)
+        if fleet.sql("SELECT count(*) FROM gert_work WHERE state <> 'done'") == [(0,)]:
+            break
+        time.sleep(0.05)
+    assert most == 1
+    # never two at once: every start is followed by its end before the next start
+    assert (fleet.root / "log").read_text().split() == ["start", "end"] * 6
