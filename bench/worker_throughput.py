@@ -53,7 +53,7 @@ def write_chain(root: Path) -> None:
 
 def percentile(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def trial(
@@ -62,9 +62,7 @@ def trial(
     import psycopg
 
     from gert.project import open_project
-    from gert.queue import enqueue_chain
-    from gert.worker import sender
-
+    from gert.queue import enqueue_chain, sender
     from gert.store.postgres import apply_migrations
 
     with psycopg.connect(env["GERT_DATABASE_URL"], autocommit=True) as conn:

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "store and executors",
         (
             "gert.store",
+            "gert.logs",
             "gert.executors",
             "gert.capture",
             "gert.mcp_client",
@@ -58,11 +59,22 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gert.overview",
             "gert.alerts",
             "gert.starting",
+            "gert.queue",
+            "gert.watching",
+            "gert.metrics",
         ),
     ),
     (
         "surfaces",
-        ("gert.cli", "gert.console", "gert._entry", "gert.server", "gert.mcp_server", "gert.tui"),
+        (
+            "gert.cli",
+            "gert.console",
+            "gert._entry",
+            "gert.server",
+            "gert.mcp_server",
+            "gert.tui",
+            "gert.worker",
+        ),
     ),
 ]
 

@@ -9,12 +9,15 @@ an answer, a run taken over from a dead worker). Delivery is therefore at-least-
 steps marked safe to repeat, and at-most-once for the others; completed steps are never
 run again (resume restores them from the trace).
 
-This module knows nothing of Celery: :mod:`gert.worker` wakes it.
+Celery is only the wake-up (:func:`celery_app`); ``gert worker`` (:mod:`gert.worker`)
+runs the app.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -335,8 +338,6 @@ def enqueue_chain(
 ) -> str:
     """Queue a chain for the workers; its root run's ID. The runbook is checked and its
     inputs bound now, so a chain that cannot start is refused here, not on a worker."""
-    import os
-
     from gert.engine.results import default_actor
     from gert.starting import plan_start
     from gert.store import new_run_id, open_store
@@ -419,6 +420,71 @@ def enqueue_answer(
 
 
 def _sender(project: Project) -> Send:
-    from gert.worker import sender
-
     return sender(project)
+
+
+TASK = "gert.process"
+LOG = "gert.worker"
+
+
+def broker_url(project: Project) -> str:
+    """The broker URL, from the variable ``queue.broker_url_env`` names."""
+    name = require_queue(project).broker_url_env
+    url = os.environ.get(name, "")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise InvalidError(
+            f"gert.yaml runs chains on workers (queue:), but {name} "
+            + ("is not set" if not url else "is not a redis:// URL")
+            + f"; export {name}=redis://HOST:6379/0"
+        )
+    return url
+
+
+def celery_app(project: Project, stop: threading.Event | None = None) -> Any:
+    """The Celery application of *project*'s queue, with its one task."""
+    from celery import Celery
+
+    queue = require_queue(project)
+    app = Celery("gert", broker=broker_url(project), set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,  # a message is acknowledged after its work, not before
+        task_reject_on_worker_lost=True,  # ... and redelivered when its worker dies
+        worker_prefetch_multiplier=1,  # a worker holds no more messages than it runs
+        task_default_queue=queue.name,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,  # results live in the store, not in the broker
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+    )
+
+    def send(run_id: str, delay: float) -> None:
+        app.send_task(TASK, args=[run_id], queue=queue.name, countdown=delay or None)
+
+    @app.task(name=TASK)  # type: ignore[untyped-decorator]
+    def process_task(run_id: str) -> str:
+        import time
+
+        from gert.logs import log_event
+
+        began = time.monotonic()
+        became = process(project, run_id, send, stop)
+        if became != "nothing":
+            log_event(
+                LOG,
+                f"gert worker: run {run_id}: {became}",
+                event="work_" + became.replace("-", "_"),
+                run_id=run_id,
+                seconds=round(time.monotonic() - began, 3),
+            )
+        return became
+
+    app.gert_send = send  # type: ignore[attr-defined]
+    return app
+
+
+def sender(project: Project) -> Any:
+    """A function that wakes a worker for a run: ``send(run_id, delay)``."""
+    return celery_app(project).gert_send

@@ -15,79 +15,10 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from gert.queue import require_queue
+from gert.queue import LOG, celery_app, require_queue
 
 if TYPE_CHECKING:
     from gert.project import Project
-
-TASK = "gert.process"
-LOG = "gert.worker"
-
-
-def broker_url(project: Project) -> str:
-    """The broker URL, from the variable ``queue.broker_url_env`` names."""
-    from gert.errors import InvalidError
-
-    name = require_queue(project).broker_url_env
-    url = os.environ.get(name, "")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise InvalidError(
-            f"gert.yaml runs chains on workers (queue:), but {name} "
-            + ("is not set" if not url else "is not a redis:// URL")
-            + f"; export {name}=redis://HOST:6379/0"
-        )
-    return url
-
-
-def celery_app(project: Project, stop: threading.Event | None = None) -> Any:
-    """The Celery application of *project*'s queue, with its one task."""
-    from celery import Celery
-
-    queue = require_queue(project)
-    app = Celery("gert", broker=broker_url(project), set_as_current=False)
-    app.conf.update(
-        task_acks_late=True,  # a message is acknowledged after its work, not before
-        task_reject_on_worker_lost=True,  # ... and redelivered when its worker dies
-        worker_prefetch_multiplier=1,  # a worker holds no more messages than it runs
-        task_default_queue=queue.name,
-        task_serializer="json",
-        accept_content=["json"],
-        task_ignore_result=True,  # results live in the store, not in the broker
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
-        worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,
-    )
-
-    def send(run_id: str, delay: float) -> None:
-        app.send_task(TASK, args=[run_id], queue=queue.name, countdown=delay or None)
-
-    @app.task(name=TASK)  # type: ignore[untyped-decorator]
-    def process_task(run_id: str) -> str:
-        import time
-
-        from gert.logs import log_event
-        from gert.queue import process
-
-        began = time.monotonic()
-        became = process(project, run_id, send, stop)
-        if became != "nothing":
-            log_event(
-                LOG,
-                f"gert worker: run {run_id}: {became}",
-                event="work_" + became.replace("-", "_"),
-                run_id=run_id,
-                seconds=round(time.monotonic() - began, 3),
-            )
-        return became
-
-    app.gert_send = send  # type: ignore[attr-defined]
-    return app
-
-
-def sender(project: Project) -> Any:
-    """A function that wakes a worker for a run: ``send(run_id, delay)``."""
-    return celery_app(project).gert_send
 
 
 def run_worker(project: Project, concurrency: int, loglevel: str = "INFO") -> None:

@@ -157,7 +157,11 @@ def runs_list(
     from gert.store import run_holder
     from gert.store.index import HANDOFF_PENDING
 
-    rows = run_index().query(
+    index = run_index()
+    # Who still runs a run: a lock on its folder, or a lease in a PostgreSQL store.
+    holder_of = getattr(index, "holder_of", None)
+    held = (lambda r: holder_of(r.run_id)) if holder_of else (lambda r: run_holder(Path(r.folder)))
+    rows = index.query(
         incident=incident_id,
         runbook=runbook,
         state=outcome,
@@ -178,7 +182,7 @@ def runs_list(
         state, note = r.state, ""
         if r.status == HANDOFF_PENDING:
             note = f"  hand-off pending: gert resume {r.run_id}"
-        elif r.status in ("running", "interrupted") and run_holder(Path(r.folder)) is None:
+        elif r.status in ("running", "interrupted") and held(r) is None:
             state = "stopped" if r.status == "running" else state  # nobody runs it any more
             note = f"  go on with: gert resume {r.run_id}"
         click.echo(
