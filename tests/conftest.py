@@ -79,6 +79,9 @@ def pg_store_url(store_database):  # type: ignore[no-untyped-def]
         work = conn.execute("SELECT to_regclass('gert_work') IS NOT NULL").fetchone()
         if work and work[0]:
             conn.execute("TRUNCATE gert_work, gert_workers")
+        incidents = conn.execute("SELECT to_regclass('gert_incidents') IS NOT NULL").fetchone()
+        if incidents and incidents[0]:
+            conn.execute("TRUNCATE gert_incidents")
     return store_database
 
 

@@ -250,9 +250,12 @@ def test_the_example_chain_in_postgresql_exports_as_the_file_store_writes_and_re
 
     files = _example(tmp_path / "files")
     pg = _example(tmp_path / "pg")
+    monkeypatch.setenv("GERT_DATABASE_URL", pg_store_url)
+    # the example's incident is a local one: copied in with the (no) runs
+    moved = gert("store", "migrate", "--to", "postgresql", "--json", cwd=pg)
+    assert json.loads(moved.stdout)["incidents"] == ["747870160"], moved.stdout
     with (pg / "gert.yaml").open("a") as f:
         f.write("\nstore: {backend: postgresql}\n")
-    monkeypatch.setenv("GERT_DATABASE_URL", pg_store_url)
     on_files = gert(*EXAMPLE, cwd=files)
     on_pg = gert(*EXAMPLE, cwd=pg)
     assert on_files.returncode == on_pg.returncode == 0, on_pg.stderr
@@ -328,3 +331,27 @@ def test_a_missing_database_url_is_a_clear_error(tmp_path, monkeypatch):
     r = gert("runs", "list", cwd=tmp_path)
     assert r.returncode == 2 and "GERT_DATABASE_URL is not set" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_shared_incidents_lose_no_entry_when_many_post_at_once(pg_store_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gert.incident import IncidentError
+    from gert.incident.local import SharedIncidents
+
+    incidents = SharedIncidents(pg_store_url)
+    incidents.create("INC-9", "disk full on web01")
+    with pytest.raises(IncidentError, match="already exists"):
+        incidents.create("INC-9", "again")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: SharedIncidents(pg_store_url).note("INC-9", f"n{n}"), range(24)))
+    timeline = SharedIncidents(pg_store_url).timeline("INC-9")
+    assert sorted(e["text"] for e in timeline if e["kind"] == "note") == sorted(
+        f"n{n}" for n in range(24)
+    )
+    assert len({e["id"] for e in timeline}) == 25  # opened + 24 notes, each its own ID
+    incidents.set_status("INC-9", "resolved")
+    assert incidents.get("INC-9")["status"] == "resolved"
+    assert [i["id"] for i in incidents.list()] == ["INC-9"]
+    with pytest.raises(IncidentError, match="not a valid incident ID"):
+        incidents.get("../x")

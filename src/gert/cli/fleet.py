@@ -153,6 +153,10 @@ def store_migrate(target: str, url_env: str | None, key_env: str | None, as_json
     dest = PostgresStore(url, project.root / ".runbook" / "work")
     try:
         report = copy_runs(source, dest, key)
+        from gert.store import incidents_dir
+        from gert.store.copying import copy_incidents
+
+        report.incidents = copy_incidents(incidents_dir(project), url)
     finally:
         source.close()
         dest.close()
@@ -162,12 +166,14 @@ def store_migrate(target: str, url_env: str | None, key_env: str | None, as_json
                 "copied": report.copied,
                 "present": report.present,
                 "refused": [{"run_id": r, "why": w} for r, w in report.refused],
+                "incidents": report.incidents,
             }
         )
     else:
         click.echo(
             f"copied {plural(len(report.copied), 'run')} into PostgreSQL; "
-            f"{len(report.present)} already there; {len(report.refused)} not copied"
+            f"{len(report.present)} already there; {len(report.refused)} not copied; "
+            f"{plural(len(report.incidents), 'local incident')} copied"
         )
         for run_id, why in report.refused:
             click.echo(f"  {run_id}: {why}")

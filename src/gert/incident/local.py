@@ -47,41 +47,66 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+def _checked(incident_id: str) -> str:
+    if not INCIDENT_ID.match(incident_id):
+        raise IncidentError(f"'{incident_id}' is not a valid incident ID (letters, digits, . _ -)")
+    return incident_id
+
+
 class LocalProvider:
-    """Incidents kept in the project, managed with ``gert incident create|…``."""
+    """Incidents kept in the project, managed with ``gert incident create|…``; as JSON
+    files here, or in the PostgreSQL store (:class:`SharedIncidents`)."""
 
     name = "local"
 
     def __init__(self, folder: Path):
         self.folder = folder
 
+    # where incidents are kept: one JSON file each
     def _path(self, incident_id: str) -> Path:
-        if not INCIDENT_ID.match(incident_id):
-            raise IncidentError(
-                f"'{incident_id}' is not a valid incident ID (letters, digits, . _ -)"
-            )
-        return self.folder / f"{incident_id}.json"
+        return self.folder / f"{_checked(incident_id)}.json"
 
+    def _load(self, incident_id: str) -> dict[str, Any] | None:
+        path = self._path(incident_id)
+        return _read(path) if path.is_file() else None
+
+    def _write(self, incident_id: str, incident: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(
+            self._path(incident_id), json.dumps(incident, indent=2, ensure_ascii=False) + "\n"
+        )
+
+    def _locked(self, incident_id: str) -> Any:
+        path = self._path(incident_id)
+        return _locked(path.with_name(f".{path.name}.lock"))
+
+    def _all(self) -> list[dict[str, Any]]:
+        if not self.folder.is_dir():
+            return []
+        return [_read(p) for p in sorted(self.folder.glob("*.json"))]
+
+    def _delete(self, incident_id: str) -> None:
+        self._path(incident_id).unlink(missing_ok=True)
+
+    # what every provider does
     def get(self, incident_id: str) -> dict[str, Any]:
         """The incident; raises IncidentError when there is none."""
-        path = self._path(incident_id)
-        if not path.is_file():
+        incident = self._load(incident_id)
+        if incident is None:
             raise IncidentError(
                 f"no incident {incident_id} (create it with: gert incident create {incident_id} --title ...)",
                 final=True,
             )
-        return _read(path)
+        return incident
 
     def find(self, incident_id: str) -> dict[str, Any] | None:
-        """The incident as its file holds it, or None when there is no such file."""
-        path = self._path(incident_id)
-        return _read(path) if path.is_file() else None
+        """The incident as it is kept, or None when there is no such incident."""
+        return self._load(incident_id)
 
     def _update(self, incident_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
         # Read, append and write under an exclusive lock: concurrent runs of one incident
         # each add their entry, none is lost.
-        path = self._path(incident_id)
-        with _locked(path.with_name(f".{path.name}.lock")):
+        with self._locked(incident_id):
             incident = self.get(incident_id)
             entry = {
                 "id": f"{incident_id}-{len(incident['timeline']) + 1}",
@@ -91,7 +116,7 @@ class LocalProvider:
                 **fields,
             }
             incident["timeline"].append(entry)
-            write_atomic(path, json.dumps(incident, indent=2, ensure_ascii=False) + "\n")
+            self._write(incident_id, incident)
         return entry
 
     def post(self, incident_id: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -108,12 +133,11 @@ class LocalProvider:
         if incident.get("status") == status:
             raise IncidentError(f"incident {incident_id} is already {status}", final=True)
         entry = self._update(incident_id, "status", f"status: {incident.get('status')} -> {status}")
-        incident = self.get(incident_id)
-        incident["status"] = status
-        incident[f"{status}_at"] = entry["ts"]
-        write_atomic(
-            self._path(incident_id), json.dumps(incident, indent=2, ensure_ascii=False) + "\n"
-        )
+        with self._locked(incident_id):
+            incident = self.get(incident_id)
+            incident["status"] = status
+            incident[f"{status}_at"] = entry["ts"]
+            self._write(incident_id, incident)
         return entry
 
     def timeline(self, incident_id: str) -> list[dict[str, Any]]:
@@ -122,16 +146,12 @@ class LocalProvider:
 
     def list(self) -> list[dict[str, Any]]:
         """Every incident, newest first."""
-        if not self.folder.is_dir():
-            return []
-        items = [_read(p) for p in sorted(self.folder.glob("*.json"))]
-        return sorted(items, key=lambda i: i.get("created_at", ""), reverse=True)
+        return sorted(self._all(), key=lambda i: i.get("created_at", ""), reverse=True)
 
     def remove(self, incident_id: str) -> None:
         """Forget an incident that was opened by mistake (no run was made for it)."""
-        path = self._path(incident_id)
-        with _locked(path.with_name(f".{path.name}.lock")):
-            path.unlink(missing_ok=True)
+        with self._locked(incident_id):
+            self._delete(incident_id)
 
     def create(
         self,
@@ -142,8 +162,7 @@ class LocalProvider:
         location: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Open a new incident; refuses an ID that exists."""
-        path = self._path(incident_id)
-        if path.exists():
+        if self._load(incident_id) is not None:
             raise IncidentError(f"incident {incident_id} already exists", final=True)
         now = iso(utc_now())
         incident = {
@@ -156,11 +175,86 @@ class LocalProvider:
             "location": location or {},
             "timeline": [{"id": f"{incident_id}-1", "ts": now, "kind": "opened", "text": title}],
         }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(incident, indent=2, ensure_ascii=False) + "\n")
+        with self._locked(incident_id):
+            if self._load(incident_id) is not None:  # opened meanwhile by another process
+                raise IncidentError(f"incident {incident_id} already exists", final=True)
+            self._write(incident_id, incident)
         return incident
 
 
+class SharedIncidents(LocalProvider):
+    """The local provider's incidents in the PostgreSQL store (``gert_incidents``): every
+    worker and server of the project sees the same ones."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.folder = Path("postgresql:gert_incidents")
+        self._tx: Any = None  # the connection of the lock being held
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self._tx is not None:
+            yield self._tx
+            return
+        from gert.store.postgres import _connect, apply_migrations, migrations, schema_version
+
+        conn = _connect(self.url)
+        try:
+            if schema_version(conn) < migrations()[-1][0]:
+                apply_migrations(conn)
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _locked(self, incident_id: str) -> Iterator[None]:
+        _checked(incident_id)
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (incident_id,))
+            self._tx = conn
+            try:
+                yield
+            finally:
+                self._tx = None
+
+    def _load(self, incident_id: str) -> dict[str, Any] | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT body FROM gert_incidents WHERE incident_id = %s", (_checked(incident_id),)
+            ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        data.setdefault("timeline", [])
+        return data
+
+    def _write(self, incident_id: str, incident: dict[str, Any]) -> None:
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO gert_incidents (incident_id, created_at, body) VALUES (%s, %s, %s) "
+                "ON CONFLICT (incident_id) DO UPDATE SET body = EXCLUDED.body",
+                (
+                    _checked(incident_id),
+                    str(incident.get("created_at", "")),
+                    json.dumps(incident, ensure_ascii=False),
+                ),
+            )
+
+    def _all(self) -> list[dict[str, Any]]:
+        with self._connection() as conn:
+            rows = conn.execute("SELECT body FROM gert_incidents ORDER BY incident_id").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def _delete(self, incident_id: str) -> None:
+        with self._connection() as conn:
+            conn.execute("DELETE FROM gert_incidents WHERE incident_id = %s", (incident_id,))
+
+
 def local_provider(project: Project) -> LocalProvider:
-    """The project's own incidents (under ``.runbook/incidents``), whatever gert.yaml names."""
+    """The project's own incidents: under ``.runbook/incidents``, or in the PostgreSQL
+    store when runs are kept there; whatever provider gert.yaml names."""
+    if project.config.store.backend == "postgresql":
+        from gert.store import database_url
+
+        return SharedIncidents(database_url(project))
     return LocalProvider(incidents_dir(project))

@@ -4,6 +4,7 @@ every hash chain is verified before its run is copied, and copying again is safe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gert.store.files import FileStore, run_holder
@@ -20,6 +21,23 @@ class CopyReport:
     copied: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)  # already there whole
     refused: list[tuple[str, str]] = field(default_factory=list)  # (run ID, why)
+    incidents: list[str] = field(default_factory=list)  # local incidents copied
+
+
+def copy_incidents(folder: Path, url: str) -> list[str]:
+    """Copy the local provider's incidents (``.runbook/incidents/*.json``) into the
+    PostgreSQL store; one already there is left as it is. Returns the IDs copied."""
+    from gert.incident.local import LocalProvider, SharedIncidents
+
+    source, dest = LocalProvider(folder), SharedIncidents(url)
+    copied = []
+    for incident in source.list():
+        incident_id = str(incident.get("id", ""))
+        with dest._locked(incident_id):
+            if dest.find(incident_id) is None:
+                dest._write(incident_id, incident)
+                copied.append(incident_id)
+    return sorted(copied)
 
 
 def copy_runs(source: FileStore, dest: PostgresStore, key: bytes | None = None) -> CopyReport:
