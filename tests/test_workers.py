@@ -536,3 +536,45 @@ def test_a_runbook_limit_keeps_an_alert_storm_to_one_remediation_at_a_time(fleet
     assert most == 1
     # never two at once: every start is followed by its end before the next start
     assert (fleet.root / "log").read_text().split() == ["start", "end"] * 6
+
+
+def test_a_parked_or_waiting_run_can_be_aborted_by_a_person(fleet, tmp_path):
+    fleet.project.write("ask.runbook.yaml", MANUAL)
+    fleet.start_worker()
+    run_id = fleet.gert("exec", "ask.runbook.yaml", "--queue").stdout.strip()
+    assert fleet.gert("runs", "wait", run_id, "--timeout", "60").returncode == 4
+    both = fleet.gert("answer", run_id, "--abort", "--skip-step", "look")
+    assert both.returncode == 2 and "give it alone" in both.stderr
+    aborted = fleet.gert("answer", run_id, "--abort", "--reason", "paged the DBA instead")
+    assert aborted.returncode == 0, aborted.stderr
+    waited = fleet.gert("runs", "wait", run_id, "--timeout", "60")
+    assert waited.returncode == 1, waited.stdout
+    shown = json.loads(fleet.gert("runs", "list", "--json").stdout)[0]
+    assert shown["status"] == "failed"
+    events = [
+        json.loads(r[0])
+        for r in fleet.sql(
+            "SELECT line FROM gert_trace_events WHERE run_id = %s ORDER BY seq", (run_id,)
+        )
+    ]
+    end = events[-1]
+    assert end["type"] == "run_completed" and "aborted by" in end["data"]["error"]
+    assert "paged the DBA instead" in end["data"]["error"]
+    assert fleet.gert("trace", "verify", run_id).returncode == 0
+    again = fleet.gert("answer", run_id, "--abort")
+    assert again.returncode == 2 and "already finished" in again.stderr
+
+
+def test_answer_without_a_queue_goes_on_here(tmp_path):
+    from helpers import gert
+
+    project = ProjectDir(tmp_path)
+    project.write("ask.runbook.yaml", MANUAL)
+    waiting = gert("exec", "ask.runbook.yaml", "--json", cwd=tmp_path)
+    assert waiting.returncode == 4
+    run_id = json.loads(waiting.stdout)["runs"][0]["run_id"]
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("look:\n  link: https://dash/1\n  outcome: resolved\n")
+    done = gert("answer", run_id, "--evidence", str(answers), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "outcome resolved" in done.stdout

@@ -184,6 +184,7 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
             retry_steps=tuple(spec.get("retry_steps") or ()),
             skip_steps=tuple(spec.get("skip_steps") or ()),
             in_flight=spec.get("in_flight") or "wait",
+            abort=str(spec.get("abort") or ""),
             trigger=spec.get("trigger"),
             run_id=run_id,
             one_run=True,
@@ -387,9 +388,11 @@ def enqueue_answer(
     retry_steps: tuple[str, ...] = (),
     skip_steps: tuple[str, ...] = (),
     acting: str = "",
+    abort: str = "",
     send: Send | None = None,
 ) -> None:
-    """Queue a waiting or parked run to go on, with the answers or decisions given."""
+    """Queue a waiting or parked run to go on, with the answers or decisions given (or,
+    with *abort*, to end as failed with that reason)."""
     from gert.engine.results import default_actor
     from gert.store import open_store
 
@@ -408,6 +411,7 @@ def enqueue_answer(
                 "answers": answers or {},
                 "retry_steps": list(retry_steps),
                 "skip_steps": list(skip_steps),
+                "abort": abort,
                 "actor": m.actor,
                 "acting": acting or default_actor(),
             },

@@ -252,29 +252,59 @@ def resume(
     metavar="STEP",
     help="Go on without this step: it was running when its worker died (repeatable).",
 )
+@click.option(
+    "--abort",
+    "abort",
+    is_flag=True,
+    help="End the run here as failed, running nothing more (with --reason).",
+)
+@click.option("--reason", metavar="TEXT", help="Why the run is aborted (recorded).")
 @click.option("--as", "actor", metavar="ACTOR", help="Who answers (default: the OS user).")
+@json_option("Print the result as JSON (without a queue).")
 def answer(
     run_id: str,
     answers_file: str | None,
     retry_steps: tuple[str, ...],
     skip_steps: tuple[str, ...],
+    abort: bool,
+    reason: str | None,
     actor: str | None,
+    as_json: bool,
 ) -> None:
-    """Give a waiting or parked run what it waits for, and queue it to go on.
+    """Give a waiting or parked run what it waits for, and let it go on.
 
     A manual step's answers come from --evidence FILE; a step that was running when its
-    worker died takes --retry-step or --skip-step. Without a queue in gert.yaml, use
-    gert resume, which goes on here.
+    worker died takes --retry-step or --skip-step; --abort ends the run as failed. With a
+    queue in gert.yaml the run is queued for the workers (gert runs wait RUN follows it);
+    without one it goes on here, as gert resume does.
     """
     from gert.project import open_project
-    from gert.queue import enqueue_answer
 
     both = set(retry_steps) & set(skip_steps)
     if both:
         raise click.UsageError(f"--retry-step and --skip-step both name {', '.join(sorted(both))}")
-    if not answers_file and not retry_steps and not skip_steps:
-        raise click.UsageError("give --evidence FILE, --retry-step STEP or --skip-step STEP")
+    if not answers_file and not retry_steps and not skip_steps and not abort:
+        raise click.UsageError(
+            "give --evidence FILE, --retry-step STEP, --skip-step STEP or --abort"
+        )
+    if abort and (answers_file or retry_steps or skip_steps):
+        raise click.UsageError("--abort ends the run: give it alone (with --reason)")
+    why = (reason or "no reason given").strip()[:500] if abort else ""
     project = open_project()
+    if project.config.queue is None:
+        run_chain(
+            project,
+            as_json,
+            lambda engine, chosen: engine.resume(run_id, chosen),
+            answers=load_answers(answers_file),
+            answers_file=project_relative(answers_file, project),
+            retry_steps=retry_steps,
+            skip_steps=skip_steps,
+            abort=why,
+            **({"acting": actor} if actor else {}),
+        )
+    from gert.queue import enqueue_answer
+
     enqueue_answer(
         project,
         run_id,
@@ -282,6 +312,7 @@ def answer(
         retry_steps=retry_steps,
         skip_steps=skip_steps,
         acting=actor or "",
+        abort=why,
     )
     click.echo(f"queued; follow it with: gert runs wait {run_id}")
 

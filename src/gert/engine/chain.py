@@ -389,9 +389,17 @@ class Engine:
                 f"run {run_id} already finished ({m.status}); nothing to resume"
                 + self._stopped_child(m)
             )
+        if options.abort and m.handoff_pending:
+            raise ResumeRefused(
+                f"run {run_id} ended ({m.state}); only its hand-off is left, nothing to "
+                "abort (gert resume starts it)"
+            )
         # Decided by who resumes, before anything is written: a refusal leaves no trace.
-        recovered = {} if m.handoff_pending else recovery.plan(run_id, in_flight, options)
-        recovered.update(recovered_evidence)
+        if options.abort:  # nothing runs again: no decision to make
+            recovered = {}
+        else:
+            recovered = {} if m.handoff_pending else recovery.plan(run_id, in_flight, options)
+            recovered.update(recovered_evidence)
         acting = options.acting or options.actor  # who resumes: recorded on what they do
         options = dataclasses.replace(self._as_first_run(options, m), acting=acting)
         incident = None  # fetched when an input needs it (see incident_for)

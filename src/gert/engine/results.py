@@ -171,6 +171,9 @@ class Options:
     # stop at a hand-off, leaving it pending, so the next runbook is a task of its own.
     run_id: str | None = None
     one_run: bool = False
+    # gert answer --abort: end a stopped run here, as failed with this reason, running
+    # nothing more (recorded, sealed and posted like any end).
+    abort: str = ""
 
 
 def default_actor() -> str:

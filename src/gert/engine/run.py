@@ -48,6 +48,10 @@ TRACE_EXCERPT = 4096  # characters of stdout/stderr kept in trace events (step r
 MANIFEST_REFRESH = 0.5
 
 
+class RunAborted(Exception):
+    """A person ended a stopped run (gert answer --abort): nothing more runs."""
+
+
 class StepFailed(Exception):
     """A step failed and the run cannot go on (internal to the walk)."""
 
@@ -376,6 +380,8 @@ class Run:
                 resumed["runbook_sha256"] = self.runbook_sha256
             self.emit("run_resumed", resumed, sync=True)
         try:
+            if self.options.abort:
+                raise RunAborted(f"aborted by {self.acting}: {self.options.abort}")
             self.recover_in_flight()
             outcome = self.walk(self.rb.body(), self.scope())
             r.status = "completed"
@@ -397,6 +403,10 @@ class Run:
                             "inputs": outcome["next_runbook"].get("inputs", {}),
                         },
                     )
+        except RunAborted as e:
+            r.status = "failed"
+            r.error = str(e)
+            self.count_unwalked()
         except StepFailed as e:
             if needs_evidence({"status": "failed", "error": e.record.error}):
                 # Nobody here could answer: the run waits for the answer (any surface may
