@@ -82,6 +82,9 @@ def pg_store_url(store_database):  # type: ignore[no-untyped-def]
         incidents = conn.execute("SELECT to_regclass('gert_incidents') IS NOT NULL").fetchone()
         if incidents and incidents[0]:
             conn.execute("TRUNCATE gert_incidents")
+        steps = conn.execute("SELECT to_regclass('gert_step_durations') IS NOT NULL").fetchone()
+        if steps and steps[0]:
+            conn.execute("TRUNCATE gert_step_durations")
     return store_database
 
 

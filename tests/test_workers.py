@@ -483,6 +483,9 @@ def test_gert_serve_queues_chains_for_the_workers_and_its_metrics_see_them(fleet
         metrics = httpx.get(f"{base}/metrics", headers=auth, timeout=10).text
         assert 'gert_runs_finished_total{outcome="resolved",runbook="check"} 1.0' in metrics
         assert "gert_queue_depth 0.0" in metrics
+        # four steps completed in the chain, each counted by its runbook
+        assert 'gert_step_duration_seconds_count{runbook="fix"} 2.0' in metrics
+        assert 'gert_step_duration_seconds_count{runbook="triage"} 1.0' in metrics
         # a run queued with no worker to take it: the page says so
         fleet.stop()
         fleet.workers = []

@@ -101,6 +101,7 @@ class StoreCollector(Collector):
                 self._pg = open_store(self.project)
             fetch = self._pg._fetch
             yield from _runs(fetch, "gert_runs")
+            yield from _steps(fetch)
             yield from _queue(fetch)
             return
         from gert.store import index_path
@@ -217,6 +218,43 @@ def _runs(fetch: Any, table: str) -> Iterator[Metric]:
 
 def _bound(b: float) -> str:
     return str(float(b))
+
+
+def _steps(fetch: Any) -> Iterator[Metric]:
+    """Step durations by runbook, as the PostgreSQL store counts them when steps complete."""
+    from gert.store.postgres import STEP_BUCKETS
+
+    ((have,),) = fetch("SELECT to_regclass('gert_step_durations') IS NOT NULL")
+    if not have:
+        return
+    by_runbook: dict[str, tuple[list[int], list[float]]] = {}
+    for runbook, bucket, count, total in fetch(
+        "SELECT runbook_name, bucket, count, sum_ms FROM gert_step_durations"
+    ):
+        counts, seconds = by_runbook.setdefault(
+            str(runbook), ([0] * (len(STEP_BUCKETS) + 1), [0.0])
+        )
+        counts[min(int(bucket), len(STEP_BUCKETS))] += int(count)
+        seconds[0] += float(total) / 1000
+    family = HistogramMetricFamily(
+        "gert_step_duration_seconds",
+        "How long completed steps took, by runbook (PostgreSQL store).",
+        labels=["runbook"],
+    )
+    for runbook, (counts, seconds) in sorted(by_runbook.items()):
+        cumulative, running = [], 0
+        for c in counts[:-1]:
+            running += c
+            cumulative.append(running)
+        family.add_metric(
+            [runbook],
+            buckets=[
+                *((_bound(b), c) for b, c in zip(STEP_BUCKETS, cumulative, strict=True)),
+                ("+Inf", sum(counts)),
+            ],
+            sum_value=seconds[0],
+        )
+    yield family
 
 
 def _queue(fetch: Any) -> Iterator[Metric]:

@@ -17,7 +17,7 @@ from typing import Any
 from gert.governance import Redactor
 from gert.incident import IncidentError
 from gert.incident.providers import make_provider
-from gert.store import RunFolder, RunManifest, Store, open_store
+from gert.store import RunHandle, RunManifest, Store, open_store
 from gert.util import iso, shorten, utc_now
 
 
@@ -25,7 +25,7 @@ from gert.util import iso, shorten, utc_now
 class RunView:
     """What the summary needs of one run."""
 
-    folder: RunFolder
+    folder: RunHandle
     manifest: RunManifest
     captures: dict[str, str] = field(default_factory=dict)
     seal: str = ""  # chain hash of the run's last run_completed: the incident witnesses it

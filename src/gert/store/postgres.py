@@ -31,6 +31,8 @@ from gert.store.manifest import RunManifest
 from gert.store.trace import RUN_ID, ChainedTrace, VerifyReport, verify_trace
 
 LEASE_SECONDS = 30.0  # a holder that has not renewed for this long is taken for dead
+# Upper bounds (seconds) of the step-duration buckets kept in gert_step_durations.
+STEP_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600)
 INDEX_COLUMNS = tuple(c for c in COLUMNS if c != "folder")
 
 
@@ -122,6 +124,8 @@ class PgTrace(ChainedTrace):
         with self.store._cursor() as cur, cur.connection.transaction():
             if event["type"] == "evidence_recorded":
                 self.store._upload_attachments(cur, self.run, event.get("data") or {})
+            elif event["type"] == "step_completed":
+                _count_duration(cur, self.run_id, (event.get("data") or {}).get("duration_ms"))
             cur.execute(
                 "INSERT INTO gert_trace_events (run_id, seq, type, line) VALUES (%s, %s, %s, %s)",
                 (self.run_id, event["seq"], event["type"], line.decode("utf-8")),
@@ -589,6 +593,22 @@ class PostgresStore:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+
+def _count_duration(cur: Any, run_id: str, duration_ms: Any) -> None:
+    """Count one completed step's duration in its runbook's bucket."""
+    if not isinstance(duration_ms, int | float) or duration_ms < 0:
+        return
+    bucket = next(
+        (i for i, b in enumerate(STEP_BUCKETS) if duration_ms <= b * 1000), len(STEP_BUCKETS)
+    )
+    cur.execute(
+        "INSERT INTO gert_step_durations (runbook_name, bucket, count, sum_ms) "
+        "SELECT runbook_name, %s, 1, %s FROM gert_runs WHERE run_id = %s "
+        "ON CONFLICT (runbook_name, bucket) DO UPDATE SET count = gert_step_durations.count + 1, "
+        "sum_ms = gert_step_durations.sum_ms + EXCLUDED.sum_ms",
+        (bucket, float(duration_ms), run_id),
+    )
 
 
 def _write_inside(dest: Path, name: str, body: bytes) -> None:
