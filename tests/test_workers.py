@@ -131,7 +131,7 @@ class Fleet:
         with mock.patch.dict(os.environ, self.env):
             return enqueue_chain(
                 open_project(self.root), str(self.root / runbook), variables=variables
-            )
+            ).run_id
 
     def answer(self, run_id: str, **decisions: tuple[str, ...]) -> None:
         """Queue a parked run to go on with a person's decision, through the library."""
@@ -497,6 +497,8 @@ def test_gert_serve_queues_chains_for_the_workers_and_its_metrics_see_them(fleet
         )
         queued = httpx.get(f"{base}/runs/{r.json()['run_id']}", headers=auth, timeout=10)
         assert queued.status_code == 200 and "no worker has started it yet" in queued.text
+        api = httpx.get(f"{base}/api/v1/runs/{r.json()['run_id']}", headers=auth, timeout=10)
+        assert api.status_code == 200 and api.json()["status"] == "queued"
         assert "gert_queue_depth 1.0" in httpx.get(f"{base}/metrics", headers=auth, timeout=10).text
     finally:
         proc.terminate()
@@ -581,3 +583,87 @@ def test_answer_without_a_queue_goes_on_here(tmp_path):
     done = gert("answer", run_id, "--evidence", str(answers), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "outcome resolved" in done.stdout
+
+
+def test_a_broker_that_is_away_queues_anyway_and_a_missing_one_refuses(fleet):
+    write_chain(fleet)
+    with (fleet.root / "gert.yaml").open("w") as f:
+        f.write(
+            "record: off\nincident: {post: auto}\nstore: {backend: postgresql}\n"
+            "queue: {lease_seconds: 3}\n"
+        )
+    # no broker setting: refused before anything is written or opened
+    missing = dict(fleet.env)
+    del missing["GERT_BROKER_URL"]
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gert.cli",
+            "exec",
+            "triage.runbook.yaml",
+            "--var",
+            "tag=m",
+            "--incident",
+            "NEW-1",
+            "--queue",
+        ],
+        cwd=fleet.root,
+        env=missing,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "GERT_BROKER_URL is not set" in r.stderr, r.stderr
+    assert fleet.sql("SELECT count(*) FROM gert_work") == [(0,)]
+    assert "NEW-1" not in fleet.gert("incident", "list").stdout
+    # the broker cannot be reached: queued all the same (the row is the truth), said so
+    away = {**fleet.env, "GERT_BROKER_URL": "redis://127.0.0.1:1/0"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gert.cli",
+            "exec",
+            "triage.runbook.yaml",
+            "--var",
+            "tag=a",
+            "--incident",
+            "NEW-2",
+            "--queue",
+        ],
+        cwd=fleet.root,
+        env=away,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "no worker could be told now" in r.stderr
+    run_id = r.stdout.strip()
+    # a worker's sweeper sends it as soon as it runs; the new incident was opened and
+    # the chain's summary is posted to it
+    fleet.start_worker()
+    waited = fleet.gert("runs", "wait", run_id, "--timeout", "60")
+    assert waited.returncode == 0, waited.stdout
+    shown = fleet.gert("incident", "show", "NEW-2").stdout
+    assert "Runbook chain completed for incident NEW-2" in shown, shown
+    assert "3. check" in shown and "Outcome: resolved" in shown, shown
+
+
+def test_answers_that_do_not_fit_are_refused_before_anything_is_queued(fleet, tmp_path):
+    fleet.project.write("ask.runbook.yaml", MANUAL)
+    fleet.start_worker()
+    run_id = fleet.gert("exec", "ask.runbook.yaml", "--queue").stdout.strip()
+    assert fleet.gert("runs", "wait", run_id, "--timeout", "60").returncode == 4
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("look:\n  lnk: https://dash/1\n  outcome: resolvd\n")
+    r = fleet.gert("answer", run_id, "--evidence", str(bad))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{bad}: look.link: text is required" in r.stderr
+    assert "look.lnk: step 'look' asks for no such answer" in r.stderr
+    wrong_step = tmp_path / "wrong.yaml"
+    wrong_step.write_text("lok:\n  link: x\n  outcome: resolved\n")
+    r = fleet.gert("answer", run_id, "--evidence", str(wrong_step))
+    assert r.returncode == 2 and "did you mean 'look'" in r.stderr, r.stderr
+    r = fleet.gert("answer", run_id, "--retry-step", "look")
+    assert r.returncode == 2 and "was not running" in r.stderr, r.stderr
+    assert fleet.sql("SELECT state FROM gert_work") == [("done",)]  # nothing queued

@@ -332,3 +332,46 @@ def answer_problems(waiting: dict[str, Any], given: dict[str, Any]) -> list[str]
         f"{k}: step '{waiting['step_id']}' asks for no such answer" for k in given if k not in known
     ]
     return out
+
+
+def check_decisions(
+    project: Project,
+    run_id: str,
+    answers: dict[str, Any],
+    retry_steps: tuple[str, ...] = (),
+    skip_steps: tuple[str, ...] = (),
+    source: str = "answers",
+) -> None:
+    """Refuse (InvalidError, each problem named) answers or decisions that do not fit what
+    the run waits for: a step that does not wait, evidence missing or unknown, a
+    --retry-step/--skip-step naming a step that was not running when the run stopped."""
+    import difflib
+
+    from gert.engine import recovery
+    from gert.errors import InvalidError
+
+    view = run_view(project, run_id)
+    problems: list[str] = []
+    waiting = view.waiting
+    for step_id, given in answers.items():
+        if waiting is None or step_id != waiting.get("step_id"):
+            near = difflib.get_close_matches(str(step_id), [str((waiting or {}).get("step_id"))])
+            where = f"it waits at '{waiting['step_id']}'" if waiting else "it waits for no answer"
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            problems.append(f"step '{step_id}' does not wait here; {where}{hint}")
+        elif isinstance(given, dict):
+            problems += [f"{step_id}.{p}" for p in answer_problems(waiting, given)]
+    if problems:
+        raise InvalidError(f"{source}: " + "; ".join(problems))
+    _, in_flight = recovery.read_journal(view.events)
+    running = sorted({sid for sid, _ in in_flight})
+    for step_id in (*retry_steps, *skip_steps):
+        if step_id not in running:
+            near = difflib.get_close_matches(step_id, running, n=1)
+            was = f"the step that was: '{running[0]}'" if running else "no step was"
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            problems.append(
+                f"step '{step_id}' was not running when run {run_id} stopped; {was}{hint}"
+            )
+    if problems:
+        raise InvalidError("; ".join(problems))

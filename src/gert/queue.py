@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 Send = Callable[[str, float], None]  # (run ID, delay in seconds): wake a worker
 
 
+@dataclass
+class Queued:
+    """A chain or answer queued: its run, and why no worker could be woken now (empty
+    when one was: the sweepers send it again otherwise)."""
+
+    run_id: str
+    unsent: str = ""
+
+
 class QueueNotConfigured(InvalidError):
     """``--queue`` (or ``gert worker``) in a project whose gert.yaml has no ``queue:``."""
 
@@ -208,7 +217,7 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
             if "already finished" in str(e):
                 finish(store, run_id)
                 return "done"
-            finish(store, run_id, "parked", str(e))
+            finish(store, run_id, "parked", parked_note(run_id, str(e)))
             return "parked"
         except (InvalidError, NotFound) as e:
             finish(store, run_id, "parked", str(e))
@@ -231,6 +240,16 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
         store.close()
 
 
+def parked_note(run_id: str, message: str) -> str:
+    """What a person reads of a run parked for a decision: the engine's reason, with the
+    command that gives the decision through the queue."""
+    import re
+
+    message = re.sub(r"^run \S+: ", "", message)
+    message = message.replace("resume with --retry-step", f"gert answer {run_id} --retry-step")
+    return f"{message}; or end it: gert answer {run_id} --abort --reason TEXT"
+
+
 def current_run(store: Any, run_id: str) -> str:
     """The run of *run_id*'s chain that is left to go on with: the last child its
     hand-offs started (a worker may have died in a child its task started)."""
@@ -242,6 +261,23 @@ def current_run(store: Any, run_id: str) -> str:
             return run_id
         run_id = children[-1]
         seen.add(run_id)
+
+
+def queued_note(project: Project, run_id: str) -> str | None:
+    """What became of a queued run no worker has started (None: not queued)."""
+    if project.config.queue is None:
+        return None
+    from contextlib import closing
+
+    from gert.store import open_store
+
+    with closing(open_store(project)) as store:
+        work = item(store, run_id)
+    if work is None:
+        return None
+    if work.state == "parked":
+        return f"queued, but it could not start: {work.note}"
+    return "queued: no worker has started it yet (gert status shows the workers); reload"
 
 
 def _exists(store: PostgresStore, run_id: str) -> bool:
@@ -309,6 +345,10 @@ def status(store: PostgresStore, lease_seconds: float) -> dict[str, Any]:
     parked = store._fetch(
         "SELECT run_id, note FROM gert_work WHERE state = 'parked' ORDER BY done_at DESC LIMIT 20"
     )
+    waiting = store._fetch(
+        "SELECT run_id, runbook_name FROM gert_runs WHERE status = 'waiting' "
+        "ORDER BY started_at DESC LIMIT 20"
+    )
     return {
         "queued": int(work.get("queued", 0)),
         "taken": int(work.get("taken", 0)),
@@ -321,6 +361,7 @@ def status(store: PostgresStore, lease_seconds: float) -> dict[str, Any]:
             "interrupted": int(runs.get("interrupted", 0)),
         },
         "parked_runs": [{"run_id": r, "why": n} for r, n in parked],
+        "waiting_runs": [{"run_id": r, "runbook": b} for r, b in waiting],
     }
 
 
@@ -336,22 +377,35 @@ def enqueue_chain(
     record: bool = True,
     trigger: dict[str, Any] | None = None,
     send: Send | None = None,
-) -> str:
-    """Queue a chain for the workers; its root run's ID. The runbook is checked and its
-    inputs bound now, so a chain that cannot start is refused here, not on a worker."""
+) -> Queued:
+    """Queue a chain for the workers. The runbook is checked, its inputs bound and the
+    broker's settings read now, so a chain that cannot start is refused here, not on a
+    worker; once its row is written it is queued, whether or not the broker answers."""
     from gert.engine.results import default_actor
     from gert.starting import plan_start
     from gert.store import new_run_id, open_store
 
     require_queue(project)
+    send = send or _sender(project)  # refuses a missing or wrong broker URL, before any row
     full = os.path.abspath(runbook)
     rel = os.path.relpath(full, project.root) if full.startswith(str(project.root)) else runbook
     plan = plan_start(project, rel, incident_id, dict(variables or {}))
     if plan.missing:
-        names = ", ".join(plan.missing)
+        said = []
+        for name in plan.missing:
+            source = getattr(plan.model.meta.inputs.get(name), "from_", None)
+            if source and source.startswith("incident.") and incident_id:
+                said.append(
+                    f"{name} (incident {incident_id} has no {source.removeprefix('incident.')})"
+                )
+            elif source and source != "prompt":
+                said.append(f"{name} (from {source}: nothing there)")
+            else:
+                said.append(name)
         raise InvalidError(
-            f"{plan.rel}: no value for {names}; give --var NAME=VALUE"
-            + (" or an incident that has it" if not incident_id else "")
+            f"{plan.rel}: no value for {', '.join(said)}; give --var NAME=VALUE"
+            + (" or --incident ID of an incident that has it" if not incident_id else "")
+            + " (a queued chain cannot ask)"
         )
     run_id = new_run_id()
     spec = {
@@ -376,8 +430,7 @@ def enqueue_chain(
         )
     finally:
         store.close()
-    (send or _sender(project))(run_id, 0)
-    return run_id
+    return _woken(project, run_id, send)
 
 
 def enqueue_answer(
@@ -390,13 +443,14 @@ def enqueue_answer(
     acting: str = "",
     abort: str = "",
     send: Send | None = None,
-) -> None:
+) -> Queued:
     """Queue a waiting or parked run to go on, with the answers or decisions given (or,
     with *abort*, to end as failed with that reason)."""
     from gert.engine.results import default_actor
     from gert.store import open_store
 
     require_queue(project)
+    send = send or _sender(project)
     store: Any = open_store(project)
     try:
         store.open(run_id)  # NotFound names an unknown run
@@ -420,11 +474,36 @@ def enqueue_answer(
         )
     finally:
         store.close()
-    (send or _sender(project))(run_id, 0)
+    return _woken(project, run_id, send)
 
 
 def _sender(project: Project) -> Send:
+    broker_url(project)
     return sender(project)
+
+
+def _woken(project: Project, run_id: str, send: Send) -> Queued:
+    """Wake a worker for the queued *run_id*; when the broker cannot be reached, mark the
+    row so the next sweep (within a third of the lease) sends it again."""
+    from gert.store import open_store
+
+    unsent = _wake(send, run_id)
+    if unsent:
+        store: Any = open_store(project)
+        try:
+            store._exec("UPDATE gert_work SET sent_at = 'epoch' WHERE run_id = %s", (run_id,))
+        finally:
+            store.close()
+    return Queued(run_id, unsent)
+
+
+def _wake(send: Send, run_id: str) -> str:
+    """Wake a worker for *run_id*; why it could not be done ('' when it was)."""
+    try:
+        send(run_id, 0)
+    except Exception as e:  # the broker is away: the row is written, a sweeper resends it
+        return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    return ""
 
 
 TASK = "gert.process"

@@ -24,7 +24,7 @@ class Seen:
     # at the end: the chain's runs as (run ID, runbook, state, status), and how it ended
     runs: list[tuple[str, str, str, str]] = field(default_factory=list)
     ended: str = ""  # ended | failed | chain_error | waiting | interrupted | parked | timeout
-    note: str = ""
+    note: str = ""  # why it parked, or the last run's error
 
 
 def _parked(store: Any, run_ids: list[str]) -> Any:
@@ -92,9 +92,15 @@ def watch(store: Any, run_id: str, timeout: float | None = None) -> Iterator[See
             if not m.handoff_pending:
                 chain.append((current, m.runbook_name, m.state, m.status))
                 ended = "chain_error" if m.chain_error else m.status
-                yield Seen("end", runs=chain, ended="ended" if ended == "completed" else ended)
+                yield Seen(
+                    "end",
+                    runs=chain,
+                    ended="ended" if ended == "completed" else ended,
+                    note=m.chain_error or m.error,
+                )
                 return
-        elif m.status in ("waiting",) and (work is None or work.state != "queued"):
+        elif m.status == "waiting" and (work is None or work.state in ("done", "parked")):
+            # (queued or taken: an answer is on its way to a worker, the wait goes on)
             chain.append((current, m.runbook_name, m.state, m.status))
             yield Seen("end", runs=chain, ended="waiting")
             return

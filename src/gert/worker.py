@@ -10,6 +10,7 @@ database, not the broker's visibility timeout, decides when a run is orphaned.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -40,13 +41,31 @@ def run_worker(project: Project, concurrency: int, loglevel: str = "INFO") -> No
 
     def sweeper() -> None:
         store: Any = open_store(project)
+        failing = ""
         try:
-            while not done.wait(queue.lease_seconds / 3):
+            while True:
                 try:
                     beat(store, name, concurrency)
                     sweep(store, app.gert_send, queue.lease_seconds)
-                except Exception:  # the database or broker is away: try at the next beat
+                    if failing:
+                        log_event(LOG, "gert worker: the sweeper works again", event="sweep_ok")
+                    failing = ""
+                except Exception as e:  # the database or broker is away: try at the next beat
                     store.close()
+                    said = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    if said != failing:  # said once, not at every beat
+                        log_event(
+                            LOG,
+                            f"gert worker: the sweeper cannot reach the store or broker: {said}",
+                            level="warning",
+                            event="sweep_failed",
+                            error=said,
+                        )
+                    failing = said
+                if done.wait(queue.lease_seconds / 3):
+                    break
+            with contextlib.suppress(Exception):  # stopping: no longer counted as alive
+                store._exec("DELETE FROM gert_workers WHERE name = %s", (name,))
         finally:
             store.close()
 

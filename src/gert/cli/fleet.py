@@ -17,9 +17,11 @@ def _postgres(project: Any) -> Any:
     from gert.store import open_store
 
     if project.config.store.backend != "postgresql":
-        raise click.UsageError(
+        from gert.errors import InvalidError
+
+        raise InvalidError(
             "gert.yaml keeps runs in files; set store: {backend: postgresql, url_env: "
-            "GERT_DATABASE_URL} first"
+            "GERT_DATABASE_URL} first (docs/scaling.md)"
         )
     return open_store(project)
 
@@ -83,6 +85,10 @@ def status(as_json: bool) -> None:
         f"runs: {runs['running']} running, {runs['waiting']} waiting for a person, "
         f"{runs['interrupted']} interrupted"
     )
+    for w in figures["waiting_runs"]:
+        click.echo(
+            f"  waiting {w['run_id']} ({w['runbook']}): gert answer {w['run_id']} --evidence FILE"
+        )
     for p in figures["parked_runs"]:
         click.echo(f"  parked {p['run_id']}: {p['why']}")
 
@@ -146,7 +152,13 @@ def store_migrate(target: str, url_env: str | None, key_env: str | None, as_json
     name = url_env or project.config.store.url_env
     url = os.environ.get(name, "")
     if not url.startswith(("postgresql://", "postgres://")):
-        raise click.UsageError(f"{name} does not hold a postgresql:// URL")
+        from gert.errors import InvalidError
+
+        raise InvalidError(
+            f"{name} "
+            + ("is not set" if not url else "is not a postgresql:// URL")
+            + f"; export {name}=postgresql://USER@HOST:5432/DB"
+        )
     key_name = key_env or project.config.hmac_key_env
     key = os.environ[key_name].encode() if key_name and os.environ.get(key_name) else None
     source = FileStore(project.resolve(project.config.runs_dir), index_path(project.root))

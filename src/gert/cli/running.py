@@ -121,21 +121,45 @@ def _queue(project: Any, runbook: str, options: dict[str, Any], as_json: bool) -
         raise click.UsageError(
             "--queue runs real or dry-run chains; give answers later with gert answer"
         )
-    run_id = enqueue_chain(
-        project,
-        runbook,
-        incident_id=options["incident_id"],
-        variables=options["variables"],
-        actor=options.get("actor", ""),
-        mode=options["mode"],
-        post=options["post"],
-        record=options["record"],
+    from gert.queue import broker_url
+
+    broker_url(project)  # a missing broker setting is refused before anything is opened
+    opened = (
+        open_local_incident(project, options["incident_id"], "gert exec --queue")
+        if options["mode"] == "real"
+        else None
     )
+    try:
+        queued = enqueue_chain(
+            project,
+            runbook,
+            incident_id=options["incident_id"],
+            variables=options["variables"],
+            actor=options.get("actor", ""),
+            mode=options["mode"],
+            post=options["post"],
+            record=options["record"],
+        )
+    except GertError:
+        if opened is not None:  # refused before any run: no incident of nothing
+            opened()
+        raise
     if as_json:
-        echo_json({"run_id": run_id, "queued": True})
+        echo_json({"run_id": queued.run_id, "queued": True, "unsent": queued.unsent})
     else:
-        click.echo(run_id)
-        click.echo(f"queued; follow it with: gert runs wait {run_id}", err=True)
+        click.echo(queued.run_id)
+        _say_queued(queued)
+
+
+def _say_queued(queued: Any) -> None:
+    """How to follow a queued run, and what to expect when the broker is away."""
+    if queued.unsent:
+        click.echo(
+            f"queued, but no worker could be told now ({queued.unsent}); a worker's "
+            "sweeper sends it when the broker is back",
+            err=True,
+        )
+    click.echo(f"queued; follow it with: gert runs wait {queued.run_id}", err=True)
 
 
 def _print_reference(runbook: str, project: Any) -> bool:
@@ -291,12 +315,19 @@ def answer(
         raise click.UsageError("--abort ends the run: give it alone (with --reason)")
     why = (reason or "no reason given").strip()[:500] if abort else ""
     project = open_project()
+    answers = load_answers(answers_file)
+    if not abort:  # what does not fit what the run waits for is refused now, not later
+        from gert.overview import check_decisions
+
+        check_decisions(
+            project, run_id, answers, retry_steps, skip_steps, source=answers_file or "answers"
+        )
     if project.config.queue is None:
         run_chain(
             project,
             as_json,
             lambda engine, chosen: engine.resume(run_id, chosen),
-            answers=load_answers(answers_file),
+            answers=answers,
             answers_file=project_relative(answers_file, project),
             retry_steps=retry_steps,
             skip_steps=skip_steps,
@@ -305,16 +336,16 @@ def answer(
         )
     from gert.queue import enqueue_answer
 
-    enqueue_answer(
+    queued = enqueue_answer(
         project,
         run_id,
-        answers=load_answers(answers_file),
+        answers=answers,
         retry_steps=retry_steps,
         skip_steps=skip_steps,
         acting=actor or "",
         abort=why,
     )
-    click.echo(f"queued; follow it with: gert runs wait {run_id}")
+    _say_queued(queued)
 
 
 COMMANDS = (exec_, resume, answer)

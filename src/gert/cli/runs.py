@@ -288,6 +288,8 @@ def runs_wait(run_id: str, timeout: float) -> None:
         console.print(f"waiting for answers: gert answer {last} --evidence FILE", highlight=False)
     elif seen.ended == "parked":
         console.print(f"[yellow]parked:[/] {plain(seen.note)}", highlight=False)
+    elif seen.note:
+        console.print(f"[red]{plain(seen.note)}[/]", highlight=False)
     elif seen.ended == "timeout":
         console.print("[yellow]still running; gave up waiting (--timeout)[/]")
     elif seen.ended == "interrupted":

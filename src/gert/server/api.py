@@ -89,11 +89,20 @@ def runs(
 @router.get("/runs/{run_id}", response_model=None)
 def run(request: Request, who: Who, run_id: RunId) -> JSONResponse:
     """A run: manifest, step records, trace events, and its trace verified now."""
+    from gert.errors import NotFound
     from gert.overview import run_view
+    from gert.queue import queued_note
 
     server = request.app.state.server
+    try:
+        view = run_view(server.project, run_id, server.key)
+    except NotFound:
+        note = queued_note(server.project, run_id)
+        if note is None:
+            raise
+        return JSONResponse({"run_id": run_id, "status": "queued", "note": note})
     # plain data already: straight to JSON (FastAPI's encoder would walk it again)
-    return JSONResponse(server.shown(run_view(server.project, run_id, server.key).to_dict()))
+    return JSONResponse(server.shown(view.to_dict()))
 
 
 class StartRequest(BaseModel):

@@ -137,7 +137,7 @@ class Launcher:
                 actor=actor,
                 mode=mode,
                 trigger=trigger,
-            )
+            ).run_id
             started.future.set_result(None)
             log_event(
                 LOG,

@@ -177,22 +177,6 @@ def _timeline_entry(event: dict[str, Any], runbook: str, chain: int) -> dict[str
     }
 
 
-def _queued(project: Any, run_id: str) -> str | None:
-    """What became of a queued run no worker has started (None: not queued)."""
-    if project.config.queue is None:
-        return None
-    from gert.queue import item
-    from gert.store import open_store
-
-    with closing(open_store(project)) as store:
-        work = item(store, run_id)  # type: ignore[arg-type]
-    if work is None:
-        return None
-    if work.state == "parked":
-        return f"queued, but it could not start: {work.note}"
-    return "queued: no worker has started it yet (gert status shows the workers); reload"
-
-
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
     from gert.errors import NotFound
@@ -202,7 +186,9 @@ def run_page(request: Request, who: Who, run_id: RunId) -> HTMLResponse:
     try:
         view = run_view(server.project, run_id, server.key)
     except NotFound:
-        queued = _queued(server.project, run_id)
+        from gert.queue import queued_note
+
+        queued = queued_note(server.project, run_id)
         if queued is None:
             raise
         return _page(

@@ -174,6 +174,10 @@ class PostgresStore:
                 raise StoreUnavailable(
                     f"the PostgreSQL store went away: {_first_line(e)}"
                 ) from None
+            except psycopg.Error as e:  # said as an error of gert's, never a traceback
+                raise StoreUnavailable(
+                    f"the PostgreSQL store refused a statement: {_first_line(e)}"
+                ) from e
 
     def _fetch(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._cursor() as cur:
