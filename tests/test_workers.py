@@ -667,3 +667,21 @@ def test_answers_that_do_not_fit_are_refused_before_anything_is_queued(fleet, tm
     r = fleet.gert("answer", run_id, "--retry-step", "look")
     assert r.returncode == 2 and "was not running" in r.stderr, r.stderr
     assert fleet.sql("SELECT state FROM gert_work") == [("done",)]  # nothing queued
+
+
+def test_a_mistyped_runbook_gets_a_did_you_mean_and_queue_needs_postgresql(fleet, tmp_path):
+    write_chain(fleet)
+    typo = fleet.gert("exec", "triag.runbook.yaml", "--var", "tag=x", "--queue")
+    assert typo.returncode == 2, typo.stderr
+    assert "(did you mean triage.runbook.yaml?)" in typo.stderr
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "gert.yaml").write_text("record: off\nqueue: {lease_seconds: 5}\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "gert.cli", "runs", "list"],
+        cwd=files,
+        env=fleet.env,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "gert.yaml:2:8: error: queue: queue needs store" in r.stderr

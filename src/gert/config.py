@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from gert.model import (
     Duration,
@@ -267,14 +267,16 @@ class ProjectConfig(Strict):
             )
         return value
 
-    @model_validator(mode="after")
-    def _queue_needs_a_shared_store(self) -> ProjectConfig:
-        if self.queue is not None and self.store.backend != "postgresql":
+    @field_validator("queue")
+    @classmethod
+    def _queue_needs_a_shared_store(cls, value: Any, info: ValidationInfo) -> Any:
+        store = info.data.get("store")
+        if value is not None and store is not None and store.backend != "postgresql":
             raise ValueError(
                 "queue needs store: {backend: postgresql}: workers on other machines "
-                "cannot see run folders on this one"
+                "cannot see run folders on this one (docs/scaling.md)"
             )
-        return self
+        return value
 
 
 SANDBOX_PATH_HINT = "relative paths stay inside the project; write a path elsewhere absolute"

@@ -25,6 +25,21 @@ class StartPlan:
     missing: list[str] = field(default_factory=list)
 
 
+def _near_runbook(project: Project, runbook: str) -> str:
+    """A did-you-mean among the project's runbook files ('' when none is close)."""
+    import difflib
+    import itertools
+
+    found = (
+        p.relative_to(project.root).as_posix()
+        for p in project.root.rglob("*.runbook.yaml")
+        if not any(part.startswith(".") for part in p.relative_to(project.root).parts)
+    )
+    known = list(itertools.islice(found, 5000))
+    close = difflib.get_close_matches(runbook, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def plan_start(
     project: Project, runbook: str, incident_id: str | None, given: dict[str, str]
 ) -> StartPlan:
@@ -39,7 +54,7 @@ def plan_start(
         raise NotFound("name a runbook file of the project: ?runbook=runbooks/NAME.runbook.yaml")
     path = project.root / runbook
     if not project.contains(path) or not path.is_file():
-        raise NotFound(f"no runbook {runbook} in the project")
+        raise NotFound(f"no runbook {runbook} in the project{_near_runbook(project, runbook)}")
     try:
         model = load_runbook(path, project).model
     except RunbookInvalid as e:
