@@ -23,6 +23,8 @@ record: auto                     # auto: save each real run as a scenario; off: 
 max_chain_depth: 5               # how many next_runbook hand-offs one chain may take
 tools_path: [tools]              # where a runbook's `tools: [name]` finds name.tool.yaml
 step_timeout: 1h                 # a cli step without a timeout of its own is stopped after this
+# store: {backend: postgresql}   # runs in PostgreSQL (URL in GERT_DATABASE_URL), for a team
+# queue: {broker_url_env: GERT_BROKER_URL}   # chains on gert worker processes (docs/scaling.md)
 
 incident:
   provider: local                # incidents kept in this project (gert incident create ...);

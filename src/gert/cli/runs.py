@@ -184,7 +184,11 @@ def runs_list(
             note = f"  hand-off pending: gert resume {r.run_id}"
         elif r.status in ("running", "interrupted") and held(r) is None:
             state = "stopped" if r.status == "running" else state  # nobody runs it any more
-            note = f"  go on with: gert resume {r.run_id}"
+            note = (
+                f"  no worker holds it: gert status says why; gert answer {r.run_id} …"
+                if holder_of  # a worker's run that parked, or whose worker died just now
+                else f"  go on with: gert resume {r.run_id}"
+            )
         click.echo(
             f"{r.run_id:26} {r.started_at[:19]:20} {r.incident_id or '-':12} {r.runbook_name[:34]:34} "
             f"{r.mode or 'real':8} {state:12} {duration(r.duration_ms)}{note}"

@@ -102,10 +102,13 @@ def open_index(root: Path) -> RunIndexReader:
     """The run index of the project at *root* (fast listing for ``gert runs list`` and
     ``gert incident show``): the SQLite index, read without loading ``gert.yaml``, unless
     the project keeps its runs in PostgreSQL."""
+    import re
+
     from gert.project import CONFIG_NAME
 
     config = root / CONFIG_NAME
-    if config.is_file() and b"postgresql" in config.read_bytes():
+    # Only a line that is not a comment can name the PostgreSQL store.
+    if config.is_file() and re.search(rb"(?m)^[^#\n]*\bpostgresql\b", config.read_bytes()):
         from gert.project import open_project
 
         return open_store(open_project(root))
