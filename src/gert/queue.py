@@ -217,7 +217,9 @@ def process(project: Project, run_id: str, send: Send, stop: Any = None) -> str:
             if "already finished" in str(e):
                 finish(store, run_id)
                 return "done"
-            finish(store, run_id, "parked", parked_note(run_id, str(e)))
+            note = parked_note(run_id, str(e))
+            record_interrupted(store, current_run(store, run_id), note)
+            finish(store, run_id, "parked", note)
             return "parked"
         except (InvalidError, NotFound) as e:
             finish(store, run_id, "parked", str(e))
@@ -248,6 +250,31 @@ def parked_note(run_id: str, message: str) -> str:
     message = re.sub(r"^run \S+: ", "", message)
     message = message.replace("resume with --retry-step", f"gert answer {run_id} --retry-step")
     return f"{message}; or end it: gert answer {run_id} --abort --reason TEXT"
+
+
+def record_interrupted(store: Any, run_id: str, why: str) -> None:
+    """Record in a run's evidence that its worker died while it ran and that it waits for
+    a person's decision: ``run_interrupted`` in the trace, ``interrupted`` in its manifest
+    (the lease is held: nobody else writes to it meanwhile)."""
+    run = store.open(run_id)
+    manifest = store.manifest_data(run)
+    if manifest.get("status") != "running":
+        return
+    writer = store.trace(run)
+    try:
+        writer.emit(
+            "run_interrupted",
+            {"reason": "its worker stopped while a step ran (its lease ran out); " + why},
+            sync=True,
+        )
+    finally:
+        writer.close()
+    manifest.update(
+        status="interrupted",
+        error=f"interrupted: its worker stopped while a step ran; {why}",
+        trace={"events": writer.seq, "head": writer.head},
+    )
+    store.save(run, manifest)
 
 
 def current_run(store: Any, run_id: str) -> str:
