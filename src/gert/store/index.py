@@ -220,22 +220,7 @@ class RunIndex:
         """Runs matching every filter given, newest first."""
         if self._db is None and not self.path.exists():
             return []  # no run yet: reading creates nothing (outside a project too)
-        where, args = [], []
-        if incident is not None:
-            where.append("incident_id = ?")
-            args.append(incident)
-        if runbook is not None:
-            where.append("(runbook_name = ? OR runbook = ?)")
-            args += [runbook, runbook]
-        if state is not None:
-            where.append("state = ?")
-            args.append(state)
-        if since is not None:
-            where.append("started_at >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("started_at < ?")
-            args.append(until)
+        where, args = filters("?", incident, runbook, state, since, until)
         sql = f"SELECT {', '.join(COLUMNS)} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -246,6 +231,30 @@ class RunIndex:
             return [RunRow(*r) for r in self.db.execute(sql, args)]
         except sqlite3.DatabaseError as e:
             raise self.damaged(e) from None
+
+
+def filters(
+    mark: str,
+    incident: str | None,
+    runbook: str | None,
+    state: str | None,
+    since: str | None,
+    until: str | None,
+) -> tuple[list[str], list[str]]:
+    """The WHERE conditions and their arguments of an index query (*mark*: the driver's
+    placeholder), one per filter given."""
+    where, args = [], []
+    for given, condition, times in (
+        (incident, "incident_id = {m}", 1),
+        (runbook, "(runbook_name = {m} OR runbook = {m})", 2),
+        (state, "state = {m}", 1),
+        (since, "started_at >= {m}", 1),
+        (until, "started_at < {m}", 1),
+    ):
+        if given is not None:
+            where.append(condition.format(m=mark))
+            args += [given] * times
+    return where, args
 
 
 def chains(rows: list[RunRow]) -> list[list[tuple[int, RunRow]]]:

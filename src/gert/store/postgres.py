@@ -26,7 +26,7 @@ from typing import Any
 
 from gert.errors import GertError, InvalidError, NotFound
 from gert.store.files import RunBusy, step_file_name
-from gert.store.index import COLUMNS, RunRow, row_from_manifest
+from gert.store.index import COLUMNS, RunRow, filters, row_from_manifest
 from gert.store.manifest import RunManifest
 from gert.store.trace import RUN_ID, ChainedTrace, VerifyReport, verify_trace
 
@@ -462,22 +462,8 @@ class PostgresStore:
         limit: int | None = 100,
     ) -> list[RunRow]:
         """Runs matching every filter given, newest first."""
-        where, args = ["manifest IS NOT NULL"], []
-        if incident is not None:
-            where.append("incident_id = %s")
-            args.append(incident)
-        if runbook is not None:
-            where.append("(runbook_name = %s OR runbook = %s)")
-            args += [runbook, runbook]
-        if state is not None:
-            where.append("state = %s")
-            args.append(state)
-        if since is not None:
-            where.append("started_at >= %s")
-            args.append(since)
-        if until is not None:
-            where.append("started_at < %s")
-            args.append(until)
+        where, args = filters("%s", incident, runbook, state, since, until)
+        where.insert(0, "manifest IS NOT NULL")
         sql = f"SELECT {', '.join(INDEX_COLUMNS)} FROM gert_runs WHERE {' AND '.join(where)}"
         sql += " ORDER BY started_at DESC, run_id DESC"
         if limit:
