@@ -529,7 +529,9 @@ def _wake(send: Send, run_id: str) -> str:
     try:
         send(run_id, 0)
     except Exception as e:  # the broker is away: the row is written, a sweeper resends it
-        return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        from gert.util import first_line
+
+        return first_line(e)[:300]
     return ""
 
 

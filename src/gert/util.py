@@ -105,6 +105,11 @@ def slug(text: str, limit: int = 60, fallback: str = "item", *, lower: bool = Tr
     return text.strip("-")[:limit] or fallback
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def shorten(text: str, limit: int, *, one_line: bool = False) -> str:
     """*text* cut to *limit* characters with an ellipsis; ``one_line`` joins whitespace first."""
     if one_line:

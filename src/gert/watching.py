@@ -27,24 +27,22 @@ class Seen:
     note: str = ""  # why it parked, or the last run's error
 
 
+def _work(store: Any, run_id: str) -> Any:
+    """The work row of *run_id* (None: no queue, a store of files, or no row)."""
+    from gert.queue import item
+
+    return item(store, run_id) if hasattr(store, "_fetch") else None
+
+
 def _parked(store: Any, run_ids: list[str]) -> Any:
     """The parked work row of one of the chain's runs (a hand-off's work is queued under
     the run that hands off), or None."""
-    from gert.queue import item
-
-    if not hasattr(store, "_fetch"):
-        return None
-    for run_id in run_ids:
-        work = item(store, run_id)
-        if work is not None and work.state == "parked":
-            return work
-    return None
+    rows = (_work(store, run_id) for run_id in run_ids)
+    return next((w for w in rows if w is not None and w.state == "parked"), None)
 
 
 def watch(store: Any, run_id: str, timeout: float | None = None) -> Iterator[Seen]:
     """Yield the chain's events from *run_id* on as they are recorded, then its end."""
-    from gert.queue import item
-
     deadline = None if timeout is None else time.monotonic() + timeout
     current, seq, said_queued = run_id, 0, False
     chain: list[tuple[str, str, str, str]] = []
@@ -56,7 +54,7 @@ def watch(store: Any, run_id: str, timeout: float | None = None) -> Iterator[See
         try:
             run = store.open(current)
         except NotFound:
-            work = item(store, current) if hasattr(store, "_fetch") else None
+            work = _work(store, current)
             if work is None:
                 raise
             if work.state == "parked":
@@ -77,9 +75,7 @@ def watch(store: Any, run_id: str, timeout: float | None = None) -> Iterator[See
             seq += 1
             data = {**(event.get("data") or {}), "run_id": current, "runbook": m.runbook_name}
             yield Seen("event", event.get("type", ""), data)
-        work = _parked(store, [*(r[0] for r in chain), current]) or (
-            item(store, current) if hasattr(store, "_fetch") else None
-        )
+        work = _parked(store, [*(r[0] for r in chain), current]) or _work(store, current)
         if work is not None and work.state == "parked" and m.status in ("running", "interrupted"):
             chain.append((current, m.runbook_name, m.state, m.status))
             yield Seen("end", runs=chain, ended="parked", note=work.note)

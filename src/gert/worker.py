@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from gert.queue import LOG, celery_app, require_queue
+from gert.util import first_line
 
 if TYPE_CHECKING:
     from gert.project import Project
@@ -52,7 +53,7 @@ def run_worker(project: Project, concurrency: int, loglevel: str = "INFO") -> No
                     failing = ""
                 except Exception as e:  # the database or broker is away: try at the next beat
                     store.close()
-                    said = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    said = first_line(e)
                     if said != failing:  # said once, not at every beat
                         log_event(
                             LOG,

@@ -29,6 +29,7 @@ from gert.store.files import RunBusy, step_file_name
 from gert.store.index import COLUMNS, RunRow, filters, row_from_manifest
 from gert.store.manifest import RunManifest
 from gert.store.trace import RUN_ID, ChainedTrace, VerifyReport, verify_trace
+from gert.util import first_line
 
 LEASE_SECONDS = 30.0  # a holder that has not renewed for this long is taken for dead
 # Upper bounds (seconds) of the step-duration buckets kept in gert_step_durations.
@@ -46,13 +47,7 @@ def _connect(url: str) -> Any:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as e:
-        raise StoreUnavailable(
-            f"cannot connect to the PostgreSQL store: {_first_line(e)}"
-        ) from None
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise StoreUnavailable(f"cannot connect to the PostgreSQL store: {first_line(e)}") from None
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -171,12 +166,10 @@ class PostgresStore:
                 with contextlib.suppress(Exception):
                     self._conn.close()
                 self._conn = None
-                raise StoreUnavailable(
-                    f"the PostgreSQL store went away: {_first_line(e)}"
-                ) from None
+                raise StoreUnavailable(f"the PostgreSQL store went away: {first_line(e)}") from None
             except psycopg.Error as e:  # said as an error of gert's, never a traceback
                 raise StoreUnavailable(
-                    f"the PostgreSQL store refused a statement: {_first_line(e)}"
+                    f"the PostgreSQL store refused a statement: {first_line(e)}"
                 ) from e
 
     def _fetch(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -438,13 +431,8 @@ class PostgresStore:
                             hashlib.sha256(body).hexdigest(),
                         ),
                     )
-            if isinstance(manifest, dict):
-                row = row_from_manifest(manifest, handle.path)[1:-1]
-                sets = ", ".join(f"{c} = %s" for c in INDEX_COLUMNS[1:])
-                cur.execute(
-                    f"UPDATE gert_runs SET manifest = %s, {sets} WHERE run_id = %s",
-                    (json.dumps(manifest, ensure_ascii=False, default=str), *row, run_id),
-                )
+            if isinstance(manifest, dict):  # same connection: inside this transaction
+                self.save(handle, manifest)
         return True
 
     # the index -----------------------------------------------------------------
